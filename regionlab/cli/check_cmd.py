@@ -1,0 +1,40 @@
+"""`regionlab check`: validate every spec under ``domains/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from regionlab.settings import get_settings
+from regionlab.spec import jsonschema
+from regionlab.spec.loader import collect
+
+console = Console()
+
+
+def check(
+    domains: Path = typer.Option(None, "--domains", help="Folder of domains (default: domains/)."),
+    write_schema: bool = typer.Option(
+        False, "--write-schema", help="Regenerate the JSON Schemas in the domains folder."
+    ),
+) -> None:
+    """Validate all domains, products and the glossary; print each problem with file and field."""
+    root = domains or get_settings().domains_dir
+    if write_schema:
+        for path in jsonschema.write(root):
+            console.print(f"wrote {path}")
+    registry, problems = collect(root)
+    for path in jsonschema.stale(root):
+        console.print(f"{path}: (file): JSON Schema is stale (run `regionlab check --write-schema`)")
+    base = root.resolve().parent
+    for problem in problems:
+        console.print(problem.render(base), markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        console.print(f"[red]{len(problems)} problem(s)[/] in {root}")
+        raise typer.Exit(1)
+    console.print(
+        f"[green]ok[/]: {len(registry.domains)} domains, {len(registry.products)} products, "
+        f"{len(registry.glossary.term_ids())} glossary terms"
+    )

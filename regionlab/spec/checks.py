@@ -1,0 +1,187 @@
+"""Cross-file checks: what a single file's schema cannot see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+from regionlab.spec.models import Product, Registry
+from regionlab.spec.problems import SpecProblem
+from regionlab.spec.rules import ForeignKey, InCodeList, NotAfterDeath
+from regionlab.spec.vocab import Classification, ColumnType, OwnerRole, Pseudonymisation
+
+_DATE_TYPES = {ColumnType.date, ColumnType.timestamp}
+_DATE_RULES = {Pseudonymisation.birth_year, Pseudonymisation.age_band, Pseudonymisation.month}
+_IDENTIFIER_RULES = {Pseudonymisation.drop, Pseudonymisation.person_key}
+
+
+def cross_checks(registry: Registry, files: dict[str, Path], root: Path) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    for ref, product in sorted(registry.products.items()):
+        file = files[ref]
+        problems += [SpecProblem(file, f, m, h) for f, m, h in _product_checks(product, registry)]
+    problems += _cycles(registry, files)
+    return problems
+
+
+Finding = tuple[str, str, str]
+
+
+def _product_checks(product: Product, registry: Registry) -> Iterator[Finding]:
+    yield from _owner_checks(product)
+    yield from _column_checks(product)
+    yield from _rule_checks(product, registry)
+    yield from _reference_checks(product, registry)
+    if product.derived:
+        yield from _derived_checks(product, registry)
+
+
+def _owner_checks(product: Product) -> Iterator[Finding]:
+    if OwnerRole.data_steward not in product.owners_by_role:
+        yield "owners", "no data_steward", "add an owner with role: data_steward"
+
+
+def _column_checks(product: Product) -> Iterator[Finding]:
+    seen: set[str] = set()
+    for col in product.columns:
+        where = f"columns[{col.name}]"
+        if col.classification is Classification.direct_identifier and (
+            col.pseudonymisation not in _IDENTIFIER_RULES
+        ):
+            yield (f"{where}.pseudonymisation", "a direct identifier must not be published as is",
+                   "use person_key for the CPR number or drop for names, addresses and phones")
+        if col.pseudonymisation in _DATE_RULES and col.type not in _DATE_TYPES:
+            yield (f"{where}.pseudonymisation", f"{col.pseudonymisation} needs a date column",
+                   "use it on a date or timestamp column")
+        if col.pseudonymisation is Pseudonymisation.scrub_text and col.type is not ColumnType.varchar:
+            yield f"{where}.pseudonymisation", "scrub_text needs a varchar column", ""
+        if product.derived and col.pseudonymisation is not Pseudonymisation.keep:
+            yield (f"{where}.pseudonymisation", "derived products read pseudonymised data",
+                   "remove the rule; pseudonymise in the source product")
+    for pub in product.published_columns:
+        if pub.name in seen:
+            yield "columns", f"two columns are published as '{pub.name}'", "rename one with output:"
+        seen.add(pub.name)
+    published = {c.name for c in product.published_columns}
+    for i, key in enumerate(product.row_key):
+        if key not in published:
+            yield f"row_key[{i}]", f"no published column '{key}'", _did_you_mean(key, published)
+    for i, qi in enumerate(product.privacy.quasi_identifiers):
+        if qi not in published:
+            yield (f"privacy.quasi_identifiers[{i}]", f"no published column '{qi}'",
+                   _did_you_mean(qi, published))
+    ret = product.published(product.retention.from_column)
+    if ret is None:
+        yield ("retention.from_column", f"no published column '{product.retention.from_column}'",
+               _did_you_mean(product.retention.from_column, published))
+    elif ret.type not in _DATE_TYPES:
+        yield "retention.from_column", f"'{ret.name}' is not a date", "name a date column"
+    if product.source and product.source.person_column:
+        person = next((c for c in product.columns if c.name == product.source.person_column), None)
+        if person is None:
+            yield ("source.person_column", f"no column '{product.source.person_column}'",
+                   "name the column that holds the CPR number")
+        elif person.pseudonymisation is not Pseudonymisation.person_key:
+            yield (f"columns[{person.name}].pseudonymisation", "the CPR column must become the "
+                   "person key", "set pseudonymisation: person_key")
+
+
+def _rule_checks(product: Product, registry: Registry) -> Iterator[Finding]:
+    published = {c.name for c in product.published_columns}
+    ids: set[str] = set()
+    for rule in product.quality:
+        where = f"quality[{rule.id}]"
+        if rule.id in ids:
+            yield f"{where}.id", "duplicate rule id", "give every rule its own id"
+        ids.add(rule.id)
+        for col in rule.columns_used():
+            if col not in published:
+                yield where, f"uses column '{col}', which is not published", _did_you_mean(
+                    col, published
+                )
+        if isinstance(rule, InCodeList) and rule.code_system is None:
+            col = product.published(rule.column)
+            if col is not None and col.code_system is None:
+                yield (f"{where}.code_system", "no code system for this column",
+                       f"set code_system on the rule or on column {rule.column}")
+        target_ref = None
+        target_col = None
+        if isinstance(rule, ForeignKey):
+            target_ref, target_col = rule.references, rule.reference_column
+        elif isinstance(rule, NotAfterDeath):
+            target_ref, target_col = rule.population, rule.death_column
+        if target_ref is not None:
+            target = registry.products.get(target_ref)
+            if target is None:
+                yield where, f"references unknown product {target_ref}", _did_you_mean(
+                    target_ref, set(registry.products)
+                )
+            elif target.published(target_col or "") is None:
+                yield (where, f"{target_ref} has no published column '{target_col}'",
+                       _did_you_mean(target_col or "", {c.name for c in target.published_columns}))
+
+
+def _reference_checks(product: Product, registry: Registry) -> Iterator[Finding]:
+    terms = registry.glossary.term_ids()
+    wanted = [("glossary_terms", t) for t in product.glossary_terms] + [
+        (f"columns[{c.name}].glossary_terms", t) for c in product.columns for t in c.glossary_terms
+    ]
+    for where, term in wanted:
+        if term not in terms:
+            yield where, f"unknown glossary term '{term}'", "add it to domains/glossary.yaml"
+    for i, up in enumerate(product.upstream):
+        if up not in registry.products:
+            yield f"derived.upstream[{i}]", f"unknown product {up}", _did_you_mean(
+                up, set(registry.products)
+            )
+
+
+def _derived_checks(product: Product, registry: Registry) -> Iterator[Finding]:
+    assert product.derived is not None
+    try:
+        tree = sqlglot.parse_one(product.derived.sql, dialect="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        yield "derived.sql", f"SQL does not parse: {str(exc).splitlines()[0]}", ""
+        return
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    used = {
+        f"{t.db}/{t.name}" for t in tree.find_all(exp.Table) if t.name not in ctes or t.db
+    }
+    for ref in sorted(used - set(product.upstream)):
+        yield ("derived.sql", f"reads {ref.replace('/', '.')}, which is not an upstream",
+               "list it under derived.upstream or write tables as domain.product")
+    for ref in sorted(set(product.upstream) - used):
+        yield "derived.upstream", f"{ref} is listed but the SQL never reads it", "remove it"
+
+
+def _cycles(registry: Registry, files: dict[str, Path]) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    state: dict[str, int] = {}
+
+    def visit(ref: str, trail: list[str]) -> None:
+        state[ref] = 1
+        for up in registry.products[ref].upstream:
+            if up not in registry.products:
+                continue
+            if state.get(up) == 1:
+                cycle = " -> ".join([*trail[trail.index(up):], up]) if up in trail else up
+                problems.append(SpecProblem(files[ref], "derived.upstream",
+                                            f"dependency cycle: {cycle}", "break the cycle"))
+            elif up not in state:
+                visit(up, [*trail, up])
+        state[ref] = 2
+
+    for ref in sorted(registry.products):
+        if ref not in state:
+            visit(ref, [ref])
+    return problems
+
+
+def _did_you_mean(name: str, options: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(options), n=1)
+    return f"did you mean '{close[0]}'?" if close else ""

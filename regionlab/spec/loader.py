@@ -1,0 +1,125 @@
+"""Load ``domains/`` into a :class:`Registry`, collecting every problem instead of stopping.
+
+A steward fixing a folder wants all problems at once, each naming the file and
+field, so the loader validates every file, then runs the cross-file checks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from regionlab.errors import UserError
+from regionlab.spec.checks import cross_checks
+from regionlab.spec.models import Domain, Glossary, Product, Registry
+from regionlab.spec.problems import SpecProblem, from_validation_error
+
+DOMAIN_FILE = "domain.yaml"
+GLOSSARY_FILE = "glossary.yaml"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class SpecError(UserError):
+    """Raised when ``domains/`` has problems; carries all of them."""
+
+    def __init__(self, problems: list[SpecProblem], root: Path) -> None:
+        self.problems = problems
+        self.root = root
+        lines = "\n".join(p.render(root.parent) for p in problems)
+        super().__init__(
+            f"{len(problems)} problem(s) in {root}:\n{lines}\nrun `regionlab check` to see them again"
+        )
+
+
+def _read_yaml(path: Path, problems: list[SpecProblem]) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        reason = getattr(exc, "problem", None) or str(exc)
+        problems.append(SpecProblem(path, where, f"not valid YAML: {reason}", "fix the syntax"))
+    except UnicodeDecodeError:
+        problems.append(SpecProblem(path, "(file)", "not UTF-8 text", "save the file as UTF-8"))
+    return None
+
+
+def _parse(path: Path, model: type[M], problems: list[SpecProblem]) -> M | None:
+    data = _read_yaml(path, problems)
+    if data is None and not problems:
+        data = {}
+    if not isinstance(data, dict):
+        if data is not None:
+            problems.append(
+                SpecProblem(path, "(file)", "expected a mapping of fields", "see domains/README.md")
+            )
+        return None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(from_validation_error(path, exc, data, model))
+        return None
+
+
+def collect(root: Path) -> tuple[Registry, list[SpecProblem]]:
+    """Load everything that parses and return it with all problems found."""
+    problems: list[SpecProblem] = []
+    if not root.is_dir():
+        raise UserError(f"no domains folder at {root} (set REGIONLAB_DOMAINS or create it)")
+    domains: dict[str, Domain] = {}
+    products: dict[str, Product] = {}
+    files: dict[str, Path] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        domain_file = folder / DOMAIN_FILE
+        if not domain_file.exists():
+            problems.append(
+                SpecProblem(domain_file, "(file)", "domain folder has no domain.yaml", "add one")
+            )
+        elif (domain := _parse(domain_file, Domain, problems)) is not None:
+            if domain.id != folder.name:
+                problems.append(
+                    SpecProblem(domain_file, "id", f"'{domain.id}' differs from folder name",
+                                f"set id: {folder.name}")
+                )
+            domains[folder.name] = domain
+        for path in sorted(folder.glob("*.yaml")):
+            if path.name == DOMAIN_FILE:
+                continue
+            product = _parse(path, Product, problems)
+            if product is None:
+                continue
+            if product.id != path.stem:
+                problems.append(SpecProblem(path, "id", f"'{product.id}' differs from file name",
+                                            f"set id: {path.stem}"))
+            if product.domain != folder.name:
+                problems.append(SpecProblem(path, "domain", f"'{product.domain}' differs from "
+                                            f"folder name", f"set domain: {folder.name}"))
+            if product.ref in products:
+                problems.append(SpecProblem(path, "id", f"duplicate product id {product.ref}",
+                                            f"also defined in {files[product.ref].name}"))
+                continue
+            products[product.ref] = product
+            files[product.ref] = path
+    glossary_path = root / GLOSSARY_FILE
+    glossary = Glossary()
+    if glossary_path.exists():
+        glossary = _parse(glossary_path, Glossary, problems) or Glossary()
+    registry = Registry(domains=domains, products=products, glossary=glossary)
+    problems.extend(cross_checks(registry, files, root))
+    return registry, problems
+
+
+def load_domains(root: Path | None = None) -> Registry:
+    """Load and validate ``domains/``; raise :class:`SpecError` listing every problem."""
+    if root is None:
+        from regionlab.settings import get_settings
+
+        root = get_settings().domains_dir
+    registry, problems = collect(root)
+    if problems:
+        raise SpecError(problems, root)
+    return registry

@@ -1,0 +1,264 @@
+"""Pydantic models of ``domain.yaml`` and the per-product YAML files."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from regionlab.spec.rules import QualityRule
+from regionlab.spec.vocab import (
+    AccessLevel,
+    Classification,
+    CodeSystem,
+    ColumnType,
+    HealthCategory,
+    OwnerRole,
+    Pseudonymisation,
+    LoadMode,
+    SourceFormat,
+    Status,
+)
+
+NAME = r"^[a-z][a-z0-9_]*$"
+PRODUCT_REF = r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$"
+
+# Published name and type of a column after its pseudonymisation rule.
+_RULE_OUTPUT: dict[Pseudonymisation, tuple[str | None, ColumnType | None]] = {
+    Pseudonymisation.person_key: ("person_key", ColumnType.varchar),
+    Pseudonymisation.birth_year: ("birth_year", ColumnType.integer),
+    Pseudonymisation.age_band: ("age_band", ColumnType.varchar),
+    Pseudonymisation.municipality: ("municipality_code", ColumnType.varchar),
+    Pseudonymisation.month: (None, ColumnType.date),
+}
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class Owner(_Spec):
+    name: str
+    email: EmailStr
+    role: OwnerRole
+
+
+class LegalBasis(_Spec):
+    """Why the region may process and reuse the data."""
+
+    gdpr_article_6: str = Field(description="e.g. 'art. 6, stk. 1, litra e'.")
+    gdpr_article_9: str | None = Field(None, description="e.g. 'art. 9, stk. 2, litra h'.")
+    national: list[str] = Field(default_factory=list, description="e.g. 'Sundhedsloven § 46'.")
+    description: str | None = None
+
+
+class Retention(_Spec):
+    """How long rows are kept, counted from a date column of the product."""
+
+    years: int = Field(ge=1, le=200)
+    from_column: str = Field(description="Published date/timestamp column the period runs from.")
+    justification: str
+
+
+class Source(_Spec):
+    """Where a source product's extracts come from: `<sources>/<system>/<extract>/`."""
+
+    system: str = Field(pattern=NAME, description="Source system, e.g. lpr3, labka, fmk.")
+    extract: str = Field(pattern=NAME)
+    format: SourceFormat
+    description: str | None = None
+    person_column: str | None = Field(
+        None, description="Source column holding the CPR number (validated at ingest)."
+    )
+    load: LoadMode = Field(
+        LoadMode.append,
+        description="append: each dated extract adds rows; replace: the newest extract is "
+        "the whole table (e.g. a register snapshot).",
+    )
+
+
+class Derived(_Spec):
+    """A product computed by SQL over upstream products, referenced as `domain.product`."""
+
+    upstream: list[str] = Field(min_length=1, json_schema_extra={"items": {"pattern": PRODUCT_REF}})
+    sql: str
+
+
+class Privacy(_Spec):
+    quasi_identifiers: list[str] = Field(default_factory=list)
+    min_k: int = Field(5, ge=2)
+
+
+class Column(_Spec):
+    """A column as it arrives from the source (or, for derived products, as computed)."""
+
+    name: str = Field(pattern=NAME)
+    type: ColumnType
+    description: str
+    classification: Classification = Classification.none
+    pseudonymisation: Pseudonymisation = Pseudonymisation.keep
+    output: str | None = Field(
+        None, pattern=NAME, description="Published name, when the rule renames the column."
+    )
+    code_system: CodeSystem | None = None
+    glossary_terms: list[str] = Field(default_factory=list)
+    nullable: bool = True
+
+
+class PublishedColumn(BaseModel):
+    """A column as it appears in the lake, after pseudonymisation."""
+
+    name: str
+    type: ColumnType
+    description: str
+    classification: Classification
+    code_system: CodeSystem | None
+    glossary_terms: list[str]
+    source_column: str
+    rule: Pseudonymisation
+    nullable: bool
+
+
+class Product(_Spec):
+    """One data product: a steward's promise about a table in the lake."""
+
+    id: str = Field(pattern=NAME, description="Must equal the file name without .yaml.")
+    domain: str = Field(pattern=NAME, description="Must equal the folder name.")
+    title: str
+    description: str
+    purpose: str
+    owners: list[Owner] = Field(min_length=1)
+    status: Status = Status.active
+    source: Source | None = None
+    derived: Derived | None = None
+    row_key: list[str] = Field(
+        min_length=1, description="Published columns that identify a row stably."
+    )
+    columns: list[Column] = Field(min_length=1)
+    quality: list[QualityRule] = Field(default_factory=list)
+    privacy: Privacy = Field(default_factory=Privacy)
+    legal_basis: LegalBasis
+    retention: Retention
+    access_level: AccessLevel = AccessLevel.non_public
+    health_categories: list[HealthCategory] = Field(min_length=1)
+    keywords: list[str] = Field(default_factory=list)
+    glossary_terms: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _source_xor_derived(self) -> Product:
+        if (self.source is None) == (self.derived is None):
+            raise ValueError("give exactly one of `source` (extracts) or `derived` (SQL)")
+        return self
+
+    @property
+    def ref(self) -> str:
+        """The product's catalogue-wide id, `<domain>/<product>`."""
+        return f"{self.domain}/{self.id}"
+
+    @property
+    def table(self) -> str:
+        """Table name inside the lake: one schema per domain."""
+        return f"{self.domain}.{self.id}"
+
+    @property
+    def is_derived(self) -> bool:
+        return self.derived is not None
+
+    @property
+    def upstream(self) -> list[str]:
+        return list(self.derived.upstream) if self.derived else []
+
+    @cached_property
+    def published_columns(self) -> list[PublishedColumn]:
+        """The columns that reach the lake, in order, renamed and retyped by their rules."""
+        out = []
+        for col in self.columns:
+            if col.pseudonymisation is Pseudonymisation.drop:
+                continue
+            default_name, new_type = _RULE_OUTPUT.get(col.pseudonymisation, (None, None))
+            out.append(
+                PublishedColumn(
+                    name=col.output or default_name or col.name,
+                    type=new_type or col.type,
+                    description=col.description,
+                    classification=col.classification,
+                    code_system=col.code_system,
+                    glossary_terms=col.glossary_terms,
+                    source_column=col.name,
+                    rule=col.pseudonymisation,
+                    nullable=col.nullable,
+                )
+            )
+        return out
+
+    def published(self, name: str) -> PublishedColumn | None:
+        return next((c for c in self.published_columns if c.name == name), None)
+
+    @property
+    def owners_by_role(self) -> dict[OwnerRole, list[Owner]]:
+        roles: dict[OwnerRole, list[Owner]] = {}
+        for owner in self.owners:
+            roles.setdefault(owner.role, []).append(owner)
+        return roles
+
+
+class Domain(_Spec):
+    """A business domain: one folder under ``domains/`` with its products."""
+
+    id: str = Field(pattern=NAME, description="Must equal the folder name.")
+    title: str
+    description: str
+    owners: list[Owner] = Field(min_length=1)
+
+
+class GlossaryTerm(_Spec):
+    id: str = Field(pattern=NAME)
+    name: str
+    definition: str
+    related: list[str] = Field(default_factory=list)
+
+
+class GlossaryNode(_Spec):
+    id: str = Field(pattern=NAME)
+    name: str
+    description: str
+    terms: list[GlossaryTerm] = Field(min_length=1)
+
+
+class Glossary(_Spec):
+    nodes: list[GlossaryNode] = Field(default_factory=list)
+
+    def term_ids(self) -> set[str]:
+        return {t.id for node in self.nodes for t in node.terms}
+
+
+class Registry(BaseModel):
+    """Everything under ``domains/``, loaded and cross-checked."""
+
+    domains: dict[str, Domain]
+    products: dict[str, Product]  # keyed by product ref `<domain>/<product>`
+    glossary: Glossary
+
+    def product(self, ref: str) -> Product:
+        return self.products[ref]
+
+    def in_domain(self, domain: str) -> list[Product]:
+        return [p for p in self.products.values() if p.domain == domain]
+
+    def topological(self) -> list[Product]:
+        """Products ordered so every upstream comes before its derived products."""
+        done: dict[str, Product] = {}
+
+        def visit(ref: str) -> None:
+            if ref in done:
+                return
+            for up in self.products[ref].upstream:
+                visit(up)
+            done[ref] = self.products[ref]
+
+        for ref in sorted(self.products):
+            visit(ref)
+        return list(done.values())
+
+    def downstream(self, ref: str) -> list[Product]:
+        return [p for p in self.products.values() if ref in p.upstream]
