@@ -8,7 +8,7 @@ national classifications.
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 
 import polars as pl
