@@ -1,0 +1,45 @@
+"""The DuckLake lakehouse: connections, publishing, snapshots and maintenance.
+
+Typical use::
+
+    from regionlab import lake
+
+    con = lake.connect()                                   # read-write, newest snapshot
+    snap = lake.publish(con, "clinic", "contacts", "staging.main.contacts")
+    ro = lake.connect(read_only=True, snapshot=snap)       # repeatable reads
+    ro.sql('FROM lake.clinic.contacts')
+"""
+
+from regionlab.lake.config import LAKE_ALIAS, LakeConfig
+from regionlab.lake.connect import catalog_lock, connect, init_lake
+from regionlab.lake.extensions import duckdb_connect, extension_directory, load_extensions
+from regionlab.lake.publish import publish
+from regionlab.lake.snapshots import (
+    Snapshot,
+    cleanup_files,
+    current_snapshot,
+    expire_snapshots,
+    list_snapshots,
+)
+from regionlab.lake.tables import data_files, list_tables, table_name, table_row_counts
+
+__all__ = [
+    "LAKE_ALIAS",
+    "LakeConfig",
+    "Snapshot",
+    "catalog_lock",
+    "cleanup_files",
+    "connect",
+    "current_snapshot",
+    "data_files",
+    "duckdb_connect",
+    "expire_snapshots",
+    "extension_directory",
+    "init_lake",
+    "list_snapshots",
+    "list_tables",
+    "load_extensions",
+    "publish",
+    "table_name",
+    "table_row_counts",
+]

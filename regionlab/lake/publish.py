@@ -1,0 +1,181 @@
+"""Publish a product into the lake as one snapshot.
+
+The publish step of write–audit–publish: the audited staging rows become a
+new lake snapshot in a single transaction, so a reader sees either the
+previous version or the new one, and a failure leaves the previous snapshot
+current. Each snapshot records which product and run made it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import duckdb
+
+from regionlab.lake.config import LAKE_ALIAS
+from regionlab.lake.connect import catalog_lock
+from regionlab.lake.tables import check_name, quote_ident, table_name
+
+log = logging.getLogger(__name__)
+
+Source = str | duckdb.DuckDBPyRelation
+Mode = Literal["append", "replace"]
+
+_TABLE_REF = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
+
+#: Errors after which the whole publish is simply tried again: lock contention
+#: on a SQLite catalogue and commit races DuckLake did not settle itself.
+_RETRYABLE = ("database is locked", "database table is locked", "conflict")
+MAX_ATTEMPTS = 6
+
+
+def _retryable(exc: duckdb.Error) -> bool:
+    message = str(exc).lower()
+    return any(marker in message for marker in _RETRYABLE)
+
+
+def _sqlite_catalog_file(con: duckdb.DuckDBPyConnection, alias: str) -> str | None:
+    """The SQLite file behind the attached lake, or None for another catalogue type."""
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = ? AND type = 'sqlite'",
+        [f"__ducklake_metadata_{alias}"],
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, alias: str, domain: str, product: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+        [alias, domain, product],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _publish_once(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    alias: str,
+    domain: str,
+    product: str,
+    query: str,
+    mode: Mode,
+    author: str,
+    message: str,
+    info: dict[str, Any],
+) -> int:
+    target = table_name(domain, product, alias)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(alias)}.{quote_ident(domain)}")
+        if mode == "replace":
+            sql = f"CREATE OR REPLACE TABLE {target} AS {query}"
+        elif _table_exists(con, alias, domain, product):
+            sql = f"INSERT INTO {target} BY NAME {query}"
+        else:
+            sql = f"CREATE TABLE {target} AS {query}"
+        row = con.execute(sql).fetchone()
+        info = {**info, "rows": int(row[0]) if row else None}
+        con.execute(
+            "CALL ducklake_set_commit_message(?, ?, ?, extra_info => ?)",
+            [alias, author, message, json.dumps(info, sort_keys=True, default=str)],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        # A failed COMMIT has already ended the transaction.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+    row = con.execute("SELECT id FROM ducklake_last_committed_snapshot(?)", [alias]).fetchone()
+    assert row is not None and row[0] is not None, "DuckLake reported no committed snapshot"
+    return int(row[0])
+
+
+def publish(
+    con: duckdb.DuckDBPyConnection,
+    domain: str,
+    product: str,
+    source: Source,
+    *,
+    mode: Mode = "replace",
+    commit_message: str | None = None,
+    author: str = "regionlab",
+    extra_info: Mapping[str, Any] | None = None,
+    alias: str = LAKE_ALIAS,
+) -> int:
+    """Write ``source`` to ``lake.<domain>.<product>`` in one transaction; return the snapshot id.
+
+    ``source`` is a SELECT statement, a (qualified) table name such as
+    ``staging.main.contacts`` in another database attached to ``con``, or a
+    relation of ``con``. ``replace`` swaps the whole table (schema may
+    change); ``append`` adds rows by column name, creating the table first
+    if needed. The snapshot's commit message and JSON extra info name the
+    domain, product, mode, row count and whatever ``extra_info`` adds (e.g.
+    the run id) — never row values.
+
+    On a SQLite catalogue writers from several processes on this host are
+    serialised by a lock file; lock contention and commit conflicts are
+    retried with backoff, because a rolled-back attempt leaves no trace.
+    """
+    check_name("Domain", domain)
+    check_name("Product", product)
+    if mode not in ("append", "replace"):
+        raise ValueError(f"mode must be 'append' or 'replace', not {mode!r}")
+    info: dict[str, Any] = {"domain": domain, "product": product, "mode": mode}
+    info.update(extra_info or {})
+    message = commit_message or f"publish {domain}.{product} ({mode})"
+
+    view: str | None = None
+    if isinstance(source, duckdb.DuckDBPyRelation):
+        # A relation may scan Python objects that only exist in this process; a
+        # temporary view makes it addressable by SQL. It is created outside the
+        # transaction because a transaction may only write to one database.
+        view = f"__regionlab_publish_{uuid.uuid4().hex}"
+        source.create_view(view, replace=True)
+        query = f"SELECT * FROM {quote_ident(view)}"
+    elif _TABLE_REF.match(source.strip()):
+        query = f"SELECT * FROM {source.strip()}"
+    else:
+        query = source.strip().rstrip(";")
+
+    catalog_file = _sqlite_catalog_file(con, alias)
+    try:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            lock = catalog_lock(catalog_file) if catalog_file else contextlib.nullcontext()
+            try:
+                with lock:
+                    return _publish_once(
+                        con,
+                        alias=alias,
+                        domain=domain,
+                        product=product,
+                        query=query,
+                        mode=mode,
+                        author=author,
+                        message=message,
+                        info=info,
+                    )
+            except duckdb.Error as exc:
+                if attempt == MAX_ATTEMPTS or not _retryable(exc):
+                    raise
+                wait = 0.05 * 2**attempt * (1 + random.random())
+                log.warning(
+                    "publish %s.%s attempt %d hit a catalogue conflict; retrying in %.2fs",
+                    domain,
+                    product,
+                    attempt,
+                    wait,
+                )
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+    finally:
+        if view is not None:
+            con.execute(f"DROP VIEW IF EXISTS {quote_ident(view)}")
