@@ -11,6 +11,7 @@ from sqlglot import exp
 from regionlab.spec.models import Product, Registry
 from regionlab.spec.problems import SpecProblem
 from regionlab.spec.rules import ForeignKey, InCodeList, NotAfterDeath
+from regionlab.spec.sqlcheck import check_derived_sql
 from regionlab.spec.vocab import Classification, ColumnType, OwnerRole, Pseudonymisation
 
 _DATE_TYPES = {ColumnType.date, ColumnType.timestamp}
@@ -24,6 +25,32 @@ def cross_checks(registry: Registry, files: dict[str, Path], root: Path) -> list
         file = files[ref]
         problems += [SpecProblem(file, f, m, h) for f, m, h in _product_checks(product, registry)]
     problems += _cycles(registry, files)
+    problems += _bind_derived(registry, files, problems)
+    return problems
+
+
+def _bind_derived(
+    registry: Registry, files: dict[str, Path], found: list[SpecProblem]
+) -> list[SpecProblem]:
+    """Bind each derived SQL against its upstreams, once the simpler checks are clean.
+
+    A product with problems of its own under `derived`, or an upstream with any
+    problem, would only produce follow-on errors here, so it is skipped until
+    those are fixed.
+    """
+    troubled = {p.file for p in found}
+    derived_troubled = {p.file for p in found if p.field.startswith("derived")}
+    problems: list[SpecProblem] = []
+    for ref, product in sorted(registry.products.items()):
+        if not product.derived or files[ref] in derived_troubled:
+            continue
+        ups = [registry.products.get(up) for up in product.upstream]
+        if any(up is None or files[up.ref] in troubled for up in ups):
+            continue
+        problems += [
+            SpecProblem(files[ref], f, m, h)
+            for f, m, h in check_derived_sql(product, [u for u in ups if u is not None])
+        ]
     return problems
 
 
@@ -51,16 +78,28 @@ def _column_checks(product: Product) -> Iterator[Finding]:
         if col.classification is Classification.direct_identifier and (
             col.pseudonymisation not in _IDENTIFIER_RULES
         ):
-            yield (f"{where}.pseudonymisation", "a direct identifier must not be published as is",
-                   "use person_key for the CPR number or drop for names, addresses and phones")
+            yield (
+                f"{where}.pseudonymisation",
+                "a direct identifier must not be published as is",
+                "use person_key for the CPR number or drop for names, addresses and phones",
+            )
         if col.pseudonymisation in _DATE_RULES and col.type not in _DATE_TYPES:
-            yield (f"{where}.pseudonymisation", f"{col.pseudonymisation} needs a date column",
-                   "use it on a date or timestamp column")
-        if col.pseudonymisation is Pseudonymisation.scrub_text and col.type is not ColumnType.varchar:
+            yield (
+                f"{where}.pseudonymisation",
+                f"{col.pseudonymisation} needs a date column",
+                "use it on a date or timestamp column",
+            )
+        if (
+            col.pseudonymisation is Pseudonymisation.scrub_text
+            and col.type is not ColumnType.varchar
+        ):
             yield f"{where}.pseudonymisation", "scrub_text needs a varchar column", ""
         if product.derived and col.pseudonymisation is not Pseudonymisation.keep:
-            yield (f"{where}.pseudonymisation", "derived products read pseudonymised data",
-                   "remove the rule; pseudonymise in the source product")
+            yield (
+                f"{where}.pseudonymisation",
+                "derived products read pseudonymised data",
+                "remove the rule; pseudonymise in the source product",
+            )
     for pub in product.published_columns:
         if pub.name in seen:
             yield "columns", f"two columns are published as '{pub.name}'", "rename one with output:"
@@ -71,22 +110,34 @@ def _column_checks(product: Product) -> Iterator[Finding]:
             yield f"row_key[{i}]", f"no published column '{key}'", _did_you_mean(key, published)
     for i, qi in enumerate(product.privacy.quasi_identifiers):
         if qi not in published:
-            yield (f"privacy.quasi_identifiers[{i}]", f"no published column '{qi}'",
-                   _did_you_mean(qi, published))
+            yield (
+                f"privacy.quasi_identifiers[{i}]",
+                f"no published column '{qi}'",
+                _did_you_mean(qi, published),
+            )
     ret = product.published(product.retention.from_column)
     if ret is None:
-        yield ("retention.from_column", f"no published column '{product.retention.from_column}'",
-               _did_you_mean(product.retention.from_column, published))
+        yield (
+            "retention.from_column",
+            f"no published column '{product.retention.from_column}'",
+            _did_you_mean(product.retention.from_column, published),
+        )
     elif ret.type not in _DATE_TYPES:
         yield "retention.from_column", f"'{ret.name}' is not a date", "name a date column"
     if product.source and product.source.person_column:
         person = next((c for c in product.columns if c.name == product.source.person_column), None)
         if person is None:
-            yield ("source.person_column", f"no column '{product.source.person_column}'",
-                   "name the column that holds the CPR number")
+            yield (
+                "source.person_column",
+                f"no column '{product.source.person_column}'",
+                "name the column that holds the CPR number",
+            )
         elif person.pseudonymisation is not Pseudonymisation.person_key:
-            yield (f"columns[{person.name}].pseudonymisation", "the CPR column must become the "
-                   "person key", "set pseudonymisation: person_key")
+            yield (
+                f"columns[{person.name}].pseudonymisation",
+                "the CPR column must become the person key",
+                "set pseudonymisation: person_key",
+            )
 
 
 def _rule_checks(product: Product, registry: Registry) -> Iterator[Finding]:
@@ -99,14 +150,19 @@ def _rule_checks(product: Product, registry: Registry) -> Iterator[Finding]:
         ids.add(rule.id)
         for col in rule.columns_used():
             if col not in published:
-                yield where, f"uses column '{col}', which is not published", _did_you_mean(
-                    col, published
+                yield (
+                    where,
+                    f"uses column '{col}', which is not published",
+                    _did_you_mean(col, published),
                 )
         if isinstance(rule, InCodeList) and rule.code_system is None:
             col = product.published(rule.column)
             if col is not None and col.code_system is None:
-                yield (f"{where}.code_system", "no code system for this column",
-                       f"set code_system on the rule or on column {rule.column}")
+                yield (
+                    f"{where}.code_system",
+                    "no code system for this column",
+                    f"set code_system on the rule or on column {rule.column}",
+                )
         target_ref = None
         target_col = None
         if isinstance(rule, ForeignKey):
@@ -116,12 +172,17 @@ def _rule_checks(product: Product, registry: Registry) -> Iterator[Finding]:
         if target_ref is not None:
             target = registry.products.get(target_ref)
             if target is None:
-                yield where, f"references unknown product {target_ref}", _did_you_mean(
-                    target_ref, set(registry.products)
+                yield (
+                    where,
+                    f"references unknown product {target_ref}",
+                    _did_you_mean(target_ref, set(registry.products)),
                 )
             elif target.published(target_col or "") is None:
-                yield (where, f"{target_ref} has no published column '{target_col}'",
-                       _did_you_mean(target_col or "", {c.name for c in target.published_columns}))
+                yield (
+                    where,
+                    f"{target_ref} has no published column '{target_col}'",
+                    _did_you_mean(target_col or "", {c.name for c in target.published_columns}),
+                )
 
 
 def _reference_checks(product: Product, registry: Registry) -> Iterator[Finding]:
@@ -134,8 +195,10 @@ def _reference_checks(product: Product, registry: Registry) -> Iterator[Finding]
             yield where, f"unknown glossary term '{term}'", "add it to domains/glossary.yaml"
     for i, up in enumerate(product.upstream):
         if up not in registry.products:
-            yield f"derived.upstream[{i}]", f"unknown product {up}", _did_you_mean(
-                up, set(registry.products)
+            yield (
+                f"derived.upstream[{i}]",
+                f"unknown product {up}",
+                _did_you_mean(up, set(registry.products)),
             )
 
 
@@ -147,12 +210,13 @@ def _derived_checks(product: Product, registry: Registry) -> Iterator[Finding]:
         yield "derived.sql", f"SQL does not parse: {str(exc).splitlines()[0]}", ""
         return
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    used = {
-        f"{t.db}/{t.name}" for t in tree.find_all(exp.Table) if t.name not in ctes or t.db
-    }
+    used = {f"{t.db}/{t.name}" for t in tree.find_all(exp.Table) if t.name not in ctes or t.db}
     for ref in sorted(used - set(product.upstream)):
-        yield ("derived.sql", f"reads {ref.replace('/', '.')}, which is not an upstream",
-               "list it under derived.upstream or write tables as domain.product")
+        yield (
+            "derived.sql",
+            f"reads {ref.replace('/', '.')}, which is not an upstream",
+            "list it under derived.upstream or write tables as domain.product",
+        )
     for ref in sorted(set(product.upstream) - used):
         yield "derived.upstream", f"{ref} is listed but the SQL never reads it", "remove it"
 
@@ -167,9 +231,15 @@ def _cycles(registry: Registry, files: dict[str, Path]) -> list[SpecProblem]:
             if up not in registry.products:
                 continue
             if state.get(up) == 1:
-                cycle = " -> ".join([*trail[trail.index(up):], up]) if up in trail else up
-                problems.append(SpecProblem(files[ref], "derived.upstream",
-                                            f"dependency cycle: {cycle}", "break the cycle"))
+                cycle = " -> ".join([*trail[trail.index(up) :], up]) if up in trail else up
+                problems.append(
+                    SpecProblem(
+                        files[ref],
+                        "derived.upstream",
+                        f"dependency cycle: {cycle}",
+                        "break the cycle",
+                    )
+                )
             elif up not in state:
                 visit(up, [*trail, up])
         state[ref] = 2
