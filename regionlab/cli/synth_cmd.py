@@ -1,0 +1,84 @@
+"""``regionlab synth``: write the synthetic region's source extracts."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from regionlab.errors import UserError
+from regionlab.settings import get_settings
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(
+            f"--as-of {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-01"
+        ) from None
+
+
+def synth(
+    persons: Annotated[int, typer.Option(help="Number of persons in the CPR register.")] = 5000,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed and options give identical files.")
+    ] = 42,
+    defect_rate: Annotated[
+        float, typer.Option(help="Share of rows given a labelled defect (0 to 0.5).")
+    ] = 0.01,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Output folder (default: the sources folder under REGIONLAB_VAR)."),
+    ] = None,
+    as_of: Annotated[
+        str, typer.Option(help="Extract date (YYYY-MM-DD); no regular event is later.")
+    ] = "2026-11-01",
+    deliveries: Annotated[
+        int, typer.Option(help="Number of dated delivery files per event extract.")
+    ] = 3,
+    chunk_size: Annotated[int, typer.Option(help="Persons per progress step.")] = 100_000,
+) -> None:
+    """Generate synthetic source extracts (CPR, LPR3, LABKA, FMK, EPJ, initiatives)."""
+    from regionlab.synth import generate
+
+    if persons < 1:
+        raise UserError(f"--persons must be at least 1 (got {persons})")
+    if not 0.0 <= defect_rate <= 0.5:
+        raise UserError(f"--defect-rate must be between 0 and 0.5 (got {defect_rate})")
+    if deliveries < 1:
+        raise UserError(f"--deliveries must be at least 1 (got {deliveries})")
+    target = out if out is not None else get_settings().sources_dir
+    console = Console()
+    with Progress(
+        TextColumn("[bold]persons"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("persons", total=persons)
+        manifest = generate(
+            target,
+            persons=persons,
+            seed=seed,
+            defect_rate=defect_rate,
+            as_of=_parse_date(as_of),
+            deliveries=deliveries,
+            chunk_size=chunk_size,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    table = Table(title=f"Synthetic sources in {target}")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for entry in manifest.files:
+        table.add_row(entry.path, f"{entry.rows:,}")
+    console.print(table)
+    defects = ", ".join(f"{k}: {v:,}" for k, v in manifest.defects.items()) or "none"
+    console.print(f"defects labelled in defects.csv: {defects}")
