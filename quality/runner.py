@@ -57,6 +57,13 @@ class ExpectationOutcome(BaseModel):
 
     Never holds row values: no partial_unexpected_list, observed_value of a
     column aggregate, unexpected rows or SQL parameters.
+
+    Counts follow GX: ``element_count`` is all rows (for table row-count
+    expectations: the observed row count); ``unexpected_percent`` is over the
+    non-null rows, which is also what ``mostly`` is judged against. Aggregate
+    expectations (e.g. a column max) report only status. ``errored`` means GX or
+    DuckDB raised (missing column, bad regex, type clash); ``success`` is then
+    False and ``error`` holds the scrubbed message.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
