@@ -3,8 +3,7 @@
 A fixed, hand-written list (``initiatives.csv``, package data): the strategy
 group's view of which trials use which data products is what the catalogue
 shows, so the entries name real product ids of this repository. Start dates are
-clipped to ``as_of`` so a run never
-describes the future.
+clipped to ``as_of`` so a run never describes the future.
 """
 
 from __future__ import annotations
