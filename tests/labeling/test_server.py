@@ -142,6 +142,29 @@ def test_anonymous_access_and_signup_are_refused(ls_server: ls.LabelStudioServer
     assert [u.email for u in users] == [ls_server.email]
 
 
+def test_admin_logs_in_with_the_stored_password(
+    ls_server: ls.LabelStudioServer, ls_var: Path
+) -> None:
+    stored = json.loads((ls_var / "secrets" / "labelstudio.json").read_text())
+
+    def login(password: str) -> str:
+        jar = http.cookiejar.CookieJar()
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        browser.open(f"{ls_server.url}/user/login/", timeout=10).read()
+        csrf = next(c.value for c in jar if c.name == "csrftoken")
+        form = {"email": stored["email"], "password": password, "csrfmiddlewaretoken": csrf}
+        request = urllib.request.Request(
+            f"{ls_server.url}/user/login/",
+            data=urllib.parse.urlencode(form).encode(),
+            headers={"Referer": f"{ls_server.url}/"},
+        )
+        with browser.open(request, timeout=10) as response:
+            return urllib.parse.urlparse(response.url).path
+
+    assert login(stored["password"]) != "/user/login/"
+    assert login(stored["password"] + "x") == "/user/login/"
+
+
 def test_secrets_stay_in_the_0600_file(ls_server: ls.LabelStudioServer, ls_var: Path) -> None:
     secrets_file = ls_var / "secrets" / "labelstudio.json"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
