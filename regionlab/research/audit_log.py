@@ -133,30 +133,32 @@ class AuditLog:
             shape = shape.audit_shape()
         if isinstance(dimensions, str):
             dimensions = [dimensions]
+        try:  # validate before touching the file, so a refused entry leaves no trace
+            draft = AuditEntry.model_validate(
+                {
+                    "timestamp": datetime.now(UTC),
+                    "entry_id": uuid.uuid4().hex,
+                    "user": user,
+                    "cohort_name": cohort_name,
+                    "cohort_hash": cohort_hash,
+                    "snapshot_id": snapshot_id,
+                    "dimensions": tuple(dimensions),
+                    "shape": shape if isinstance(shape, QueryShape) else dict(shape),
+                    "threshold": threshold,
+                    "products": tuple(products),
+                    "prev_hash": "",
+                }
+            )
+        except (ValidationError, TypeError, ValueError) as exc:
+            raise UserError(f"Audit entry for {self.path} refused: {_brief(exc)}") from None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         created = not self.path.exists()
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             last = _last_line(fd)
-            try:
-                entry = AuditEntry(
-                    timestamp=datetime.now(UTC),
-                    entry_id=uuid.uuid4().hex,
-                    user=user,
-                    cohort_name=cohort_name,
-                    cohort_hash=cohort_hash,
-                    snapshot_id=snapshot_id,
-                    dimensions=tuple(dimensions),
-                    shape=shape if isinstance(shape, QueryShape) else dict(shape),
-                    threshold=threshold,
-                    products=tuple(products),
-                    prev_hash=_line_hash(last) if last else "",
-                )
-            except (ValidationError, TypeError, ValueError) as exc:
-                raise UserError(f"Audit entry for {self.path} refused: {_brief(exc)}") from None
-            line = entry.model_dump_json().encode() + b"\n"
-            os.write(fd, line)
+            entry = draft.model_copy(update={"prev_hash": _line_hash(last) if last else ""})
+            os.write(fd, entry.model_dump_json().encode() + b"\n")
             os.fsync(fd)
         finally:
             os.close(fd)  # also releases the lock
