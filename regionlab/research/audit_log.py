@@ -157,7 +157,12 @@ class AuditLog:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             last = _last_line(fd)
-            entry = draft.model_copy(update={"prev_hash": _line_hash(last) if last else ""})
+            entry = draft.model_copy(  # stamped under the lock: file order = time order
+                update={
+                    "timestamp": datetime.now(UTC),
+                    "prev_hash": _line_hash(last) if last else "",
+                }
+            )
             os.write(fd, entry.model_dump_json().encode() + b"\n")
             os.fsync(fd)
         finally:
