@@ -1,0 +1,213 @@
+"""Datasets: one per published product (DuckDB lake table) and one per source extract.
+
+Column classification becomes a tag on the schema field, the column's glossary
+terms become field terms, so a reader of the catalogue sees at a glance which
+columns identify people — without the catalogue ever holding a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from datahub.metadata.schema_classes import (
+    BooleanTypeClass,
+    DataPlatformInfoClass,
+    DatasetPropertiesClass,
+    DateTypeClass,
+    DomainsClass,
+    NumberTypeClass,
+    OtherSchemaClass,
+    PlatformTypeClass,
+    SchemaFieldClass,
+    SchemaFieldDataTypeClass,
+    SchemaMetadataClass,
+    StatusClass,
+    StringTypeClass,
+    SubTypesClass,
+    TimeTypeClass,
+)
+
+from catalog import urns
+from catalog.common import MCP, ownership, proposal, props, stamp, tags, terms
+from catalog.domains import CLASSIFICATION_TAGS
+from catalog.facts import CatalogFacts
+from regionlab.spec import Product, Registry
+from regionlab.spec.vocab import Classification, ColumnType
+
+PRODUCT_SUBTYPE = "Data Product Table"
+SOURCE_SUBTYPE = "Source Extract"
+
+_TYPES = {
+    ColumnType.varchar: StringTypeClass,
+    ColumnType.integer: NumberTypeClass,
+    ColumnType.bigint: NumberTypeClass,
+    ColumnType.double: NumberTypeClass,
+    ColumnType.boolean: BooleanTypeClass,
+    ColumnType.date: DateTypeClass,
+    ColumnType.timestamp: TimeTypeClass,
+}
+
+
+def _field(
+    name: str,
+    column_type: ColumnType,
+    description: str,
+    classification: Classification,
+    glossary_terms: Iterable[str],
+    nullable: bool,
+    when: int,
+    key: bool = False,
+) -> SchemaFieldClass:
+    tag = [urns.classification_tag(classification)] if classification in CLASSIFICATION_TAGS else []
+    return SchemaFieldClass(
+        fieldPath=name,
+        type=SchemaFieldDataTypeClass(type=_TYPES[column_type]()),
+        nativeDataType=column_type.duckdb,
+        description=description.strip(),
+        nullable=nullable,
+        globalTags=tags(tag),
+        glossaryTerms=terms(glossary_terms, when),
+        isPartOfKey=key or None,
+    )
+
+
+def _schema(
+    name: str, platform: str, fields: list[SchemaFieldClass], keys: list[str], when: int
+) -> SchemaMetadataClass:
+    return SchemaMetadataClass(
+        schemaName=name,
+        platform=urns.platform(platform),
+        version=0,
+        hash="",
+        platformSchema=OtherSchemaClass(rawSchema=""),
+        fields=fields,
+        primaryKeys=keys or None,
+        created=stamp(when),
+        lastModified=stamp(when),
+    )
+
+
+def product_properties(product: Product, facts: CatalogFacts) -> dict[str, str]:
+    """The custom properties of a product table: the spec's promises and the lake's state."""
+    state = facts.product(product.ref)
+    legal = product.legal_basis
+    legal_text = "; ".join(
+        x for x in [legal.gdpr_article_6, legal.gdpr_article_9, *legal.national] if x
+    )
+    retention = product.retention
+    return props(
+        {
+            "product_ref": product.ref,
+            "status": product.status.value,
+            "purpose": product.purpose.strip(),
+            "legal_basis": legal_text,
+            "retention": f"{retention.years} år fra {retention.from_column}",
+            "retention_justification": retention.justification.strip(),
+            "access_level": product.access_level.value,
+            "health_categories": ", ".join(c.value for c in product.health_categories),
+            "quasi_identifiers": ", ".join(product.privacy.quasi_identifiers),
+            "min_k": product.privacy.min_k,
+            "derived_from": ", ".join(product.upstream),
+            "key_id": state.key_id,
+            "last_snapshot": state.snapshot_id,
+            "row_count": state.row_count,
+            "freshness": state.newest_extract.isoformat() if state.newest_extract else None,
+            "published_at": state.published_at.isoformat() if state.published_at else None,
+            "last_run_id": state.run_id,
+        }
+    )
+
+
+def product_dataset_mcps(product: Product, facts: CatalogFacts, when: int) -> Iterator[MCP]:
+    urn = urns.product_dataset(product)
+    yield proposal(
+        urn,
+        DatasetPropertiesClass(
+            # DataHub shows `name` as the display name; the table name is the qualified name.
+            name=product.title,
+            qualifiedName=urns.product_dataset_name(product.domain, product.id),
+            description=product.description.strip(),
+            customProperties=product_properties(product, facts),
+            tags=sorted(product.keywords),
+        ),
+        when,
+    )
+    fields = [
+        _field(
+            c.name,
+            c.type,
+            c.description,
+            c.classification,
+            c.glossary_terms,
+            c.nullable,
+            when,
+            key=c.name in product.row_key,
+        )
+        for c in product.published_columns
+    ]
+    yield proposal(urn, _schema(product.table, urns.PLATFORM, fields, product.row_key, when), when)
+    yield from _common(urn, product, PRODUCT_SUBTYPE, when)
+    if term_aspect := terms(product.glossary_terms, when):
+        yield proposal(urn, term_aspect, when)
+
+
+def source_dataset_mcps(product: Product, when: int) -> Iterator[MCP]:
+    """The raw extract as the source system delivers it (column names and classes, no values)."""
+    assert product.source is not None
+    source = product.source
+    urn = urns.source_dataset(product)
+    yield proposal(
+        urn,
+        DatasetPropertiesClass(
+            name=f"{source.system}.{source.extract}",
+            qualifiedName=f"{source.system}.{source.extract}",
+            description=(source.description or f"Udtræk fra {source.system}").strip(),
+            customProperties=props(
+                {
+                    "format": source.format.value,
+                    "load": source.load.value,
+                    "feeds_product": product.ref,
+                    "location": f"<sources>/{source.system}/{source.extract}/",
+                }
+            ),
+        ),
+        when,
+    )
+    fields = [
+        _field(c.name, c.type, c.description, c.classification, c.glossary_terms, c.nullable, when)
+        for c in product.columns
+    ]
+    yield proposal(
+        urn, _schema(f"{source.system}.{source.extract}", source.system, fields, [], when), when
+    )
+    yield from _common(urn, product, SOURCE_SUBTYPE, when)
+
+
+def platform_mcps(registry: Registry, when: int) -> Iterator[MCP]:
+    """The region's source systems are not DataHub built-ins: describe them as platforms."""
+    systems = sorted({p.source.system for p in registry.products.values() if p.source})
+    for system in systems:
+        yield proposal(
+            urns.platform(system),
+            DataPlatformInfoClass(
+                name=system,
+                displayName=system.upper(),
+                type=PlatformTypeClass.OTHERS,
+                datasetNameDelimiter=".",
+            ),
+            when,
+        )
+
+
+def dataset_mcps(registry: Registry, facts: CatalogFacts, when: int) -> Iterator[MCP]:
+    for product in sorted(registry.products.values(), key=lambda p: p.ref):
+        yield from product_dataset_mcps(product, facts, when)
+        if product.source is not None:
+            yield from source_dataset_mcps(product, when)
+
+
+def _common(urn: str, product: Product, subtype: str, when: int) -> Iterator[MCP]:
+    yield proposal(urn, SubTypesClass(typeNames=[subtype]), when)
+    yield proposal(urn, DomainsClass(domains=[urns.domain(product.domain)]), when)
+    yield proposal(urn, ownership(product.owners, when), when)
+    yield proposal(urn, StatusClass(removed=False), when)

@@ -1,0 +1,191 @@
+"""Fill :class:`CatalogFacts` from the real lake: snapshots, load log, quality history, register.
+
+Everything is read through one read-only connection, so the facts describe
+one snapshot of the lake. The platform's own tables (``_regionlab.load_log``,
+``_regionlab.quality_history``) and the initiatives product may be absent —
+a fresh lake, or a pipeline that has not run yet — and are then skipped.
+
+Pipeline runs are reconstructed from what the lake recorded: each snapshot
+a publish committed carries its run id (a successful run of those products),
+and a run id that only appears in the quality history is an audit that
+blocked the publish (a failed run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import duckdb
+
+from catalog.facts import CatalogFacts, Initiative, PipelineRun, ProductFacts, QualityRun
+from regionlab import lake
+from regionlab.errors import UserError
+from regionlab.results import CheckResult
+from regionlab.spec import Registry
+
+LOAD_LOG = "lake._regionlab.load_log"
+QUALITY_HISTORY = "lake._regionlab.quality_history"
+INITIATIVES = "lake.initiatives.initiatives"
+
+
+def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    _, schema, table = qualified.split(".")
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'lake' "
+        "AND schema_name = ? AND table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, ProductFacts]:
+    counts = lake.table_row_counts(con)
+    latest: dict[str, lake.Snapshot] = {}
+    for snap in lake.list_snapshots(con):
+        info = snap.info
+        if "domain" in info and "product" in info:
+            latest[f"{info['domain']}/{info['product']}"] = snap
+    newest: dict[str, dt.date] = {}
+    if _exists(con, LOAD_LOG):
+        rows = con.execute(
+            f"SELECT product, max(extract_date) FROM {LOAD_LOG} GROUP BY product"
+        ).fetchall()
+        newest = {str(p): d for p, d in rows if d is not None}
+    facts: dict[str, ProductFacts] = {}
+    for product in registry.topological():
+        snap = latest.get(product.ref)
+        info = snap.info if snap else {}
+        key_id = info.get("key_id") or None
+        if key_id is None and product.is_derived:
+            # A derived product joins on its upstreams' person key: it carries their key id.
+            ups = {facts[u].key_id for u in product.upstream if u in facts and facts[u].key_id}
+            key_id = ups.pop() if len(ups) == 1 else None
+        facts[product.ref] = ProductFacts(
+            snapshot_id=snap.id if snap else None,
+            row_count=counts.get(f"{product.domain}.{product.id}"),
+            newest_extract=newest.get(product.ref),
+            published_at=snap.time if snap else None,
+            key_id=key_id,
+            run_id=info.get("run_id") or None,
+        )
+    return facts
+
+
+def _quality(con: duckdb.DuckDBPyConnection) -> dict[str, list[QualityRun]]:
+    if not _exists(con, QUALITY_HISTORY):
+        return {}
+    rows = con.execute(
+        f'SELECT product, snapshot_id, run_id, "check", category, severity, status, '
+        f"unexpected_count, element_count, description, checked_at FROM {QUALITY_HISTORY} "
+        f"ORDER BY product, checked_at, run_id"
+    ).fetchall()
+    runs: dict[tuple[str, str], QualityRun] = {}
+    for (
+        product,
+        snap,
+        run_id,
+        check,
+        category,
+        severity,
+        status,
+        unexpected,
+        elements,
+        description,
+        checked_at,
+    ) in rows:
+        key = (str(product), str(run_id))
+        run = runs.get(key)
+        if run is None:
+            run = runs[key] = QualityRun(
+                run_id=str(run_id), checked_at=checked_at, snapshot_id=snap, results=[]
+            )
+        run.checked_at = max(run.checked_at, checked_at)
+        run.results.append(
+            CheckResult(
+                check=check,
+                category=category or "",
+                severity=severity or "blocking",
+                status=status,
+                description=description or "",
+                unexpected_count=unexpected,
+                element_count=elements,
+            )
+        )
+    out: dict[str, list[QualityRun]] = defaultdict(list)
+    for (product, _), run in runs.items():
+        out[product].append(run)
+    return dict(out)
+
+
+def _runs(
+    con: duckdb.DuckDBPyConnection, quality: dict[str, list[QualityRun]]
+) -> list[PipelineRun]:
+    published: dict[str, dict] = {}
+    for snap in lake.list_snapshots(con):
+        info = snap.info
+        run_id = info.get("run_id")
+        if not run_id or "product" not in info:
+            continue
+        run = published.setdefault(
+            run_id, {"start": snap.time, "end": snap.time, "products": set()}
+        )
+        run["start"] = min(run["start"], snap.time)
+        run["end"] = max(run["end"], snap.time)
+        run["products"].add(f"{info['domain']}/{info['product']}")
+    failed: dict[str, dict] = {}
+    for product, runs in quality.items():
+        for qrun in runs:
+            if qrun.run_id in published:
+                published[qrun.run_id]["start"] = min(
+                    published[qrun.run_id]["start"], qrun.checked_at
+                )
+                continue
+            run = failed.setdefault(
+                qrun.run_id, {"start": qrun.checked_at, "end": qrun.checked_at, "products": set()}
+            )
+            run["end"] = max(run["end"], qrun.checked_at)
+            run["products"].add(product)
+    return [
+        PipelineRun(
+            run_id=run_id,
+            started_at=r["start"],
+            ended_at=r["end"],
+            status=status,
+            products=sorted(r["products"]),
+        )
+        for status, group in (("success", published), ("failure", failed))
+        for run_id, r in sorted(group.items())
+    ]
+
+
+def _initiatives(con: duckdb.DuckDBPyConnection) -> list[Initiative]:
+    if not _exists(con, INITIATIVES):
+        return []
+    cur = con.execute(f"SELECT * FROM {INITIATIVES} ORDER BY initiative_id")
+    names = [d[0] for d in cur.description]
+    fields = set(Initiative.model_fields)
+    return [
+        Initiative.model_validate({k: v for k, v in zip(names, row, strict=True) if k in fields})
+        for row in cur.fetchall()
+    ]
+
+
+def facts_from_lake(registry: Registry, now: dt.datetime | None = None) -> CatalogFacts:
+    """Read the lake (read-only) into facts; an absent lake gives facts without state."""
+    now = now or dt.datetime.now(dt.UTC)
+    try:
+        con = lake.connect(read_only=True)
+    except UserError:  # no lake yet: the catalogue still describes the specs
+        return CatalogFacts(generated_at=now)
+    try:
+        quality = _quality(con)
+        return CatalogFacts(
+            generated_at=now,
+            products=_product_facts(con, registry),
+            quality=quality,
+            runs=_runs(con, quality),
+            initiatives=_initiatives(con),
+        )
+    finally:
+        con.close()

@@ -1,0 +1,159 @@
+"""Quality rules as DataHub assertions, and audit results as assertion run events.
+
+One assertion per rule of the spec (plus one per extra check the platform
+ran, e.g. the privacy gates), described by the rule's description, its Kahn
+category and severity. A run event carries pass/fail and the counts — never
+the result's ``detail`` text, and never a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from datahub.metadata.schema_classes import (
+    AssertionInfoClass,
+    AssertionResultClass,
+    AssertionResultTypeClass,
+    AssertionRunEventClass,
+    AssertionRunStatusClass,
+    AssertionSourceClass,
+    AssertionSourceTypeClass,
+    AssertionTypeClass,
+    CustomAssertionInfoClass,
+    DataPlatformInstanceClass,
+)
+
+from catalog import urns
+from catalog.common import MCP, proposal, props, stamp
+from catalog.facts import CatalogFacts, millis
+from catalog.safety import safe_text
+from regionlab.results import CheckResult, Status
+from regionlab.spec import Product, Registry
+
+_RESULT_TYPES = {
+    Status.passed: AssertionResultTypeClass.SUCCESS,
+    Status.failed: AssertionResultTypeClass.FAILURE,
+    Status.errored: AssertionResultTypeClass.ERROR,
+}
+
+
+def _rule_text(rule: object) -> str:
+    kind = getattr(rule, "type", "rule")
+    columns = ", ".join(rule.columns_used()) if hasattr(rule, "columns_used") else ""
+    return f"{kind} ({columns})" if columns else str(kind)
+
+
+def _info(
+    product: Product,
+    check: str,
+    kind: str,
+    description: str,
+    category: str,
+    severity: str,
+    columns: list[str],
+    extra: dict[str, object],
+    when: int,
+) -> AssertionInfoClass:
+    dataset = urns.product_dataset(product)
+    field = urns.schema_field(dataset, columns[0]) if len(columns) == 1 else None
+    return AssertionInfoClass(
+        type=AssertionTypeClass.CUSTOM,
+        description=description,
+        customAssertion=CustomAssertionInfoClass(
+            type=kind,
+            entity=dataset,
+            field=field,
+        ),
+        customProperties=props(
+            {
+                "product_ref": product.ref,
+                "check": check,
+                "kahn_category": category,
+                "severity": severity,
+                "columns": ", ".join(columns),
+                **extra,
+            }
+        ),
+        source=AssertionSourceClass(type=AssertionSourceTypeClass.EXTERNAL, created=stamp(when)),
+        entityUrn=dataset,
+    )
+
+
+def assertion_mcps(registry: Registry, facts: CatalogFacts, when: int) -> Iterator[MCP]:
+    platform = DataPlatformInstanceClass(platform=urns.platform(urns.QUALITY_PLATFORM))
+    for product in sorted(registry.products.values(), key=lambda p: p.ref):
+        declared: set[str] = set()
+        for rule in product.quality:
+            declared.add(rule.id)
+            urn = urns.assertion(product, rule.id)
+            info = _info(
+                product,
+                rule.id,
+                rule.type,
+                rule.description or _rule_text(rule),
+                rule.kahn.value,
+                rule.severity.value,
+                rule.columns_used(),
+                {"threshold": rule.threshold, "source": "spec"},
+                when,
+            )
+            yield proposal(urn, info, when)
+            yield proposal(urn, platform, when)
+        # Checks the platform ran that no spec rule declares (privacy gates, reconciliation).
+        extra: dict[str, CheckResult] = {}
+        for run in facts.quality.get(product.ref, []):
+            for result in run.results:
+                if result.check not in declared:
+                    extra.setdefault(result.check, result)
+        for check, result in sorted(extra.items()):
+            urn = urns.assertion(product, check)
+            description = safe_text(result.description) or check
+            info = _info(
+                product,
+                check,
+                result.category,
+                description,
+                result.category,
+                result.severity,
+                [],
+                {"source": "platform"},
+                when,
+            )
+            yield proposal(urn, info, when)
+            yield proposal(urn, platform, when)
+
+
+def run_event_mcps(registry: Registry, facts: CatalogFacts) -> Iterator[MCP]:
+    """Run events oldest first, so DataHub Lite's latest version is the newest run."""
+    for ref in sorted(facts.quality):
+        if ref not in registry.products:
+            continue
+        product = registry.products[ref]
+        dataset = urns.product_dataset(product)
+        for run in sorted(facts.quality[ref], key=lambda r: (r.checked_at, r.run_id)):
+            at = millis(run.checked_at)
+            for result in sorted(run.results, key=lambda r: r.check):
+                urn = urns.assertion(product, result.check)
+                event = AssertionRunEventClass(
+                    timestampMillis=at,
+                    runId=run.run_id,
+                    asserteeUrn=dataset,
+                    assertionUrn=urn,
+                    status=AssertionRunStatusClass.COMPLETE,
+                    result=AssertionResultClass(
+                        type=_RESULT_TYPES[result.status],
+                        rowCount=result.element_count,
+                        unexpectedCount=result.unexpected_count,
+                        # Counts and labels only: `detail` is deliberately never copied.
+                        nativeResults=props(
+                            {
+                                "status": result.status.value,
+                                "category": result.category,
+                                "severity": result.severity,
+                                "snapshot_id": run.snapshot_id,
+                            }
+                        ),
+                    ),
+                    runtimeContext=props({"snapshot_id": run.snapshot_id}),
+                )
+                yield proposal(urn, event, at)
