@@ -78,11 +78,12 @@ class LabelStudioPaths(BaseModel):
 
     @classmethod
     def resolve(cls, var_dir: Path | None = None, data_dir: Path | None = None) -> LabelStudioPaths:
-        var = Path(var_dir) if var_dir is not None else get_settings().var_dir
+        # Absolute: the server runs with another working directory.
+        var = (Path(var_dir) if var_dir is not None else get_settings().var_dir).absolute()
         home = var / "labelstudio"
         return cls(
             home=home,
-            data_dir=Path(data_dir) if data_dir is not None else home / "data",
+            data_dir=Path(data_dir).absolute() if data_dir is not None else home / "data",
             secrets_file=var / "secrets" / "labelstudio.json",
         )
 

@@ -99,7 +99,7 @@ def ensure_venv(venv_dir: Path | None = None) -> Path:
     Cheap when current; otherwise ``uv venv`` + ``uv pip sync`` (sync, not
     install, so a removed pin really leaves the environment).
     """
-    venv_dir = Path(venv_dir) if venv_dir is not None else default_venv_dir()
+    venv_dir = (Path(venv_dir) if venv_dir is not None else default_venv_dir()).absolute()
     if is_current(venv_dir):
         return venv_dir
     with file_lock(venv_dir.parent / f".{venv_dir.name}.lock"):

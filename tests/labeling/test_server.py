@@ -196,6 +196,25 @@ def test_taken_port_fails_clearly(tmp_path: Path, ls_template: Path, ls_venv: Pa
     assert not (tmp_path / "labelstudio" / "server.pid").exists()
 
 
+def test_server_that_moved_port_is_stopped_with_a_clear_error(
+    tmp_path: Path, ls_template: Path, ls_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race the up-front check cannot close: the port is taken after we chose it."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setattr(ls, "_choose_port", lambda _port: port)
+        with pytest.raises(RuntimeError, match=f"instead of {port}"):
+            ls.start(var_dir=tmp_path, from_template=ls_template, venv_dir=ls_venv)
+    data_dir = str(tmp_path / "labelstudio" / "data")
+    leftovers = [
+        p for p in psutil.process_iter(["cmdline"]) if data_dir in (p.info["cmdline"] or [])
+    ]
+    assert leftovers == []
+    assert ls.status(var_dir=tmp_path) is None
+
+
 def test_stop_really_stops(tmp_path: Path, ls_template: Path, ls_venv: Path) -> None:
     assert ls.status(var_dir=tmp_path) is None
     own = ls.start(var_dir=tmp_path, from_template=ls_template, venv_dir=ls_venv, port=_free_port())
