@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cache
 
 import duckdb
 import polars as pl
@@ -81,8 +82,13 @@ def municipality_of(postcode: object, mapping: Mapping[str, str] | None = None) 
     """Municipality code of a postcode, ``None`` if the postcode is unknown."""
     if postcode is None:
         return None
-    table = postcode_map() if mapping is None else mapping
+    table = _default_postcode_map() if mapping is None else mapping
     return table.get(str(postcode).strip())
+
+
+@cache
+def _default_postcode_map() -> dict[str, str]:
+    return postcode_map()
 
 
 def _postcode_frame(postcodes: pl.DataFrame | None) -> pl.DataFrame:
