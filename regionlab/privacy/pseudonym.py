@@ -107,11 +107,13 @@ def _apply_mapping(
             f"UPDATE {t} AS __rl_t SET {dst} = m.__rl_value FROM temp.main.{mapping} AS m "
             f"WHERE __rl_t.{src} = m.__rl_raw"
         )
-        rows, distinct_keys, without = con.execute(
+        counts = con.execute(
             f"SELECT count(*), count(DISTINCT {dst}), count(*) - count({dst}) FROM {t}"
         ).fetchone()
     finally:
         con.execute(f"DROP TABLE IF EXISTS temp.main.{mapping}")
+    assert counts is not None
+    rows, distinct_keys, without = counts
     return KeyingStats(rows=rows, distinct_keys=distinct_keys, rows_without_key=without)
 
 

@@ -234,3 +234,25 @@ def test_cli_init_with_path(no_key_env: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert target.is_file() and f"REGIONLAB_KEY_FILE={target}" in result.stdout
     assert target.read_text().strip() not in result.stdout
+
+
+def test_real_entry_point_reports_missing_key(no_key_env: Path) -> None:
+    """The installed ``regionlab`` command with every group registered."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REGIONLAB_KEY", "REGIONLAB_KEY_FILE")}
+    env["REGIONLAB_VAR"] = str(no_key_env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from regionlab.cli import main; sys.argv[0] = 'regionlab'; main()",
+            "keys",
+            "show",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "no pseudonymisation key" in result.stderr
+    assert "Traceback" not in result.stderr
