@@ -101,10 +101,11 @@ def assertion_mcps(registry: Registry, facts: CatalogFacts, when: int) -> Iterat
             yield proposal(urn, platform, when)
         # Checks the platform ran that no spec rule declares (privacy gates, reconciliation).
         extra: dict[str, CheckResult] = {}
-        for run in facts.quality.get(product.ref, []):
+        runs = sorted(facts.quality.get(product.ref, []), key=lambda r: (r.checked_at, r.run_id))
+        for run in runs:  # the newest run's wording wins
             for result in run.results:
                 if result.check not in declared:
-                    extra.setdefault(result.check, result)
+                    extra[result.check] = result
         for check, result in sorted(extra.items()):
             urn = urns.assertion(product, check)
             description = safe_text(result.description) or check

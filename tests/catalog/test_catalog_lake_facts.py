@@ -1,0 +1,120 @@
+"""Facts read from a real DuckLake lake, and the `regionlab catalog` CLI end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from catalog_testdata import FIXTURE_DOMAINS
+from typer.testing import CliRunner
+
+from catalog import urns
+from catalog.cli import app
+from catalog.lake_facts import facts_from_lake
+from regionlab import lake
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def small_lake(var_dir):
+    """Two published products, a load log, a quality history with a blocked run, a register."""
+    con = lake.connect()
+    try:
+        persons = lake.publish(
+            con,
+            "population",
+            "persons",
+            "SELECT 'k' || i AS person_key, '0-4' AS age_band, 'K' AS sex FROM range(5) t(i)",
+            extra_info={"run_id": "r1", "key_id": "00aa11bb22cc33dd"},
+        )
+        contacts = lake.publish(
+            con,
+            "patient_administration",
+            "contacts",
+            "SELECT 'c' || i AS contact_id, 'k1' AS person_key FROM range(3) t(i)",
+            extra_info={"run_id": "r1", "key_id": "00aa11bb22cc33dd"},
+        )
+        con.execute("CREATE SCHEMA IF NOT EXISTS lake._regionlab")
+        con.execute(
+            "CREATE TABLE lake._regionlab.load_log (product VARCHAR, extract VARCHAR, "
+            "sha256 VARCHAR, extract_date DATE, rows_read BIGINT, run_id VARCHAR, "
+            "loaded_at TIMESTAMPTZ)"
+        )
+        con.execute(
+            "INSERT INTO lake._regionlab.load_log VALUES "
+            "('population/persons', 'p1.csv', 'x', DATE '2025-01-01', 5, 'r1', now()),"
+            "('population/persons', 'p2.csv', 'y', DATE '2025-02-01', 5, 'r1', now())"
+        )
+        con.execute(
+            "CREATE TABLE lake._regionlab.quality_history (product VARCHAR, snapshot_id BIGINT, "
+            'run_id VARCHAR, "check" VARCHAR, category VARCHAR, severity VARCHAR, status VARCHAR, '
+            "unexpected_count BIGINT, element_count BIGINT, description VARCHAR, "
+            "checked_at TIMESTAMPTZ)"
+        )
+        con.execute(
+            "INSERT INTO lake._regionlab.quality_history VALUES "
+            "('population/persons', NULL, 'r0', 'person_key_unique', 'conformance', 'blocking', "
+            " 'failed', 2, 5, 'unik', TIMESTAMPTZ '2025-01-01 10:00:00+00'),"
+            f"('population/persons', {persons}, 'r1', 'person_key_unique', 'conformance', "
+            " 'blocking', 'passed', 0, 5, 'unik', TIMESTAMPTZ '2025-02-01 10:00:00+00')"
+        )
+        con.execute("CREATE SCHEMA IF NOT EXISTS lake.initiatives")
+        con.execute(
+            "CREATE TABLE lake.initiatives.initiatives AS SELECT 'INI-001' AS initiative_id, "
+            "'Triage' AS name, 'AI' AS kind, 'drift' AS phase, 'Chef' AS owner, 'OUH' AS "
+            "department, 'høj' AS ai_act_risk, 'population/persons;research/readmissions_30d' "
+            "AS products, DATE '2024-01-01' AS started, 'Beskrivelse' AS description"
+        )
+    finally:
+        con.close()
+    return persons, contacts
+
+
+def test_facts_from_lake(registry, small_lake):
+    persons_snap, contacts_snap = small_lake
+    facts = facts_from_lake(registry, now=dt.datetime(2025, 3, 1, tzinfo=dt.UTC))
+    persons = facts.products["population/persons"]
+    assert persons.snapshot_id == persons_snap and persons.row_count == 5
+    assert persons.newest_extract == dt.date(2025, 2, 1)
+    assert persons.key_id == "00aa11bb22cc33dd" and persons.run_id == "r1"
+    assert facts.products["patient_administration/contacts"].row_count == 3
+    # the derived product is not in the lake, but inherits the key id of its upstream
+    derived = facts.products["research/readmissions_30d"]
+    assert derived.snapshot_id is None and derived.key_id == "00aa11bb22cc33dd"
+    runs = {r.run_id: r for r in facts.runs}
+    assert runs["r1"].status == "success"
+    assert runs["r1"].products == ["patient_administration/contacts", "population/persons"]
+    assert runs["r0"].status == "failure" and runs["r0"].products == ["population/persons"]
+    history = facts.quality["population/persons"]
+    assert [(q.run_id, q.results[0].status.value) for q in history] == [
+        ("r0", "failed"),
+        ("r1", "passed"),
+    ]
+    assert [i.products for i in facts.initiatives] == [
+        ["population/persons", "research/readmissions_30d"]
+    ]
+
+
+def test_facts_without_a_lake(registry, var_dir):
+    facts = facts_from_lake(registry)
+    assert facts.products == {} and facts.runs == [] and facts.initiatives == []
+
+
+def test_cli_emit_and_show(small_lake, var_dir, monkeypatch):
+    monkeypatch.setenv("REGIONLAB_DOMAINS", str(FIXTURE_DOMAINS))
+    monkeypatch.delenv("DATAHUB_GMS_URL", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(app, ["emit"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "dataset" in result.output and "application" in result.output
+    emitted = json.loads((var_dir / "catalog" / "metadata.json").read_text())
+    assert any(m["entityUrn"] == urns.application("INI-001") for m in emitted)
+    assert (var_dir / "datahub" / "lite.duckdb").exists()
+    shown = runner.invoke(
+        app, ["show", "population/persons"], catch_exceptions=False, env={"COLUMNS": "200"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "person_key_unique" in shown.output and "SUCCESS" in shown.output
+    assert "00aa11bb22cc33dd" in shown.output
