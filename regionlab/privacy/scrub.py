@@ -55,7 +55,13 @@ _MARK = "\ue000"
 # Core shapes; ``m`` is the optional mark the marking step may have put at an
 # inner boundary (only syntax that RE2, Rust regex and Python all accept).
 def _cpr_core(m: str) -> str:
-    return rf"[0-9]{{6}}(?:[- ]{m})?[0-9]{{4}}"
+    """Ten digits (optionally split 6+4) that do not start with day 00.
+
+    Deliberately broad, so mistyped CPR numbers (day 32, month 13) are scrubbed
+    too; only day 00 is excluded, which no CPR number has but zero-padded ids
+    such as the laboratory's ``S0000012345`` do.
+    """
+    return rf"(?:0[1-9]|[1-9][0-9])[0-9]{{4}}(?:[- ]{m})?[0-9]{{4}}"
 
 
 def _phone_core(m: str) -> str:

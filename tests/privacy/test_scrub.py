@@ -244,3 +244,15 @@ def test_find_identifier_shapes_counts_only() -> None:
     scrub_column(con, "t", "comment", NAMES)
     after = find_identifier_shapes(con, "t", ["note", "comment"], NAMES)
     assert all(n == 0 for kinds in after.values() for n in kinds.values())
+
+
+def test_zero_padded_ids_are_not_cpr_shaped() -> None:
+    import duckdb
+
+    from regionlab.privacy.scrub import find_identifier_shapes
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('S0000012345'), ('0101901234')) v(x)")
+    counts = find_identifier_shapes(con, "t", ["x"])
+    assert counts["x"]["cpr"] == 1
+    assert scrub_text("prøve S0000012345") == "prøve S0000012345"
