@@ -11,9 +11,9 @@ Typical use::
 """
 
 from regionlab.lake.config import LAKE_ALIAS, LakeConfig
-from regionlab.lake.connect import catalog_lock, connect, init_lake
+from regionlab.lake.connect import catalog_lock, connect, init_lake, write_lock
 from regionlab.lake.extensions import duckdb_connect, extension_directory, load_extensions
-from regionlab.lake.publish import publish
+from regionlab.lake.publishing import publish
 from regionlab.lake.snapshots import (
     Snapshot,
     cleanup_files,
@@ -42,4 +42,5 @@ __all__ = [
     "publish",
     "table_name",
     "table_row_counts",
+    "write_lock",
 ]

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from regionlab.errors import UserError
+from regionlab.lake.sql import quote_literal
 from regionlab.settings import get_settings
 
 CATALOG_ENV = "REGIONLAB_LAKE_CATALOG"
@@ -25,10 +26,6 @@ DATA_ENV = "REGIONLAB_LAKE_DATA"
 LAKE_ALIAS = "lake"
 
 _PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class LakeConfig(BaseModel):
@@ -99,7 +96,7 @@ class LakeConfig(BaseModel):
 
     def attach_sql(self, *, read_only: bool = False, snapshot: int | None = None) -> str:
         """The ``ATTACH`` statement for this lake."""
-        options = [f"DATA_PATH {_sql_string(self.data_dir)}"]
+        options = [f"DATA_PATH {quote_literal(self.data_dir)}"]
         if self.catalog_type == "sqlite":
             # WAL lets readers run beside a committing writer; the busy timeout makes
             # a second writer wait for the lock instead of failing at once.
@@ -108,7 +105,7 @@ class LakeConfig(BaseModel):
             options.append("READ_ONLY")
         if snapshot is not None:
             options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
-        return f"ATTACH {_sql_string(self.attach_uri)} AS {self.alias} ({', '.join(options)})"
+        return f"ATTACH {quote_literal(self.attach_uri)} AS {self.alias} ({', '.join(options)})"
 
     def __repr__(self) -> str:
         return f"LakeConfig({self.describe()!r}, alias={self.alias!r})"

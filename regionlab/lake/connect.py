@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from regionlab.errors import UserError
-from regionlab.lake.config import LakeConfig
+from regionlab.lake.config import LAKE_ALIAS, LakeConfig
 from regionlab.lake.extensions import duckdb_connect, load_extensions
 
 #: DuckLake retries a commit that lost a race against another writer when the
@@ -34,11 +34,13 @@ RETRY_SETTINGS: dict[str, Any] = {
 def catalog_lock(catalog_file: str | Path) -> Iterator[None]:
     """Serialise writers of one SQLite catalogue across processes on this host.
 
-    SQLite cannot upgrade a reading transaction to a writing one while another
-    writer waits, and reports "database is locked" without waiting (the busy
-    timeout does not apply to that deadlock). Holding an advisory lock around
-    each write transaction avoids the race; readers never take it. It does not
-    work across hosts (NFS) — use the PostgreSQL catalogue for that.
+    A DuckLake transaction reads the SQLite catalogue when it starts and
+    writes it at commit. If another writer committed in between, SQLite (WAL
+    mode) cannot upgrade the stale read to a write and fails the commit with
+    "database is locked" at once — the busy timeout does not apply. Holding an
+    advisory lock around each whole write transaction keeps writers from
+    overlapping; readers never take it. It does not work across hosts (NFS):
+    use the PostgreSQL catalogue for that.
     """
     lock_path = Path(f"{catalog_file}.lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,6 +50,24 @@ def catalog_lock(catalog_file: str | Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def sqlite_catalog_file(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) -> str | None:
+    """The SQLite file behind the attached lake, or None for another catalogue type."""
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = ? AND type = 'sqlite'",
+        [f"__ducklake_metadata_{alias}"],
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def write_lock(
+    con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS
+) -> contextlib.AbstractContextManager[None]:
+    """The lock every lake write of this connection should hold: :func:`catalog_lock`
+    for a SQLite catalogue; nothing for PostgreSQL, whose row locks DuckLake uses."""
+    catalog_file = sqlite_catalog_file(con, alias)
+    return catalog_lock(catalog_file) if catalog_file else contextlib.nullcontext()
 
 
 def _catalog_extension(config: LakeConfig) -> str:

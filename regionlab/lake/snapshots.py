@@ -17,6 +17,7 @@ import duckdb
 from pydantic import BaseModel
 
 from regionlab.lake.config import LAKE_ALIAS
+from regionlab.lake.connect import write_lock
 
 
 class Snapshot(BaseModel):
@@ -99,7 +100,9 @@ def expire_snapshots(
         named.append("older_than => now()")
     sql = f"SELECT snapshot_id FROM ducklake_expire_snapshots(?, {', '.join(named)})"
     # fetchall() matters: the table function does its work only while its result is read.
-    return sorted(int(row[0]) for row in con.execute(sql, args).fetchall())
+    with write_lock(con, alias):
+        rows = con.execute(sql, args).fetchall()
+    return sorted(int(row[0]) for row in rows)
 
 
 def cleanup_files(
@@ -116,22 +119,16 @@ def cleanup_files(
     keeps those scheduled more recently, for readers that may still hold
     them). ``orphans`` also deletes files in the data folder that the
     catalogue never recorded, e.g. Parquet written by a publish that failed
-    before its commit — such files can hold personal data too.
+    before its commit — such files can hold personal data too. Without
+    ``older_than`` that includes files a publish running right now is still
+    writing, so run orphan cleanup when no publish is in flight.
     """
     when = "older_than => ?" if older_than is not None else "cleanup_all => true"
     params: list[Any] = [alias, dry_run] + ([older_than] if older_than is not None else [])
-    deleted = [
-        Path(row[0])
-        for row in con.execute(
-            f"SELECT path FROM ducklake_cleanup_old_files(?, dry_run => ?, {when})", params
-        ).fetchall()
-    ]
-    if orphans:
-        deleted += [
-            Path(row[0])
-            for row in con.execute(
-                f"SELECT path FROM ducklake_delete_orphaned_files(?, dry_run => ?, {when})",
-                params,
-            ).fetchall()
-        ]
+    functions = ["ducklake_cleanup_old_files"] + (["ducklake_delete_orphaned_files"] * orphans)
+    deleted: list[Path] = []
+    with write_lock(con, alias):
+        for function in functions:
+            sql = f"SELECT path FROM {function}(?, dry_run => ?, {when})"
+            deleted += [Path(row[0]) for row in con.execute(sql, params).fetchall()]
     return deleted

@@ -13,13 +13,9 @@ import duckdb
 
 from regionlab.errors import UserError
 from regionlab.lake.config import LAKE_ALIAS
+from regionlab.lake.sql import quote_ident
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def quote_ident(name: str) -> str:
-    """A DuckDB identifier, quoted so any name is safe in SQL text."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def check_name(kind: str, name: str) -> str:

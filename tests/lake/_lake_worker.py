@@ -1,8 +1,10 @@
 """Processes for the multi-process lake tests (run as a script, not collected by pytest).
 
 writer:   publish snapshots k = start..end of two products with a known invariant
-reader:   keep reading until a stop file appears, check every read is a whole snapshot
+reader:   touch a ready file, then keep reading until a stop file appears, checking
+          every read is a whole snapshot
 appender: append ``count`` batches of 1000 rows tagged with a worker id
+          (and touch an optional ready file once connected)
 
 The lake location comes from the environment (``REGIONLAB_VAR`` /
 ``REGIONLAB_LAKE_*``), exactly as in production code.
@@ -36,10 +38,11 @@ def write_version(con, k: int) -> None:
     lake.publish(con, "demo", "rep", f"SELECT range AS x FROM range({k * BATCH})")
 
 
-def writer(start: int, end: int) -> None:
+def writer(start: int, end: int, pause: float = 0.0) -> None:
     con = lake.connect()
     for k in range(start, end + 1):
         write_version(con, k)
+        time.sleep(pause)  # lets a reader interleave even when commits are quick
     print(json.dumps({"written": end}))
 
 
@@ -55,25 +58,29 @@ def check(row: tuple, table: str) -> tuple[int, str | None]:
     return k, None
 
 
-def reader(stop_file: str) -> None:
+def reader(stop_file: str, ready_file: str) -> None:
     stop = Path(stop_file)
     reads = 0
     seen: dict[str, set[int]] = {"app": set(), "rep": set()}
+    seen_long: set[int] = set()  # versions seen through the long-lived connection
     violations: list[str] = []
     errors: list[str] = []
     con = lake.connect(read_only=True)
+    Path(ready_file).touch()
     last_round = False
     while True:
         if stop.exists():
             last_round = True  # one more read after the writer finished
-        # Alternate: the long-lived connection, then a fresh one each time.
-        fresh = reads % 2 == 1
+        # Mostly the long-lived connection, every fourth read a fresh one.
+        fresh = reads % 4 == 3
         c = lake.connect(read_only=True) if fresh else con
         try:
             for table in ("app", "rep"):
                 row = c.execute(f"SELECT count(*), coalesce(sum(x), 0) FROM lake.demo.{table}")
                 k, problem = check(row.fetchone(), table)
                 seen[table].add(k)
+                if not fresh and table == "app":
+                    seen_long.add(k)
                 if problem:
                     violations.append(problem)
             # Both tables in one query: one transaction, so one snapshot — except that
@@ -100,6 +107,7 @@ def reader(stop_file: str) -> None:
                 "reads": reads,
                 "seen_app": sorted(seen["app"]),
                 "seen_rep": sorted(seen["rep"]),
+                "seen_long": sorted(seen_long),
                 "violations": violations[:20],
                 "errors": errors[:20],
             }
@@ -107,8 +115,10 @@ def reader(stop_file: str) -> None:
     )
 
 
-def appender(worker: int, count: int) -> None:
+def appender(worker: int, count: int, ready_file: str | None = None) -> None:
     con = lake.connect()
+    if ready_file:
+        Path(ready_file).touch()  # connected; the next step is the first publish
     for _ in range(count):
         lake.publish(
             con,
@@ -124,10 +134,10 @@ def appender(worker: int, count: int) -> None:
 if __name__ == "__main__":
     role, *args = sys.argv[1:]
     if role == "writer":
-        writer(int(args[0]), int(args[1]))
+        writer(int(args[0]), int(args[1]), float(args[2]) if len(args) > 2 else 0.0)
     elif role == "reader":
-        reader(args[0])
+        reader(args[0], args[1])
     elif role == "appender":
-        appender(int(args[0]), int(args[1]))
+        appender(int(args[0]), int(args[1]), *args[2:3])
     else:
         raise SystemExit(f"unknown role {role}")

@@ -21,8 +21,9 @@ from typing import Any, Literal
 import duckdb
 
 from regionlab.lake.config import LAKE_ALIAS
-from regionlab.lake.connect import catalog_lock
-from regionlab.lake.tables import check_name, quote_ident, table_name
+from regionlab.lake.connect import write_lock
+from regionlab.lake.sql import quote_ident, quote_literal
+from regionlab.lake.tables import check_name, table_name
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +43,6 @@ def _retryable(exc: duckdb.Error) -> bool:
     return any(marker in message for marker in _RETRYABLE)
 
 
-def _sqlite_catalog_file(con: duckdb.DuckDBPyConnection, alias: str) -> str | None:
-    """The SQLite file behind the attached lake, or None for another catalogue type."""
-    row = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = ? AND type = 'sqlite'",
-        [f"__ducklake_metadata_{alias}"],
-    ).fetchone()
-    return str(row[0]) if row else None
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, alias: str, domain: str, product: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE database_name = ? AND schema_name = ? AND table_name = ?",
-        [alias, domain, product],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def _publish_once(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -77,16 +60,18 @@ def _publish_once(
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(alias)}.{quote_ident(domain)}")
         if mode == "replace":
-            sql = f"CREATE OR REPLACE TABLE {target} AS {query}"
-        elif _table_exists(con, alias, domain, product):
-            sql = f"INSERT INTO {target} BY NAME {query}"
+            row = con.execute(f"CREATE OR REPLACE TABLE {target} AS {query}").fetchone()
         else:
-            sql = f"CREATE TABLE {target} AS {query}"
-        row = con.execute(sql).fetchone()
+            # Decided inside the transaction, so a concurrent first publish is a
+            # commit conflict (retried) rather than a race. Asking duckdb_tables()
+            # here instead stalls for seconds on the SQLite catalogue's own lock.
+            con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS {query} WITH NO DATA")
+            row = con.execute(f"INSERT INTO {target} BY NAME {query}").fetchone()
         info = {**info, "rows": int(row[0]) if row else None}
+        extra = json.dumps(info, sort_keys=True, default=str)
         con.execute(
-            "CALL ducklake_set_commit_message(?, ?, ?, extra_info => ?)",
-            [alias, author, message, json.dumps(info, sort_keys=True, default=str)],
+            f"CALL {quote_ident(alias)}.set_commit_message({quote_literal(author)}, "
+            f"{quote_literal(message)}, extra_info => {quote_literal(extra)})"
         )
         con.execute("COMMIT")
     except BaseException:
@@ -146,12 +131,10 @@ def publish(
     else:
         query = source.strip().rstrip(";")
 
-    catalog_file = _sqlite_catalog_file(con, alias)
     try:
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            lock = catalog_lock(catalog_file) if catalog_file else contextlib.nullcontext()
             try:
-                with lock:
+                with write_lock(con, alias):
                     return _publish_once(
                         con,
                         alias=alias,
