@@ -21,6 +21,7 @@ from regionlab.lake.snapshots import (
     expire_snapshots,
     list_snapshots,
 )
+from regionlab.lake.sql import quote_ident, quote_literal
 from regionlab.lake.tables import data_files, list_tables, table_name, table_row_counts
 
 __all__ = [
@@ -40,6 +41,8 @@ __all__ = [
     "list_tables",
     "load_extensions",
     "publish",
+    "quote_ident",
+    "quote_literal",
     "table_name",
     "table_row_counts",
     "write_lock",

@@ -73,7 +73,9 @@ class LakeConfig(BaseModel):
         catalog = rest.strip()
         if kind == "sqlite":
             catalog = str(Path(catalog).expanduser())
-        return cls(catalog_type=kind, catalog=catalog, data_path=data_path)
+        return cls.model_validate(
+            {"catalog_type": kind, "catalog": catalog, "data_path": data_path}
+        )
 
     @property
     def attach_uri(self) -> str:

@@ -15,7 +15,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import duckdb
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 Source = str | duckdb.DuckDBPyRelation
 Mode = Literal["append", "replace"]
+Statement = tuple[str, Sequence[object]]
 
 _TABLE_REF = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
 
@@ -54,6 +55,7 @@ def _publish_once(
     author: str,
     message: str,
     info: dict[str, Any],
+    also: Sequence[Statement],
 ) -> int:
     target = table_name(domain, product, alias)
     con.execute("BEGIN TRANSACTION")
@@ -68,6 +70,8 @@ def _publish_once(
             con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS {query} WITH NO DATA")
             row = con.execute(f"INSERT INTO {target} BY NAME {query}").fetchone()
         info = {**info, "rows": int(row[0]) if row else None}
+        for sql, params in also:
+            con.execute(sql, list(params))
         extra = json.dumps(info, sort_keys=True, default=str)
         con.execute(
             f"CALL {quote_ident(alias)}.set_commit_message({quote_literal(author)}, "
@@ -94,6 +98,7 @@ def publish(
     commit_message: str | None = None,
     author: str = "regionlab",
     extra_info: Mapping[str, Any] | None = None,
+    also: Sequence[Statement] = (),
     alias: str = LAKE_ALIAS,
 ) -> int:
     """Write ``source`` to ``lake.<domain>.<product>`` in one transaction; return the snapshot id.
@@ -104,7 +109,10 @@ def publish(
     change); ``append`` adds rows by column name, creating the table first
     if needed. The snapshot's commit message and JSON extra info name the
     domain, product, mode, row count and whatever ``extra_info`` adds (e.g.
-    the run id) — never row values.
+    the run id) — never row values. ``also`` holds further ``(sql, params)``
+    statements run in the same transaction after the product is written, e.g.
+    bookkeeping rows in ``lake._regionlab``; like the product they must write
+    to the lake only (a DuckDB transaction writes one database).
 
     On a SQLite catalogue writers from several processes on this host are
     serialised by a lock file; lock contention and commit conflicts are
@@ -145,6 +153,7 @@ def publish(
                         author=author,
                         message=message,
                         info=info,
+                        also=also,
                     )
             except duckdb.Error as exc:
                 if attempt == MAX_ATTEMPTS or not _retryable(exc):

@@ -123,3 +123,19 @@ def test_files_of_a_failed_publish_are_found_as_orphans(lake_config: LakeConfig)
     assert set(lake.cleanup_files(con, orphans=True)) == orphans
     assert set(Path(lake_config.data_path).rglob("*.parquet")) == set(kept)
     assert _rows(con) == [(1,)]
+
+
+def test_also_statements_commit_with_the_product(lake_config: LakeConfig) -> None:
+    con = lake.connect(lake_config)
+    con.execute("CREATE SCHEMA lake._regionlab")
+    con.execute("CREATE TABLE lake._regionlab.load_log (product VARCHAR, extract VARCHAR)")
+    log_row = ("INSERT INTO lake._regionlab.load_log VALUES (?, ?)", ["clinic.contacts", "e1"])
+    snap = lake.publish(con, "clinic", "contacts", "SELECT 1 AS x", also=[log_row])
+    log = "SELECT * FROM lake._regionlab.load_log"
+    assert con.execute(log).fetchall() == [("clinic.contacts", "e1")]
+    # A failing product write takes the bookkeeping rows down with it.
+    with pytest.raises(duckdb.Error, match="boom"):
+        lake.publish(con, "clinic", "contacts", "SELECT error('boom') AS x", also=[log_row])
+    assert con.execute(log).fetchall() == [("clinic.contacts", "e1")]
+    assert lake.current_snapshot(con) == snap
+    assert lake.table_row_counts(con) == {"_regionlab.load_log": 1, "clinic.contacts": 1}
