@@ -60,7 +60,8 @@ class ExpectationOutcome(BaseModel):
 
     Counts follow GX: ``element_count`` is all rows (for table row-count
     expectations: the observed row count); ``unexpected_percent`` is over the
-    non-null rows, which is also what ``mostly`` is judged against. Aggregate
+    non-null rows (``element_count - missing_count``), which is also what
+    ``mostly`` is judged against. Aggregate
     expectations (e.g. a column max) report only status. ``errored`` means GX or
     DuckDB raised (missing column, bad regex, type clash); ``success`` is then
     False and ``error`` holds the scrubbed message.
@@ -75,6 +76,7 @@ class ExpectationOutcome(BaseModel):
     unexpected_count: int | None = None
     element_count: int | None = None
     unexpected_percent: float | None = None
+    missing_count: int | None = None
     error: str | None = None
 
 
@@ -191,6 +193,7 @@ def _outcome(
         unexpected_count=_int_or_none(details.get("unexpected_count")),
         element_count=_int_or_none(element_count),
         unexpected_percent=_float_or_none(details.get("unexpected_percent")),
+        missing_count=_int_or_none(details.get("missing_count")),
     )
 
 
