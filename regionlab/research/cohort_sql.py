@@ -13,8 +13,10 @@ column in ``domains/`` fails here with a message instead of deep in DuckDB.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -30,6 +32,7 @@ from regionlab.research.cohort import (
     ProcedureCriterion,
     criteria_of,
 )
+from regionlab.settings import get_settings
 from regionlab.spec import Registry, load_domains
 
 PERSONS = "population/persons"
@@ -78,6 +81,23 @@ class CompiledCohort:
                 "hold at this snapshot; run the pipelines first (`regionlab run`) or pick a later "
                 "snapshot"
             )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_registry(root: Path, signature: tuple[tuple[str, int, int], ...]) -> Registry:
+    return load_domains(root)
+
+
+def current_registry() -> Registry:
+    """The product specs, parsed again only when a file under ``domains/`` changed.
+
+    Parsing the YAML takes most of a feasibility answer's time otherwise.
+    """
+    root = get_settings().domains_dir
+    signature = tuple(
+        (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(root.rglob("*.yaml"))
+    )
+    return _load_registry(root, signature)
 
 
 def _lit(value: str) -> str:
@@ -184,7 +204,7 @@ def compile_cohort(
     today: date | None = None,
 ) -> CompiledCohort:
     """SQL selecting each cohort member once, with the person attributes used for strata."""
-    registry = registry or load_domains()
+    registry = registry or current_registry()
     resolved = cohort.resolved(today)
     index = resolved.resolved_index_date()
     products = [_check_spec(registry, "persons", "population")]

@@ -186,7 +186,7 @@ def build_population_lake(n: int = 400) -> int:
     """A larger lake for stratified counts: person i's attributes follow fixed rules.
 
     The rules mix so that cells differ in size and some are small: Odense (461)
-    is rare. Diagnosis DE119 for i % 3 != 0.
+    is rare and Middelfart (410) has three T2D members. Diagnosis DE119 for i % 3 != 0.
     """
     persons = [(f"q{i:04d}", *_attributes(i), None) for i in range(n)]
     diag_rows = [
@@ -223,4 +223,5 @@ def population_expected(n: int = 400) -> list[dict[str, object]]:
 def _attributes(i: int) -> tuple[str, str, str]:
     bands = ["50-54", "55-59", "60-64", "65-69", "70-74", "75-79"]
     band = bands[(i * 5 + i // 7) % 6]
-    return band, "K" if i % 2 else "M", "461" if i % 13 == 0 else "630"
+    muni = "410" if i % 97 == 5 else "461" if i % 13 == 0 else "630"
+    return band, "K" if i % 2 else "M", muni

@@ -1,0 +1,232 @@
+"""Feasibility counts: how many people a cohort has, without showing anyone.
+
+A count leaves this module only after small-cell suppression (primary and
+secondary, :mod:`regionlab.research.suppression`) and only once its audit entry
+is on disk: if the audit log cannot be written, the researcher gets an error,
+not an answer. The result object holds displayed values only; hidden counts
+are dropped before it is built, so nothing downstream (notebook, CLI, log) can
+leak them.
+
+Residual risk the lab does not remove here: differencing across overlapping
+queries (ask for a cohort, then the same cohort minus one criterion). The
+audit log records every query with its cohort hash and shape so that such
+series can be spotted afterwards; the threshold floor (``REGIONLAB_MIN_CELL``,
+default 5) stops a researcher from simply lowering it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from regionlab import codelists, lake
+from regionlab.errors import UserError
+from regionlab.research.audit_log import AuditLog
+from regionlab.research.cohort import AGE_BANDS, SEXES, Cohort, CohortBuilder, as_cohort
+from regionlab.research.cohort_sql import CompiledCohort, compile_cohort
+from regionlab.research.suppression import (
+    DEFAULT_THRESHOLD,
+    SuppressedTable,
+    hidden_marker,
+    suppress,
+    suppress_count,
+)
+from regionlab.settings import get_settings
+
+#: Dimension a researcher may ask for → the column of the compiled cohort.
+DIMENSIONS: dict[str, str] = {
+    "sex": "sex",
+    "age_band": "age_band",
+    "municipality": "municipality_code",
+}
+MISSING_LEVEL = "ukendt"
+MIN_THRESHOLD_ENV = "REGIONLAB_MIN_CELL"
+USER_ENV = "REGIONLAB_USER"
+
+
+def audit_log_path() -> Path:
+    """Where feasibility queries are logged: ``<var>/research/audit/feasibility.jsonl``."""
+    return get_settings().var_dir / "research" / "audit" / "feasibility.jsonl"
+
+
+def min_threshold() -> int:
+    """The platform's floor for the suppression threshold (not the researcher's to lower)."""
+    raw = os.environ.get(MIN_THRESHOLD_ENV, "").strip()
+    if not raw:
+        return DEFAULT_THRESHOLD
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError(f"{MIN_THRESHOLD_ENV} must be a whole number, e.g. 5") from None
+    if value < 1:
+        raise UserError(f"{MIN_THRESHOLD_ENV} must be at least 1")
+    return value
+
+
+def current_user() -> str:
+    """Who is asking: ``REGIONLAB_USER`` or the login name."""
+    return os.environ.get(USER_ENV, "").strip() or getpass.getuser()
+
+
+def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"sex,age_band"`` or a list → validated dimension names."""
+    if by is None:
+        return ()
+    items = [p.strip() for p in (by.split(",") if isinstance(by, str) else by)]
+    items = [p for p in items if p]
+    unknown = [p for p in items if p not in DIMENSIONS]
+    if unknown:
+        raise UserError(
+            f"--by: unknown dimension(s) {', '.join(unknown)}; choose from {', '.join(DIMENSIONS)}"
+        )
+    if len(set(items)) != len(items):
+        raise UserError("--by: a dimension is listed twice; list each once")
+    return tuple(items)
+
+
+@dataclass(frozen=True)
+class FeasibilityResult:
+    """A suppressed answer plus what it was computed from; holds no hidden count."""
+
+    cohort_name: str
+    cohort_hash: str
+    snapshot_id: int
+    dimensions: tuple[str, ...]
+    threshold: int
+    total: int | str
+    """The number of unique persons, or the hidden marker (e.g. ``"<5"``)."""
+    table: SuppressedTable | None
+    """The stratified table with all margins; ``None`` without dimensions."""
+    notes: tuple[str, ...]
+    products: tuple[str, ...]
+    audit_entry_id: str
+    seconds: float
+
+    @property
+    def marker(self) -> str:
+        return hidden_marker(self.threshold)
+
+    def to_frame(self) -> pl.DataFrame:
+        """One row per cell and margin (``Total``); ``count`` is null where hidden."""
+        if self.table is None:
+            hidden = isinstance(self.total, str)
+            return pl.DataFrame(
+                {"count": [None if hidden else self.total], "display": [str(self.total)]},
+                schema={"count": pl.Int64(), "display": pl.Utf8()},
+            )
+        return self.table.to_frame()
+
+
+def _levels(dimension: str, cohort: Cohort, present: list[str]) -> list[str]:
+    """Declared levels, so empty strata show as 0 instead of vanishing."""
+    if dimension == "sex":
+        declared = list(cohort.sex or SEXES)
+    elif dimension == "age_band":
+        declared = cohort.age.bands() if cohort.age is not None else list(AGE_BANDS)
+    else:
+        declared = list(cohort.municipality or codelists.load("municipalities")["code"].to_list())
+    extra = sorted(v for v in set(present) if v not in declared)
+    return declared + extra
+
+
+def _counts(
+    con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, dims: Sequence[str]
+) -> pl.DataFrame:
+    if not dims:
+        sql = f"SELECT count(DISTINCT person_key) AS count FROM ({compiled.sql})"
+        return con.execute(sql).pl()
+    select = ", ".join(
+        f"coalesce(CAST({DIMENSIONS[d]} AS VARCHAR), '{MISSING_LEVEL}') AS {d}" for d in dims
+    )
+    sql = f"SELECT {select}, count(DISTINCT person_key) AS count FROM ({compiled.sql}) GROUP BY ALL"
+    return con.execute(sql).pl().with_columns(pl.col("count").cast(pl.Int64))
+
+
+def feasibility(
+    cohort: Cohort | CohortBuilder | Path | str | Mapping[str, Any],
+    by: str | Sequence[str] | None = None,
+    *,
+    snapshot: int | None = None,
+    user: str | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+    audit_log: AuditLog | Path | None = None,
+) -> FeasibilityResult:
+    """Count a cohort's unique persons, optionally by sex, age_band and/or municipality.
+
+    Runs at ``snapshot`` (default: the newest), suppresses small cells with
+    ``threshold`` (never below the platform floor) and logs the query before
+    returning.
+    """
+    started = time.perf_counter()
+    definition = as_cohort(cohort)
+    dims = parse_dimensions(by)
+    floor = min_threshold()
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < floor:
+        raise UserError(
+            f"threshold {threshold!r} is below the platform minimum of {floor}; "
+            "counts smaller than that are never shown"
+        )
+    compiled = compile_cohort(definition)
+    con = lake.connect(read_only=True, snapshot=snapshot)
+    try:
+        snapshot_id = lake.current_snapshot(con)
+        compiled.check_lake(con)
+        counts = _counts(con, compiled, dims)
+    finally:
+        con.close()
+
+    table: SuppressedTable | None = None
+    if dims:
+        levels = {d: _levels(d, compiled.cohort, counts[d].to_list()) for d in dims}
+        table = suppress(counts, dims, threshold=threshold, levels=levels)
+        total = table.cell(*(["Total"] * len(dims))).display
+        shape: Any = table
+    else:
+        n = int(counts["count"][0])
+        total = suppress_count(n, threshold)
+        shape = {"cells": 1, "hidden": int(isinstance(total, str))}
+    del counts  # the only object holding hidden values
+
+    log = audit_log if isinstance(audit_log, AuditLog) else AuditLog(audit_log or audit_log_path())
+    entry = log.record(
+        user or current_user(),
+        compiled.cohort.name,
+        compiled.fingerprint,
+        snapshot_id,
+        dims,
+        shape,
+        threshold=threshold,
+        products=compiled.products,
+    )
+    return FeasibilityResult(
+        cohort_name=compiled.cohort.name,
+        cohort_hash=compiled.fingerprint,
+        snapshot_id=snapshot_id,
+        dimensions=dims,
+        threshold=threshold,
+        total=total,
+        table=table,
+        notes=compiled.notes,
+        products=compiled.products,
+        audit_entry_id=entry.entry_id,
+        seconds=time.perf_counter() - started,
+    )
+
+
+__all__ = [
+    "DIMENSIONS",
+    "FeasibilityResult",
+    "audit_log_path",
+    "current_user",
+    "feasibility",
+    "min_threshold",
+    "parse_dimensions",
+]

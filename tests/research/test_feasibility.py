@@ -1,0 +1,166 @@
+"""Feasibility counts: right numbers, suppressed output, one audit entry per query."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from regionlab import lake
+from regionlab.errors import UserError
+from regionlab.research.audit_log import AuditEntry, AuditLog
+from regionlab.research.cohort import Cohort, diagnosis
+from regionlab.research.feasibility import audit_log_path, feasibility, parse_dimensions
+from regionlab.research.suppression import can_derive, suppress
+from tests.research.handbuilt import (
+    INDEX,
+    VEJLE_COHORT,
+    build_lake,
+    build_population_lake,
+    population_expected,
+)
+
+T2D = Cohort.builder("t2d_all", index_date=INDEX).include(diagnosis("DE11")).build()
+
+
+@pytest.fixture
+def population(var_dir: Path) -> list[dict[str, object]]:
+    build_population_lake()
+    return population_expected()
+
+
+def test_unstratified_count_is_exact(population: list[dict[str, object]]) -> None:
+    result = feasibility(T2D, user="forsker1")
+    assert result.total == len(population) > 5
+    assert result.table is None
+    assert result.to_frame()["count"].to_list() == [len(population)]
+
+
+def test_stratified_counts_match_and_are_suppressed(population: list[dict[str, object]]) -> None:
+    result = feasibility(T2D, by="sex,municipality", user="forsker1")
+    expected = Counter((p["sex"], p["municipality"]) for p in population)
+    assert result.table is not None
+    shown = {c.key: c.display for c in result.table.cells if not c.hidden}
+    hidden = {c.key for c in result.table.cells if c.hidden}
+    # Every small cell (1-4) is hidden; every shown cell is the true count.
+    for (sex, muni), n in expected.items():
+        if 1 <= n < 5:
+            assert (sex, muni) in hidden
+        elif (sex, muni) not in hidden:
+            assert shown[(sex, muni)] == n
+    assert any(1 <= n < 5 for n in expected.values()), "the test data needs a small cell"
+    # Secondary suppression: nothing hidden can be derived from what is shown.
+    assert can_derive(result.table) == []
+    # The answer is exactly the suppression of the true table.
+    truth = pl.DataFrame(
+        [{"sex": s, "municipality": m, "count": n} for (s, m), n in expected.items()]
+    )
+    levels = dict(zip(result.table.dimensions, result.table.levels, strict=True))
+    direct = suppress(truth, ["sex", "municipality"], levels=levels)
+    assert [c.display for c in direct.cells] == [c.display for c in result.table.cells]
+    assert result.table.cell("Total", "Total").display == len(population)
+
+
+def test_three_dimensions_and_levels_declared(population: list[dict[str, object]]) -> None:
+    cohort = (
+        Cohort.builder("t2d_50_79", index_date=INDEX).age(50, 79).include(diagnosis("DE11")).build()
+    )
+    result = feasibility(cohort, by=["age_band", "sex", "municipality"], user="forsker1")
+    assert result.table is not None
+    assert result.table.levels[0] == ("50-54", "55-59", "60-64", "65-69", "70-74", "75-79")
+    assert result.table.levels[1] == ("K", "M")
+    # All 22 municipalities of the region are declared, empty ones show 0.
+    assert len(result.table.levels[2]) == 22
+    assert result.table.cell("50-54", "K", "420").display == 0
+    assert can_derive(result.table) == []
+    for (band, sex, muni), n in Counter(
+        (p["age_band"], p["sex"], p["municipality"]) for p in population
+    ).items():
+        cell = result.table.cell(band, sex, muni)
+        assert cell.hidden or cell.display == n
+
+
+def test_small_total_is_hidden(var_dir: Path) -> None:
+    build_lake()
+    result = feasibility(VEJLE_COHORT, user="forsker1")
+    assert result.total == "<5"  # the true answer is 3
+    assert result.to_frame()["count"].to_list() == [None]
+    assert result.notes and "lower bound" in result.notes[0]
+
+
+def test_every_query_is_audited_without_values(population: list[dict[str, object]]) -> None:
+    a = feasibility(T2D, user="forsker1")
+    b = feasibility(T2D, by="sex,municipality", user="forsker2")
+    log = AuditLog(audit_log_path())
+    entries = log.entries()
+    assert [e.entry_id for e in entries] == [a.audit_entry_id, b.audit_entry_id]
+    assert log.verify() == 2
+    first, second = entries
+    assert (first.user, second.user) == ("forsker1", "forsker2")
+    assert first.cohort_name == "t2d_all" and first.cohort_hash == a.cohort_hash
+    assert first.snapshot_id == a.snapshot_id
+    assert second.dimensions == ("sex", "municipality")
+    assert second.shape.cells == len(b.table.cells)
+    assert second.shape.hidden == len(b.table.hidden_keys()) > 0
+    assert set(first.products) == {"population/persons", "diagnoses/diagnoses"}
+    lines = audit_log_path().read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        # Only the audit model's fields; the shape has cells/hidden and nothing else.
+        assert set(json.loads(line)) == set(AuditEntry.model_fields)
+        assert set(json.loads(line)["shape"]) == {"cells", "hidden"}
+    text = "\n".join(lines)
+    assert all(p["key"] not in text for p in population)
+
+
+def test_snapshot_is_pinned_and_recorded(population: list[dict[str, object]]) -> None:
+    before = feasibility(T2D, user="forsker1")
+    con = lake.connect()
+    lake.publish(con, "diagnoses", "diagnoses", "SELECT * FROM lake.diagnoses.diagnoses LIMIT 10")
+    con.close()
+    now = feasibility(T2D, user="forsker1")
+    pinned = feasibility(T2D, user="forsker1", snapshot=before.snapshot_id)
+    assert now.snapshot_id > before.snapshot_id
+    assert now.total == 10
+    assert pinned.total == before.total == len(population)
+    assert pinned.snapshot_id == before.snapshot_id
+
+
+def test_threshold_cannot_go_below_the_floor(population: list[dict[str, object]]) -> None:
+    with pytest.raises(UserError, match="below the platform minimum"):
+        feasibility(T2D, threshold=2, user="forsker1")
+    assert not audit_log_path().exists()
+    higher = feasibility(T2D, by="sex,municipality", threshold=50, user="forsker1")
+    assert higher.marker == "<50"
+    expected = Counter((p["sex"], p["municipality"]) for p in population)
+    assert any(1 <= n < 50 for n in expected.values())
+    for key, n in expected.items():
+        if 1 <= n < 50:
+            assert higher.table.cell(*key).display == "<50"
+
+
+def test_unknown_dimension_is_refused() -> None:
+    with pytest.raises(UserError, match="unknown dimension"):
+        parse_dimensions("sex,postcode")
+    assert parse_dimensions(" sex , age_band ") == ("sex", "age_band")
+
+
+def test_cli_prints_a_suppressed_table(population: list[dict[str, object]], tmp_path: Path) -> None:
+    from regionlab.cli import research_cmd
+
+    cohort_file = tmp_path / "t2d_all.yaml"
+    cohort_file.write_text(T2D.to_yaml(), encoding="utf-8")
+    app = typer.Typer()
+    app.command("feasibility")(research_cmd.feasibility)
+    app.command("noop")(lambda: None)
+    result = CliRunner().invoke(app, ["feasibility", str(cohort_file), "--by", "sex,municipality"])
+    assert result.exit_code == 0, result.output
+    assert "630 Vejle" in result.output
+    assert "<5" in result.output
+    assert f"{len(population)} persons" in result.output
+    assert len(AuditLog(audit_log_path()).entries()) == 1
