@@ -8,6 +8,15 @@ Typical use::
     snap = lake.publish(con, "clinic", "contacts", "staging.main.contacts")
     ro = lake.connect(read_only=True, snapshot=snap)       # repeatable reads
     ro.sql('FROM lake.clinic.contacts')
+
+Several processes on one SQLite catalogue: readers run freely beside a writer
+(WAL journal; each query reads one whole snapshot). Writers are serialised
+per host by a lock file next to the catalogue (``catalog.sqlite.lock``),
+because SQLite fails a commit whose read went stale with "database is
+locked"; publish also retries such errors and DuckLake transaction
+conflicts. Hosts sharing a lake must use the PostgreSQL catalogue. Opening a
+connection costs about 0.5 s (DuckDB verifies the extensions' signatures),
+so reuse connections in loops.
 """
 
 from regionlab.lake.config import LAKE_ALIAS, LakeConfig

@@ -65,8 +65,7 @@ def _publish_once(
             row = con.execute(f"CREATE OR REPLACE TABLE {target} AS {query}").fetchone()
         else:
             # Decided inside the transaction, so a concurrent first publish is a
-            # commit conflict (retried) rather than a race. Asking duckdb_tables()
-            # here instead stalls for seconds on the SQLite catalogue's own lock.
+            # commit conflict (retried) rather than a check-then-create race.
             con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS {query} WITH NO DATA")
             row = con.execute(f"INSERT INTO {target} BY NAME {query}").fetchone()
         info = {**info, "rows": int(row[0]) if row else None}

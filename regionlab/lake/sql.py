@@ -1,8 +1,10 @@
 """Quoting for the few places where SQL text must be built rather than parameterised.
 
-Inside a DuckLake write transaction a prepared statement with parameters can
-stall for seconds on its first use in a process (seen with DuckDB 1.4.4 and a
-SQLite catalogue), so the publish transaction uses literals, quoted here.
+Identifiers (schema and table names) and DDL such as ``ATTACH`` cannot take
+parameters. The publish transaction also uses literals: the first
+parameterised query in a process makes DuckDB's Python client import numpy
+and pandas (1–2 s on a busy host), which should not happen while the
+catalogue's write lock is held.
 """
 
 from __future__ import annotations
