@@ -1,4 +1,4 @@
-"""`regionlab labeling ...`: run the project's Label Studio server.
+"""`regionlab labeling ...`: run the project's Label Studio server, push tasks, pull labels.
 
 The lead registers ``app`` under the main CLI; ``UserError`` is turned into one
 line there. The password is printed only on request, so a start in a shared
@@ -73,3 +73,55 @@ def status_cmd() -> None:
         raise typer.Exit(NOT_RUNNING_EXIT)
     console.print(f"Label Studio {running.version} at {running.url} (pid {running.pid})")
     console.print(f"login: {running.email}; log: {running.log_file}")
+
+
+@app.command("push")
+def push_cmd(
+    product: Annotated[str, typer.Argument(help="Product, <domain>/<product> (or its id).")],
+    task: Annotated[str, typer.Argument(help="Labelling task id from the product's YAML.")],
+    limit: Annotated[
+        int | None, typer.Option("--limit", help="Push only the first N of the sample.")
+    ] = None,
+) -> None:
+    """Create or update the Label Studio project and import the task's sample."""
+    from labeling.push import push
+
+    result = push(product, task, limit=limit)
+    console.print(f"project {result.title} (id {result.project_id}): {result.url}")
+    console.print(
+        f"sample {result.sampled} rows from snapshot {result.snapshot_id}: "
+        f"{result.created} new tasks, {result.existing} already there"
+    )
+    if result.model_version:
+        console.print(f"pre-annotations: {result.predictions} ({result.model_version})")
+
+
+@app.command("pull")
+def pull_cmd(
+    product: Annotated[str, typer.Argument(help="Product, <domain>/<product> (or its id).")],
+    task: Annotated[str, typer.Argument(help="Labelling task id from the product's YAML.")],
+) -> None:
+    """Validate the annotations, publish the labelled product and measure agreement."""
+    from labeling.pull import pull
+
+    result = pull(product, task)
+    console.print(
+        f"{result.labelled_product}: {result.rows} rows from {result.accepted} annotations "
+        f"(snapshot {result.snapshot_id})"
+    )
+    if result.rejected:
+        console.print(f"[bold yellow]{len(result.rejected)} annotation(s) rejected:[/]")
+        for message in result.rejected:
+            console.print(f"  {message}", markup=False)
+    for k in result.kappas:
+        value = "undefined" if k.kappa is None else f"{k.kappa:.3f}"
+        console.print(f"kappa {k.control} {k.annotators[0]}~{k.annotators[1]}: {value}")
+    for f in result.span_f1:
+        if f.exact_f1 is not None:
+            label = "all" if f.label == "*" else f.label
+            console.print(
+                f"span F1 {label} {f.annotators[0]}~{f.annotators[1]}: exact "
+                f"{f.exact_f1:.3f}, overlap {f.overlap_f1:.3f}"
+            )
+    console.print(f"training export: {result.training_export}")
+    console.print(f"manifest: {result.manifest}")

@@ -8,6 +8,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot import exp
 
+from regionlab.spec.labeling import labeling_checks
 from regionlab.spec.models import Product, Registry
 from regionlab.spec.problems import SpecProblem
 from regionlab.spec.rules import ForeignKey, InCodeList, NotAfterDeath
@@ -62,6 +63,7 @@ def _product_checks(product: Product, registry: Registry) -> Iterator[Finding]:
     yield from _column_checks(product)
     yield from _rule_checks(product, registry)
     yield from _reference_checks(product, registry)
+    yield from labeling_checks(product)
     if product.derived:
         yield from _derived_checks(product, registry)
 

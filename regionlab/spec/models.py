@@ -6,6 +6,7 @@ from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from regionlab.spec.labeling import LabelingTask
 from regionlab.spec.rules import QualityRule
 from regionlab.spec.vocab import (
     AccessLevel,
@@ -143,6 +144,9 @@ class Product(_Spec):
     health_categories: list[HealthCategory] = Field(min_length=1)
     keywords: list[str] = Field(default_factory=list)
     glossary_terms: list[str] = Field(default_factory=list)
+    labeling: list[LabelingTask] = Field(
+        default_factory=list, description="Label Studio annotation tasks over this product."
+    )
 
     @model_validator(mode="after")
     def _source_xor_derived(self) -> Product:
