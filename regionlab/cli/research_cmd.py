@@ -1,0 +1,190 @@
+"""Research commands: feasibility counts, permits, workspaces and output checks.
+
+Registered by ``regionlab.cli`` as ``regionlab feasibility``, ``regionlab permit
+...``, ``regionlab workspace ...`` and ``regionlab output check``. Everything
+printed here is already suppressed or is metadata; no command prints a
+pseudonym or a hidden count.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+permit_app = typer.Typer(help="Register and list data permits.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Build and inspect project workspaces.", no_args_is_help=True)
+output_app = typer.Typer(
+    help="Check result tables before they leave a workspace.", no_args_is_help=True
+)
+
+
+def _municipality_names() -> dict[str, str]:
+    from regionlab import codelists
+
+    table = codelists.load("municipalities")
+    return dict(zip(table["code"].to_list(), table["name"].to_list(), strict=True))
+
+
+def feasibility(
+    cohort_file: Annotated[
+        Path, typer.Argument(help="Cohort definition, e.g. cohorts/t2d_vejle.yaml.")
+    ],
+    by: Annotated[
+        str, typer.Option("--by", help="Split by: sex, age_band, municipality (comma-separated).")
+    ] = "",
+    snapshot: Annotated[
+        int | None, typer.Option("--snapshot", help="Lake snapshot to count at (default newest).")
+    ] = None,
+    threshold: Annotated[
+        int, typer.Option("--threshold", help="Hide counts below this (never below the floor).")
+    ] = 5,
+    show_sql: Annotated[bool, typer.Option("--sql", help="Also print the compiled SQL.")] = False,
+) -> None:
+    """Count a cohort's unique persons, with small-cell suppression; every query is audited."""
+    from regionlab.research.cohort import load_cohort
+    from regionlab.research.cohort_sql import compile_cohort
+    from regionlab.research.feasibility import feasibility as run_feasibility
+
+    cohort = load_cohort(cohort_file)
+    result = run_feasibility(cohort, by, snapshot=snapshot, threshold=threshold)
+    title = f"{result.cohort_name}: {result.total} persons (lake snapshot {result.snapshot_id})"
+    if result.table is None:
+        console.print(title, highlight=False)
+    else:
+        names = _municipality_names()
+        table = Table(title=title)
+        for dim in result.dimensions:
+            table.add_column(dim)
+        table.add_column("persons", justify="right")
+        for cell in result.table.cells:
+            labels = []
+            for dim, value in zip(result.dimensions, cell.key, strict=True):
+                text = str(value)
+                if dim == "municipality" and text in names:
+                    text = f"{text} {names[text]}"
+                labels.append(text)
+            style = "bold" if cell.margin else None
+            table.add_row(*labels, str(cell.display), style=style)
+        console.print(table)
+    console.print(
+        f"Counts below {result.threshold} are shown as {result.marker}, and further cells are "
+        "hidden so that totals cannot reveal them.",
+        highlight=False,
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
+    if show_sql:
+        console.print(compile_cohort(cohort).sql, highlight=False, markup=False)
+    console.print(
+        f"answered in {result.seconds:.2f} s; logged as {result.audit_entry_id}",
+        highlight=False,
+        style="dim",
+    )
+
+
+@permit_app.command("add")
+def permit_add(
+    path: Annotated[Path, typer.Argument(help="Permit file, e.g. permits/t2d-hba1c.yaml.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace a registered permit of the same project.")
+    ] = False,
+) -> None:
+    """Validate a permit against the product specs and register it."""
+    from regionlab.research.permits import register_permit, registered_path
+
+    permit = register_permit(path, replace=replace)
+    console.print(
+        f"registered permit {permit.project_id} (expires {permit.expires.isoformat()}, "
+        f"{len(permit.products)} product(s)) at {registered_path(permit.project_id)}",
+        highlight=False,
+    )
+    console.print(f"next: regionlab workspace build {permit.project_id}", highlight=False)
+
+
+@permit_app.command("list")
+def permit_list() -> None:
+    """List registered permits."""
+    from regionlab.research.permits import list_permits
+
+    table = Table(title="Registered permits")
+    for col in ("project", "applicant", "organisation", "products", "expires"):
+        table.add_column(col)
+    for p in list_permits():
+        state = " (expired)" if p.expired() else ""
+        table.add_row(
+            p.project_id,
+            p.applicant.name,
+            p.organisation,
+            ", ".join(g.product for g in p.products),
+            p.expires.isoformat() + state,
+        )
+    console.print(table)
+
+
+@workspace_app.command("build")
+def workspace_build(
+    project: Annotated[str, typer.Argument(help="Project id of a registered permit.")],
+    snapshot: Annotated[
+        int | None, typer.Option("--snapshot", help="Lake snapshot to pin (default newest).")
+    ] = None,
+) -> None:
+    """Write the project's DuckDB workspace at one pinned lake snapshot, plus its manifest."""
+    from regionlab.research.workspace import build_workspace, manifest_path
+
+    manifest = build_workspace(project, snapshot=snapshot)
+    table = Table(title=f"Workspace {project} at lake snapshot {manifest.lake_snapshot}")
+    for col in ("table", "columns", "rows"):
+        table.add_column(col)
+    for p in manifest.products:
+        table.add_row(p.table, ", ".join(p.columns), str(p.rows))
+    console.print(table)
+    console.print(f"file: {manifest.workspace_file}", highlight=False)
+    console.print(f"manifest: {manifest_path(project)}", highlight=False)
+    console.print(f"built in {manifest.build_seconds:.2f} s", highlight=False, style="dim")
+
+
+@workspace_app.command("info")
+def workspace_info(
+    project: Annotated[str, typer.Argument(help="Project id.")],
+) -> None:
+    """Show a workspace's manifest summary."""
+    from regionlab.research.workspace import read_manifest
+
+    m = read_manifest(project)
+    console.print(
+        f"{m.project_id}: snapshot {m.lake_snapshot}, built {m.built_at.isoformat()}, "
+        f"expires {m.permit['expires']}, tables {', '.join(p.table for p in m.products)}",
+        highlight=False,
+    )
+
+
+@output_app.command("check")
+def output_check(
+    file: Annotated[Path, typer.Argument(help="Result table (CSV or Parquet).")],
+    threshold: Annotated[int, typer.Option("--threshold", help="Smallest count allowed.")] = 5,
+    names: Annotated[
+        bool,
+        typer.Option("--names/--no-names", help="Also look for person names from the name list."),
+    ] = True,
+) -> None:
+    """Check a result table before it leaves a workspace; exit status 1 when it must change."""
+    from regionlab.research.output_check import check_output
+
+    known: list[str] = []
+    if names:
+        from regionlab import codelists
+
+        known = codelists.load("names")["name"].to_list()
+    report = check_output(file, threshold=threshold, known_names=known)
+    console.print(report.render(), highlight=False, markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+__all__ = ["feasibility", "output_app", "permit_app", "workspace_app"]

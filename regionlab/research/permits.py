@@ -1,0 +1,240 @@
+"""Data permits: which project may see which products, columns and people, until when.
+
+A permit is written as ``permits/<project>.yaml`` (reviewed like code), checked
+against the product specs and registered with ``regionlab permit add``. The
+registered copy under ``<var>/research/permits/`` is self-contained: a cohort
+given as a file is inlined, so editing ``cohorts/x.yaml`` later cannot widen
+a permit that was already granted. Workspaces are built from registered
+permits only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from regionlab.errors import UserError
+from regionlab.research.cohort import Cohort, cohort_from_mapping, load_cohort, validation_message
+from regionlab.research.cohort_sql import current_registry
+from regionlab.settings import PROJECT_ROOT, get_settings
+from regionlab.spec import Registry
+
+PROJECT_ID = r"^[a-z][a-z0-9-]{1,62}$"
+
+
+def research_dir() -> Path:
+    """``<var>/research``: registered permits, workspaces and the audit log."""
+    return get_settings().var_dir / "research"
+
+
+def permits_dir() -> Path:
+    return research_dir() / "permits"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Applicant(_Model):
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ProductGrant(_Model):
+    """One product and the published columns the project may read."""
+
+    product: str = Field(description="Product ref <domain>/<product>, e.g. laboratory/lab_results.")
+    columns: list[str] = Field(min_length=1)
+
+    @field_validator("columns")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a column is listed twice; list each once")
+        return value
+
+
+class Permit(_Model):
+    """A granted data permit (see ``permits/*.yaml`` for examples)."""
+
+    project_id: str = Field(pattern=PROJECT_ID, description="e.g. t2d-hba1c-2026")
+    title: str = Field(min_length=1)
+    applicant: Applicant
+    organisation: str = Field(min_length=1)
+    purpose: str = Field(min_length=1)
+    legal_basis: str = Field(min_length=1)
+    products: list[ProductGrant] = Field(min_length=1)
+    cohort: Cohort | str = Field(description="Inline cohort or a path to cohorts/<name>.yaml.")
+    expires: date
+
+    @field_validator("cohort", mode="before")
+    @classmethod
+    def _cohort(cls, value: Any) -> Any:
+        # A mapping is validated by the cohort loader, which names the field itself.
+        return cohort_from_mapping(value, "cohort") if isinstance(value, dict) else value
+
+    @property
+    def inline_cohort(self) -> Cohort:
+        if not isinstance(self.cohort, Cohort):
+            raise ValueError("cohort not resolved; use load_permit()")
+        return self.cohort
+
+    def grant(self, ref: str) -> ProductGrant | None:
+        return next((g for g in self.products if g.product == ref), None)
+
+    def expired(self, today: date | None = None) -> bool:
+        """A permit is valid up to and including its expiry day."""
+        return (today or date.today()) > self.expires
+
+    def fingerprint(self) -> str:
+        text = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def to_yaml(self) -> str:
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def _permit_message(exc: ValidationError, where: str) -> str:
+    return validation_message(exc, where)
+
+
+def check_against_specs(permit: Permit, where: str, registry: Registry | None = None) -> None:
+    """Products and columns must exist as published; names the offending field."""
+    registry = registry or current_registry()
+    seen: set[str] = set()
+    for i, grant in enumerate(permit.products):
+        field = f"{where}: products[{i}]"
+        if grant.product in seen:
+            raise UserError(f"{field}.product: {grant.product} is listed twice; merge the entries")
+        seen.add(grant.product)
+        if grant.product not in registry.products:
+            close = sorted(r for r in registry.products if r.split("/")[-1] in grant.product)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise UserError(
+                f"{field}.product: unknown product {grant.product!r}{hint}; use "
+                "<domain>/<product> as declared under domains/"
+            )
+        published = [c.name for c in registry.products[grant.product].published_columns]
+        unknown = [c for c in grant.columns if c not in published]
+        if unknown:
+            raise UserError(
+                f"{field}.columns: {', '.join(unknown)} not published by {grant.product}; "
+                f"choose from {', '.join(published)}"
+            )
+
+
+def load_permit(path: Path | str, *, registry: Registry | None = None) -> Permit:
+    """Read, validate and resolve a permit file (the cohort file is inlined)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"permit file {path} does not exist; check the path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{path}{where}: not valid YAML; fix the indentation or quoting") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a permit must be a mapping (project_id, applicant, ...)")
+    try:
+        permit = Permit.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(_permit_message(exc, str(path))) from None
+    except UserError as exc:  # an inline cohort's own message, prefixed with the file
+        raise UserError(f"{path}: {exc}") from None
+    if isinstance(permit.cohort, str):
+        permit = permit.model_copy(update={"cohort": _resolve_cohort_file(permit.cohort, path)})
+    check_against_specs(permit, str(path), registry)
+    return permit
+
+
+def _resolve_cohort_file(ref: str, permit_path: Path) -> Cohort:
+    """A cohort path is tried beside the permit, then from the repository root."""
+    for base in (permit_path.parent, PROJECT_ROOT, Path.cwd()):
+        candidate = (base / ref).resolve()
+        if candidate.is_file():
+            return load_cohort(candidate)
+    raise UserError(
+        f"{permit_path}: cohort: file {ref!r} not found beside the permit or in the repository; "
+        "fix the path or write the cohort inline"
+    )
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, target)
+
+
+def registered_path(project_id: str) -> Path:
+    return permits_dir() / f"{project_id}.yaml"
+
+
+def register_permit(
+    path: Path | str, *, replace: bool = False, today: date | None = None
+) -> Permit:
+    """Validate a permit file and store its resolved copy; returns the registered permit."""
+    permit = load_permit(path)
+    today = today or date.today()
+    if permit.expires <= today:
+        raise UserError(
+            f"{path}: expires: {permit.expires.isoformat()} is not in the future; a permit must "
+            "be registered before it expires — ask for a new expiry date"
+        )
+    target = registered_path(permit.project_id)
+    if target.exists() and not replace:
+        raise UserError(
+            f"permit {permit.project_id} is already registered ({target}); pass --replace to "
+            "register the new version (its workspace must then be rebuilt)"
+        )
+    _write_atomic(target, permit.to_yaml())
+    return permit
+
+
+def get_permit(project_id: str) -> Permit:
+    """The registered permit of a project."""
+    target = registered_path(project_id)
+    if not target.is_file():
+        raise UserError(
+            f"no registered permit for project {project_id!r}; register it with "
+            "`regionlab permit add permits/<project>.yaml`"
+        )
+    data = yaml.safe_load(target.read_text(encoding="utf-8"))
+    try:
+        return Permit.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(_permit_message(exc, str(target))) from None
+
+
+def list_permits() -> list[Permit]:
+    """Every registered permit, by project id."""
+    folder = permits_dir()
+    if not folder.is_dir():
+        return []
+    return [get_permit(p.stem) for p in sorted(folder.glob("*.yaml"))]
+
+
+__all__ = [
+    "Applicant",
+    "Permit",
+    "ProductGrant",
+    "check_against_specs",
+    "get_permit",
+    "list_permits",
+    "load_permit",
+    "permits_dir",
+    "register_permit",
+    "registered_path",
+    "research_dir",
+]

@@ -1,0 +1,295 @@
+"""Project workspaces: one DuckDB file with exactly what a permit allows.
+
+``build_workspace(project)`` reads the lake at one pinned snapshot and writes
+``<var>/research/workspaces/<project>/<project>.duckdb`` holding, for every
+permitted product, only the permitted columns and only the cohort's members.
+Person keys are re-keyed with a project key (``derive_key(key,
+"project:<id>")``), so the same person has a different pseudonym in every
+project and one pseudonym across the tables of a project; two projects'
+files cannot be joined. Row ids that also appear in other products (contact,
+diagnosis, sample ids ...) are re-keyed with the same project key for the
+same reason: left as they are, they would link projects just as well.
+
+A manifest (permit, snapshot, products, columns, row counts, build time) is
+written beside the file; the copy for the catalogue shows row counts through
+small-cell suppression because the catalogue has a wider audience than the
+project.
+
+The file is built under a temporary name and moved into place at the end, so
+a failed build leaves the previous workspace untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from pydantic import BaseModel
+
+from regionlab import lake
+from regionlab.errors import UserError
+from regionlab.lake.tables import quote_ident
+from regionlab.privacy.keys import PseudonymKey, derive_key, load_key
+from regionlab.privacy.pseudonym import pseudonymise_keys
+from regionlab.research.cohort_sql import compile_cohort, current_registry
+from regionlab.research.permits import Permit, get_permit, research_dir
+from regionlab.research.suppression import suppress_count
+from regionlab.settings import get_settings
+from regionlab.spec import Registry
+
+PERSON_KEY = "person_key"
+
+
+class ProductManifest(BaseModel):
+    product: str
+    table: str
+    """Table in the workspace file, e.g. ``laboratory.lab_results`` (same as the lake)."""
+    columns: list[str]
+    rows: int
+    cohort_filtered: bool
+    """False for products without persons (e.g. aggregates), which are copied whole."""
+    rekeyed_columns: list[str]
+
+
+class WorkspaceManifest(BaseModel):
+    project_id: str
+    permit: dict[str, Any]
+    permit_hash: str
+    lake_snapshot: int
+    lake_snapshot_time: datetime | None
+    cohort_name: str
+    cohort_hash: str
+    cohort_index_date: date
+    cohort_persons: int
+    project_key_id: str
+    """Fingerprint of the project key (never the key): equal ids, joinable pseudonyms."""
+    products: list[ProductManifest]
+    built_at: datetime
+    build_seconds: float
+    workspace_file: str
+
+
+def project_key(project_id: str, key: PseudonymKey | None = None) -> PseudonymKey:
+    """The key a project's pseudonyms are computed with."""
+    return derive_key(key or load_key(), f"project:{project_id}")
+
+
+def workspace_dir(project_id: str) -> Path:
+    return research_dir() / "workspaces" / project_id
+
+
+def workspace_path(project_id: str) -> Path:
+    return workspace_dir(project_id) / f"{project_id}.duckdb"
+
+
+def manifest_path(project_id: str) -> Path:
+    return workspace_dir(project_id) / "manifest.json"
+
+
+def catalog_manifest_path(project_id: str) -> Path:
+    """The manifest copy the catalogue publishes (counts suppressed)."""
+    return get_settings().catalog_dir / "research" / "workspaces" / f"{project_id}.json"
+
+
+def _rekey_columns(registry: Registry, ref: str, columns: list[str]) -> list[str]:
+    """The person key and id columns a project could use to link to other projects."""
+    product = registry.products[ref]
+    out = []
+    for name in columns:
+        col = product.published(name)
+        if col is None or col.type.value != "varchar":
+            continue
+        if name == PERSON_KEY or name.endswith("_id"):
+            out.append(name)
+    return out
+
+
+def _check_not_expired(permit: Permit, today: date | None, action: str) -> None:
+    if permit.expired(today):
+        raise UserError(
+            f"the permit for project {permit.project_id} expired on "
+            f"{permit.expires.isoformat()}; cannot {action}. Ask for an extension and register "
+            "the renewed permit with `regionlab permit add --replace`"
+        )
+
+
+def build_workspace(
+    project_id: str,
+    *,
+    snapshot: int | None = None,
+    key: PseudonymKey | None = None,
+    today: date | None = None,
+) -> WorkspaceManifest:
+    """Build (or rebuild) a project's workspace at ``snapshot`` (default: newest)."""
+    started = time.perf_counter()
+    permit = get_permit(project_id)
+    _check_not_expired(permit, today, "build the workspace")
+    registry = current_registry()
+    pkey = project_key(project_id, key)
+    compiled = compile_cohort(permit.inline_cohort, registry=registry, today=today)
+    for i, grant in enumerate(permit.products):
+        if grant.product not in registry.products:
+            raise UserError(
+                f"registered permit {project_id}: products[{i}]: {grant.product} is no longer "
+                "declared under domains/; ask the steward or amend the permit"
+            )
+
+    folder = workspace_dir(project_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = workspace_path(project_id)
+    tmp = target.with_name(f".{target.name}.building")
+    tmp.unlink(missing_ok=True)
+
+    con = lake.connect(read_only=True, snapshot=snapshot)
+    try:
+        snap_id = lake.current_snapshot(con)
+        snap_time = next((s.time for s in lake.list_snapshots(con) if s.id == snap_id), None)
+        compiled.check_lake(con)
+        present = {f"{d}/{p}" for d, p in lake.list_tables(con)}
+        for i, grant in enumerate(permit.products):
+            if grant.product not in present:
+                raise UserError(
+                    f"permit {project_id}: products[{i}]: {grant.product} is not in the lake at "
+                    f"snapshot {snap_id}; run its pipeline first or pick a later snapshot"
+                )
+        con.execute(f"ATTACH {_lit(str(tmp))} AS ws")
+        con.execute(
+            f"CREATE TEMP TABLE __cohort AS SELECT DISTINCT person_key FROM ({compiled.sql})"
+        )
+        cohort_persons = int(con.execute("SELECT count(*) FROM __cohort").fetchone()[0])
+        products = [
+            _copy_product(con, registry, grant.product, grant.columns, pkey)
+            for grant in permit.products
+        ]
+        con.execute("DETACH ws")
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    os.chmod(tmp, 0o640)
+    os.replace(tmp, target)
+
+    manifest = WorkspaceManifest(
+        project_id=project_id,
+        permit=permit.model_dump(mode="json", by_alias=True),
+        permit_hash=permit.fingerprint(),
+        lake_snapshot=snap_id,
+        lake_snapshot_time=snap_time,
+        cohort_name=compiled.cohort.name,
+        cohort_hash=compiled.fingerprint,
+        cohort_index_date=compiled.index_date,
+        cohort_persons=cohort_persons,
+        project_key_id=pkey.key_id,
+        products=products,
+        built_at=datetime.now(UTC),
+        build_seconds=round(time.perf_counter() - started, 3),
+        workspace_file=str(target),
+    )
+    _write_json(manifest_path(project_id), manifest.model_dump(mode="json"))
+    _write_json(catalog_manifest_path(project_id), _catalog_view(manifest))
+    return manifest
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _copy_product(
+    con: duckdb.DuckDBPyConnection,
+    registry: Registry,
+    ref: str,
+    columns: list[str],
+    pkey: PseudonymKey,
+) -> ProductManifest:
+    domain, name = ref.split("/")
+    source = lake.table_name(domain, name)
+    target = f"ws.{quote_ident(domain)}.{quote_ident(name)}"
+    has_persons = registry.products[ref].published(PERSON_KEY) is not None
+    select = ", ".join(quote_ident(c) for c in columns)
+    where = " WHERE person_key IN (SELECT person_key FROM __cohort)" if has_persons else ""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS ws.{quote_ident(domain)}")
+    con.execute(f"CREATE TABLE {target} AS SELECT {select} FROM {source}{where}")
+    rekeyed = _rekey_columns(registry, ref, columns) if has_persons else []
+    for column in rekeyed:
+        pseudonymise_keys(con, f"ws.{domain}.{name}", column, pkey)
+    rows = int(con.execute(f"SELECT count(*) FROM {target}").fetchone()[0])
+    return ProductManifest(
+        product=ref,
+        table=f"{domain}.{name}",
+        columns=list(columns),
+        rows=rows,
+        cohort_filtered=has_persons,
+        rekeyed_columns=rekeyed,
+    )
+
+
+def _catalog_view(manifest: WorkspaceManifest) -> dict[str, Any]:
+    """The catalogue's copy: who, what and when, with small counts hidden."""
+    data = manifest.model_dump(mode="json")
+    data["cohort_persons"] = suppress_count(manifest.cohort_persons)
+    for product in data["products"]:
+        product["rows"] = suppress_count(product["rows"])
+    data.pop("workspace_file")
+    return data
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_manifest(project_id: str) -> WorkspaceManifest:
+    path = manifest_path(project_id)
+    if not path.is_file() or not workspace_path(project_id).is_file():
+        raise UserError(
+            f"project {project_id} has no workspace yet; build it with "
+            f"`regionlab workspace build {project_id}`"
+        )
+    return WorkspaceManifest.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def open_workspace(project_id: str, *, today: date | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the project's workspace; refused once the permit expired.
+
+    Also refused when the permit was re-registered after the build: the file
+    may then hold more than the current permit allows.
+    """
+    permit = get_permit(project_id)
+    _check_not_expired(permit, today, "open the workspace")
+    manifest = read_manifest(project_id)
+    if manifest.permit_hash != permit.fingerprint():
+        raise UserError(
+            f"the workspace of {project_id} was built for an earlier version of its permit; "
+            f"rebuild it with `regionlab workspace build {project_id}`"
+        )
+    return duckdb.connect(str(workspace_path(project_id)), read_only=True)
+
+
+def remove_workspace(project_id: str) -> None:
+    """Delete a project's workspace folder (e.g. after the permit ended)."""
+    shutil.rmtree(workspace_dir(project_id), ignore_errors=True)
+    catalog_manifest_path(project_id).unlink(missing_ok=True)
+
+
+__all__ = [
+    "ProductManifest",
+    "WorkspaceManifest",
+    "build_workspace",
+    "catalog_manifest_path",
+    "manifest_path",
+    "open_workspace",
+    "project_key",
+    "read_manifest",
+    "remove_workspace",
+    "workspace_dir",
+    "workspace_path",
+]
