@@ -93,8 +93,8 @@ def sample(
         except Exception as exc:  # duckdb.CatalogException: the product is not published yet
             if "does not exist" in str(exc):
                 raise UserError(
-                    f"{product.ref} is not in the lake yet: run its pipeline first "
-                    f"(`regionlab run {product.ref}`)"
+                    f"{product.ref} is not in the lake yet: run the pipelines first "
+                    f"(`make demo`, or `regionlab run --product {product.ref}`)"
                 ) from None
             raise
     finally:
