@@ -81,9 +81,9 @@ def exists(con: duckdb.DuckDBPyConnection) -> bool:
 
 _LATEST_RUN = f"""
     WITH runs AS (
-        SELECT product, run_id, max(checked_at) AS at FROM {TABLE} GROUP BY ALL
+        SELECT product, run_id, max(checked_at) AS last_at FROM {TABLE} GROUP BY ALL
     ), latest AS (
-        SELECT product, arg_max(run_id, at) AS run_id FROM runs GROUP BY product
+        SELECT product, arg_max(run_id, last_at) AS run_id FROM runs GROUP BY product
     )
     SELECT h.* FROM {TABLE} h JOIN latest USING (product, run_id)
 """

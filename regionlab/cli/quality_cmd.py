@@ -9,8 +9,6 @@ from rich.table import Table
 from regionlab import lake
 from regionlab.errors import UserError
 
-console = Console()
-
 CATEGORIES = ("conformance", "completeness", "plausibility", "privacy")
 
 
@@ -46,7 +44,7 @@ def quality(
     found = set(summary["category"].to_list())
     categories = [*CATEGORIES, *sorted(found - set(CATEGORIES))]
     table = Table(title="Quality: checks passed per category (latest run)")
-    table.add_column("product")
+    table.add_column("product", no_wrap=True)
     for category in categories:
         table.add_column(category, justify="right")
     table.add_column("blocking failures", justify="right")
@@ -61,4 +59,4 @@ def quality(
             f"[red]{blocking}[/]" if blocking else "0",
             f"{checked:%Y-%m-%d %H:%M}",
         )
-    console.print(table)
+    Console().print(table)
