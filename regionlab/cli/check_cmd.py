@@ -10,6 +10,7 @@ from rich.console import Console
 from regionlab.settings import get_settings
 from regionlab.spec import jsonschema
 from regionlab.spec.loader import collect
+from regionlab.spec.problems import SpecProblem
 
 console = Console()
 
@@ -26,8 +27,10 @@ def check(
         for path in jsonschema.write(root):
             console.print(f"wrote {path}")
     registry, problems = collect(root)
-    for path in jsonschema.stale(root):
-        console.print(f"{path}: (file): JSON Schema is stale (run `regionlab check --write-schema`)")
+    problems += [
+        SpecProblem(path, "(file)", "JSON Schema is stale", "run `regionlab check --write-schema`")
+        for path in jsonschema.stale(root)
+    ]
     base = root.resolve().parent
     for problem in problems:
         console.print(problem.render(base), markup=False, highlight=False, soft_wrap=True)

@@ -31,7 +31,8 @@ class SpecError(UserError):
         self.root = root
         lines = "\n".join(p.render(root.parent) for p in problems)
         super().__init__(
-            f"{len(problems)} problem(s) in {root}:\n{lines}\nrun `regionlab check` to see them again"
+            f"{len(problems)} problem(s) in {root}:\n{lines}\n"
+            "run `regionlab check` to see them again"
         )
 
 
@@ -82,8 +83,12 @@ def collect(root: Path) -> tuple[Registry, list[SpecProblem]]:
         elif (domain := _parse(domain_file, Domain, problems)) is not None:
             if domain.id != folder.name:
                 problems.append(
-                    SpecProblem(domain_file, "id", f"'{domain.id}' differs from folder name",
-                                f"set id: {folder.name}")
+                    SpecProblem(
+                        domain_file,
+                        "id",
+                        f"'{domain.id}' differs from folder name",
+                        f"set id: {folder.name}",
+                    )
                 )
             domains[folder.name] = domain
         for path in sorted(folder.glob("*.yaml")):
@@ -93,14 +98,29 @@ def collect(root: Path) -> tuple[Registry, list[SpecProblem]]:
             if product is None:
                 continue
             if product.id != path.stem:
-                problems.append(SpecProblem(path, "id", f"'{product.id}' differs from file name",
-                                            f"set id: {path.stem}"))
+                problems.append(
+                    SpecProblem(
+                        path, "id", f"'{product.id}' differs from file name", f"set id: {path.stem}"
+                    )
+                )
             if product.domain != folder.name:
-                problems.append(SpecProblem(path, "domain", f"'{product.domain}' differs from "
-                                            f"folder name", f"set domain: {folder.name}"))
+                problems.append(
+                    SpecProblem(
+                        path,
+                        "domain",
+                        f"'{product.domain}' differs from folder name",
+                        f"set domain: {folder.name}",
+                    )
+                )
             if product.ref in products:
-                problems.append(SpecProblem(path, "id", f"duplicate product id {product.ref}",
-                                            f"also defined in {files[product.ref].name}"))
+                problems.append(
+                    SpecProblem(
+                        path,
+                        "id",
+                        f"duplicate product id {product.ref}",
+                        f"also defined in {files[product.ref].name}",
+                    )
+                )
                 continue
             products[product.ref] = product
             files[product.ref] = path

@@ -14,9 +14,9 @@ from regionlab.spec.vocab import (
     CodeSystem,
     ColumnType,
     HealthCategory,
+    LoadMode,
     OwnerRole,
     Pseudonymisation,
-    LoadMode,
     SourceFormat,
     Status,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,8 @@ class SpecProblem:
     def render(self, relative_to: Path | None = None) -> str:
         path = self.file
         if relative_to is not None:
-            try:
+            with contextlib.suppress(ValueError):
                 path = self.file.resolve().relative_to(relative_to.resolve())
-            except ValueError:
-                pass
         hint = f" ({self.hint})" if self.hint else ""
         field = self.field or "(file)"
         return f"{path}: {field}: {self.message}{hint}"
@@ -45,9 +44,9 @@ def field_path(loc: tuple[int | str, ...], data: Any) -> str:
         if isinstance(item, int) and isinstance(node, list) and item < len(node):
             node = node[item]
             label = _label(node)
-            parts[-1:] = [f"{parts[-1]}[{label if label is not None else item}]"] if parts else [
-                str(item)
-            ]
+            parts[-1:] = (
+                [f"{parts[-1]}[{label if label is not None else item}]"] if parts else [str(item)]
+            )
             if isinstance(node, dict) and isinstance(node.get("type"), str):
                 skip_tag = node["type"]
             continue
