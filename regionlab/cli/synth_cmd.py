@@ -74,8 +74,8 @@ def synth(
             chunk_size=chunk_size,
             progress=lambda done, total: bar.update(task, completed=done),
         )
-    table = Table(title=f"Synthetic sources in {target}")
-    table.add_column("file")
+    table = Table(title=f"Synthetic sources in {target}", title_justify="left")
+    table.add_column("file", overflow="fold")
     table.add_column("rows", justify="right")
     for entry in manifest.files:
         table.add_row(entry.path, f"{entry.rows:,}")

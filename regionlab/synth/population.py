@@ -76,7 +76,9 @@ def generate_persons(
     band = rng.choice(AGE_BANDS.size, size=n, p=AGE_BANDS / AGE_BANDS.sum())
     age_days = ((band * 5 + rng.random(n) * 5) * 365.25).astype(np.int64)
     birth = as_of64 - age_days - 1  # born before as_of
-    male = rng.random(n) < 0.5
+    # Women outlive men: half of the young are men, about a third of the over-90s.
+    age_years = age_days / 365.25
+    male = rng.random(n) < np.clip(0.5 - 0.006 * (age_years - 60.0), 0.32, 0.5)
     keys = generate_keys(birth, male, rng, used)
 
     # Deaths: hazard at the person's age now, over the years the register covers.

@@ -18,7 +18,7 @@ def test_synth_writes_to_the_sources_dir(var_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (var_dir / "sources" / "cpr" / "persons" / "persons_2026-11-01.csv").is_file()
     assert (var_dir / "sources" / "defects.csv").is_file()
-    assert "persons_2026-11-01.csv" in result.output and "200" in result.output
+    assert "persons_2026-11-01.csv" in result.output and "defects labelled" in result.output
 
 
 def test_synth_options(tmp_path: Path, var_dir: Path) -> None:
