@@ -23,19 +23,52 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
-def _register() -> None:
-    from regionlab.cli import check_cmd, keys_cmd, synth_cmd
+#: Command groups whose modules import heavy libraries (DataHub, the Label Studio
+#: SDK): imported only when that group is called, so `regionlab check` stays fast.
+LAZY_GROUPS: dict[str, tuple[str, str]] = {
+    "catalog": ("catalog.cli", "Catalogue: emit DataHub metadata, show a product, exports, site."),
+    "labeling": ("labeling.cli", "Label Studio for the labelling team: server, push, pull."),
+}
 
+
+def _register(argv: list[str] | None = None) -> None:
+    from regionlab.cli import (
+        check_cmd,
+        demo_cmd,
+        keys_cmd,
+        quality_cmd,
+        research_cmd,
+        run_cmd,
+        synth_cmd,
+    )
+
+    app.command("check")(check_cmd.check)
     app.add_typer(keys_cmd.app, name="keys")
     app.command("synth")(synth_cmd.synth)
-    app.command("check")(check_cmd.check)
+    app.command("run")(run_cmd.run)
+    app.command("demo")(demo_cmd.demo)
+    app.command("quality")(quality_cmd.quality)
+    app.command("feasibility")(research_cmd.feasibility)
+    app.add_typer(research_cmd.permit_app, name="permit")
+    app.add_typer(research_cmd.workspace_app, name="workspace")
+    app.add_typer(research_cmd.output_app, name="output")
+    argv = sys.argv[1:] if argv is None else argv
+    for name, (module, help_text) in LAZY_GROUPS.items():
+        if argv and argv[0] == name:
+            import importlib
+
+            app.add_typer(importlib.import_module(module).app, name=name, help=help_text)
+        else:
+            app.add_typer(typer.Typer(help=help_text), name=name)
 
 
 def main() -> None:
     """Entry point: turn user errors into one clear line and exit status 1."""
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UserError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         sys.exit(1)

@@ -1,0 +1,139 @@
+"""One Dagster asset per data product, built from the specs: adding a YAML file adds an asset."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from pipelines import progress
+from pipelines.engine import ProductRun, run_derived_product, run_source_product
+from pipelines.quality_hook import check_names, quality_hook
+from pipelines.resources import RegionlabResource
+from regionlab.results import CheckResult
+from regionlab.spec import Product, Registry
+
+
+class ProductRunConfig(dg.Config):
+    full_refresh: bool = Field(False, description="Reload every extract and replace the table.")
+
+
+def asset_key(ref: str) -> dg.AssetKey:
+    return dg.AssetKey(ref.split("/"))
+
+
+def _column_schema(product: Product) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c.name,
+                type=c.type.value,
+                description=c.description,
+                tags={"classification": c.classification.value}
+                | ({"code_system": c.code_system.value} if c.code_system else {}),
+            )
+            for c in product.published_columns
+        ]
+    )
+
+
+def _check_specs(product: Product) -> list[dg.AssetCheckSpec]:
+    key = asset_key(product.ref)
+    return [
+        dg.AssetCheckSpec(name=name, asset=key, description=description, blocking=blocking)
+        for name, description, blocking in check_names(product)
+    ]
+
+
+def _check_result(result: CheckResult) -> dg.AssetCheckResult:
+    metadata: dict[str, Any] = {
+        "category": result.category,
+        "status": result.status.value,
+        "severity": result.severity,
+    }
+    if result.unexpected_count is not None:
+        metadata["unexpected_count"] = result.unexpected_count
+    if result.element_count is not None:
+        metadata["element_count"] = result.element_count
+    if result.detail:
+        metadata["detail"] = result.detail
+    return dg.AssetCheckResult(
+        check_name=result.check,
+        passed=result.passed,
+        severity=dg.AssetCheckSeverity.ERROR
+        if result.severity == "blocking"
+        else dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=result.description or None,
+    )
+
+
+def _metadata(run: ProductRun) -> dict[str, Any]:
+    return {
+        "rows_read": run.rows_read,
+        "rows_published": run.rows_published,
+        "rows_quarantined": run.quarantined.total(),
+        "quarantined_by_reason": dg.MetadataValue.json(dict(run.quarantined)),
+        "snapshot_id": run.snapshot_id,
+        "key_id": run.key_id or "",
+        "extracts": dg.MetadataValue.json(run.extracts),
+        "run_id": run.run_id,
+    }
+
+
+def _product_asset(product: Product) -> dg.AssetsDefinition:
+    kinds = {"duckdb", "ducklake"} | ({product.source.format.value} if product.source else {"sql"})
+
+    @dg.asset(
+        key=asset_key(product.ref),
+        group_name=product.domain,
+        description=f"{product.title}\n\n{product.description}",
+        owners=[o.email for o in product.owners],
+        kinds=kinds,
+        deps=[asset_key(up) for up in product.upstream],
+        tags={"domain": product.domain, "access_level": product.access_level.value},
+        metadata={
+            "dagster/column_schema": _column_schema(product),
+            "purpose": product.purpose,
+            "row_key": ", ".join(product.row_key),
+        },
+        check_specs=_check_specs(product),
+        output_required=False,
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, config: ProductRunConfig, regionlab: RegionlabResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        settings = regionlab.settings()
+        run_id = context.run_id
+        progress.emit("started", product.ref)
+        if product.is_derived:
+            run = run_derived_product(product, settings, quality_hook=quality_hook, run_id=run_id)
+        else:
+            run = run_source_product(
+                product,
+                settings,
+                full_refresh=config.full_refresh,
+                quality_hook=quality_hook,
+                run_id=run_id,
+            )
+        context.log.info(run.summary())
+        progress.emit("finished", product.ref, run)
+        if run.status == "up_to_date":
+            context.log.info(f"{product.ref}: no new extracts; nothing to publish")
+            return
+        for result in run.checks:
+            yield _check_result(result)
+        if run.status == "audit_failed":
+            failed = ", ".join(c.check for c in run.blocking_failures)
+            raise dg.Failure(
+                description=f"audit failed for {product.ref}: {failed}; nothing was published "
+                "and the previous snapshot stays current",
+                metadata={"failed_checks": failed, **_metadata(run)},
+            )
+        yield dg.MaterializeResult(metadata=_metadata(run))
+
+    return _asset
+
+
+def build_assets(registry: Registry) -> list[dg.AssetsDefinition]:
+    return [_product_asset(p) for p in registry.topological()]

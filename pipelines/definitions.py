@@ -1,0 +1,30 @@
+"""The regionlab code location: every product in ``domains/`` becomes Dagster definitions.
+
+`dagster dev -m pipelines.definitions` (or `make ui`) loads this module.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.assets import build_assets
+from pipelines.resources import RegionlabResource
+from pipelines.sensors import build_extract_sensor
+from regionlab.spec import Registry, load_domains
+
+
+def build_definitions(registry: Registry) -> dg.Definitions:
+    assets = build_assets(registry)
+    jobs = [dg.define_asset_job("all_products", selection=dg.AssetSelection.all())] + [
+        dg.define_asset_job(f"domain_{domain}", selection=dg.AssetSelection.groups(domain))
+        for domain in sorted(registry.domains)
+    ]
+    return dg.Definitions(
+        assets=assets,
+        jobs=jobs,
+        sensors=[build_extract_sensor(registry)],
+        resources={"regionlab": RegionlabResource()},
+    )
+
+
+defs = build_definitions(load_domains())

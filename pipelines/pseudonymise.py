@@ -1,0 +1,96 @@
+"""Turn ``raw`` into ``staged``: apply each column's pseudonymisation rule from the spec.
+
+Runs entirely in the staging DuckDB file. Rows whose CPR is invalid, exact
+duplicates and rows of erased persons go to quarantine first, so ``staged``
+holds only rows that may be published once the audit passes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import duckdb
+
+from regionlab.privacy import generalise, scrub
+from regionlab.privacy.cpr import install_cpr_macros
+from regionlab.privacy.keys import PseudonymKey
+from regionlab.privacy.pseudonym import add_person_key
+from regionlab.spec import Product
+from regionlab.spec.vocab import Pseudonymisation as P
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, product: Product, where: str, reason: str) -> None:
+    """Move rows of ``raw`` matching ``where`` to quarantine with ``reason``."""
+    record = _q(product.columns[0].name)
+    key = product.row_key[0]
+    for col in product.columns:
+        if col.name == key or col.output == key:
+            record = _q(col.name)
+    con.execute(
+        f"""INSERT INTO quarantine SELECT _extract, NULL, CAST({record} AS VARCHAR), '{reason}',
+        NULL, to_json(raw)::VARCHAR FROM raw WHERE {where}"""
+    )
+    con.execute(f"DELETE FROM raw WHERE {where}")
+
+
+def quarantine_duplicates(con: duckdb.DuckDBPyConnection, product: Product) -> None:
+    """Exact copies of a row (same values in every source column) keep only the first."""
+    cols = ", ".join(_q(c.name) for c in product.columns)
+    con.execute("ALTER TABLE raw ADD COLUMN IF NOT EXISTS _rowid BIGINT")
+    con.execute("UPDATE raw SET _rowid = rowid")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _dups AS SELECT _rowid FROM (
+            SELECT _rowid, row_number() OVER (PARTITION BY {cols} ORDER BY _rowid) AS n FROM raw)
+            WHERE n > 1"""
+    )
+    _quarantine(con, product, "_rowid IN (SELECT _rowid FROM _dups)", "duplicate_row")
+
+
+def quarantine_invalid_cpr(con: duckdb.DuckDBPyConnection, product: Product) -> None:
+    assert product.source is not None and product.source.person_column
+    install_cpr_macros(con)
+    _quarantine(
+        con, product, f"NOT cpr_is_valid({_q(product.source.person_column)})", "invalid_cpr"
+    )
+
+
+def _expression(product: Product, name: str, reference_date: dt.date) -> str:
+    col = next(c for c in product.columns if c.name == name)
+    q = _q(col.name)
+    rule = col.pseudonymisation
+    if rule is P.keep or rule is P.scrub_text:
+        return q
+    if rule is P.person_key:
+        return _q("person_key")
+    if rule is P.age_band:
+        return generalise.age_band_sql(col.name, reference_date)
+    return generalise.generalisation_sql(rule.value, col.name)
+
+
+def build_staged(
+    con: duckdb.DuckDBPyConnection,
+    product: Product,
+    key: PseudonymKey | None,
+    names: Sequence[str],
+    reference_date: dt.date,
+) -> None:
+    """Create ``staged`` with exactly the product's published columns."""
+    if product.source and product.source.person_column:
+        assert key is not None
+        add_person_key(con, "raw", key, cpr_column=product.source.person_column)
+    for col in product.columns:
+        if col.pseudonymisation is P.scrub_text:
+            scrub.scrub_column(con, "raw", col.name, names)
+    if any(c.pseudonymisation is P.municipality for c in product.columns):
+        generalise.install_postcodes(con)
+    select = ", ".join(
+        f"CAST({_expression(product, pub.source_column, reference_date)} AS {pub.type.duckdb}) "
+        f"AS {_q(pub.name)}"
+        for pub in product.published_columns
+    )
+    con.execute(f"CREATE OR REPLACE TABLE staged AS SELECT {select} FROM raw")

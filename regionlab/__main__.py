@@ -1,0 +1,5 @@
+"""`python -m regionlab` is the `regionlab` command."""
+
+from regionlab.cli import main
+
+main()

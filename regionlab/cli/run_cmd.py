@@ -1,0 +1,201 @@
+"""`regionlab run`: execute the Dagster definitions in-process with a progress display."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from regionlab.errors import UserError
+from regionlab.settings import get_settings
+
+console = Console()
+
+
+def dagster_home() -> str:
+    """A persistent Dagster home under var/, so `make ui` shows the CLI's runs too."""
+    home = os.environ.get("DAGSTER_HOME") or str(get_settings().var_dir / "dagster")
+    os.makedirs(home, exist_ok=True)
+    config = os.path.join(home, "dagster.yaml")
+    if not os.path.exists(config):
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = home
+    return home
+
+
+def select(registry: Any, domain: str | None, product: str | None) -> list[str]:
+    refs = [p.ref for p in registry.topological()]
+    if domain:
+        if domain not in registry.domains:
+            raise UserError(
+                f"unknown domain '{domain}'; known: {', '.join(sorted(registry.domains))}"
+            )
+        refs = [r for r in refs if r.startswith(f"{domain}/")]
+    if product:
+        wanted = product if "/" in product else None
+        matches = [r for r in refs if r == wanted or r.split("/")[1] == product]
+        if not matches:
+            raise UserError(f"unknown product '{product}'; see `regionlab check` for the list")
+        refs = matches
+    return refs
+
+
+def _log_level(quiet: bool) -> str:
+    """Dagster's console log: silent (errors are summarised) unless REGIONLAB_VERBOSE is set."""
+    return "DEBUG" if os.environ.get("REGIONLAB_VERBOSE") and not quiet else "CRITICAL"
+
+
+def preflight(registry: Any, refs: list[str]) -> None:
+    """Stop before Dagster starts when the key or the sources are missing: one clear message."""
+    from pipelines.extracts import find_extracts
+    from regionlab.privacy.keys import load_key
+
+    products = [registry.product(r) for r in refs]
+    if any(p.source and p.source.person_column for p in products):
+        load_key()
+    sources = get_settings().sources_dir
+    missing = [p.ref for p in products if p.source and not find_extracts(sources, p)]
+    if missing:
+        raise UserError(
+            f"no source extracts for {', '.join(missing)} under {sources}; "
+            "run `regionlab synth` (or deliver the extracts) first"
+        )
+
+
+def execute(refs: list[str], full_refresh: bool = False, quiet: bool = False) -> list[Any]:
+    """Materialize ``refs`` in one Dagster run; return the ProductRun of each product that ran."""
+    dagster_home()
+    import dagster as dg
+
+    from pipelines import progress
+    from pipelines.assets import asset_key
+    from pipelines.definitions import build_definitions
+    from regionlab.spec import load_domains
+
+    registry = load_domains()
+    defs = build_definitions(registry)
+    runs: dict[str, Any] = {}
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    )
+    task = bar.add_task("running products", total=len(refs))
+
+    def listen(event: str, ref: str, payload: Any) -> None:
+        if event == "started":
+            bar.update(task, description=f"{ref}: ingest, pseudonymise, audit, publish")
+        elif event == "finished":
+            runs[ref] = payload
+            bar.advance(task)
+
+    unsubscribe = progress.subscribe(listen)
+    config = (
+        {"ops": {}}
+        if not full_refresh
+        else {"ops": {"__".join(r.split("/")): {"config": {"full_refresh": True}} for r in refs}}
+    )
+    try:
+        with bar:
+            result = dg.materialize(
+                list(defs.assets or []),
+                selection=[asset_key(r) for r in refs],
+                instance=dg.DagsterInstance.get(),
+                resources=defs.resources,
+                run_config={
+                    **config,
+                    "loggers": {"console": {"config": {"log_level": _log_level(quiet)}}},
+                },
+                raise_on_error=False,
+                tags={"regionlab/trigger": "cli"},
+            )
+    finally:
+        unsubscribe()
+    failures = _failures(result)
+    return [runs.get(r) or _Missing(r, failures.get(r, "skipped")) for r in refs]
+
+
+class _Missing:
+    """A product whose step failed before reporting (or was skipped after an upstream failed)."""
+
+    def __init__(self, ref: str, reason: str) -> None:
+        self.product, self.status, self.reason = ref, "failed", reason
+        self.rows_published = 0
+        self.snapshot_id = None
+        self.quarantined: dict[str, int] = {}
+
+
+def _failures(result: Any) -> dict[str, str]:
+    """The user-facing reason of each failed step: its innermost error, without the traceback."""
+    out: dict[str, str] = {}
+    for event in result.all_events:
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data and data.user_failure_data.description:
+            reason = data.user_failure_data.description
+        else:
+            error = data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
+            reason = error.message.strip() if error is not None else "failed"
+            reason = (
+                reason.split(": ", 1)[-1]
+                if reason.startswith(("regionlab.", "dagster."))
+                else reason
+            )
+        out[event.step_key.replace("__", "/")] = reason
+    return out
+
+
+def summary_table(runs: list[Any]) -> Table:
+    table = Table(title="regionlab run")
+    for column in ("product", "status", "published", "quarantined", "snapshot"):
+        table.add_column(
+            column,
+            overflow="fold",
+            justify="right" if column in ("published", "quarantined", "snapshot") else "left",
+        )
+    for run in runs:
+        quarantined = run.quarantined.total() if hasattr(run.quarantined, "total") else 0
+        status = run.status
+        style = {"published": "green", "up_to_date": "cyan"}.get(status, "red")
+        table.add_row(
+            run.product,
+            f"[{style}]{status}[/]",
+            str(run.rows_published),
+            str(quarantined),
+            str(run.snapshot_id or "-"),
+        )
+    return table
+
+
+def run(
+    domain: str = typer.Option(None, "--domain", help="Only this domain's products."),
+    product: str = typer.Option(None, "--product", help="Only this product (id or domain/id)."),
+    full_refresh: bool = typer.Option(False, "--full-refresh", help="Reload every extract."),
+) -> None:
+    """Run the domain pipelines: ingest → pseudonymise → audit → publish."""
+    from regionlab.spec import load_domains
+
+    registry = load_domains()
+    refs = select(registry, domain, product)
+    preflight(registry, refs)
+    runs = execute(refs, full_refresh=full_refresh)
+    console.print(summary_table(runs))
+    for r in runs:
+        if r.status not in ("published", "up_to_date"):
+            reason = getattr(r, "reason", None) or ", ".join(c.check for c in r.blocking_failures)
+            console.print(f"[red]{r.product}[/]: {reason}")
+    if any(r.status not in ("published", "up_to_date") for r in runs):
+        raise typer.Exit(1)

@@ -1,0 +1,37 @@
+"""A small synthetic region generated once per session and copied into each test's var/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from regionlab.privacy.keys import init_key
+from regionlab.settings import Settings, get_settings
+from regionlab.synth.generate import generate
+
+AS_OF = dt.date(2026, 11, 1)
+PERSONS = 3000
+
+
+@pytest.fixture(scope="session")
+def region_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("region") / "sources"
+    generate(out=out, persons=PERSONS, seed=7, defect_rate=0.02, as_of=AS_OF, deliveries=3)
+    return out
+
+
+@pytest.fixture
+def platform(var_dir: Path, region_sources: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A var/ with the region's sources and a pseudonymisation key; the lake starts empty."""
+    shutil.copytree(region_sources, var_dir / "sources")
+    key_file = var_dir / "secrets" / "pseudonym.key"
+    init_key(key_file)
+    monkeypatch.setenv("REGIONLAB_KEY_FILE", str(key_file))
+    monkeypatch.delenv("REGIONLAB_KEY", raising=False)
+    monkeypatch.delenv("REGIONLAB_LAKE_CATALOG", raising=False)
+    monkeypatch.delenv("REGIONLAB_LAKE_DATA", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(var_dir / "dagster"))
+    return get_settings()
