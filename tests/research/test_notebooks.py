@@ -1,0 +1,177 @@
+"""The researcher notebooks run top to bottom on demo data built by the real pipeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+NAMES = [
+    "01_find_data_and_feasibility.ipynb",
+    "02_workspace_analysis.ipynb",
+    "03_quality_and_freshness.ipynb",
+]
+#: What the notebooks read; a failed publish of anything else does not matter to them.
+NEEDED = {
+    "population/persons",
+    "diagnoses/diagnoses",
+    "laboratory/lab_results",
+    "medication/prescriptions",
+}
+PROJECT = "t2d-hba1c"
+#: Size of the demo region; the override exists to try other sizes by hand.
+PERSONS = int(os.environ.get("REGIONLAB_NOTEBOOK_PERSONS", "1500"))
+
+
+def test_notebooks_are_stored_without_outputs() -> None:
+    assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == NAMES
+    for name in NAMES:
+        book = nbformat.read(NOTEBOOKS / name, as_version=4)
+        nbformat.validate(book)
+        assert book.metadata["kernelspec"]["name"] == "python3"
+        for cell in book.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, name
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Synthetic sources run through the pipeline engine into a fresh lake, plus a workspace."""
+    from pipelines.engine import run_derived_product, run_source_product
+    from regionlab.privacy.keys import init_key
+    from regionlab.research.permits import register_permit
+    from regionlab.research.workspace import build_workspace
+    from regionlab.settings import get_settings
+    from regionlab.spec import load_domains
+    from regionlab.synth.generate import generate
+
+    var = tmp_path_factory.mktemp("demo") / "var"
+    var.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REGIONLAB_VAR", str(var))
+        for name in ("REGIONLAB_KEY", "REGIONLAB_LAKE_CATALOG", "REGIONLAB_LAKE_DATA"):
+            mp.delenv(name, raising=False)
+        key_file = var / "secrets" / "pseudonym.key"
+        init_key(key_file)
+        mp.setenv("REGIONLAB_KEY_FILE", str(key_file))
+        mp.setenv("REGIONLAB_USER", "notebook-test")
+        mp.setenv("DAGSTER_HOME", str(var / "dagster"))
+        mp.setenv("MPLBACKEND", "Agg")
+        settings = get_settings()
+        generate(
+            out=settings.sources_dir,
+            persons=PERSONS,
+            seed=7,
+            defect_rate=0.0,
+            as_of=dt.date(2026, 11, 1),
+            deliveries=1,
+        )
+        failed: dict[str, list[str]] = {}
+        for product in load_domains().topological():
+            if any(up in failed for up in product.upstream):
+                failed[product.ref] = ["upstream not published"]
+                continue
+            run = (
+                run_derived_product(product, settings)
+                if product.is_derived
+                else run_source_product(product, settings)
+            )
+            if run.status != "published":
+                failed[product.ref] = [c.check for c in run.blocking_failures]
+        missing = {ref: checks for ref, checks in failed.items() if ref in NEEDED}
+        assert not missing, f"the pipeline did not publish what the notebooks need: {missing}"
+        register_permit(REPO / "permits" / f"{PROJECT}.yaml")
+        build_workspace(PROJECT)
+        yield var
+        shutil.rmtree(var / "research" / "workspaces" / PROJECT / "outputs", ignore_errors=True)
+
+
+def _run(name: str, var: Path) -> nbformat.NotebookNode:
+    from nbclient import NotebookClient
+
+    book = nbformat.read(NOTEBOOKS / name, as_version=4)
+    env = {
+        "REGIONLAB_VAR": str(var),
+        "REGIONLAB_KEY_FILE": str(var / "secrets" / "pseudonym.key"),
+        "REGIONLAB_USER": "notebook-test",
+        "REGIONLAB_PROJECT": PROJECT,
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits this process's environment
+    try:
+        client = NotebookClient(
+            book,
+            timeout=300,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(NOTEBOOKS)}},
+        )
+        client.execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return book
+
+
+def _text(book: nbformat.NotebookNode) -> str:
+    parts = []
+    for cell in book.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            parts.append(out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
+def _images(book: nbformat.NotebookNode) -> int:
+    return sum(
+        "image/png" in out.get("data", {}) for cell in book.cells for out in cell.get("outputs", [])
+    )
+
+
+@pytest.mark.slow
+def test_find_data_and_feasibility_notebook(demo: Path) -> None:
+    from regionlab.research.audit_log import AuditLog
+
+    started = time.perf_counter()
+    book = _run(NAMES[0], demo)
+    text = _text(book)
+    assert "t2d_vejle:" in text and "personer (snapshot" in text
+    assert "laboratory/lab_results" in text
+    assert "lower bound" in text  # the age-band note reaches the researcher
+    entries = AuditLog(demo / "research" / "audit" / "feasibility.jsonl").entries()
+    assert [e.cohort_name for e in entries] == ["t2d_vejle", "t2d_vejle", "t2d_metformin"]
+    assert {e.user for e in entries} == {"notebook-test"}
+    assert time.perf_counter() - started < 300
+
+
+@pytest.mark.slow
+def test_workspace_analysis_notebook(demo: Path) -> None:
+    book = _run(NAMES[1], demo)
+    text = _text(book)
+    assert f"projekt {PROJECT}" in text
+    assert "metformin" in text
+    assert _images(book) == 1  # the HbA1c plot
+    assert "OK - no small cells" in text  # the pooled table passes the output check
+    outputs = demo / "research" / "workspaces" / PROJECT / "outputs"
+    assert (outputs / "hba1c_pooled.csv").is_file()
+
+
+@pytest.mark.slow
+def test_quality_and_freshness_notebook(demo: Path) -> None:
+    book = _run(NAMES[2], demo)
+    text = _text(book)
+    assert "medication/prescriptions" in text
+    assert "rækker nu" in text and "nyeste_udtraek" in text and "frisk" in text
+    assert "ingen load log" not in text and "ingen kvalitetshistorik" not in text
+    assert _images(book) == 1  # checks per product and status
