@@ -54,11 +54,10 @@ def feasibility(
     cohort = load_cohort(cohort_file)
     result = run_feasibility(cohort, by, snapshot=snapshot, threshold=threshold)
     title = f"{result.cohort_name}: {result.total} persons (lake snapshot {result.snapshot_id})"
-    if result.table is None:
-        console.print(title, highlight=False)
-    else:
+    console.print(title, highlight=False, style="bold")
+    if result.table is not None:
         names = _municipality_names()
-        table = Table(title=title)
+        table = Table()
         for dim in result.dimensions:
             table.add_column(dim)
         table.add_column("persons", justify="right")
