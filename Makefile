@@ -17,6 +17,10 @@ help:
 	@echo "make demo      generate a small synthetic region, run every pipeline, build the catalogue"
 	@echo "make test      install everything and run the whole test suite"
 	@echo "make ui        Dagster UI on http://127.0.0.1:3000"
+	@echo "make labeling  Label Studio with the demo labelling task"
+	@echo "make catalog   build and serve the catalogue site"
+	@echo "make notebook  JupyterLab with the researcher notebooks"
+	@echo "make bench     benchmarks against their baselines (bench/RESULTS.md)"
 	@echo "make check     validate domains/"
 
 uv:
@@ -47,7 +51,29 @@ test-fast: sync
 
 ui: sync
 	@mkdir -p "$(DAGSTER_HOME)"
+	@[ -f "$(DAGSTER_HOME)/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$(DAGSTER_HOME)/dagster.yaml"
 	$(RUN) dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions
+
+# Label Studio with the demo labelling task pushed (needs the demo lake).
+labeling: sync
+	@[ -f "$(REGIONLAB_VAR)/lake/catalog.sqlite" ] || $(RUN) regionlab demo --persons $(PERSONS) --seed $(SEED)
+	$(RUN) regionlab labeling server start --from-template "$(REGIONLAB_VAR)/labelstudio/template"
+	$(RUN) regionlab labeling push clinical_notes/notes entities
+	$(RUN) regionlab labeling server status
+
+# The catalogue site, built from the catalogue metadata and served on 127.0.0.1.
+catalog: sync
+	@[ -f "$(REGIONLAB_VAR)/catalog/metadata.json" ] || $(RUN) regionlab demo --persons $(PERSONS) --seed $(SEED)
+	$(RUN) regionlab catalog site
+	@echo "catalogue site: http://127.0.0.1:8080/"
+	$(RUN) python -m http.server 8080 --bind 127.0.0.1 --directory "$(REGIONLAB_VAR)/catalog/site"
+
+# JupyterLab on 127.0.0.1 with the project's environment as the kernel.
+notebook: sync
+	$(RUN) jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir notebooks
+
+bench: sync
+	$(RUN) python -m bench.run
 
 lint: sync
 	$(RUN) ruff check .

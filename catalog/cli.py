@@ -15,25 +15,18 @@ def emit(
     lite: bool = typer.Option(True, help="Also write to the embedded DataHub Lite."),
 ) -> None:
     """Build the metadata from specs and lake, write metadata.json, DataHub Lite and REST."""
-    from catalog.emit import build_mcps, entity_counts
-    from catalog.lake_facts import facts_from_lake
-    from catalog.sinks import rest_target, write_json, write_lite, write_rest
-    from regionlab.spec import load_domains
+    from catalog.publish import emit_catalog
 
-    registry = load_domains()
-    facts = facts_from_lake(registry)
-    mcps = build_mcps(registry, facts)
-    path = write_json(mcps)
-    console.print(f"{len(mcps)} proposals → {path}", highlight=False)
-    if lite:
-        written = write_lite(mcps)
-        console.print(f"DataHub Lite: {written} written (unchanged aspects are not versioned)")
-    target = rest_target()
-    if target is not None:
-        write_rest(mcps, *target)
-        console.print(f"DataHub REST: {len(mcps)} sent to {target[0]}", highlight=False)
+    result = emit_catalog(lite=lite)
+    console.print(f"{result.proposals} proposals → {result.json_path}", highlight=False)
+    if result.lite_written is not None:
+        console.print(
+            f"DataHub Lite: {result.lite_written} written (unchanged aspects are not versioned)"
+        )
+    if result.rest_url is not None:
+        console.print(f"DataHub REST: {result.proposals} sent to {result.rest_url}", highlight=False)
     table = Table("entity type", "count")
-    for kind, n in entity_counts(mcps).items():
+    for kind, n in result.counts.items():
         table.add_row(kind, str(n))
     console.print(table)
 

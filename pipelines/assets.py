@@ -38,9 +38,23 @@ def _column_schema(product: Product) -> dg.TableSchema:
 
 
 def _check_specs(product: Product) -> list[dg.AssetCheckSpec]:
+    """One check per privacy gate and rule; cross-product rules depend on the product they read,
+    so Dagster runs e.g. the population before the contacts whose foreign key it checks."""
     key = asset_key(product.ref)
+    reads = {
+        rule.id: ref
+        for rule in product.quality
+        if (ref := getattr(rule, "references", None) or getattr(rule, "population", None))
+        and ref != product.ref
+    }
     return [
-        dg.AssetCheckSpec(name=name, asset=key, description=description, blocking=blocking)
+        dg.AssetCheckSpec(
+            name=name,
+            asset=key,
+            description=description,
+            blocking=blocking,
+            additional_deps=[asset_key(reads[name])] if name in reads else None,
+        )
         for name, description, blocking in check_names(product)
     ]
 

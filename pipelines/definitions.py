@@ -8,6 +8,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.assets import build_assets
+from pipelines.catalog_sensor import catalog_after_runs
 from pipelines.resources import RegionlabResource
 from pipelines.sensors import build_extract_sensor
 from regionlab.spec import Registry, load_domains
@@ -22,7 +23,7 @@ def build_definitions(registry: Registry) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         jobs=jobs,
-        sensors=[build_extract_sensor(registry)],
+        sensors=[build_extract_sensor(registry), catalog_after_runs],
         resources={"regionlab": RegionlabResource()},
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import typer
 from rich.console import Console
@@ -19,7 +20,7 @@ def demo(
 ) -> None:
     """Generate sources, validate specs, run every pipeline and emit the catalogue."""
     from regionlab import lake
-    from regionlab.cli.run_cmd import execute, summary_table
+    from regionlab.cli.run_cmd import emit_and_report, execute, summary_table
     from regionlab.privacy.keys import default_key_path, init_key, load_key
     from regionlab.spec import load_domains
     from regionlab.synth.generate import generate
@@ -48,6 +49,10 @@ def demo(
     runs = execute([p.ref for p in registry.topological()], full_refresh=True)
     console.print(summary_table(runs))
     failed = [r for r in runs if r.status not in ("published", "up_to_date")]
+    from regionlab.cli.quality_cmd import quality
+
+    quality(None)
+    emit_and_report()
     if failed:
         console.print(f"[red]{len(failed)} product(s) not published[/]")
         raise typer.Exit(1)

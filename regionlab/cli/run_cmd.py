@@ -158,6 +158,18 @@ def _failures(result: Any) -> dict[str, str]:
     return out
 
 
+def emit_and_report() -> None:
+    """Bring the catalogue up to date with what was just published."""
+    with console.status("updating the catalogue (DataHub metadata)"):
+        from catalog.publish import emit_catalog
+
+        result = emit_catalog()
+    console.print(
+        f"catalogue: {result.proposals} proposals → {result.json_path}"
+        + (" and DataHub Lite" if result.lite_written is not None else "")
+    )
+
+
 def summary_table(runs: list[Any]) -> Table:
     table = Table(title="regionlab run")
     for column in ("product", "status", "published", "quarantined", "snapshot"):
@@ -184,6 +196,9 @@ def run(
     domain: str = typer.Option(None, "--domain", help="Only this domain's products."),
     product: str = typer.Option(None, "--product", help="Only this product (id or domain/id)."),
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Reload every extract."),
+    catalog: bool = typer.Option(
+        True, "--catalog/--no-catalog", help="Emit the catalogue when anything was published."
+    ),
 ) -> None:
     """Run the domain pipelines: ingest → pseudonymise → audit → publish."""
     from regionlab.spec import load_domains
@@ -193,6 +208,8 @@ def run(
     preflight(registry, refs)
     runs = execute(refs, full_refresh=full_refresh)
     console.print(summary_table(runs))
+    if catalog and any(r.status == "published" for r in runs):
+        emit_and_report()
     for r in runs:
         if r.status not in ("published", "up_to_date"):
             reason = getattr(r, "reason", None) or ", ".join(c.check for c in r.blocking_failures)

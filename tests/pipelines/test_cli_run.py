@@ -49,7 +49,7 @@ def test_unknown_product_is_one_clear_message(platform: Settings) -> None:
 
 @pytest.mark.slow
 def test_run_killed_before_publish_leaves_previous_snapshot(platform: Settings) -> None:
-    first = _run("run", "--domain", "laboratory")
+    first = _run("run", "--domain", "laboratory", "--no-catalog")
     assert first.returncode == 0, first.stdout + first.stderr
     con = lake.connect(read_only=True)
     snapshot, rows = lake.current_snapshot(con), lake.table_row_counts(con)
@@ -63,7 +63,7 @@ def test_run_killed_before_publish_leaves_previous_snapshot(platform: Settings) 
     )
     marker = platform.var_dir / "paused"
     proc = subprocess.Popen(
-        [*CLI, "run", "--domain", "laboratory"],
+        [*CLI, "run", "--domain", "laboratory", "--no-catalog"],
         env={**os.environ, "REGIONLAB_FAULT_PAUSE_BEFORE_PUBLISH": str(marker)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -80,7 +80,7 @@ def test_run_killed_before_publish_leaves_previous_snapshot(platform: Settings) 
     assert lake.table_row_counts(con) == rows
     con.close()
 
-    again = _run("run", "--domain", "laboratory")
+    again = _run("run", "--domain", "laboratory", "--no-catalog")
     assert again.returncode == 0, again.stdout + again.stderr
     con = lake.connect(read_only=True)
     after = lake.table_row_counts(con)
@@ -108,3 +108,8 @@ def test_full_run_leaks_no_identifier_into_lake_files_or_event_log(platform: Set
     )
     assert "population/persons" in logs or "population__persons" in logs
     assert scan_text(logs, ids).total() == 0
+
+    # The catalogue the run emitted (DataHub proposals) holds no identifier either.
+    metadata = (platform.catalog_dir / "metadata.json").read_text(encoding="utf-8")
+    assert "urn:li:dataset" in metadata
+    assert scan_text(metadata, ids).total() == 0

@@ -1,0 +1,43 @@
+"""Emit the whole catalogue to every configured sink: the one entry point callers share.
+
+`regionlab catalog emit`, `regionlab run`, `regionlab demo` and the Dagster sensor
+that follows pipeline runs all call :func:`emit_catalog`, so the catalogue follows
+the data without anyone having to remember it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catalog.emit import build_mcps, entity_counts
+from catalog.facts import millis
+from catalog.labeling import labeling_mcps, load_manifests
+from catalog.lake_facts import facts_from_lake
+from catalog.sinks import rest_target, write_json, write_lite, write_rest
+from regionlab.spec import Registry, load_domains
+
+
+@dataclass
+class EmitResult:
+    proposals: int
+    json_path: Path
+    lite_written: int | None = None
+    rest_url: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def emit_catalog(registry: Registry | None = None, *, lite: bool = True) -> EmitResult:
+    """Build the metadata from the specs and the lake and write it to every sink."""
+    registry = registry or load_domains()
+    facts = facts_from_lake(registry)
+    mcps = build_mcps(registry, facts)
+    mcps += labeling_mcps(load_manifests(), millis(facts.generated_at))
+    result = EmitResult(proposals=len(mcps), json_path=write_json(mcps), counts=entity_counts(mcps))
+    if lite:
+        result.lite_written = write_lite(mcps)
+    target = rest_target()
+    if target is not None:
+        write_rest(mcps, *target)
+        result.rest_url = target[0]
+    return result
