@@ -70,7 +70,7 @@ catalog: sync
 
 # JupyterLab on 127.0.0.1 with the project's environment as the kernel.
 notebook: sync
-	$(RUN) jupyter lab --ip 127.0.0.1 --no-browser --notebook-dir notebooks
+	$(RUN) jupyter lab --ServerApp.ip=127.0.0.1 --no-browser --ServerApp.root_dir=notebooks
 
 bench: sync
 	$(RUN) python -m bench.run

@@ -28,6 +28,12 @@ CLASSIFICATION_TAGS: dict[Classification, tuple[str, str]] = {
         "Identificerer en person direkte (CPR-nummer, navn, adresse, telefon). "
         "Publiceres aldrig; erstattes af personnøglen eller fjernes.",
     ),
+    Classification.pseudonym: (
+        "Pseudonym",
+        "Personnøgle (HMAC af CPR-nummeret): kobler en persons rækker på tværs af produkter "
+        "med samme nøgle-id, men afslører ikke CPR-nummeret. Pseudonyme data er stadig "
+        "personoplysninger.",
+    ),
     Classification.quasi_identifier: (
         "Kvasi-identifikator",
         "Kan sammen med andre kolonner udpege en person (alder, køn, bopæl, datoer). "

@@ -34,7 +34,7 @@ def _result(
 
 def _is_person_key(column: PublishedColumn) -> bool:
     """Person keys are 64-hex pseudonyms: their digit runs are not phone numbers or CPRs."""
-    return column.rule is Pseudonymisation.person_key or column.name == "person_key"
+    return column.classification is Classification.pseudonym
 
 
 def identifier_scan(

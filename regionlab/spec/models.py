@@ -185,7 +185,9 @@ class Product(_Spec):
                     name=col.output or default_name or col.name,
                     type=new_type or col.type,
                     description=col.description,
-                    classification=col.classification,
+                    classification=Classification.pseudonym
+                    if col.pseudonymisation is Pseudonymisation.person_key
+                    else col.classification,
                     code_system=col.code_system,
                     glossary_terms=col.glossary_terms,
                     source_column=col.name,

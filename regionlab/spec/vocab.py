@@ -13,6 +13,7 @@ class Classification(StrEnum):
     """How identifying a column is; drives pseudonymisation and catalogue tags."""
 
     direct_identifier = "direct_identifier"
+    pseudonym = "pseudonym"  # a keyed stand-in for a direct identifier: the person key
     quasi_identifier = "quasi_identifier"
     sensitive = "sensitive"
     none = "none"

@@ -28,7 +28,7 @@ NEEDED = {
 }
 PROJECT = "t2d-hba1c"
 #: Size of the demo region; the override exists to try other sizes by hand.
-PERSONS = int(os.environ.get("REGIONLAB_NOTEBOOK_PERSONS", "1500"))
+PERSONS = int(os.environ.get("REGIONLAB_NOTEBOOK_PERSONS", "3000"))
 
 
 def test_notebooks_are_stored_without_outputs() -> None:
