@@ -162,3 +162,10 @@ def test_user_errors(tmp_path: Path) -> None:
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(UserError, match="could not read"):
         check_output(tmp_path / "bad.parquet")
+
+
+def test_iso_dates_are_not_phone_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "dates.csv"
+    path.write_text("period,antal\n2021-01-01,40\n2021-07-01,55\n", encoding="utf-8")
+    report = check_output(path)
+    assert report.ok, report.render()
