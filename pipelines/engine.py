@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import loadlog, quarantine_zone
+from pipelines import erasure_hook, loadlog, quarantine_zone
 from pipelines.audit import privacy_gates
 from pipelines.extracts import Extract, find_extracts
 from pipelines.ingest import QUARANTINE_DDL, ingest
@@ -217,6 +217,7 @@ def run_source_product(
             quarantine_invalid_cpr(con, product)
         names = register_names(settings.sources_dir)
         build_staged(con, product, key, names, ref_date)
+        erasure_hook.quarantine_erased(con, product, key)
         _apply_row_rules(con, product, ref_date)
         if not replace:
             _quarantine_known_keys(con, product)

@@ -1,0 +1,59 @@
+"""Retention as a Dagster job on a daily schedule.
+
+The job calls :func:`regionlab.erasure.apply_retention` (the same as
+``regionlab retention apply``) and reports counts only. A run that finds no
+expired rows commits nothing and keeps the lake's snapshots; one that
+deletes rows expires all older snapshots, as an erasure does.
+
+Add to ``pipelines.definitions.build_definitions``::
+
+    from pipelines.schedules import retention_job, retention_schedule
+    ... jobs=[..., retention_job], schedules=[retention_schedule] ...
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotation.
+import dagster as dg
+
+#: 02:30 Danish time, away from the nightly extract deliveries.
+CRON = "30 2 * * *"
+TIMEZONE = "Europe/Copenhagen"
+
+
+@dg.op(description="Delete rows past their product's retention period; write a receipt.")
+def apply_retention_op(context: dg.OpExecutionContext) -> dg.Output[dict[str, int]]:
+    from regionlab.erasure import apply_retention
+
+    receipt = apply_retention()
+    counts = {
+        "rows_removed": sum(receipt.removed.lake.values()),
+        "labelled_rows_removed": sum(receipt.removed.labelled.values()),
+        "products_touched": len(receipt.removed.lake),
+        "snapshots_expired": len(receipt.snapshots_expired),
+        "files_deleted": receipt.files_deleted,
+    }
+    context.log.info(f"retention {receipt.request_id}: {counts}")
+    if not receipt.verification.passed:
+        raise dg.Failure(
+            description="retention verification failed: expired rows are still readable",
+            metadata={"receipt": receipt.request_id},
+        )
+    return dg.Output(counts, metadata={**counts, "receipt": receipt.request_id})
+
+
+@dg.job(
+    name="retention",
+    description="Enforce the retention periods of every product (regionlab retention apply).",
+    tags={"regionlab/kind": "retention"},
+)
+def retention_job() -> None:
+    apply_retention_op()
+
+
+retention_schedule = dg.ScheduleDefinition(
+    name="retention_daily",
+    job=retention_job,
+    cron_schedule=CRON,
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily retention run.",
+)

@@ -1,0 +1,388 @@
+"""Proof after an erasure or retention run: scan everything that is left, decoded.
+
+Parquet pages are compressed and DuckDB files use lightweight compression, so
+a byte search proves nothing: every Parquet file under the lake's data folder,
+every quarantine zone and every workspace is read with DuckDB, row by row as
+text, and searched for the persons' keys (and project pseudonyms), for
+CPR-shaped text that hashes to their keys, and for the row keys of the
+removed rows. Every lake table is queried at every snapshot that can still
+be read. The SQLite catalogue, which stores text uncompressed, is searched
+byte-wise for the keys (its column statistics could hold them).
+
+Retention runs are verified the same way with a date predicate per product
+instead of needles.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import duckdb
+from pydantic import BaseModel, Field
+
+from regionlab import lake
+from regionlab.erasure import match
+from regionlab.erasure.duckdb_files import FileTable, file_tables
+from regionlab.erasure.lake_delete import row_key_sql, table_columns
+from regionlab.lake.sql import quote_ident, quote_literal
+from regionlab.privacy.keys import PseudonymKey
+from regionlab.spec import Registry
+
+
+class Verification(BaseModel):
+    """Matches left per place (all zero when ``passed``) and how much was scanned."""
+
+    passed: bool = False
+    snapshots_scanned: list[int] = Field(default_factory=list)
+    lake_tables_scanned: int = 0
+    lake_rows_found: dict[str, int] = Field(default_factory=dict)
+    data_files_scanned: int = 0
+    data_file_rows_found: dict[str, int] = Field(default_factory=dict)
+    quarantine_files_scanned: int = 0
+    quarantine_rows_found: dict[str, int] = Field(default_factory=dict)
+    workspace_files_scanned: int = 0
+    workspace_rows_found: dict[str, int] = Field(default_factory=dict)
+    label_exports_scanned: int = 0
+    label_export_lines_found: dict[str, int] = Field(default_factory=dict)
+    catalog_scanned: bool = False
+    catalog_matches: int = 0
+    staging_files_left: int = 0
+    notes: list[str] = Field(default_factory=list)
+
+    def settle(self) -> Verification:
+        found = (
+            sum(self.lake_rows_found.values())
+            + sum(self.data_file_rows_found.values())
+            + sum(self.quarantine_rows_found.values())
+            + sum(self.workspace_rows_found.values())
+            + sum(self.label_export_lines_found.values())
+            + self.catalog_matches
+            + self.staging_files_left
+        )
+        self.passed = found == 0
+        return self
+
+
+def parquet_files(data_dir: Path | None) -> list[Path]:
+    if data_dir is None or not data_dir.is_dir():
+        return []
+    return sorted(p for p in data_dir.rglob("*.parquet") if p.is_file())
+
+
+def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> FileTable:
+    rows = con.execute(
+        "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+        [str(path)],
+    ).fetchall()
+    return FileTable("", str(path), {r[0]: r[1] for r in rows})
+
+
+# --- erasure ---------------------------------------------------------------
+
+
+def _scan_lake_for_persons(
+    v: Verification, registry: Registry, keys: list[str], row_keys: dict[str, list[str]]
+) -> None:
+    con = lake.connect(read_only=True)
+    try:
+        snapshots = [s.id for s in lake.list_snapshots(con)]
+    finally:
+        con.close()
+    v.snapshots_scanned = snapshots
+    for snap in snapshots:
+        con = lake.connect(snapshot=snap)
+        try:
+            match.install(con, keys)
+            for ref, cols in table_columns(con).items():
+                conds = []
+                if "person_key" in cols:
+                    conds.append(f"person_key IN (SELECT k FROM temp.main.{match.KEYS})")
+                own = row_keys.get(ref)
+                key_cols = _row_key_columns(ref, cols, registry)
+                if own and key_cols:
+                    con.execute("CREATE OR REPLACE TEMP TABLE __rl_own (v VARCHAR)")
+                    con.execute("INSERT INTO __rl_own SELECT unnest(?::VARCHAR[])", [own])
+                    conds.append(f"{row_key_sql(key_cols)} IN (SELECT v FROM temp.main.__rl_own)")
+                if not conds:
+                    continue
+                schema, table = ref.split("/")
+                v.lake_tables_scanned += 1
+                n = con.execute(
+                    f"SELECT count(*) FROM lake.{quote_ident(schema)}.{quote_ident(table)} "
+                    f"WHERE {' OR '.join(conds)}"
+                ).fetchone()[0]
+                if n:
+                    v.lake_rows_found[f"snapshot {snap}: {ref}"] = int(n)
+        finally:
+            con.close()
+
+
+def _row_key_columns(ref: str, cols: dict[str, str], registry: Registry) -> list[str]:
+    if ref.startswith("labels/"):
+        return ["row_key"] if "row_key" in cols else []
+    product = registry.products.get(ref)
+    if product and all(k in cols for k in product.row_key):
+        return list(product.row_key)
+    return []
+
+
+def _scan_files(
+    v: Verification,
+    data_dir: Path | None,
+    key: PseudonymKey,
+    keys: list[str],
+    values: list[str],
+) -> None:
+    con = duckdb.connect()
+    try:
+        match.install(con, keys, values)
+        regex = match.key_regex(keys)
+        for path in parquet_files(data_dir):
+            v.data_files_scanned += 1
+            table = _parquet_columns(con, path)
+            source = (
+                f"SELECT row_number() OVER () AS rid, CAST(t AS VARCHAR) AS txt, * "
+                f"FROM read_parquet({quote_literal(str(path))}) t"
+            )
+            n = match.count_matches(con, source, key, regex, table.varchar_columns)
+            if n:
+                v.data_file_rows_found[str(path.relative_to(data_dir))] = n
+    finally:
+        con.close()
+
+
+def _scan_duckdb_file(
+    path: Path,
+    prepare: Callable[[duckdb.DuckDBPyConnection], None],
+    count: Callable[[duckdb.DuckDBPyConnection, FileTable], int],
+) -> dict[str, int]:
+    found: dict[str, int] = {}
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        prepare(con)
+        for table in file_tables(con):
+            n = count(con, table)
+            if n:
+                found[f"{path.name}:{table.schema}.{table.table}"] = n
+    finally:
+        con.close()
+    return found
+
+
+def _scan_quarantine(
+    v: Verification,
+    zones: list[Path],
+    key: PseudonymKey,
+    keys: list[str],
+    row_keys: dict[str, list[str]],
+) -> None:
+    from regionlab.erasure.quarantine import product_of, quarantine_source
+
+    regex = match.key_regex(keys)
+    for path in zones:
+        v.quarantine_files_scanned += 1
+        own = row_keys.get(product_of(path), [])
+        v.quarantine_rows_found.update(
+            _scan_duckdb_file(
+                path,
+                lambda con, own=own: match.install(con, keys, own),
+                lambda con, t: match.count_matches(
+                    con,
+                    quarantine_source(t),
+                    key,
+                    regex,
+                    ["record_id"] if "record_id" in t.columns else [],
+                ),
+            )
+        )
+
+
+def _scan_workspaces(
+    v: Verification, key: PseudonymKey, keys: list[str], values: list[str]
+) -> None:
+    from regionlab.erasure.workspaces import (
+        install_project_needles,
+        project_key_of,
+        workspace_files,
+    )
+
+    for project_id, path in workspace_files().items():
+        v.workspace_files_scanned += 1
+        pkey = project_key_of(project_id, key)
+        pseudo = [hmac_hex_many(k, pkey) for k in keys]
+        regex = match.key_regex(keys + pseudo)
+        v.workspace_rows_found.update(
+            _scan_duckdb_file(
+                path,
+                lambda con, pkey=pkey: install_project_needles(con, keys, values, pkey),
+                lambda con, t, regex=regex: match.count_matches(
+                    con,
+                    f"SELECT rowid AS rid, CAST(t AS VARCHAR) AS txt, * FROM {t.qualified} t",
+                    key,
+                    regex,
+                    t.varchar_columns,
+                ),
+            )
+        )
+
+
+def hmac_hex_many(value: str, pkey: PseudonymKey) -> str:
+    from regionlab.privacy.pseudonym import hmac_hex
+
+    return hmac_hex(pkey, value)
+
+
+def _scan_exports(v: Verification, keys: list[str], values: list[str]) -> None:
+    from regionlab.erasure.labels import exports_dir
+
+    folder = exports_dir()
+    if not folder.is_dir():
+        return
+    needles = [f'"{x}"' for x in set(values) | set(keys)]
+    for path in sorted(folder.glob("*.jsonl")):
+        v.label_exports_scanned += 1
+        lines = path.read_text(encoding="utf-8").splitlines()
+        n = sum(1 for line in lines if any(x in line for x in needles))
+        if n:
+            v.label_export_lines_found[path.name] = n
+
+
+def _scan_catalog(v: Verification, catalog_file: str | None, keys: list[str]) -> None:
+    if catalog_file is None:
+        v.notes.append("catalogue is PostgreSQL: not scanned byte-wise")
+        return
+    v.catalog_scanned = True
+    pattern = re.compile("|".join(re.escape(k) for k in keys).encode()) if keys else None
+    for suffix in ("", "-wal"):
+        path = Path(catalog_file + suffix)
+        if pattern is not None and path.is_file():
+            v.catalog_matches += len(pattern.findall(path.read_bytes()))
+
+
+def staging_files(staging_dir: Path) -> list[Path]:
+    return sorted(staging_dir.glob("*.duckdb*")) if staging_dir.is_dir() else []
+
+
+def verify_erasure(
+    *,
+    registry: Registry,
+    key: PseudonymKey,
+    keys: list[str],
+    row_keys: dict[str, list[str]],
+    data_dir: Path | None,
+    zones: list[Path],
+    staging_dir: Path,
+    catalog_file: str | None,
+) -> Verification:
+    """Zero rows for ``keys`` (and the removed ``row_keys``) anywhere that is left."""
+    v = Verification()
+    values = sorted({x for xs in row_keys.values() for x in xs})
+    _scan_lake_for_persons(v, registry, keys, row_keys)
+    _scan_files(v, data_dir, key, keys, values)
+    _scan_quarantine(v, zones, key, keys, row_keys)
+    _scan_workspaces(v, key, keys, values)
+    _scan_exports(v, keys, values)
+    _scan_catalog(v, catalog_file, keys)
+    v.staging_files_left = len(staging_files(staging_dir))
+    return v.settle()
+
+
+# --- retention -------------------------------------------------------------
+
+
+def expired_sql(column: str, cutoff: date) -> str:
+    """Rows whose period started before the cutoff day (NULL: kept)."""
+    return f"CAST({quote_ident(column)} AS DATE) < DATE '{cutoff.isoformat()}'"
+
+
+def verify_retention(
+    *,
+    registry: Registry,
+    cutoffs: dict[str, date],
+    data_dir: Path | None,
+    removed_row_keys: dict[str, list[str]],
+) -> Verification:
+    """No row past its product's cutoff at any readable snapshot, in any data file or workspace."""
+    from regionlab.erasure.workspaces import _manifest, _refs, workspace_files
+
+    v = Verification()
+    con = lake.connect(read_only=True)
+    try:
+        v.snapshots_scanned = [s.id for s in lake.list_snapshots(con)]
+    finally:
+        con.close()
+    for snap in v.snapshots_scanned:
+        con = lake.connect(snapshot=snap)
+        try:
+            columns = table_columns(con)
+            for ref, cutoff in cutoffs.items():
+                column = registry.products[ref].retention.from_column
+                if column not in columns.get(ref, {}):
+                    continue
+                schema, table = ref.split("/")
+                v.lake_tables_scanned += 1
+                n = con.execute(
+                    f"SELECT count(*) FROM lake.{quote_ident(schema)}.{quote_ident(table)} "
+                    f"WHERE {expired_sql(column, cutoff)}"
+                ).fetchone()[0]
+                if n:
+                    v.lake_rows_found[f"snapshot {snap}: {ref}"] = int(n)
+        finally:
+            con.close()
+    con = duckdb.connect()
+    try:
+        for path in parquet_files(data_dir):
+            v.data_files_scanned += 1
+            rel = path.relative_to(data_dir)
+            ref = "/".join(rel.parts[:2]) if len(rel.parts) >= 3 else ""
+            if ref not in cutoffs or path.name.endswith("-delete.parquet"):
+                continue
+            column = registry.products[ref].retention.from_column
+            if column not in _parquet_columns(con, path).columns:
+                continue
+            n = con.execute(
+                f"SELECT count(*) FROM read_parquet({quote_literal(str(path))}) "
+                f"WHERE {expired_sql(column, cutoffs[ref])}"
+            ).fetchone()[0]
+            if n:
+                v.data_file_rows_found[str(rel)] = int(n)
+    finally:
+        con.close()
+    for path in workspace_files().values():
+        v.workspace_files_scanned += 1
+
+        refs = _refs(_manifest(path))
+
+        def count(c: duckdb.DuckDBPyConnection, t: FileTable, refs=refs) -> int:
+            ref = refs.get(f"{t.schema}.{t.table}")
+            if ref not in cutoffs:
+                return 0
+            column = registry.products[ref].retention.from_column
+            if column not in t.columns:
+                return 0
+            return int(
+                c.execute(
+                    f"SELECT count(*) FROM {t.qualified} WHERE {expired_sql(column, cutoffs[ref])}"
+                ).fetchone()[0]
+            )
+
+        v.workspace_rows_found.update(_scan_duckdb_file(path, lambda c: None, count))
+    labels = {k: xs for k, xs in removed_row_keys.items() if k.startswith("labels/")}
+    if labels:
+        con = lake.connect(read_only=True)
+        try:
+            for ref, xs in labels.items():
+                schema, table = ref.split("/")
+                n = con.execute(
+                    f"SELECT count(*) FROM lake.{quote_ident(schema)}.{quote_ident(table)} "
+                    "WHERE row_key IN (SELECT unnest(?::VARCHAR[]))",
+                    [xs],
+                ).fetchone()[0]
+                if n:
+                    v.lake_rows_found[ref] = int(n)
+        finally:
+            con.close()
+    return v.settle()
