@@ -1,0 +1,509 @@
+"""HealthDCAT-AP (release 8) export: one ``dcat:Dataset`` per data product, as Turtle.
+
+National and EU health data catalogues harvest HealthDCAT-AP. Every property
+comes from one of three places, never invented per export:
+
+- the product spec (title, description, purpose, legal basis, retention,
+  access level, health categories, keywords, columns and code systems,
+  upstreams, owners);
+- the region-wide ``domains/catalog.yaml`` (:mod:`catalog.region`: publisher,
+  HDAB, access application, catalogue address, language, delivery frequency);
+- the lake (:mod:`catalog.lake_facts`, :mod:`catalog.lake_stats`: records,
+  unique individuals, typical ages, temporal coverage, last publication) —
+  aggregates only.
+
+The shapes of the non-public level are the target (health products are
+``NON_PUBLIC``); the tests validate the output with the official shapes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from rdflib import Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
+
+from catalog.facts import CatalogFacts
+from catalog.lake_stats import ProductStats
+from catalog.region import Agent, RegionCatalogue
+from regionlab.settings import get_settings
+from regionlab.spec import Product, Registry
+from regionlab.spec.vocab import AccessLevel, CodeSystem, Pseudonymisation
+
+HEALTH = Namespace("http://healthdataportal.eu/ns/health#")
+DCATAP = Namespace("http://data.europa.eu/r5r/")
+DPV = Namespace("https://w3id.org/dpv#")
+DPVPD = Namespace("https://w3id.org/dpv/dpv-pd#")
+CSVW = Namespace("http://www.w3.org/ns/csvw#")
+VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
+CV = Namespace("http://data.europa.eu/m8g/")
+ELI = Namespace("http://data.europa.eu/eli/ontology#")
+GEODCATAP = Namespace("http://data.europa.eu/930/")
+ADMS = Namespace("http://www.w3.org/ns/adms#")
+DQV = Namespace("http://www.w3.org/ns/dqv#")
+OA = Namespace("http://www.w3.org/ns/oa#")
+
+EU = "http://publications.europa.eu/resource/authority/"
+HDEU = "https://hdeu-dcat.data.health.europa.eu/resource/authority/"
+
+#: Regulation (EU) 2025/327 (European Health Data Space) and the GDPR, by their ELI.
+EHDS = URIRef("http://data.europa.eu/eli/reg/2025/327/oj")
+GDPR = URIRef("http://data.europa.eu/eli/reg/2016/679/oj")
+
+DATASET_TYPE = "STATISTICAL"
+_ACCESS = {
+    AccessLevel.public: "PUBLIC",
+    AccessLevel.restricted: "RESTRICTED",
+    AccessLevel.non_public: "NON_PUBLIC",
+}
+#: The region's code systems onto the HealthDCAT-AP coding-system table. SKS's
+#: diagnosis chapter is the Danish national ICD-10; its procedures are national codes.
+_CODING = {
+    CodeSystem.sks_diagnoses: "ICD-10-NAT",
+    CodeSystem.sks_procedures: "PROC-CODES-NAT",
+    CodeSystem.npu: "NPU",
+    CodeSystem.atc: "ATC",
+}
+#: Personal-data categories (DPV-PD) derived from how a column is published.
+_PD_BY_RULE = {
+    Pseudonymisation.age_band: "Age",
+    Pseudonymisation.birth_year: "Age",
+    Pseudonymisation.municipality: "Location",
+}
+_PD_BY_CODE = {
+    CodeSystem.sks_diagnoses: "HealthRecord",
+    CodeSystem.sks_procedures: "HealthRecord",
+    CodeSystem.npu: "MedicalHealth",
+    CodeSystem.atc: "Prescription",
+    CodeSystem.municipalities: "Location",
+}
+_PD_BY_NAME = {"sex": "Gender", "gender": "Gender", "age": "Age"}
+#: Health categories whose person-level rows are records of care.
+_CARE_RECORDS = {"EHRS", "HRAD", "MRMR", "RMMD", "NRPE"}
+#: Smallest time step a product resolves, from how its retention (row date) column is published.
+_RESOLUTION = {"timestamp": "PT1S", "date": "P1D"}
+_CSVW_TYPES = {
+    "varchar": "string",
+    "integer": "integer",
+    "bigint": "integer",
+    "double": "double",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "dateTime",
+}
+
+
+def dcat_path() -> Path:
+    return get_settings().catalog_dir / "healthdcat-ap.ttl"
+
+
+def dataset_uri(region: RegionCatalogue, ref: str) -> URIRef:
+    return URIRef(f"{str(region.catalogue_url).rstrip('/')}/dataset/{ref}")
+
+
+def landing_page(region: RegionCatalogue, ref: str) -> URIRef:
+    return URIRef(f"{str(region.catalogue_url).rstrip('/')}/#/produkt/{ref}")
+
+
+def personal_data(product: Product) -> list[str]:
+    """DPV-PD categories of the personal data a product holds, from its published columns."""
+    if not product.published("person_key"):
+        return []
+    found: set[str] = set()
+    for col in product.published_columns:
+        if col.rule in _PD_BY_RULE:
+            found.add(_PD_BY_RULE[col.rule])
+        if col.code_system in _PD_BY_CODE:
+            found.add(_PD_BY_CODE[col.code_system])
+        if col.name in _PD_BY_NAME:
+            found.add(_PD_BY_NAME[col.name])
+        if col.classification == "sensitive" and col.code_system is None:
+            found.add("MedicalHealth")
+    if any(c.value in _CARE_RECORDS for c in product.health_categories):
+        found.add("HealthRecord")
+    return sorted(found)
+
+
+def temporal_resolution(product: Product) -> str | None:
+    """ISO 8601 duration of the row date's precision (a month rule publishes months)."""
+    column = product.published(product.retention.from_column)
+    if column is None:
+        return None
+    if column.rule is Pseudonymisation.month:
+        return "P1M"
+    return _RESOLUTION.get(column.type.value)
+
+
+def contract_url(region: RegionCatalogue, ref: str) -> URIRef:
+    """Where the product's ODCS data contract is published beside the catalogue."""
+    domain, _, name = ref.partition("/")
+    return URIRef(f"{str(region.catalogue_url).rstrip('/')}/odcs/{domain}/{name}.odcs.yaml")
+
+
+def coding_systems(product: Product) -> list[str]:
+    return sorted(
+        {_CODING[c.code_system] for c in product.published_columns if c.code_system in _CODING}
+    )
+
+
+class _Builder:
+    def __init__(self, region: RegionCatalogue, lang: str = "da") -> None:
+        self.g = Graph()
+        self.region = region
+        self.lang = lang
+        self.base = str(region.catalogue_url).rstrip("/")
+        for prefix, ns in {
+            "dcat": DCAT,
+            "dct": DCTERMS,
+            "foaf": FOAF,
+            "skos": SKOS,
+            "healthdcatap": HEALTH,
+            "dcatap": DCATAP,
+            "dpv": DPV,
+            "dpvpd": DPVPD,
+            "csvw": CSVW,
+            "vcard": VCARD,
+            "cv": CV,
+            "eli": ELI,
+            "geodcatap": GEODCATAP,
+            "adms": ADMS,
+            "dqv": DQV,
+            "oa": OA,
+        }.items():
+            self.g.bind(prefix, ns)
+        self._agents: dict[str, URIRef] = {}
+
+    def text(self, value: str) -> Literal:
+        return Literal(" ".join(value.split()), lang=self.lang)
+
+    def node(self, path: str) -> URIRef:
+        return URIRef(f"{self.base}/{path}")
+
+    def typed(self, uri: str, cls: URIRef) -> URIRef:
+        ref = URIRef(uri)
+        self.g.add((ref, RDF.type, cls))
+        return ref
+
+    def agent(self, key: str, agent: Agent) -> URIRef:
+        if key in self._agents:
+            return self._agents[key]
+        g = self.g
+        ref = self.node(f"agent/{key}")
+        g.add((ref, RDF.type, FOAF.Agent))
+        g.add((ref, FOAF.name, self.text(agent.name)))
+        g.add((ref, DCTERMS.type, URIRef(f"{HDEU}publisher-type/{agent.type}")))
+        contact = self.node(f"agent/{key}/contact")
+        g.add((contact, RDF.type, CV.ContactPoint))
+        g.add((contact, CV.email, Literal(str(agent.email))))
+        g.add((contact, CV.contactPage, URIRef(str(agent.url))))
+        g.add((ref, CV.contactPoint, contact))
+        self._agents[key] = ref
+        return ref
+
+    def period(self, path: str, start: dt.date | None, end: dt.date | None) -> URIRef | None:
+        if start is None and end is None:
+            return None
+        ref = self.node(path)
+        self.g.add((ref, RDF.type, DCTERMS.PeriodOfTime))
+        if start is not None:
+            self.g.add((ref, DCAT.startDate, Literal(start, datatype=XSD.date)))
+        if end is not None:
+            self.g.add((ref, DCAT.endDate, Literal(end, datatype=XSD.date)))
+        return ref
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _variables(b: _Builder, product: Product) -> URIRef:
+    g = b.g
+    group = b.node(f"variables/{product.ref}")
+    table = b.node(f"variables/{product.ref}/table")
+    g.add((group, RDF.type, CSVW.TableGroup))
+    g.add((group, DCTERMS.title, b.text(f"Variabler i {product.title}")))
+    g.add((group, CSVW.table, table))
+    g.add((table, RDF.type, CSVW.Table))
+    g.add((table, DCTERMS.title, b.text(f"Tabellen {product.table} i regionens datasø")))
+    for keyword in product.keywords:
+        g.add((table, DCAT.keyword, b.text(keyword)))
+    for col in product.published_columns:
+        node = b.node(f"variables/{product.ref}/{col.name}")
+        g.add((table, CSVW.column, node))
+        g.add((node, RDF.type, CSVW.Column))
+        g.add((node, CSVW.name, Literal(col.name)))
+        g.add((node, CSVW.title, b.text(col.name.replace("_", " "))))
+        g.add((node, CSVW.datatype, Literal(_CSVW_TYPES[col.type.value])))
+        g.add((node, DCTERMS.description, b.text(col.description)))
+    return group
+
+
+def _distribution(b: _Builder, product: Product, page: URIRef) -> URIRef:
+    g = b.g
+    dist = b.node(f"distribution/{product.ref}")
+    g.add((dist, RDF.type, DCAT.Distribution))
+    g.add((dist, DCTERMS.title, b.text(f"{product.title} i regionens DuckLake-datasø")))
+    g.add(
+        (
+            dist,
+            DCTERMS.description,
+            b.text(
+                f"Tabellen {product.table} som Parquet-filer i regionens datasø (DuckLake). "
+                "Udleveres kun i et godkendt projektarbejdsområde med projektspecifikke "
+                "pseudonymer."
+            ),
+        )
+    )
+    g.add((dist, DCAT.accessURL, page))
+    g.add((dist, DCTERMS.format, b.typed(f"{EU}file-type/PARQUET", DCTERMS.MediaTypeOrExtent)))
+    g.add((dist, DCATAP.applicableLegislation, EHDS))
+    g.add((dist, DCATAP.availability, URIRef(f"{EU}planned-availability/STABLE")))
+    rights = b.node(f"distribution/{product.ref}/rights")
+    g.add((rights, RDF.type, DCTERMS.RightsStatement))
+    g.add((rights, RDFS.label, b.text(b.region.access.how_to_apply)))
+    g.add((dist, DCTERMS.rights, rights))
+    return dist
+
+
+def _dataset(
+    b: _Builder,
+    product: Product,
+    registry: Registry,
+    facts: CatalogFacts,
+    stats: ProductStats | None,
+) -> None:
+    g, region = b.g, b.region
+    ds = dataset_uri(region, product.ref)
+    page = landing_page(region, product.ref)
+    state = facts.product(product.ref)
+    stats = stats or ProductStats()
+    g.add((ds, RDF.type, DCAT.Dataset))
+    g.add((ds, DCTERMS.title, b.text(product.title)))
+    g.add((ds, DCTERMS.description, b.text(product.description)))
+    g.add((ds, DCTERMS.identifier, Literal(str(ds))))
+    g.add(
+        (
+            ds,
+            DCTERMS.accessRights,
+            b.typed(f"{EU}access-right/{_ACCESS[product.access_level]}", DCTERMS.RightsStatement),
+        )
+    )
+    for law in (EHDS, GDPR):
+        g.add((ds, DCATAP.applicableLegislation, law))
+    g.add((ds, DCAT.theme, URIRef(f"{EU}data-theme/HEAL")))
+    # As the official HealthDCAT-AP example does for record-level health data: the EU
+    # dataset-type table has no concept for pseudonymised microdata held for secondary use.
+    g.add((ds, DCTERMS.type, URIRef(f"{EU}dataset-type/{DATASET_TYPE}")))
+    for category in product.health_categories:
+        g.add((ds, HEALTH.healthCategory, URIRef(f"{HDEU}healthcategories/{category.value}")))
+    g.add((ds, HEALTH.hdab, b.agent("hdab", region.hdab)))
+    publisher = b.agent("publisher", region.publisher)
+    g.add((ds, DCTERMS.publisher, publisher))
+    g.add((ds, GEODCATAP.custodian, publisher))
+    g.add((ds, HEALTH.hasStructuredData, Literal(True)))
+    g.add((ds, HEALTH.hasVariables, _variables(b, product)))
+    g.add((ds, DCAT.distribution, _distribution(b, product, page)))
+    g.add((ds, DCAT.landingPage, b.typed(str(page), FOAF.Document)))
+    # Documentation: the product's ODCS data contract. (Not dct:conformsTo: HealthDCAT-AP
+    # restricts that to its table of health standards, none of which the lake follows.)
+    g.add((ds, FOAF.page, b.typed(str(contract_url(region, product.ref)), FOAF.Document)))
+    g.add(
+        (ds, DCTERMS.language, b.typed(f"{EU}language/{region.language}", DCTERMS.LinguisticSystem))
+    )
+    g.add((ds, DCTERMS.spatial, b.typed(f"{EU}country/{region.country}", DCTERMS.Location)))
+    g.add(
+        (
+            ds,
+            DCTERMS.accrualPeriodicity,
+            b.typed(f"{EU}frequency/{region.frequency}", DCTERMS.Frequency),
+        )
+    )
+    for keyword in product.keywords:
+        g.add((ds, DCAT.keyword, b.text(keyword)))
+
+    # Contact point: the product's data stewards (the people who answer questions about it).
+    stewards = [o for o in product.owners if o.role == "data_steward"] or product.owners
+    contact = b.node(f"contact/{product.ref}")
+    g.add((contact, RDF.type, VCARD.Kind))
+    g.add((contact, VCARD.fn, Literal(stewards[0].name)))
+    g.add((contact, VCARD.hasEmail, URIRef(f"mailto:{stewards[0].email}")))
+    g.add((ds, DCAT.contactPoint, contact))
+
+    # Provenance and the products it is derived from.
+    if product.source is not None:
+        delivery = (
+            "fuldt øjebliksbillede" if product.source.load == "replace" else "løbende leverancer"
+        )
+        provenance = (
+            f"Udtræk fra kildesystemet {product.source.system.upper()} "
+            f"({product.source.format.value}, {delivery}). "
+            "Rækkerne pseudonymiseres (personnøgle med HMAC, generalisering, fjernelse af "
+            "direkte identifikatorer), kvalitetstjekkes og publiceres i én transaktion; "
+            "rækker, der fejler, sættes i karantæne."
+        )
+    else:
+        provenance = (
+            "Beregnet med SQL over de publicerede dataprodukter "
+            + ", ".join(product.upstream)
+            + "; kvalitetstjekkes og publiceres i én transaktion."
+        )
+        for up in product.upstream:
+            g.add((ds, DCTERMS.source, dataset_uri(region, up)))
+    prov = b.node(f"provenance/{product.ref}")
+    g.add((prov, RDF.type, DCTERMS.ProvenanceStatement))
+    g.add((prov, RDFS.label, b.text(provenance)))
+    g.add((ds, DCTERMS.provenance, prov))
+
+    # Purpose and legal basis (DPV).
+    purpose = b.node(f"purpose/{product.ref}")
+    g.add((purpose, RDF.type, DPV.Purpose))
+    g.add((purpose, DCTERMS.description, b.text(product.purpose)))
+    g.add((ds, DPV.hasPurpose, purpose))
+    legal = product.legal_basis
+    basis = b.node(f"legal-basis/{product.ref}")
+    text = "; ".join(x for x in [legal.gdpr_article_6, legal.gdpr_article_9, *legal.national] if x)
+    if legal.description:
+        text = f"{text}. {legal.description}"
+    g.add((basis, RDF.type, DPV.LegalBasis))
+    g.add((basis, DCTERMS.description, b.text(text)))
+    g.add((basis, DCTERMS.source, GDPR))
+    g.add((ds, DPV.hasLegalBasis, basis))
+    for category in personal_data(product):
+        g.add((ds, DPV.hasPersonalData, b.typed(str(DPVPD[category]), DPV.PersonalData)))
+
+    for code in coding_systems(product):
+        g.add(
+            (ds, HEALTH.hasCodingSystem, b.typed(f"{HDEU}coding-system/{code}", DCTERMS.Standard))
+        )
+
+    # What the lake holds now (aggregates only).
+    if state.row_count is not None:
+        g.add(
+            (ds, HEALTH.numberOfRecords, Literal(state.row_count, datatype=XSD.nonNegativeInteger))
+        )
+    if stats.individuals is not None:
+        g.add(
+            (
+                ds,
+                HEALTH.numberOfUniqueIndividuals,
+                Literal(stats.individuals, datatype=XSD.nonNegativeInteger),
+            )
+        )
+    if stats.min_typical_age is not None and stats.max_typical_age is not None:
+        g.add(
+            (
+                ds,
+                HEALTH.minTypicalAge,
+                Literal(stats.min_typical_age, datatype=XSD.nonNegativeInteger),
+            )
+        )
+        g.add(
+            (
+                ds,
+                HEALTH.maxTypicalAge,
+                Literal(stats.max_typical_age, datatype=XSD.nonNegativeInteger),
+            )
+        )
+    if stats.individuals is not None:
+        g.add(
+            (
+                ds,
+                HEALTH.populationCoverage,
+                b.text(
+                    f"Personer i {region.publisher.name} med mindst én række i {product.title}"
+                    + (
+                        f", {stats.coverage_start:%Y-%m-%d} til {stats.coverage_end:%Y-%m-%d}."
+                        if stats.coverage_start and stats.coverage_end
+                        else "."
+                    )
+                ),
+            )
+        )
+    if temporal := b.period(f"temporal/{product.ref}", stats.coverage_start, stats.coverage_end):
+        g.add((ds, DCTERMS.temporal, temporal))
+    # Retention: rows are kept `years` from their retention column; the period runs from
+    # the oldest row to when the newest row's retention ends.
+    if stats.coverage_start and stats.coverage_end:
+        retention = b.period(
+            f"retention/{product.ref}",
+            stats.coverage_start,
+            _add_years(stats.coverage_end, product.retention.years),
+        )
+        assert retention is not None
+        g.add((ds, HEALTH.retentionPeriod, retention))
+    if state.published_at is not None:
+        g.add((ds, DCTERMS.modified, Literal(state.published_at.date(), datatype=XSD.date)))
+    if resolution := temporal_resolution(product):
+        g.add((ds, DCAT.temporalResolution, Literal(resolution, datatype=XSD.duration)))
+
+    # Related: the products it can be linked with (same pseudonymisation key id).
+    if state.key_id:
+        for other in sorted(registry.products):
+            if other != product.ref and facts.product(other).key_id == state.key_id:
+                g.add((ds, DCTERMS.relation, dataset_uri(region, other)))
+    _quality_annotation(b, ds, product, facts)
+
+
+def _quality_annotation(b: _Builder, ds: URIRef, product: Product, facts: CatalogFacts) -> None:
+    """The latest audit as a quality annotation: counts of rules passed, never values."""
+    runs = sorted(facts.quality.get(product.ref, []), key=lambda r: (r.checked_at, r.run_id))
+    if not runs:
+        return
+    latest = runs[-1]
+    passed = sum(r.status == "passed" for r in latest.results)
+    text = (
+        f"{passed} af {len(latest.results)} kvalitetsregler (Kahn: conformance, completeness, "
+        f"plausibility) bestået ved seneste kontrol {latest.checked_at:%Y-%m-%d}."
+    )
+    # HealthDCAT-AP wants a quality *certificate*: the audit is one, since write-audit-publish
+    # publishes a snapshot only after its blocking rules passed. Its body is the product's
+    # page, which shows every rule per Kahn category with its trend.
+    g = b.g
+    note = b.node(f"quality/{product.ref}")
+    g.add((note, RDF.type, DQV.QualityCertificate))
+    g.add((note, OA.hasTarget, ds))
+    g.add((note, OA.motivatedBy, DQV.qualityAssessment))
+    g.add((note, OA.hasBody, landing_page(b.region, product.ref)))
+    g.add((note, RDFS.comment, b.text(text)))
+    g.add((ds, DQV.hasQualityAnnotation, note))
+
+
+def build_graph(
+    registry: Registry,
+    facts: CatalogFacts,
+    stats: dict[str, ProductStats],
+    region: RegionCatalogue,
+) -> Graph:
+    """The HealthDCAT-AP graph of every product in ``registry``.
+
+    No ``dcat:Catalog`` wraps the datasets: it is optional in HealthDCAT-AP, the
+    harvesting catalogue supplies its own, and DCAT-AP's catalogue publisher
+    must be typed from the ADMS publisher-type table, which the health shapes
+    replaced for datasets with their own (one agent cannot satisfy both).
+    """
+    b = _Builder(region)
+    for law in (EHDS, GDPR):
+        b.g.add((law, RDF.type, ELI.LegalResource))
+    for product in sorted(registry.products.values(), key=lambda p: p.ref):
+        _dataset(b, product, registry, facts, stats.get(product.ref))
+    return b.g
+
+
+def export_dcat(path: Path | None = None) -> tuple[Path, int]:
+    """Write ``<var>/catalog/healthdcat-ap.ttl`` from specs, region config and lake."""
+    from catalog.lake_facts import facts_from_lake
+    from catalog.lake_stats import product_stats
+    from catalog.region import load_region
+    from regionlab.spec import load_domains
+
+    registry = load_domains()
+    region = load_region()
+    graph = build_graph(registry, facts_from_lake(registry), product_stats(registry), region)
+    path = path or dcat_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    graph.serialize(path, format="turtle", encoding="utf-8")
+    return path, len(registry.products)

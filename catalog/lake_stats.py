@@ -1,0 +1,128 @@
+"""Aggregate facts about published products that the HealthDCAT-AP export declares.
+
+Number of unique individuals, typical ages and temporal coverage are not in
+any spec: they are properties of the data. They are read here as aggregates
+over the current snapshot (one read-only connection), never as rows, and only
+counts and bounds leave this module.
+
+- unique individuals: ``count(DISTINCT person_key)`` where the product has one;
+- typical ages: 5th and 95th percentile of the age (from ``age_band`` or
+  ``birth_year``) of the product's individuals, taken from the product itself
+  or, for products with only a person key, from ``population/persons``;
+- temporal coverage: first and last value of the retention column (the date
+  each row's retention runs from — the date the steward says a row belongs to).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+from pydantic import BaseModel
+
+from regionlab import lake
+from regionlab.errors import UserError
+from regionlab.lake.sql import quote_ident
+from regionlab.spec import Product, Registry
+
+PERSONS = "population/persons"
+PERSON_KEY = "person_key"
+
+#: Age in whole years from an age band (`40-44`, `90+`): its lower and upper bound.
+_BAND_LOW = "TRY_CAST(regexp_extract({c}, '^([0-9]+)', 1) AS INTEGER)"
+_BAND_HIGH = "coalesce(TRY_CAST(regexp_extract({c}, '-([0-9]+)$', 1) AS INTEGER), 100)"
+
+
+class ProductStats(BaseModel):
+    individuals: int | None = None
+    min_typical_age: int | None = None
+    max_typical_age: int | None = None
+    coverage_start: dt.date | None = None
+    coverage_end: dt.date | None = None
+
+
+def _table(product: Product | str) -> str:
+    domain, _, name = (product.ref if isinstance(product, Product) else product).partition("/")
+    return lake.table_name(domain, name)
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {f"{d}/{p}" for d, p in lake.list_tables(con)}
+
+
+def _age_expr(product: Product, alias: str) -> tuple[str, str] | None:
+    if product.published("age_band"):
+        col = f"{alias}.{quote_ident('age_band')}"
+        return _BAND_LOW.format(c=col), _BAND_HIGH.format(c=col)
+    if product.published("birth_year"):
+        age = f"(year(current_date) - {alias}.{quote_ident('birth_year')})"
+        return age, age
+    return None
+
+
+def _ages(
+    con: duckdb.DuckDBPyConnection, product: Product, registry: Registry, present: set[str]
+) -> tuple[int | None, int | None]:
+    own = _age_expr(product, "t")
+    if own is not None:
+        low, high = own
+        sql = f"SELECT {low} AS lo, {high} AS hi FROM {_table(product)} AS t"
+    elif (
+        product.published(PERSON_KEY)
+        and PERSONS in registry.products
+        and PERSONS in present
+        and (ages := _age_expr(registry.products[PERSONS], "p")) is not None
+    ):
+        low, high = ages
+        key = quote_ident(PERSON_KEY)
+        sql = (
+            f"SELECT {low} AS lo, {high} AS hi FROM {_table(PERSONS)} AS p "
+            f"WHERE p.{key} IN (SELECT {key} FROM {_table(product)})"
+        )
+    else:
+        return None, None
+    row = con.execute(
+        f"SELECT quantile_disc(lo, 0.05), quantile_disc(hi, 0.95) FROM ({sql})"
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None, None
+    return max(int(row[0]), 0), max(int(row[1]), int(row[0]))
+
+
+def _coverage(
+    con: duckdb.DuckDBPyConnection, product: Product
+) -> tuple[dt.date | None, dt.date | None]:
+    column = product.published(product.retention.from_column)
+    if column is None:
+        return None, None
+    col = quote_ident(column.name)
+    row = con.execute(
+        f"SELECT CAST(min({col}) AS DATE), CAST(max({col}) AS DATE) FROM {_table(product)}"
+    ).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def product_stats(registry: Registry) -> dict[str, ProductStats]:
+    """Stats of every product present in the lake; an absent lake gives an empty dict."""
+    try:
+        con = lake.connect(read_only=True)
+    except UserError:
+        return {}
+    try:
+        present = _tables(con)
+        out: dict[str, ProductStats] = {}
+        for product in registry.topological():
+            if product.ref not in present:
+                continue
+            stats = ProductStats()
+            if product.published(PERSON_KEY):
+                row = con.execute(
+                    f"SELECT count(DISTINCT {quote_ident(PERSON_KEY)}) FROM {_table(product)}"
+                ).fetchone()
+                stats.individuals = int(row[0]) if row else None
+            stats.min_typical_age, stats.max_typical_age = _ages(con, product, registry, present)
+            stats.coverage_start, stats.coverage_end = _coverage(con, product)
+            out[product.ref] = stats
+        return out
+    finally:
+        con.close()

@@ -1,0 +1,282 @@
+"""Open Data Contract Standard (ODCS v3) contracts: one YAML file per data product.
+
+A contract is what a consumer may rely on: the schema with classifications
+and code systems, the quality rules (as the Great Expectations checks the
+platform runs), the team, the SLA (freshness, retention) and the server
+where the table lives (the DuckLake lake). Everything comes from the spec,
+the region-wide ``domains/catalog.yaml`` and the lake's current state.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from catalog.facts import CatalogFacts
+from catalog.region import RegionCatalogue
+from regionlab.lake.config import LakeConfig
+from regionlab.settings import get_settings
+from regionlab.spec import Product, Registry
+from regionlab.spec.rules import QualityRule
+from regionlab.spec.vocab import Classification, ColumnType, OwnerRole
+
+API_VERSION = "v3.0.2"
+_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+_LOGICAL = {
+    ColumnType.varchar: "string",
+    ColumnType.integer: "integer",
+    ColumnType.bigint: "integer",
+    ColumnType.double: "number",
+    ColumnType.boolean: "boolean",
+    ColumnType.date: "date",
+    ColumnType.timestamp: "timestamp",
+}
+#: The spec's classification onto ODCS's free-text classification (its common values).
+_CLASSIFICATION = {
+    Classification.direct_identifier: "restricted",
+    Classification.quasi_identifier: "confidential",
+    Classification.pseudonym: "confidential",
+    Classification.sensitive: "restricted",
+    Classification.none: "internal",
+}
+#: ODCS quality dimensions by rule type (Kahn's categories are kept as a tag).
+_DIMENSION = {
+    "not_null": "completeness",
+    "completeness": "completeness",
+    "row_count_between": "completeness",
+    "unique": "uniqueness",
+    "unique_combination": "uniqueness",
+    "in_set": "conformity",
+    "in_code_list": "conformity",
+    "regex": "conformity",
+    "between": "conformity",
+    "greater_or_equal": "consistency",
+    "foreign_key": "consistency",
+    "not_in_future": "accuracy",
+    "not_after_death": "accuracy",
+    "freshness": "timeliness",
+}
+_ROLES = {
+    OwnerRole.data_steward: "data steward",
+    OwnerRole.technical_owner: "technical owner",
+    OwnerRole.business_owner: "business owner",
+}
+
+
+def odcs_dir() -> Path:
+    return get_settings().catalog_dir / "odcs"
+
+
+def _stable_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+def _custom(**values: Any) -> list[dict[str, Any]]:
+    return [{"property": k, "value": v} for k, v in values.items() if v not in (None, "", [])]
+
+
+def _rule(rule: QualityRule) -> dict[str, Any]:
+    data = rule.model_dump(mode="json", exclude_none=True)
+    out: dict[str, Any] = {
+        "id": _stable_id(rule.id),
+        "name": rule.id,
+        "type": "custom",
+        "engine": "great-expectations",
+        "implementation": data,
+        "severity": "error" if rule.severity.value == "blocking" else "warning",
+        "tags": [f"kahn:{rule.kahn.value}", f"severity:{rule.severity.value}"],
+    }
+    if rule.description:
+        out["description"] = " ".join(rule.description.split())
+    if dimension := _DIMENSION.get(rule.type):
+        out["dimension"] = dimension
+    return out
+
+
+def _server(region: RegionCatalogue, lake: LakeConfig, product: Product) -> dict[str, Any]:
+    catalog = _PASSWORD.sub(r"\1***", lake.catalog)
+    return {
+        "server": region.lake_server,
+        "type": "duckdb",
+        "description": "Regionens DuckLake-datasø (Parquet-filer og et katalog); "
+        "tabellen læses som lake.<domæne>.<produkt> efter ATTACH.",
+        "environment": "prod",
+        "database": f"ducklake:{lake.catalog_type}:{catalog}",
+        "schema": product.domain,
+        "customProperties": _custom(dataPath=lake.data_path, alias=lake.alias),
+    }
+
+
+def contract(
+    product: Product,
+    registry: Registry,
+    facts: CatalogFacts,
+    region: RegionCatalogue,
+    lake: LakeConfig,
+) -> dict[str, Any]:
+    """The ODCS v3 contract of one product, as a plain mapping ready for YAML."""
+    state = facts.product(product.ref)
+    column_rules: dict[str, list[dict[str, Any]]] = {}
+    table_rules: list[dict[str, Any]] = []
+    for rule in product.quality:
+        used = rule.columns_used()
+        if len(used) == 1 and product.published(used[0]):
+            column_rules.setdefault(used[0], []).append(_rule(rule))
+        else:
+            table_rules.append(_rule(rule))
+    properties = []
+    for col in product.published_columns:
+        prop: dict[str, Any] = {
+            "id": _stable_id(col.name),
+            "name": col.name,
+            "physicalName": col.name,
+            "physicalType": col.type.duckdb,
+            "logicalType": _LOGICAL[col.type],
+            "description": " ".join(col.description.split()),
+            "required": not col.nullable,
+            "classification": _CLASSIFICATION.get(col.classification, "confidential"),
+            "tags": [f"classification:{col.classification.value}"]
+            + [f"glossary:{t}" for t in col.glossary_terms],
+            "customProperties": _custom(
+                regionlabClassification=col.classification.value,
+                pseudonymisation=col.rule.value,
+                sourceColumn=col.source_column,
+                codeSystem=col.code_system.value if col.code_system else None,
+            ),
+        }
+        if col.name in product.row_key:
+            prop["primaryKey"] = True
+            prop["primaryKeyPosition"] = product.row_key.index(col.name) + 1
+        if col.name in column_rules:
+            prop["quality"] = column_rules[col.name]
+        if product.is_derived:
+            prop["transformSourceObjects"] = [u.replace("/", ".") for u in product.upstream]
+        properties.append(prop)
+    schema: dict[str, Any] = {
+        "id": _stable_id(product.id),
+        "name": product.id,
+        "physicalName": product.table,
+        "physicalType": "table",
+        "businessName": product.title,
+        "description": " ".join(product.description.split()),
+        "properties": properties,
+        "tags": sorted(product.keywords),
+    }
+    if table_rules:
+        schema["quality"] = table_rules
+
+    legal = product.legal_basis
+    legal_text = "; ".join(
+        x for x in [legal.gdpr_article_6, legal.gdpr_article_9, *legal.national] if x
+    )
+    sla: list[dict[str, Any]] = [
+        {
+            "property": "retention",
+            "value": product.retention.years,
+            "unit": "y",
+            "element": f"{product.table}.{product.retention.from_column}",
+            "description": " ".join(product.retention.justification.split()),
+        }
+    ]
+    freshness = next((r for r in product.quality if r.type == "freshness"), None)
+    if freshness is not None:
+        sla.append(
+            {
+                "property": "latency",
+                "value": freshness.max_age_days,  # type: ignore[union-attr]
+                "unit": "d",
+                "description": "Højeste alder af det nyeste udtræk før en advarsel.",
+            }
+        )
+    sla.append(
+        {
+            "property": "frequency",
+            "value": region.frequency.lower(),
+            "description": "Leverancefrekvens for udtræk.",
+        }
+    )
+
+    members = [
+        {
+            "id": _stable_id(o.email.split("@")[0]),
+            "username": str(o.email),
+            "name": o.name,
+            "role": _ROLES[o.role],
+        }
+        for o in product.owners
+    ]
+    stewards = [o for o in product.owners if o.role is OwnerRole.data_steward] or product.owners
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "DataContract",
+        "id": _stable_id(f"{product.domain}-{product.id}"),
+        "name": product.title,
+        "version": f"1.{state.snapshot_id or 0}.0",
+        "status": product.status.value,
+        "domain": product.domain,
+        "dataProduct": product.ref,
+        "tenant": region.publisher.name,
+        "tags": sorted(product.keywords),
+        "description": {
+            "purpose": " ".join(product.purpose.split()),
+            "usage": " ".join(region.access.how_to_apply.split()),
+            "limitations": f"Adgangsniveau {product.access_level.value}. Hjemmel: {legal_text}. "
+            f"Mindste k-anonymitet {product.privacy.min_k} over "
+            f"{', '.join(product.privacy.quasi_identifiers) or 'ingen kvasi-identifikatorer'}.",
+        },
+        "schema": [schema],
+        "servers": [_server(region, lake, product)],
+        "team": {"name": f"{product.domain}-team", "members": members},
+        "support": [
+            {
+                "channel": "steward",
+                "url": f"mailto:{stewards[0].email}",
+                "tool": "email",
+                "scope": "interactive",
+            },
+            {
+                "channel": "access",
+                "url": str(region.access.application_url),
+                "tool": "other",
+                "scope": "issues",
+                "description": "Ansøg om adgang til ikke-offentlige data.",
+            },
+        ],
+        "slaProperties": sla,
+        "customProperties": _custom(
+            accessLevel=product.access_level.value,
+            legalBasis=legal_text,
+            healthCategories=[c.value for c in product.health_categories],
+            keyId=state.key_id,
+            lastSnapshot=state.snapshot_id,
+            rowCount=state.row_count,
+            upstream=product.upstream,
+        ),
+    }
+
+
+def export_odcs(out_dir: Path | None = None) -> list[Path]:
+    """Write ``<var>/catalog/odcs/<domain>/<product>.odcs.yaml`` for every product."""
+    from catalog.lake_facts import facts_from_lake
+    from catalog.region import load_region
+    from regionlab.spec import load_domains
+
+    registry = load_domains()
+    region = load_region()
+    facts = facts_from_lake(registry)
+    lake = LakeConfig.from_env()
+    out_dir = out_dir or odcs_dir()
+    written = []
+    for product in sorted(registry.products.values(), key=lambda p: p.ref):
+        path = out_dir / product.domain / f"{product.id}.odcs.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = contract(product, registry, facts, region, lake)
+        path.write_text(
+            yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8"
+        )
+        written.append(path)
+    return written

@@ -1,0 +1,496 @@
+/* regionlab catalogue site: renders window.RL_DATA by hash route; search with MiniSearch.
+ * Works from file:// and from any web server: no fetch, no external resources. */
+(function () {
+  "use strict";
+
+  const DATA = window.RL_DATA;
+  const PHASES = ["idé", "afprøvning", "implementering", "drift"];
+  const KAHN = [
+    ["conformance", "Konformitet", "Overholder værdierne format, kodelister og regler?"],
+    ["completeness", "Fuldstændighed", "Er data til stede, hvor de skal være?"],
+    ["plausibility", "Troværdighed", "Er værdierne sandsynlige (tid, sammenhæng)?"],
+  ];
+  const CLASS_LABEL = {
+    direct_identifier: "Direkte identifikator",
+    pseudonym: "Pseudonym",
+    quasi_identifier: "Kvasi-identifikator",
+    sensitive: "Følsom",
+    none: "Ingen",
+  };
+  const ACCESS = {
+    public: ["Offentlig", "Kan bruges af alle."],
+    restricted: ["Begrænset", "Kræver aftale med dataejeren."],
+    non_public: ["Ikke-offentlig", "Kun for godkendte projekter i et arbejdsområde."],
+  };
+  const STATUS_LABEL = { ok: "OK", advarsel: "Advarsel", fejl: "Fejl", ukendt: "Ikke kørt" };
+  const RESULT_LABEL = { SUCCESS: "bestået", FAILURE: "fejlet", ERROR: "fejl i kørsel" };
+  const CODE_LABEL = {
+    sks_diagnoses: "SKS-diagnoser", sks_procedures: "SKS-procedurer", npu: "NPU", atc: "ATC",
+    municipalities: "Kommunekoder",
+  };
+
+  const byRef = new Map(DATA.products.map((p) => [p.ref, p]));
+  const byUrn = new Map(DATA.products.map((p) => [p.urn, p]));
+  const domains = new Map(DATA.domains.map((d) => [d.id, d]));
+  const terms = new Map();
+  DATA.glossary.forEach((n) => n.terms.forEach((t) => terms.set(t.id, t)));
+  const initiativesByUrn = new Map(DATA.initiatives.map((i) => [i.urn, i]));
+
+  /* ---------- helpers ---------- */
+  const esc = (v) =>
+    String(v == null ? "" : v).replace(/[&<>"']/g, (c) =>
+      ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const fmtInt = (n) => (n == null || n === "" ? "–" : Number(n).toLocaleString("da-DK"));
+  const fmtDate = (iso) => {
+    if (!iso) return "–";
+    const d = new Date(iso.length <= 10 ? iso + "T00:00:00Z" : iso);
+    if (isNaN(d)) return esc(iso);
+    return d.toLocaleDateString("da-DK", { year: "numeric", month: "short", day: "numeric" });
+  };
+  const fmtDateTime = (iso) => {
+    if (!iso) return "–";
+    const d = new Date(iso);
+    return isNaN(d) ? esc(iso) : d.toLocaleString("da-DK", { dateStyle: "medium", timeStyle: "short" });
+  };
+  const daysSince = (iso) => {
+    if (!iso) return null;
+    const d = new Date(iso.length <= 10 ? iso + "T00:00:00Z" : iso);
+    return Math.floor((Date.parse(DATA.generated_at) - d.getTime()) / 86400000);
+  };
+  const chip = (text, cls) => `<span class="chip ${esc(cls || "")}">${esc(text)}</span>`;
+  const statusChip = (s) => chip(STATUS_LABEL[s] || s, s);
+  const productLink = (ref) => {
+    const p = byRef.get(ref);
+    return `<a href="#/produkt/${esc(ref)}">${esc(p ? p.title : ref)}</a>`;
+  };
+  const termLink = (id) => {
+    const t = terms.get(id);
+    return `<a href="#/begreber/${esc(id)}">${esc(t ? t.name : id)}</a>`;
+  };
+  const owner = (o) =>
+    `<li><strong>${esc(o.name)}</strong> <span class="muted small">${esc(o.role_label)}</span><br>` +
+    (o.email ? `<a href="mailto:${esc(o.email)}">${esc(o.email)}</a>` : `<span class="muted">${esc(o.id)}</span>`) +
+    `</li>`;
+  const freshness = (p) => p.properties.freshness || (p.properties.published_at || "").slice(0, 10) || null;
+
+  /* ---------- pages ---------- */
+  function overview() {
+    const counts = { ok: 0, advarsel: 0, fejl: 0, ukendt: 0 };
+    DATA.products.forEach((p) => (counts[p.quality_status] = (counts[p.quality_status] || 0) + 1));
+    const newest = DATA.products.map(freshness).filter(Boolean).sort().pop();
+    const recent = DATA.runs.slice(0, 12);
+    const failing = DATA.products
+      .flatMap((p) => p.checks.filter((c) => c.result && c.result !== "SUCCESS").map((c) => [p, c]))
+      .slice(0, 10);
+    return `
+      <h1>Regionens datakatalog</h1>
+      <p class="lead">Dataprodukter med ejere, formål, hjemmel, skema, kvalitet og afstamning — som
+      kataloget (DataHub) har registreret dem. Søg øverst, eller gå via et domæne.</p>
+      <div class="grid stats">
+        <div class="panel stat"><div class="num">${DATA.domains.length}</div><div class="label">domæner</div></div>
+        <div class="panel stat"><div class="num">${DATA.products.length}</div><div class="label">dataprodukter</div></div>
+        <div class="panel stat"><div class="num">${counts.ok}</div><div class="label">${statusChip("ok")} kvalitet i orden</div></div>
+        <div class="panel stat"><div class="num">${counts.advarsel + counts.fejl}</div><div class="label">${statusChip("advarsel")} ${statusChip("fejl")} med afvigelser</div></div>
+        <div class="panel stat"><div class="num">${fmtDate(newest)}</div><div class="label">nyeste data</div></div>
+      </div>
+      <h2>Domæner</h2>
+      <div class="grid cards">${DATA.domains.map(domainCard).join("")}</div>
+      <div class="grid two">
+        <section>
+          <h2>Seneste ændringer</h2>
+          <div class="panel"><ul class="plain">${
+            recent.map((r) => `<li>${productLink(r.product)} <span class="muted small">publiceret ${fmtDateTime(r.at)}</span>
+              ${r.result === "SUCCESS" ? chip("gennemført", "ok") : r.result ? chip("fejlet", "fejl") : chip("kører", "")}</li>`).join("") ||
+            '<li class="muted">Ingen kørsler registreret endnu.</li>'
+          }</ul></div>
+        </section>
+        <section>
+          <h2>Afvigende kvalitetsregler</h2>
+          <div class="panel"><ul class="plain">${
+            failing.map(([p, c]) => `<li>${productLink(p.ref)}<br><span class="small">${esc(c.description || c.check)}</span>
+              ${chip(RESULT_LABEL[c.result] || c.result, c.severity === "blocking" ? "fejl" : "advarsel")}</li>`).join("") ||
+            '<li class="muted">Alle regler bestået ved seneste kørsel.</li>'
+          }</ul></div>
+        </section>
+      </div>`;
+  }
+
+  function domainCard(d) {
+    const products = d.products.map((r) => byRef.get(r)).filter(Boolean);
+    const worst = ["fejl", "advarsel", "ok", "ukendt"].find((s) => products.some((p) => p.quality_status === s));
+    const fresh = products.map(freshness).filter(Boolean).sort().pop();
+    return `<div class="panel card">
+      <h3><a href="#/domaene/${esc(d.id)}">${esc(d.title)}</a></h3>
+      <p class="small muted">${esc(d.description.slice(0, 170))}${d.description.length > 170 ? " …" : ""}</p>
+      <div class="small">${products.length} produkt${products.length === 1 ? "" : "er"} ·
+        ${worst ? statusChip(worst) : ""} · nyeste data ${fmtDate(fresh)}</div>
+    </div>`;
+  }
+
+  function domainsPage() {
+    return `<h1>Domæner</h1><p class="lead">Hvert domæne har en dataansvarlig (steward), der beskriver og står inde for domænets dataprodukter.</p>
+      <div class="grid cards">${DATA.domains.map(domainCard).join("")}</div>`;
+  }
+
+  function domainPage(id) {
+    const d = domains.get(id);
+    if (!d) return notFound(`Domænet “${id}” findes ikke i kataloget.`);
+    const products = d.products.map((r) => byRef.get(r)).filter(Boolean);
+    return `<div class="crumbs"><a href="#/domaener">Domæner</a> ›</div>
+      <h1>${esc(d.title)}</h1><p class="lead">${esc(d.description)}</p>
+      <div class="grid two">
+        <section><h2>Dataprodukter</h2>
+          <div class="panel table-wrap"><table>
+            <thead><tr><th>Produkt</th><th>Kvalitet</th><th>Nyeste data</th><th>Rækker</th><th>Adgang</th></tr></thead>
+            <tbody>${products.map((p) => `<tr>
+              <td>${productLink(p.ref)}<div class="small muted mono">${esc(p.ref)}</div></td>
+              <td>${statusChip(p.quality_status)}</td><td>${fmtDate(freshness(p))}</td>
+              <td>${fmtInt(p.properties.row_count)}</td><td>${esc((ACCESS[p.properties.access_level] || [p.properties.access_level])[0])}</td>
+            </tr>`).join("")}</tbody></table></div>
+        </section>
+        <section><h2>Ejere og steward</h2><div class="panel"><ul class="plain">${d.owners.map(owner).join("")}</ul></div></section>
+      </div>`;
+  }
+
+  function productPage(ref) {
+    const p = byRef.get(ref);
+    if (!p) return notFound(`Dataproduktet “${ref}” findes ikke i kataloget.`);
+    const props = p.properties;
+    const d = domains.get(p.domain);
+    const access = ACCESS[props.access_level] || [props.access_level || "–", ""];
+    const region = DATA.region;
+    const linkable = props.key_id
+      ? DATA.products.filter((o) => o.ref !== p.ref && o.properties.key_id === props.key_id)
+      : [];
+    const age = daysSince(freshness(p));
+    const apply = props.access_level === "public"
+      ? "<p>Produktet er offentligt og kan bruges uden ansøgning.</p>"
+      : region
+        ? `<p>${esc(region.how_to_apply)}</p><p><a href="${esc(region.application_url)}">Ansøg om adgang</a> ·
+           <a href="mailto:${esc(region.access_email)}">${esc(region.access_email)}</a> ·
+           tilladelser udstedes af <a href="${esc(region.hdab_url)}">${esc(region.hdab)}</a></p>`
+        : "<p>Kontakt produktets dataansvarlige.</p>";
+    return `<div class="crumbs"><a href="#/domaene/${esc(p.domain)}">${esc(d ? d.title : p.domain)}</a> ›</div>
+      <h1>${esc(p.title)}</h1>
+      <div class="small muted"><span class="mono">${esc(p.ref)}</span> · tabel <span class="mono">${esc(p.table)}</span> ·
+        ${p.kind === "derived" ? "afledt produkt" : p.kind === "labelled" ? "annoteret produkt" : "kildeprodukt"} · ${esc(props.status || "")}</div>
+      <p class="lead" style="margin-top:.75rem">${esc(p.description)}</p>
+      <div class="grid two">
+        <section class="panel">
+          <dl class="facts">
+            <div class="fact"><dt>Formål</dt><dd>${esc(props.purpose || "–")}</dd></div>
+            <div class="fact"><dt>Adgangsniveau</dt><dd>${chip(access[0], props.access_level === "public" ? "ok" : "advarsel")} <span class="small muted">${esc(access[1])}</span></dd></div>
+            <div class="fact"><dt>Hjemmel</dt><dd>${esc(props.legal_basis || "–")}</dd></div>
+            <div class="fact"><dt>Opbevaring</dt><dd>${esc(props.retention || "–")}<div class="small muted">${esc(props.retention_justification || "")}</div></dd></div>
+            <div class="fact"><dt>Friskhed</dt><dd>nyeste data ${fmtDate(freshness(p))}${age != null ? ` <span class="small muted">(${age} dage)</span>` : ""}<div class="small muted">snapshot ${esc(props.last_snapshot || "–")} · publiceret ${fmtDateTime(props.published_at)} · ${fmtInt(props.row_count)} rækker</div></dd></div>
+            <div class="fact"><dt>Nøgle-id</dt><dd><span class="mono">${esc(props.key_id || "–")}</span>
+              <div class="small muted">${linkable.length ? "Kan kobles med " + linkable.map((o) => productLink(o.ref)).join(", ") : props.key_id ? "Intet andet produkt har samme nøgle." : "Ingen personnøgle."}</div></dd></div>
+            <div class="fact"><dt>Sundhedskategorier</dt><dd>${esc(props.health_categories || "–")}</dd></div>
+            <div class="fact"><dt>Nøgleord</dt><dd>${p.keywords.map((k) => chip(k)).join("") || "–"}</dd></div>
+          </dl>
+        </section>
+        <section class="panel" id="owners">
+          <h3>Ejere og kontakt</h3><ul class="plain owners">${p.owners.map(owner).join("")}</ul>
+          <h3 style="margin-top:1rem">Sådan får du adgang</h3>${apply}
+        </section>
+      </div>
+      <h2>Skema</h2>${schemaTable(p)}
+      <h2>Kvalitet</h2>${quality(p)}
+      <h2>Afstamning (lineage)</h2>${lineage(p)}
+      ${p.initiatives.length ? `<h2>Initiativer, der bruger produktet</h2><div class="panel"><ul class="plain">${
+        p.initiatives.map((u) => initiativesByUrn.get(u)).filter(Boolean).map((i) =>
+          `<li><a href="#/initiativer/${esc(i.id)}">${esc(i.name)}</a> ${chip(i.phase)} <span class="small muted">${esc(i.department)}</span></li>`).join("")
+      }</ul></div>` : ""}
+      ${p.terms.length ? `<h2>Begreber</h2><p>${p.terms.map(termLink).join(" · ")}</p>` : ""}`;
+  }
+
+  function schemaTable(p) {
+    return `<div class="panel table-wrap"><table class="schema">
+      <thead><tr><th>Kolonne</th><th>Type</th><th>Beskrivelse</th><th>Klassifikation</th><th>Kodesystem</th><th>Begreber</th></tr></thead>
+      <tbody>${p.fields.map((f) => `<tr data-col="${esc(f.name)}">
+        <td class="mono">${esc(f.name)}${f.key ? ' <span class="chip" title="Rækkenøgle">nøgle</span>' : ""}</td>
+        <td class="mono small">${esc(f.type)}</td>
+        <td>${esc(f.description)}</td>
+        <td>${f.classification !== "none" ? chip(CLASS_LABEL[f.classification] || f.classification, f.classification) : '<span class="muted small">ingen</span>'}</td>
+        <td>${f.code_system ? chip(CODE_LABEL[f.code_system] || f.code_system, "code") : '<span class="muted small">–</span>'}</td>
+        <td class="small">${f.terms.map(termLink).join(", ")}</td></tr>`).join("")}</tbody></table></div>`;
+  }
+
+  /* Small inline SVG: share of the category's checks passed per run, oldest → newest. */
+  function trend(history, category) {
+    const pts = history
+      .map((r) => [r.at, r.cats[category]])
+      .filter(([, c]) => c && c.total)
+      .map(([at, c]) => [at, c.passed / c.total, c]);
+    const w = 200, h = 44, pad = 6;
+    if (!pts.length) return `<svg class="trend" width="${w}" height="${h}" role="img" aria-label="Ingen kørsler"><line class="base" x1="0" y1="${h - pad}" x2="${w}" y2="${h - pad}"/></svg>`;
+    const x = (i) => (pts.length === 1 ? w / 2 : pad + (i * (w - 2 * pad)) / (pts.length - 1));
+    const y = (v) => pad + (1 - v) * (h - 2 * pad);
+    const line = pts.map(([, v], i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+    return `<svg class="trend" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="Tendens: andel beståede regler pr. kørsel">
+      <line class="base" x1="0" y1="${y(1)}" x2="${w}" y2="${y(1)}"/><line class="base" x1="0" y1="${y(0)}" x2="${w}" y2="${y(0)}"/>
+      ${pts.length > 1 ? `<polyline class="line" points="${line}"/>` : ""}
+      ${pts.map(([at, v, c], i) => `<circle class="dot" cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3"><title>${fmtDateTime(at)}: ${c.passed} af ${c.total} bestået</title></circle>`).join("")}
+    </svg>`;
+  }
+
+  function quality(p) {
+    if (!p.checks.length) return '<p class="muted">Ingen kvalitetsregler registreret.</p>';
+    const cats = KAHN.map(([key, label, help]) => {
+      const checks = p.checks.filter((c) => c.category === key);
+      if (!checks.length) return "";
+      const ran = checks.filter((c) => c.result);
+      const passed = ran.filter((c) => c.result === "SUCCESS").length;
+      const bad = ran.filter((c) => c.result !== "SUCCESS");
+      const status = !ran.length ? "ukendt" : bad.some((c) => c.severity === "blocking") ? "fejl" : bad.length ? "advarsel" : "ok";
+      return `<div class="panel kahn-cat" data-kahn="${key}">
+        <div class="head"><h3>${label}</h3>${statusChip(status)}</div>
+        <div class="small muted">${help}</div>
+        ${trend(p.quality_history, key)}
+        <div class="small"><strong>${passed} af ${ran.length}</strong> regler bestået ved seneste kørsel</div>
+        <ul class="plain checks">${checks.map((c) => `<li>${esc(c.description || c.check)}
+          <div class="small muted"><span class="mono">${esc(c.check)}</span> · ${c.severity === "blocking" ? "blokerende" : "advarsel"}
+          ${c.result ? "· " + chip(RESULT_LABEL[c.result] || c.result, c.result === "SUCCESS" ? "ok" : c.severity === "blocking" ? "fejl" : "advarsel") : "· ikke kørt"}
+          ${c.unexpected ? `· ${fmtInt(c.unexpected)} afvigende af ${fmtInt(c.rows)}` : ""}</div></li>`).join("")}</ul>
+      </div>`;
+    });
+    const other = p.checks.filter((c) => !KAHN.some(([k]) => k === c.category));
+    return `<div class="kahn">${cats.join("")}</div>${other.length ? `<p class="small muted">Øvrige kontroller (platform, privatliv): ${other.map((c) => esc(c.check) + " " + (c.result ? chip(RESULT_LABEL[c.result] || c.result, c.result === "SUCCESS" ? "ok" : "advarsel") : "")).join(" · ")}</p>` : ""}
+      <p class="small muted">${p.quality_history.length} kørsel${p.quality_history.length === 1 ? "" : "er"} i historikken · seneste ${fmtDateTime((p.quality_history[p.quality_history.length - 1] || {}).at)}</p>`;
+  }
+
+  /* ---------- lineage graph ---------- */
+  function lineageGraph(p) {
+    // Levels: upstream chain to the left (negative), downstream chain to the right (positive).
+    const level = new Map([[p.urn, 0]]);
+    const edges = [];
+    const walkUp = (urn, lv) => {
+      const prod = byUrn.get(urn);
+      (prod ? prod.upstreams : []).forEach((u) => {
+        edges.push([u, urn]);
+        if (!level.has(u) || level.get(u) > lv - 1) level.set(u, Math.min(level.get(u) ?? 0, lv - 1));
+        walkUp(u, lv - 1);
+      });
+    };
+    const walkDown = (urn, lv) => {
+      const prod = byUrn.get(urn);
+      (prod ? prod.downstreams : []).forEach((dn) => {
+        edges.push([urn, dn]);
+        if (!level.has(dn)) level.set(dn, lv + 1);
+        walkDown(dn, lv + 1);
+      });
+    };
+    walkUp(p.urn, 0);
+    walkDown(p.urn, 0);
+    const unique = [...new Map(edges.map((e) => [e.join("→"), e])).values()];
+    return { level, edges: unique };
+  }
+
+  function lineage(p) {
+    const { level, edges } = lineageGraph(p);
+    const colLineage = p.column_lineage || [];
+    const usedUp = new Map(); // upstream urn -> set of columns used by the focus product
+    colLineage.forEach((cl) => cl.from.forEach(([ds, col]) => {
+      if (!usedUp.has(ds)) usedUp.set(ds, new Set());
+      usedUp.get(ds).add(col);
+    }));
+    const W = 230, GAP = 90, HEAD = 44, ROW = 17, VGAP = 22;
+    const cols = (urn) => {
+      if (urn === p.urn) return p.fields.map((f) => f.name);
+      return usedUp.has(urn) ? [...usedUp.get(urn)].sort() : [];
+    };
+    const levels = [...new Set(level.values())].sort((a, b) => a - b);
+    const minLv = levels[0];
+    const pos = new Map();
+    let height = 0;
+    levels.forEach((lv) => {
+      const urns = [...level.entries()].filter(([, l]) => l === lv).map(([u]) => u).sort();
+      let y = 16;
+      urns.forEach((urn) => {
+        const n = cols(urn).length;
+        const h = HEAD + (n ? n * ROW + 8 : 0);
+        pos.set(urn, { x: 16 + (lv - minLv) * (W + GAP), y, h });
+        y += h + VGAP;
+      });
+      height = Math.max(height, y);
+    });
+    const width = 32 + levels.length * W + (levels.length - 1) * GAP;
+    const colY = (urn, col) => {
+      const i = cols(urn).indexOf(col);
+      const b = pos.get(urn);
+      return i < 0 ? b.y + HEAD / 2 : b.y + HEAD + 4 + i * ROW + ROW / 2 - 2;
+    };
+    const curve = (x1, y1, x2, y2) => {
+      const mx = (x1 + x2) / 2;
+      return `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`;
+    };
+    const edgeSvg = edges.map(([a, b]) => {
+      const pa = pos.get(a), pb = pos.get(b);
+      if (!pa || !pb) return "";
+      return `<path class="lineage-edge" data-from="${esc(a)}" data-to="${esc(b)}" marker-end="url(#arrow)"
+        d="${curve(pa.x + W, pa.y + HEAD / 2, pb.x, pb.y + HEAD / 2)}"/>`;
+    }).join("");
+    const colEdges = colLineage.flatMap((cl) => cl.from.map(([ds, col]) => {
+      const pa = pos.get(ds), pb = pos.get(p.urn);
+      if (!pa || !pb) return "";
+      return `<path class="col-edge" data-col="${esc(cl.column)}" data-up="${esc(col)}"
+        d="${curve(pa.x + W, colY(ds, col), pb.x, colY(p.urn, cl.column))}"><title>${esc(col)} → ${esc(cl.column)} (${esc(cl.op)})</title></path>`;
+    })).join("");
+    const nodeSvg = [...pos.entries()].map(([urn, b]) => {
+      const prod = byUrn.get(urn);
+      const ds = DATA.datasets[urn] || { label: urn, platform: "" };
+      const focus = urn === p.urn;
+      const cls = `lineage-node${focus ? " focus" : ""}${prod ? "" : " source"}`;
+      const title = (prod ? prod.title : ds.label).slice(0, 32);
+      const sub = prod ? prod.ref : `kilde: ${ds.platform.toUpperCase()}`;
+      const head = prod && !focus
+        ? `<a href="#/produkt/${esc(prod.ref)}"><text class="title" x="${b.x + 10}" y="${b.y + 19}">${esc(title)}</text></a>`
+        : `<text class="title" x="${b.x + 10}" y="${b.y + 19}">${esc(title)}</text>`;
+      const colRows = cols(urn).map((c, i) =>
+        `<text class="col" data-col="${esc(c)}" data-node="${focus ? "focus" : "up"}" x="${b.x + 14}" y="${b.y + HEAD + 4 + (i + 1) * ROW - 4}">${esc(c)}</text>`).join("");
+      return `<g class="${cls}" data-urn="${esc(urn)}"><title>${esc(prod ? prod.title : ds.label)}</title>
+        <rect class="box" x="${b.x}" y="${b.y}" width="${W}" height="${b.h}"/>
+        ${head}<text class="sub" x="${b.x + 10}" y="${b.y + 35}">${esc(sub)}</text>
+        ${cols(urn).length ? `<line x1="${b.x}" x2="${b.x + W}" y1="${b.y + HEAD}" y2="${b.y + HEAD}" stroke="#e1e5ea"/>` : ""}${colRows}</g>`;
+    }).join("");
+    return `<div class="legend"><span>Opstrøms til venstre, nedstrøms til højre.</span>
+        ${colLineage.length ? "<span>Hold musen over en kolonne for at se, hvilke kolonner den kommer fra.</span>" : ""}</div>
+      <div class="lineage"><svg id="lineage-svg" role="img" aria-label="Afstamningsgraf for ${esc(p.title)}"
+        width="${width}" height="${Math.max(height, 90)}" viewBox="0 0 ${width} ${Math.max(height, 90)}">
+        <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <path d="M0,0 L10,5 L0,10 z" fill="#9aa7b4"/></marker></defs>
+        ${colEdges}${edgeSvg}${nodeSvg}</svg></div>`;
+  }
+
+  function wireLineage() {
+    const svg = document.getElementById("lineage-svg");
+    if (!svg) return;
+    const set = (col, on) => {
+      svg.querySelectorAll(`.col-edge[data-col="${CSS.escape(col)}"]`).forEach((e) => {
+        e.classList.toggle("on", on);
+        svg.querySelectorAll(`text.col[data-node="up"][data-col="${CSS.escape(e.dataset.up)}"]`).forEach((t) => t.classList.toggle("on", on));
+      });
+      svg.querySelectorAll(`text.col[data-node="focus"][data-col="${CSS.escape(col)}"]`).forEach((t) => t.classList.toggle("on", on));
+      document.querySelectorAll(`table.schema tr[data-col="${CSS.escape(col)}"]`).forEach((r) => r.classList.toggle("hl", on));
+    };
+    svg.querySelectorAll('text.col[data-node="focus"]').forEach((t) => {
+      t.addEventListener("mouseenter", () => set(t.dataset.col, true));
+      t.addEventListener("mouseleave", () => set(t.dataset.col, false));
+    });
+  }
+
+  /* ---------- initiatives ---------- */
+  function initiativesPage(target) {
+    const overlaps = (i) =>
+      DATA.initiatives.filter((o) => o.id !== i.id && o.kind === i.kind &&
+        o.products.filter((r) => i.products.includes(r)).length >= 2 && i.products.length > 0);
+    const col = (phase) => {
+      const items = DATA.initiatives.filter((i) => i.phase === phase);
+      return `<section class="phase" data-phase="${esc(phase)}"><h2><span>${esc(phase.charAt(0).toUpperCase() + phase.slice(1))}</span><span class="muted">${items.length}</span></h2>
+        ${items.map((i) => {
+          const dup = overlaps(i);
+          return `<article class="ini${i.id === target ? " target" : ""}" id="ini-${esc(i.id)}">
+            <h3>${esc(i.name)}</h3>
+            <div class="meta">${esc(i.id)} · ${esc(i.kind)} · ${esc(i.owner)}<br>${esc(i.department)}</div>
+            <div style="margin:.35rem 0">${chip("AI Act: " + (i.ai_act_risk || "–"), "risk-" + i.ai_act_risk)}</div>
+            <div class="small">${i.products.map(productLink).join(", ") || '<span class="muted">ingen dataprodukter</span>'}</div>
+            ${dup.length ? `<div class="dup">Ligner: ${dup.map((o) => `<a href="#/initiativer/${esc(o.id)}">${esc(o.id)}</a> (${esc(o.phase)})`).join(", ")} — samme type og mindst to fælles produkter</div>` : ""}
+          </article>`;
+        }).join("") || '<p class="muted small">Ingen initiativer i denne fase.</p>'}
+      </section>`;
+    };
+    const other = DATA.initiatives.filter((i) => !PHASES.includes(i.phase));
+    return `<h1>Initiativer med AI og automatisering</h1>
+      <p class="lead">Regionens register over initiativer efter fase, med ansvarlig, afdeling, risikoklasse efter AI-forordningen og de dataprodukter, de bruger. Initiativer af samme type med overlappende data er markeret, så dobbeltafprøvninger bliver synlige.</p>
+      <div class="board">${PHASES.map(col).join("")}</div>
+      ${other.length ? `<p class="small muted">Uden kendt fase: ${other.map((i) => esc(i.name)).join(", ")}</p>` : ""}`;
+  }
+
+  /* ---------- glossary ---------- */
+  function glossaryPage(target) {
+    return `<h1>Begreber</h1><p class="lead">Regionens fælles ordliste. Begreberne er knyttet til produkter og kolonner i kataloget.</p>
+      ${DATA.glossary.map((n) => `<h2>${esc(n.name)}</h2><p class="muted">${esc(n.description)}</p>
+        <div class="grid cards">${n.terms.map((t) => `<div class="panel term${t.id === target ? " target" : ""}" id="term-${esc(t.id)}">
+          <h3>${esc(t.name)}</h3><p class="small">${esc(t.definition)}</p>
+          ${t.related.length ? `<div class="small muted">Relateret: ${t.related.map(termLink).join(", ")}</div>` : ""}
+          ${t.products.length ? `<div class="small">Bruges i: ${t.products.map(productLink).join(", ")}</div>` : ""}
+        </div>`).join("")}</div>`).join("")}`;
+  }
+
+  function notFound(msg) {
+    return `<h1>Ikke fundet</h1><p>${esc(msg)}</p><p><a href="#/">Til oversigten</a></p>`;
+  }
+
+  /* ---------- router ---------- */
+  function route() {
+    const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+    const [page, ...rest] = hash.split("/");
+    const arg = rest.join("/");
+    let html, nav = page || "oversigt", after = null;
+    if (!page) html = overview();
+    else if (page === "domaener") { html = domainsPage(); nav = "domaene"; }
+    else if (page === "domaene") html = domainPage(arg);
+    else if (page === "produkt") { html = productPage(arg); nav = "domaene"; after = wireLineage; }
+    else if (page === "initiativer") { html = initiativesPage(arg); after = () => arg && scrollTo("ini-" + arg); }
+    else if (page === "begreber") { html = glossaryPage(arg); after = () => arg && scrollTo("term-" + arg); }
+    else html = notFound(`Siden “${hash}” findes ikke.`);
+    const main = document.getElementById("main");
+    main.innerHTML = html;
+    document.querySelectorAll(".nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === nav));
+    const h1 = main.querySelector("h1");
+    document.title = (h1 ? h1.textContent + " · " : "") + "Datakatalog";
+    if (after) after(); else window.scrollTo(0, 0);
+  }
+  function scrollTo(id) {
+    const el = document.getElementById(id);
+    if (el) el.scrollIntoView({ block: "center" });
+  }
+
+  /* ---------- search ---------- */
+  let index = null;
+  function searchIndex() {
+    if (!index) index = MiniSearch.loadJS(window.RL_INDEX, window.RL_SEARCH_OPTIONS);
+    return index;
+  }
+  function wireSearch() {
+    const input = document.getElementById("q");
+    const box = document.getElementById("results");
+    let focus = -1;
+    const render = () => {
+      const q = input.value.trim();
+      if (!q) { box.hidden = true; box.innerHTML = ""; return; }
+      const hits = searchIndex().search(q, {
+        prefix: true, fuzzy: (t) => (t.length > 4 ? 0.2 : 0), combineWith: "AND",
+        boost: { title: 3, tags: 1.5, terms: 1.2 },
+      }).slice(0, 12);
+      focus = -1;
+      box.innerHTML = hits.length
+        ? hits.map((h) => `<a class="result" role="option" href="${esc(h.url)}"><div class="kind">${esc(h.kind)}</div>
+            <div class="title">${esc(h.title)}</div><div class="snip">${esc(h.snippet || "")}</div></a>`).join("")
+        : `<div class="empty">Ingen resultater for “${esc(q)}”.</div>`;
+      box.hidden = false;
+    };
+    input.addEventListener("input", render);
+    input.addEventListener("focus", () => input.value.trim() && render());
+    input.addEventListener("keydown", (e) => {
+      const items = [...box.querySelectorAll(".result")];
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        focus = Math.max(0, Math.min(items.length - 1, focus + (e.key === "ArrowDown" ? 1 : -1)));
+        items.forEach((el, i) => el.classList.toggle("focus", i === focus));
+      } else if (e.key === "Enter" && items.length) {
+        location.hash = items[Math.max(focus, 0)].getAttribute("href");
+        box.hidden = true;
+      } else if (e.key === "Escape") { box.hidden = true; }
+    });
+    box.addEventListener("click", () => { box.hidden = true; });
+    document.addEventListener("click", (e) => { if (!e.target.closest(".search")) box.hidden = true; });
+  }
+
+  document.getElementById("foot").innerHTML =
+    `Bygget ${fmtDateTime(DATA.generated_at)} fra katalogets metadata (${esc(DATA.source)}) · ` +
+    `${DATA.products.length} dataprodukter · søgning med MiniSearch (MIT)`;
+  wireSearch();
+  window.addEventListener("hashchange", route);
+  route();
+})();
