@@ -208,30 +208,7 @@ def run_source_product(
         run.extracts = [f.name for f in files]
         ref_date = max(f.date for f in files)
         staging = _staging(settings, product)
-        con.execute(f"ATTACH '{staging}' AS staging")
-        con.execute("USE staging")
-        stats = ingest(con, product, files)
-        run.rows_read = stats.rows_read
-        quarantine_duplicates(con, product)
-        if needs_key:
-            quarantine_invalid_cpr(con, product)
-        names = register_names(settings.sources_dir)
-        build_staged(con, product, key, names, ref_date)
-        erasure_hook.quarantine_erased(con, product, key)
-        _apply_row_rules(con, product, ref_date)
-        if not replace:
-            _quarantine_known_keys(con, product)
-        run.quarantined.update(
-            dict(con.execute("SELECT reason, count(*) FROM quarantine GROUP BY 1").fetchall())
-        )
-        run.checks = privacy_gates(con, product, names)
-        staged = con.execute("SELECT count(*) FROM staged").fetchone()[0]
-        if staged + run.quarantined.total() != run.rows_read:
-            raise RuntimeError(
-                f"reconciliation failed for {product.ref}: read {run.rows_read}, "
-                f"staged {staged}, quarantined {run.quarantined.total()}"
-            )
-        _close_staging(con)
+        staged = _stage(con, staging, settings, product, files, key, run, replace, ref_date)
         if quality_hook is not None:
             run.checks += quality_hook(con, staging, product, ref_date)
         quarantine_zone.store(settings, product.ref, staging, settings.sources_dir, run.run_id)
@@ -247,6 +224,49 @@ def run_source_product(
         return run
     finally:
         con.close()
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    staging: Path,
+    settings: Settings,
+    product: Product,
+    files: Sequence[Extract],
+    key: PseudonymKey | None,
+    run: ProductRun,
+    replace: bool,
+    ref_date: dt.date,
+) -> int:
+    """Write and privacy-audit ``staged`` in the staging file; return its row count.
+
+    Every record read ends in ``staged`` or ``quarantine``; the reconciliation is
+    checked here, before anything can be published, and the staging file is
+    released afterwards for the quality layer.
+    """
+    con.execute(f"ATTACH '{staging}' AS staging")
+    con.execute("USE staging")
+    run.rows_read = ingest(con, product, list(files)).rows_read
+    quarantine_duplicates(con, product)
+    if product.source and product.source.person_column:
+        quarantine_invalid_cpr(con, product)
+    names = register_names(settings.sources_dir)
+    build_staged(con, product, key, names, ref_date)
+    erasure_hook.quarantine_erased(con, product, key)
+    _apply_row_rules(con, product, ref_date)
+    if not replace:
+        _quarantine_known_keys(con, product)
+    run.quarantined.update(
+        dict(con.execute("SELECT reason, count(*) FROM quarantine GROUP BY 1").fetchall())
+    )
+    run.checks = privacy_gates(con, product, names)
+    staged = con.execute("SELECT count(*) FROM staged").fetchone()[0]
+    _close_staging(con)
+    if staged + run.quarantined.total() != run.rows_read:
+        raise RuntimeError(
+            f"reconciliation failed for {product.ref}: read {run.rows_read}, "
+            f"staged {staged}, quarantined {run.quarantined.total()}"
+        )
+    return staged
 
 
 def _publish(
