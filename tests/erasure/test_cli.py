@@ -1,0 +1,112 @@
+"""The erase CLI: CPR numbers from a file or stdin only; refused on the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from regionlab.cli import erasure_cmd
+from regionlab.erasure.requests import make_request, parse_cprs
+from regionlab.errors import UserError
+from regionlab.privacy.keys import load_key
+from regionlab.privacy.pseudonym import person_key
+from regionlab.settings import Settings
+from tests.erasure.handmade import publish, values
+
+CPRS = ["010190-1234", "0202851235", "030370-2346"]
+
+
+def _app() -> typer.Typer:
+    """Registered the way the lead registers it: `regionlab erase`, `regionlab retention`."""
+    app = typer.Typer(pretty_exceptions_enable=False)
+    app.command("erase")(erasure_cmd.erase)
+    app.add_typer(erasure_cmd.retention_app, name="retention")
+    return app
+
+
+def _persons_lake() -> list[str]:
+    keys = [person_key(c, load_key()) for c in CPRS]
+    rows = ", ".join(f"('{k}', 'K')" for k in keys)
+    publish(
+        {
+            "population.persons": f"SELECT * FROM (VALUES {rows}) t(person_key, sex)",
+            "research.t2d_cohort": f"SELECT '{keys[0]}' AS person_key, DATE '2020-01-01' AS d",
+        }
+    )
+    return keys
+
+
+def _invoke(args: list[str], stdin: str | None = None):
+    return CliRunner().invoke(_app(), args, input=stdin, standalone_mode=False)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["erase", "010190-1234", "--request-id", "R-1", "--reason", "indsigelse"],
+        ["erase", "--request-id", "R-1", "--reason", "indsigelse", "0101901234"],
+        ["erase", "--request-id", "0101901234", "--reason", "indsigelse"],
+        ["erase", "--request-id", "R-1", "--reason", "indsigelse fra 010190 1234"],
+        ["erase", "--from-file", "010190-1234.txt", "--request-id", "R-1", "--reason", "x"],
+    ],
+)
+def test_cli_refuses_a_cpr_on_the_command_line(keyed_var: Settings, args: list[str]) -> None:
+    result = _invoke(args, stdin="")
+    assert isinstance(result.exception, UserError), result.output
+    message = str(result.exception)
+    assert "looks like a CPR number" in message or "CPR" in message
+    for shape in ("010190-1234", "0101901234", "010190 1234"):
+        assert shape not in message and shape not in result.output
+    assert not (keyed_var.var_dir / "erasure").exists()
+
+
+def test_cli_erases_from_a_file_and_from_stdin(keyed_var: Settings, tmp_path: Path) -> None:
+    keys = _persons_lake()
+    cpr_file = tmp_path / "cprs.txt"
+    cpr_file.write_text(f"# anmodning R-1\n{CPRS[0]}\n\n{CPRS[0].replace('-', '')}\n")
+    result = _invoke(
+        ["erase", "--from-file", str(cpr_file), "--request-id", "R-1", "--reason", "indsigelse"]
+    )
+    assert result.exit_code == 0 and result.exception is None, result.output
+    assert "verification: passed" in result.output
+    assert sorted(values("SELECT person_key FROM lake.population.persons")) == sorted(keys[1:])
+    assert values("SELECT count(*) FROM lake.research.t2d_cohort") == [0]
+    receipt = json.loads((keyed_var.var_dir / "erasure" / "receipts" / "R-1.json").read_text())
+    assert receipt["persons"] == 1
+    assert receipt["removed"]["lake"] == {"population/persons": 1, "research/t2d_cohort": 1}
+
+    result = _invoke(["erase", "--request-id", "R-2", "--reason", "sletning"], stdin=f"{CPRS[1]}\n")
+    assert result.exit_code == 0, result.output
+    assert values("SELECT person_key FROM lake.population.persons") == [keys[2]]
+    assert values("SELECT count(*) FROM lake._regionlab.suppression_list") == [2]
+    for name in ("R-1.json", "R-2.json"):
+        text = (keyed_var.var_dir / "erasure" / "receipts" / name).read_text()
+        assert not any(k in text for k in keys)
+        assert not any(c in text or c.replace("-", "") in text for c in CPRS)
+
+    # the same request id again is refused once verified
+    again = _invoke(["erase", "--request-id", "R-2", "--reason", "x"], stdin=f"{CPRS[1]}\n")
+    assert isinstance(again.exception, UserError) and "already carried out" in str(again.exception)
+
+    # retention from the CLI
+    result = _invoke(["retention", "apply", "--as-of", "2026-11-01"])
+    assert result.exit_code == 0, result.output
+    assert "retention retention-2026-11-01" in result.output
+
+
+def test_bad_lines_are_named_by_number_never_by_value() -> None:
+    with pytest.raises(UserError, match=r"cprs.txt line 2: not a CPR number") as info:
+        parse_cprs(["010190-1234", "01019-01234x"], "cprs.txt")
+    assert "01019" not in str(info.value)
+    assert parse_cprs(["010190-1234", " 0101901234 ", "# x", ""], "f") == ("0101901234",)
+    with pytest.raises(UserError, match="holds no CPR numbers"):
+        parse_cprs(["# only a comment"], "f")
+    with pytest.raises(UserError, match="--reason"):
+        make_request("R-1", "", ["010190-1234"])
+    with pytest.raises(UserError, match="--request-id"):
+        make_request("../etc/passwd", "x", ["010190-1234"])
+    assert "1234" not in repr(make_request("R-1", "x", ["010190-1234"]))
