@@ -110,3 +110,43 @@ def test_bad_lines_are_named_by_number_never_by_value() -> None:
     with pytest.raises(UserError, match="--request-id"):
         make_request("../etc/passwd", "x", ["010190-1234"])
     assert "1234" not in repr(make_request("R-1", "x", ["010190-1234"]))
+
+
+def test_a_workspace_that_cannot_be_rebuilt_is_flagged_and_fails_verification(
+    keyed_var: Settings,
+) -> None:
+    from regionlab.erasure import erase
+    from regionlab.privacy.keys import derive_key
+    from regionlab.privacy.pseudonym import hmac_hex
+    from tests.erasure.handmade import workspace
+
+    keys = _persons_lake()
+    publish(
+        {
+            "medication.prescriptions": f"SELECT * FROM (VALUES ('r1', '{keys[0]}', 'A10BA02'),"
+            f" ('r2', '{keys[1]}', 'A10BA02')) t(prescription_id, person_key, atc_code)"
+        }
+    )
+    pseudonym = hmac_hex(derive_key(load_key(), "project:p-x"), keys[0])
+    path = workspace(
+        "p-x",
+        {
+            "population.persons": (
+                "population/persons",
+                f"SELECT * FROM (VALUES ('{pseudonym}'), ('other')) t(person_key)",
+            ),
+            # copied without person key or row key: the person's rows cannot be found
+            "medication.prescriptions": (
+                "medication/prescriptions",
+                "SELECT * FROM (VALUES ('A10BA02'), ('A10BA02')) t(atc_code)",
+            ),
+        },
+    )
+    receipt = erase(make_request("R-7", "indsigelse", [CPRS[0]]))
+    [ws] = receipt.removed.workspaces
+    assert ws.rows == {"population.persons": 1}
+    assert not ws.rebuilt and ws.pending and "could not rebuild" in ws.pending
+    assert not receipt.verification.passed
+    assert "p-x" in receipt.verification.notes[0]
+    flag = json.loads((path.parent / "erasures.json").read_text())
+    assert flag[0]["request_id"] == "R-7" and flag[0]["pending"]
