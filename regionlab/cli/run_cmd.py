@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Any
 
 import typer
@@ -14,6 +15,16 @@ from regionlab.errors import UserError
 from regionlab.settings import get_settings
 
 console = Console()
+
+
+def _profile() -> Any:
+    """The active configuration profile; a non-default one is applied to this process."""
+    from regionlab import profiles
+
+    profile = profiles.load_profile()
+    if profile.name != profiles.DEFAULT_PROFILE:
+        profiles.apply(profile)
+    return profile
 
 
 def dagster_home() -> str:
@@ -68,7 +79,14 @@ def preflight(registry: Any, refs: list[str]) -> None:
 
 
 def execute(refs: list[str], full_refresh: bool = False, quiet: bool = False) -> list[Any]:
-    """Materialize ``refs`` in one Dagster run; return the ProductRun of each product that ran."""
+    """Materialize ``refs`` in one Dagster run; return the ProductRun of each product that ran.
+
+    The embedded profile runs in this process; a profile with the Celery executor
+    spreads the steps over the workers (which must be running) and reports from
+    the run's events.
+    """
+    if _profile().executor == "celery":
+        return _execute_on_workers(refs, full_refresh)
     dagster_home()
     import dagster as dg
 
@@ -123,6 +141,33 @@ def execute(refs: list[str], full_refresh: bool = False, quiet: bool = False) ->
         unsubscribe()
     failures = _failures(result)
     return [runs.get(r) or _Missing(r, failures.get(r, "skipped")) for r in refs]
+
+
+def _execute_on_workers(refs: list[str], full_refresh: bool) -> list[Any]:
+    from pipelines.definitions_multiuser import run_products
+
+    with console.status(f"running {len(refs)} products on the Celery workers"):
+        result = run_products(refs, full_refresh=full_refresh)
+    failures = _failures(result)
+    published = {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+        for e in result.all_events
+        if e.is_step_materialization
+    }
+    return [
+        _Reported(r, published[r]) if r in published else _Missing(r, failures.get(r, "skipped"))
+        for r in refs
+    ]
+
+
+class _Reported:
+    """A product published on a worker, read back from its materialization metadata."""
+
+    def __init__(self, ref: str, metadata: Any) -> None:
+        self.product, self.status = ref, "published"
+        self.rows_published = metadata["rows_published"].value
+        self.snapshot_id = metadata["snapshot_id"].value
+        self.quarantined = Counter(metadata["quarantined_by_reason"].value)
 
 
 class _Missing:
