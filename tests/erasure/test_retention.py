@@ -139,7 +139,8 @@ def test_retention_schedule_job_runs_retention(keyed_var: Settings) -> None:
         }
     )
     defs = dg.Definitions(jobs=[retention_job], schedules=[retention_schedule])
-    assert defs.get_schedule_def("retention_daily").cron_schedule == "30 2 * * *"
+    assert defs.resolve_job_def("retention") is not None
+    assert retention_schedule.cron_schedule == "30 2 * * *"
     result = retention_job.execute_in_process()
     assert result.success
     assert result.output_for_node("apply_retention_op")["rows_removed"] == 1
