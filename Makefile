@@ -11,7 +11,7 @@ SEED ?= 42
 export REGIONLAB_VAR ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(REGIONLAB_VAR)/dagster
 
-.PHONY: help uv sync system-deps demo test test-fast ui labeling catalog notebook bench check lint clean
+.PHONY: help uv sync system-deps site-deps demo test test-fast ui labeling catalog notebook bench check lint clean
 
 help:
 	@echo "make demo      generate a small synthetic region, run every pipeline, build the catalogue"
@@ -40,10 +40,14 @@ system-deps:
 check: sync
 	$(RUN) regionlab check
 
-demo: sync
+# The catalogue site's search library (MiniSearch), from the committed npm lock file.
+site-deps:
+	@[ -d catalog/site/node_modules/minisearch ] || npm ci --no-audit --no-fund --silent --prefix catalog/site
+
+demo: sync site-deps
 	$(RUN) regionlab demo --persons $(PERSONS) --seed $(SEED)
 
-test: sync system-deps
+test: sync system-deps site-deps
 	$(RUN) pytest -q
 
 test-fast: sync
@@ -62,11 +66,9 @@ labeling: sync
 	$(RUN) regionlab labeling server status
 
 # The catalogue site, built from the catalogue metadata and served on 127.0.0.1.
-catalog: sync
+catalog: sync site-deps
 	@[ -f "$(REGIONLAB_VAR)/catalog/metadata.json" ] || $(RUN) regionlab demo --persons $(PERSONS) --seed $(SEED)
-	$(RUN) regionlab catalog site
-	@echo "catalogue site: http://127.0.0.1:8080/"
-	$(RUN) python -m http.server 8080 --bind 127.0.0.1 --directory "$(REGIONLAB_VAR)/catalog/site"
+	$(RUN) regionlab catalog site --serve --port 8080
 
 # JupyterLab on 127.0.0.1 with the project's environment as the kernel.
 notebook: sync

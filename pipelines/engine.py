@@ -75,6 +75,13 @@ def fault_point() -> None:
         time.sleep(600)
 
 
+def _remove_staging(paths: Sequence[Path]) -> None:
+    """The staging file holds the raw extract (CPR numbers included): never leave it behind."""
+    for path in paths:
+        for stale in (path, path.with_suffix(".duckdb.wal")):
+            stale.unlink(missing_ok=True)
+
+
 def _staging(settings: Settings, product: Product) -> Path:
     settings.staging_dir.mkdir(parents=True, exist_ok=True)
     path = settings.staging_dir / f"{product.domain}.{product.id}.duckdb"
@@ -200,6 +207,7 @@ def run_source_product(
     key = key or (load_key() if needs_key else None)
     run.key_id = key.key_id if key else None
     con = lake.connect()
+    cleanup: list[Path] = []
     try:
         files, replace = _select_extracts(con, settings, product, full_refresh)
         if not files:
@@ -208,6 +216,7 @@ def run_source_product(
         run.extracts = [f.name for f in files]
         ref_date = max(f.date for f in files)
         staging = _staging(settings, product)
+        cleanup.append(staging)
         staged = _stage(con, staging, settings, product, files, key, run, replace, ref_date)
         if quality_hook is not None:
             run.checks += quality_hook(con, staging, product, ref_date)
@@ -224,6 +233,7 @@ def run_source_product(
         return run
     finally:
         con.close()
+        _remove_staging(cleanup)
 
 
 def _stage(
@@ -318,6 +328,7 @@ def run_derived_product(
     assert product.derived is not None
     run = ProductRun(product=product.ref, run_id=run_id or uuid.uuid4().hex)
     con = lake.connect()
+    cleanup: list[Path] = []
     try:
         missing = [up for up in product.upstream if not lake_table_exists(con, up)]
         if missing:
@@ -327,6 +338,7 @@ def run_derived_product(
             )
         source_snapshot = run.base_snapshot = lake.current_snapshot(con)
         staging = _staging(settings, product)
+        cleanup.append(staging)
         con.execute(f"ATTACH '{staging}' AS staging")
         con.execute(QUARANTINE_DDL.replace("quarantine", "staging.main.quarantine", 1))
         con.execute("USE lake")
@@ -359,3 +371,4 @@ def run_derived_product(
         return run
     finally:
         con.close()
+        _remove_staging(cleanup)

@@ -35,6 +35,7 @@ def _register(argv: list[str] | None = None) -> None:
     from regionlab.cli import (
         check_cmd,
         demo_cmd,
+        erasure_cmd,
         keys_cmd,
         quality_cmd,
         research_cmd,
@@ -52,6 +53,8 @@ def _register(argv: list[str] | None = None) -> None:
     app.add_typer(research_cmd.permit_app, name="permit")
     app.add_typer(research_cmd.workspace_app, name="workspace")
     app.add_typer(research_cmd.output_app, name="output")
+    app.command("erase")(erasure_cmd.erase)
+    app.add_typer(erasure_cmd.retention_app, name="retention")
     argv = sys.argv[1:] if argv is None else argv
     for name, (module, help_text) in LAZY_GROUPS.items():
         if argv and argv[0] == name:

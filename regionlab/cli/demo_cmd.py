@@ -52,6 +52,21 @@ def demo(
 
     quality(None)
     emit_and_report()
+    _catalogue_products()
     if failed:
         console.print(f"[red]{len(failed)} product(s) not published[/]")
         raise typer.Exit(1)
+
+
+def _catalogue_products() -> None:
+    """The catalogue site and the HealthDCAT-AP and ODCS exports, built from the metadata."""
+    from catalog.dcat import export_dcat
+    from catalog.odcs import export_odcs
+    from catalog.site.build import build_site
+
+    site = build_site()
+    console.print(f"catalogue site: {site / 'index.html'} (`make catalog` serves it)")
+    path, datasets = export_dcat()
+    console.print(f"HealthDCAT-AP: {datasets} datasets → {path}")
+    contracts = export_odcs()
+    console.print(f"ODCS: {len(contracts)} data contracts → {contracts[0].parent.parent}")
