@@ -50,7 +50,8 @@ FILLED = {
     str(HEALTH.retentionPeriod),
 }
 
-pytestmark = pytest.mark.skipif(not VALIDATOR.exists(), reason=f"no validator at {VALIDATOR}")
+def test_the_official_validator_is_beside_the_repo() -> None:
+    assert VALIDATOR.exists(), f"no HealthDCAT-AP validator at {VALIDATOR} (../shared)"
 
 
 def _validator_module():

@@ -36,10 +36,12 @@ ARGS = [
 PHASES = ["idé", "afprøvning", "implementering", "drift"]
 PRODUCT = "research/readmissions_30d"
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make system-deps)"),
-]
+pytestmark = [pytest.mark.slow]
+
+
+def test_chromium_is_installed() -> None:
+    """A missing browser must fail loudly, not skip: `make test` installs it (system-deps)."""
+    assert CHROMIUM.exists(), "needs Debian's chromium: run `make system-deps`"
 
 
 @pytest.fixture(scope="module")
