@@ -20,6 +20,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 CLASS_TAGS = {
     "direct_identifier": urns.classification_tag("direct_identifier"),
+    "pseudonym": urns.classification_tag("pseudonym"),
     "quasi_identifier": urns.classification_tag("quasi_identifier"),
     "sensitive": urns.classification_tag("sensitive"),
 }
@@ -61,7 +62,8 @@ def test_schema_carries_classification_tags(registry, cards):
             expected = [CLASS_TAGS[col.classification]] if col.classification in CLASS_TAGS else []
             assert fields[col.name].tags == expected, (ref, col.name)
     persons = {f.name: f for f in cards["population/persons"].fields}
-    assert persons["person_key"].tags == [CLASS_TAGS["direct_identifier"]]
+    # the person key replaces the CPR number: published as a pseudonym, not an identifier
+    assert persons["person_key"].tags == [CLASS_TAGS["pseudonym"]]
     assert persons["death_month"].tags == [CLASS_TAGS["sensitive"]]
     assert urns.glossary_term("pseudonym") in persons["person_key"].terms
 
@@ -170,7 +172,7 @@ def test_render_names_product_and_checks(cards):
     console.print(render(cards["population/persons"]))
     text = console.export_text()
     assert "population/persons" in text and "person_key_unique" in text
-    assert "direct_identifier" in text
+    assert "pseudonym" in text and "sensitive" in text
 
 
 def test_datahub_lite_cli_reads_our_file_without_touching_home(
