@@ -3,6 +3,12 @@
 Column classification becomes a tag on the schema field, the column's glossary
 terms become field terms, so a reader of the catalogue sees at a glance which
 columns identify people — without the catalogue ever holding a value.
+
+A column's code system (SKS, NPU, ATC, municipalities) is a ``code_system:<id>``
+tag on the field as well, not a key in the field's ``jsonProps``: DataHub's UI
+shows field tags as chips in the schema tab, links them to the tag's
+description and indexes them (``fieldTags``), so "every column coded in ATC" is
+one search; ``jsonProps`` is neither rendered nor searchable there.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from datahub.metadata.schema_classes import (
 from catalog import urns
 from catalog.common import MCP, ownership, proposal, props, stamp, tags, terms
 from catalog.domains import CLASSIFICATION_TAGS
+from catalog.erasure_facts import custom_properties as erasure_properties
 from catalog.facts import CatalogFacts
 from regionlab.spec import Product, Registry
-from regionlab.spec.vocab import Classification, ColumnType
+from regionlab.spec.vocab import Classification, CodeSystem, ColumnType
 
 PRODUCT_SUBTYPE = "Data Product Table"
 SOURCE_SUBTYPE = "Source Extract"
@@ -57,8 +64,11 @@ def _field(
     nullable: bool,
     when: int,
     key: bool = False,
+    code_system: CodeSystem | None = None,
 ) -> SchemaFieldClass:
     tag = [urns.classification_tag(classification)] if classification in CLASSIFICATION_TAGS else []
+    if code_system is not None:
+        tag.append(urns.code_system_tag(code_system))
     return SchemaFieldClass(
         fieldPath=name,
         type=SchemaFieldDataTypeClass(type=_TYPES[column_type]()),
@@ -88,13 +98,19 @@ def _schema(
 
 
 def product_properties(product: Product, facts: CatalogFacts) -> dict[str, str]:
-    """The custom properties of a product table: the spec's promises and the lake's state."""
+    """The custom properties of a product table: the spec's promises and the lake's state.
+
+    Retention and erasure appear as the ``regionlab.*`` properties of
+    :func:`catalog.erasure_facts.custom_properties` (counts and times only),
+    when the facts carry them: the register is the one place they are named.
+    """
     state = facts.product(product.ref)
     legal = product.legal_basis
     legal_text = "; ".join(
         x for x in [legal.gdpr_article_6, legal.gdpr_article_9, *legal.national] if x
     )
     retention = product.retention
+    erasure = facts.erasure.get(product.ref)
     return props(
         {
             "product_ref": product.ref,
@@ -114,6 +130,7 @@ def product_properties(product: Product, facts: CatalogFacts) -> dict[str, str]:
             "freshness": state.newest_extract.isoformat() if state.newest_extract else None,
             "published_at": state.published_at.isoformat() if state.published_at else None,
             "last_run_id": state.run_id,
+            **(erasure_properties(erasure) if erasure is not None else {}),
         }
     )
 
@@ -142,6 +159,7 @@ def product_dataset_mcps(product: Product, facts: CatalogFacts, when: int) -> It
             c.nullable,
             when,
             key=c.name in product.row_key,
+            code_system=c.code_system,
         )
         for c in product.published_columns
     ]
@@ -174,7 +192,16 @@ def source_dataset_mcps(product: Product, when: int) -> Iterator[MCP]:
         when,
     )
     fields = [
-        _field(c.name, c.type, c.description, c.classification, c.glossary_terms, c.nullable, when)
+        _field(
+            c.name,
+            c.type,
+            c.description,
+            c.classification,
+            c.glossary_terms,
+            c.nullable,
+            when,
+            code_system=c.code_system,
+        )
         for c in product.columns
     ]
     yield proposal(

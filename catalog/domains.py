@@ -1,4 +1,4 @@
-"""Domains, data products, the regional glossary and the classification tags."""
+"""Domains, data products, the regional glossary, and the classification and code-system tags."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from datahub.metadata.schema_classes import (
 from catalog import urns
 from catalog.common import MCP, ownership, proposal, props, tags, terms
 from regionlab.spec import Registry
-from regionlab.spec.vocab import Classification
+from regionlab.spec.vocab import Classification, CodeSystem
 
 #: Descriptions of the classification tags, in the stewards' language.
 CLASSIFICATION_TAGS: dict[Classification, tuple[str, str]] = {
@@ -42,6 +42,30 @@ CLASSIFICATION_TAGS: dict[Classification, tuple[str, str]] = {
     Classification.sensitive: (
         "Følsom oplysning",
         "Helbredsoplysning eller anden særlig kategori efter GDPR art. 9.",
+    ),
+}
+
+#: The code systems a column's values come from, as the catalogue names them.
+CODE_SYSTEM_TAGS: dict[CodeSystem, tuple[str, str]] = {
+    CodeSystem.sks_diagnoses: (
+        "SKS-diagnoser",
+        "Diagnosekoder fra Sundhedsvæsenets Klassifikationssystem (SKS, D-koder; ICD-10).",
+    ),
+    CodeSystem.sks_procedures: (
+        "SKS-procedurer",
+        "Procedure- og behandlingskoder fra Sundhedsvæsenets Klassifikationssystem (SKS).",
+    ),
+    CodeSystem.npu: (
+        "NPU",
+        "Laboratorieanalyser efter NPU-terminologien (Nomenclature for Properties and Units).",
+    ),
+    CodeSystem.atc: (
+        "ATC",
+        "Lægemidler efter WHO's ATC-klassifikation (Anatomical Therapeutic Chemical).",
+    ),
+    CodeSystem.municipalities: (
+        "Kommunekoder",
+        "Danske kommunekoder (Danmarks Statistik / CPR), tre cifre.",
     ),
 }
 
@@ -99,12 +123,21 @@ def data_product_mcps(registry: Registry, when: int) -> Iterator[MCP]:
 
 
 def tag_mcps(when: int) -> Iterator[MCP]:
+    """Every classification and code-system tag, described, so DataHub shows what a chip means."""
     for classification, (name, description) in CLASSIFICATION_TAGS.items():
         urn = urns.classification_tag(classification)
         yield proposal(
             urn,
             TagPropertiesClass(
                 name=f"classification:{classification}", description=f"{name}. {description}"
+            ),
+            when,
+        )
+    for code_system, (name, description) in CODE_SYSTEM_TAGS.items():
+        yield proposal(
+            urns.code_system_tag(code_system),
+            TagPropertiesClass(
+                name=f"code_system:{code_system}", description=f"{name}. {description}"
             ),
             when,
         )

@@ -11,6 +11,7 @@ from catalog.domains import data_product_mcps, domain_mcps, glossary_mcps, tag_m
 from catalog.facts import CatalogFacts, millis
 from catalog.initiatives import initiative_mcps
 from catalog.lineage import lineage_mcps
+from catalog.people import corpuser_mcps
 from catalog.quality import assertion_mcps, run_event_mcps
 from catalog.runs import flow_mcps, run_mcps
 from regionlab.spec import Registry
@@ -26,6 +27,7 @@ def build_mcps(registry: Registry, facts: CatalogFacts) -> list[MCP]:
     when = millis(facts.generated_at)
     mcps: list[MCP] = []
     mcps += tag_mcps(when)
+    mcps += corpuser_mcps(registry, when)
     mcps += glossary_mcps(registry, when)
     mcps += domain_mcps(registry, when)
     mcps += platform_mcps(registry, when)

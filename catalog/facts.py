@@ -2,9 +2,9 @@
 
 The specs say what a product promises; the facts say what happened (last
 snapshot, rows, freshness, key id, quality results, pipeline runs, the
-initiatives register). Keeping them in one pydantic model lets the golden
-tests pin the emission with fixed facts, and lets :mod:`catalog.lake_facts`
-fill the same model from the real lake.
+initiatives register, retention and erasure counts). Keeping them in one
+pydantic model lets the golden tests pin the emission with fixed facts, and
+lets :mod:`catalog.lake_facts` fill the same model from the real lake.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from catalog.erasure_facts import ErasureFacts
 from regionlab.results import CheckResult
 
 
@@ -88,6 +89,8 @@ class CatalogFacts(_Facts):
     quality: dict[str, list[QualityRun]] = Field(default_factory=dict)
     runs: list[PipelineRun] = Field(default_factory=list)
     initiatives: list[Initiative] = Field(default_factory=list)
+    #: Retention and erasure per product, from the erasure register (counts only).
+    erasure: dict[str, ErasureFacts] = Field(default_factory=dict)
 
     def product(self, ref: str) -> ProductFacts:
         return self.products.get(ref) or ProductFacts()

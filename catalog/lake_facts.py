@@ -9,6 +9,9 @@ Pipeline runs are reconstructed from what the lake recorded: each snapshot
 a publish committed carries its run id (a successful run of those products),
 and a run id that only appears in the quality history is an audit that
 blocked the publish (a failed run).
+
+Retention and erasure counts come from the erasure register beside the lake
+(:mod:`catalog.erasure_facts`), not from the lake itself.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections import defaultdict
 
 import duckdb
 
+from catalog.erasure_facts import erasure_facts
 from catalog.facts import CatalogFacts, Initiative, PipelineRun, ProductFacts, QualityRun
 from regionlab import lake
 from regionlab.errors import UserError
@@ -174,10 +178,11 @@ def _initiatives(con: duckdb.DuckDBPyConnection) -> list[Initiative]:
 def facts_from_lake(registry: Registry, now: dt.datetime | None = None) -> CatalogFacts:
     """Read the lake (read-only) into facts; an absent lake gives facts without state."""
     now = now or dt.datetime.now(dt.UTC)
+    erasure = erasure_facts(sorted(registry.products))
     try:
         con = lake.connect(read_only=True)
     except UserError:  # no lake yet: the catalogue still describes the specs
-        return CatalogFacts(generated_at=now)
+        return CatalogFacts(generated_at=now, erasure=erasure)
     try:
         quality = _quality(con)
         return CatalogFacts(
@@ -186,6 +191,7 @@ def facts_from_lake(registry: Registry, now: dt.datetime | None = None) -> Catal
             quality=quality,
             runs=_runs(con, quality),
             initiatives=_initiatives(con),
+            erasure=erasure,
         )
     finally:
         con.close()

@@ -61,6 +61,7 @@ class ProductCard:
     fields: list[FieldView]
     checks: list[CheckView] = field(default_factory=list)
     initiatives: list[tuple[str, str]] = field(default_factory=list)  # (urn, name)
+    owner_names: dict[str, str] = field(default_factory=dict)  # owner urn -> display name
 
 
 def _get(lite: DataHubLiteLocal, urn: str) -> dict[str, Any]:
@@ -104,6 +105,12 @@ def product_card(lite: DataHubLiteLocal, ref: str) -> ProductCard:
         for f in schema.get("fields", [])
     ]
     apps = aspects.get("applications", {}).get("applications", [])
+    owners = [(o["owner"], o["type"]) for o in aspects.get("ownership", {}).get("owners", [])]
+    owner_names = {
+        o: name
+        for o, _ in owners
+        if (name := _get(lite, o).get("corpUserInfo", {}).get("displayName"))
+    }
     return ProductCard(
         ref=ref,
         urn=urn,
@@ -112,7 +119,8 @@ def product_card(lite: DataHubLiteLocal, ref: str) -> ProductCard:
         properties=props.get("customProperties", {}),
         domains=domains,
         domain_names=domain_names,
-        owners=[(o["owner"], o["type"]) for o in aspects.get("ownership", {}).get("owners", [])],
+        owners=owners,
+        owner_names=owner_names,
         data_products=[
             dp
             for dp in _search(lite, "dataProductProperties", urn)
@@ -158,6 +166,8 @@ def _checks(lite: DataHubLiteLocal, dataset_urn: str) -> list[CheckView]:
     return sorted(out, key=lambda c: c.check)
 
 
+_CLASS_TAG = "urn:li:tag:classification:"
+_CODE_TAG = "urn:li:tag:code_system:"
 _RESULT_STYLE = {"SUCCESS": "green", "FAILURE": "red", "ERROR": "magenta", None: "dim"}
 
 
@@ -168,7 +178,9 @@ def render(card: ProductCard) -> Group:
     head.add_row("dataset", card.urn)
     head.add_row("domæne", ", ".join(card.domain_names) or "-")
     head.add_row("dataprodukt", ", ".join(card.data_products) or "-")
-    head.add_row("ejere", ", ".join(f"{o} ({t})" for o, t in card.owners) or "-")
+    head.add_row(
+        "ejere", ", ".join(f"{card.owner_names.get(o, o)} ({t})" for o, t in card.owners) or "-"
+    )
     head.add_row("upstream", "\n".join(card.upstreams) or "-")
     for key in ("last_snapshot", "row_count", "freshness", "key_id", "access_level"):
         if key in card.properties:
@@ -177,13 +189,14 @@ def render(card: ProductCard) -> Group:
         head.add_row("initiativer", ", ".join(n for _, n in card.initiatives))
 
     schema = Table(title="Skema", show_lines=False)
-    for col in ("kolonne", "type", "klassifikation", "begreber", "fra"):
+    for col in ("kolonne", "type", "klassifikation", "kodesystem", "begreber", "fra"):
         schema.add_column(col)
     for f in card.fields:
         schema.add_row(
             f.name,
             f.type,
-            ", ".join(t.removeprefix("urn:li:tag:classification:") for t in f.tags),
+            ", ".join(t.removeprefix(_CLASS_TAG) for t in f.tags if t.startswith(_CLASS_TAG)),
+            ", ".join(t.removeprefix(_CODE_TAG) for t in f.tags if t.startswith(_CODE_TAG)),
             ", ".join(t.removeprefix("urn:li:glossaryTerm:") for t in f.terms),
             ", ".join(
                 u.rsplit(",", 1)[-1].rstrip(")") for u in card.column_lineage.get(f.name, [])

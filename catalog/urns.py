@@ -57,6 +57,11 @@ def classification_tag(classification: str) -> str:
     return b.make_tag_urn(f"classification:{classification}")
 
 
+def code_system_tag(code_system: str) -> str:
+    """Tag of a column's code system (SKS, NPU, ATC, municipalities)."""
+    return b.make_tag_urn(f"code_system:{code_system}")
+
+
 def glossary_node(node_id: str) -> str:
     return f"urn:li:glossaryNode:{node_id}"
 

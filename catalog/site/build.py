@@ -165,7 +165,6 @@ def _region_info() -> dict[str, Any] | None:
         "how_to_apply": " ".join(region.access.how_to_apply.split()),
         "application_url": str(region.access.application_url),
         "access_email": str(region.access.email),
-        "mail_domain": region.mail_domain,
     }
 
 
@@ -174,7 +173,7 @@ def build_site(metadata: Path | None = None, out: Path | None = None) -> Path:
     metadata = metadata or json_path()
     out = out or site_dir()
     region = _region_info()
-    data = read_catalog(metadata, mail_domain=region["mail_domain"] if region else None)
+    data = read_catalog(metadata)
     data["region"] = region
     data["generated_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     data["source"] = metadata.name

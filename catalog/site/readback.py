@@ -80,23 +80,26 @@ def _user_id(urn: str) -> str:
     return urn.removeprefix("urn:li:corpuser:")
 
 
-def person(ent: Entities, urn: str, mail_domain: str | None) -> dict[str, Any]:
-    """Name and e-mail of a corpuser; falls back to the id when DataHub holds no user info."""
+def person(ent: Entities, urn: str) -> dict[str, Any]:
+    """Name and e-mail of a corpuser as the catalogue holds them (``corpUserInfo``).
+
+    Nothing is guessed from the user id: a user without info shows its id and
+    no e-mail, which makes a missing ``corpUserInfo`` visible instead of
+    papering over it with a made-up name or address.
+    """
     info = ent.get(urn, "corpUserInfo")
     uid = _user_id(urn)
-    name = info.get("displayName") or info.get("fullName")
-    email = info.get("email")
-    if not name:
-        name = " ".join(part.capitalize() for part in uid.replace("_", ".").split("."))
-    if not email and mail_domain:
-        email = f"{uid}@{mail_domain}"
-    return {"id": uid, "name": name, "email": email}
+    return {
+        "id": uid,
+        "name": info.get("displayName") or info.get("fullName") or uid,
+        "email": info.get("email") or None,
+    }
 
 
-def owners(ent: Entities, urn: str, mail_domain: str | None) -> list[dict[str, Any]]:
+def owners(ent: Entities, urn: str) -> list[dict[str, Any]]:
     out = []
     for owner in ent.get(urn, "ownership").get("owners", []):
-        entry = person(ent, owner["owner"], mail_domain)
+        entry = person(ent, owner["owner"])
         entry["role"] = owner.get("type", "")
         entry["role_label"] = _OWNER_ROLES.get(entry["role"], entry["role"].title())
         out.append(entry)
@@ -219,7 +222,7 @@ def _status(checks: list[dict[str, Any]]) -> str:
     return "advarsel" if bad else "ok"
 
 
-def read_catalog(path: Path, *, mail_domain: str | None = None) -> dict[str, Any]:
+def read_catalog(path: Path) -> dict[str, Any]:
     """The whole catalogue as the site shows it: domains, products, glossary, initiatives."""
     ent = Entities(read_proposals(path))
     domains = {}
@@ -230,7 +233,7 @@ def read_catalog(path: Path, *, mail_domain: str | None = None) -> dict[str, Any
             "id": domain_id,
             "title": props.get("name", domain_id),
             "description": props.get("description", ""),
-            "owners": owners(ent, urn, mail_domain),
+            "owners": owners(ent, urn),
             "products": [],
         }
 
@@ -273,7 +276,7 @@ def read_catalog(path: Path, *, mail_domain: str | None = None) -> dict[str, Any
             "kind": "labelled"
             if "Labelled Data Product" in ent.get(urn, "subTypes").get("typeNames", [])
             else ("derived" if custom.get("derived_from") else "source"),
-            "owners": owners(ent, urn, mail_domain),
+            "owners": owners(ent, urn),
             "terms": [_term_id(t["urn"]) for t in ent.get(urn, "glossaryTerms").get("terms", [])],
             "fields": _fields(ent.get(urn, "schemaMetadata")),
             "upstreams": [u["dataset"] for u in lineage.get("upstreams", [])],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from catalog.erasure_facts import ErasureFacts
 from catalog.facts import CatalogFacts, PipelineRun, ProductFacts, QualityRun
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Registry, load_domains
@@ -194,4 +195,26 @@ def fixed_facts() -> CatalogFacts:
                 "description": "Sorterer henvisninger.",
             },
         ],
+    )
+
+
+RETENTION_AT = T0 + dt.timedelta(days=1)
+ERASURE_AT = T0 + dt.timedelta(days=2)
+
+
+def with_erasure_facts(facts: CatalogFacts) -> CatalogFacts:
+    """``facts`` plus retention and erasure counts for population/persons only."""
+    return facts.model_copy(
+        update={
+            "erasure": {
+                "population/persons": ErasureFacts(
+                    retention_last_run=RETENTION_AT,
+                    retention_as_of=dt.date(2025, 3, 1),
+                    retention_rows_removed_last_run=17,
+                    erasure_requests_applied=3,
+                    erasure_requests_touching=2,
+                    erasure_last_applied=ERASURE_AT,
+                )
+            }
+        }
     )

@@ -78,6 +78,12 @@ def demo_env(demo_var: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
+def site_tools() -> None:
+    """MiniSearch and Node.js, which every site build needs."""
+    _ensure_minisearch()
+
+
+@pytest.fixture(scope="session")
 def demo_site(demo_var: Path) -> Iterator[Path]:
     """The catalogue site built from the demo platform's metadata.json."""
     _ensure_minisearch()

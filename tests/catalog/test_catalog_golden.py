@@ -65,7 +65,12 @@ def test_entity_counts_cover_every_kind(registry, facts):
     rules = sum(len(p.quality) for p in registry.products.values())
     assert counts["assertion"] == rules + 1  # plus the privacy gate no spec declares
     assert counts["glossaryTerm"] == len(registry.glossary.term_ids())
-    assert counts["tag"] == 4  # direct identifier, pseudonym, quasi-identifier, sensitive
+    # direct identifier, pseudonym, quasi-identifier, sensitive; one per code system
+    assert counts["tag"] == 4 + 5
+    assert counts["corpuser"] == len(
+        {o.email for d in registry.domains.values() for o in d.owners}
+        | {o.email for p in registry.products.values() for o in p.owners}
+    )
 
 
 def _owner_changed(registry: Registry) -> Registry:
@@ -91,8 +96,10 @@ def test_changed_owner_shows_up_as_an_ownership_diff(registry, facts, tmp_path):
         (urns.source_dataset(persons), "ownership"),
         (urns.data_product(persons), "ownership"),
         (urns.job(persons), "ownership"),
+        ("urn:li:corpuser:ny.steward", "corpUserInfo"),
     }
-    assert not diff.urns_added and not diff.urns_removed
+    # the new steward is a new corpuser; the old one still owns the domain, so stays
+    assert diff.urns_added == {"urn:li:corpuser:ny.steward"} and not diff.urns_removed
     assert "urn:li:corpuser:ny.steward" in diff.pretty(verbose=True)
 
 

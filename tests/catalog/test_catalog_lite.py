@@ -60,12 +60,51 @@ def test_schema_carries_classification_tags(registry, cards):
         assert list(fields) == [c.name for c in product.published_columns]
         for col in product.published_columns:
             expected = [CLASS_TAGS[col.classification]] if col.classification in CLASS_TAGS else []
-            assert fields[col.name].tags == expected, (ref, col.name)
+            if col.code_system is not None:
+                expected.append(urns.code_system_tag(col.code_system))
+            assert sorted(fields[col.name].tags) == sorted(expected), (ref, col.name)
     persons = {f.name: f for f in cards["population/persons"].fields}
     # the person key replaces the CPR number: published as a pseudonym, not an identifier
     assert persons["person_key"].tags == [CLASS_TAGS["pseudonym"]]
     assert persons["death_month"].tags == [CLASS_TAGS["sensitive"]]
     assert urns.glossary_term("pseudonym") in persons["person_key"].terms
+    assert persons["municipality_code"].tags == [
+        CLASS_TAGS["quasi_identifier"],
+        urns.code_system_tag("municipalities"),
+    ]
+
+
+def test_code_system_tags_are_described_entities(registry, lite_path):
+    lite = open_lite(lite_path, read_only=True)
+    try:
+        tag = lite.get(urns.code_system_tag("municipalities"), ["tagProperties"])
+        assert tag["tagProperties"]["name"] == "code_system:municipalities"
+        assert tag["tagProperties"]["description"].startswith("Kommunekoder.")
+        # the source extract's field carries the code system too
+        source = lite.get(urns.source_dataset(registry.products["population/persons"]), None)
+        fields = {f["fieldPath"]: f for f in source["schemaMetadata"]["fields"]}
+        tags = [t["tag"] for t in fields["municipality_code"]["globalTags"]["tags"]]
+        assert urns.code_system_tag("municipalities") in tags
+    finally:
+        lite.close()
+
+
+def test_every_owner_is_a_corpuser_with_name_and_email(registry, lite_path):
+    owners = [o for d in registry.domains.values() for o in d.owners] + [
+        o for p in registry.products.values() for o in p.owners
+    ]
+    lite = open_lite(lite_path, read_only=True)
+    try:
+        users = sorted(u for u in lite.list_ids() if u.startswith("urn:li:corpuser:"))
+        assert users == sorted({urns.user(o.email) for o in owners})
+        for owner in owners:
+            info = lite.get(urns.user(owner.email), ["corpUserInfo"])["corpUserInfo"]
+            assert info["displayName"] == owner.name
+            assert info["email"] == owner.email and info["active"] is True
+        soren = lite.get("urn:li:corpuser:soren.dahl", ["corpUserInfo"])["corpUserInfo"]
+        assert soren["displayName"] == "Søren Dahl"  # Danish letters intact
+    finally:
+        lite.close()
 
 
 def test_upstream_lineage_with_columns(registry, cards):
@@ -173,6 +212,8 @@ def test_render_names_product_and_checks(cards):
     text = console.export_text()
     assert "population/persons" in text and "person_key_unique" in text
     assert "pseudonym" in text and "sensitive" in text
+    assert "municipalities" in text  # the code system column
+    assert "Mette Kjær Jensen" in text  # owners by name, from their corpuser
 
 
 def test_datahub_lite_cli_reads_our_file_without_touching_home(

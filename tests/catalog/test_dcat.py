@@ -50,6 +50,7 @@ FILLED = {
     str(HEALTH.retentionPeriod),
 }
 
+
 def test_the_official_validator_is_beside_the_repo() -> None:
     assert VALIDATOR.exists(), f"no HealthDCAT-AP validator at {VALIDATOR} (../shared)"
 

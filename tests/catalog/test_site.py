@@ -23,7 +23,7 @@ def _global(path: Path, name: str) -> object:
 
 
 def test_readback_of_the_golden_metadata(registry: Registry) -> None:
-    data = read_catalog(GOLDEN, mail_domain="rsyd.dk")
+    data = read_catalog(GOLDEN)
     assert [p["ref"] for p in data["products"]] == sorted(registry.products)
     persons = next(p for p in data["products"] if p["ref"] == "population/persons")
     spec = registry.products["population/persons"]
@@ -33,8 +33,12 @@ def test_readback_of_the_golden_metadata(registry: Registry) -> None:
         expected = col.classification.value
         if expected != "none":
             assert classes[col.name] == expected
+    # Owners' names and e-mails come from the corpusers in the metadata, Danish letters intact.
+    by_email = {str(o.email): o.name for o in spec.owners}
+    assert {o["email"]: o["name"] for o in persons["owners"]} == by_email
     steward = next(o for o in persons["owners"] if o["role"] == "DATA_STEWARD")
-    assert steward["email"].endswith("@rsyd.dk")
+    assert steward["name"] == "Mette Kjær Jensen"
+    assert steward["email"] == "mette.kjaer.jensen@rsyd.dk"
     # Two audits of persons in the golden facts: the history keeps both, oldest first.
     history = persons["quality_history"]
     assert len(history) == 2 and history[0]["at"] < history[1]["at"]
@@ -44,6 +48,23 @@ def test_readback_of_the_golden_metadata(registry: Registry) -> None:
     contacts = next(p for p in data["products"] if p["ref"] == "patient_administration/contacts")
     assert contacts["urn"] in readm["upstreams"] and readm["urn"] in contacts["downstreams"]
     assert any(c["column"] == "days_between" for c in readm["column_lineage"])
+
+
+def test_owner_without_user_info_is_shown_by_id_not_guessed(tmp_path: Path) -> None:
+    """Names are never made up from the user id, nor e-mails from a mail domain."""
+    proposals = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    without = [p for p in proposals if p["aspectName"] != "corpUserInfo"]
+    path = tmp_path / "metadata.json"
+    path.write_text(json.dumps(without), encoding="utf-8")
+    persons = next(p for p in read_catalog(path)["products"] if p["ref"] == "population/persons")
+    steward = next(o for o in persons["owners"] if o["role"] == "DATA_STEWARD")
+    assert steward == {
+        "id": "mette.kjaer.jensen",
+        "name": "mette.kjaer.jensen",
+        "email": None,
+        "role": "DATA_STEWARD",
+        "role_label": steward["role_label"],
+    }
 
 
 def test_search_documents_carry_columns_owners_terms_and_initiatives() -> None:

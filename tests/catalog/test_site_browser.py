@@ -185,6 +185,46 @@ def test_product_page_shows_owners_classification_quality_and_lineage(
     assert page.errors == []
 
 
+@pytest.fixture(scope="module")
+def fixture_site(site_tools, registry, facts, tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    """A site of the fixture specs with retention and erasure facts injected for persons."""
+    from catalog_testdata import with_erasure_facts
+
+    from catalog.emit import build_mcps
+    from catalog.sinks import write_json
+    from catalog.site.build import build_site
+
+    folder = tmp_path_factory.mktemp("fixture-site")
+    metadata = write_json(build_mcps(registry, with_erasure_facts(facts)), folder / "metadata.json")
+    return build_site(metadata, folder / "site")
+
+
+def test_product_page_shows_retention_and_erasure_counts(page, fixture_site: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(fixture_site.joinpath("index.html").as_uri() + "#/produkt/population/persons")
+    page.wait_for_selector("#erasure")
+    fact = page.locator("#erasure")
+    assert fact.locator('[data-k="erasures-applied"]').inner_text() == "3"
+    assert fact.locator('[data-k="erasures-touching"]').inner_text() == "2"
+    assert fact.locator('[data-k="retention-rows"]').inner_text() == "17"
+    assert "2025" in fact.locator('[data-k="retention-last-run"]').inner_text()
+    # a product without facts has no such section
+    page.goto(fixture_site.joinpath("index.html").as_uri() + "#/produkt/research/readmissions_30d")
+    page.wait_for_selector("table.schema")
+    assert page.locator("#erasure").count() == 0
+    assert page.errors == []
+
+
+def test_product_page_shows_owner_names_and_code_systems(page, fixture_site: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(fixture_site.joinpath("index.html").as_uri() + "#/produkt/population/persons")
+    page.wait_for_selector("table.schema")
+    owners = page.locator("#owners .owners").inner_text()
+    assert "Mette Kjær Jensen" in owners and "mette.kjaer.jensen@rsyd.dk" in owners
+    row = page.locator('table.schema tr[data-col="municipality_code"]')
+    assert row.locator(".chip.code").inner_text() == "Kommunekoder"
+    assert page.locator("table.schema .chip.code").count() == 1  # only that column is coded
+    assert page.errors == []
+
+
 def test_initiatives_board_shows_every_phase(page, demo_site: Path) -> None:  # type: ignore[no-untyped-def]
     data = _site_data(demo_site)
     page.goto((demo_site / "index.html").as_uri() + "#/initiativer")

@@ -71,6 +71,22 @@
     `<li><strong>${esc(o.name)}</strong> <span class="muted small">${esc(o.role_label)}</span><br>` +
     (o.email ? `<a href="mailto:${esc(o.email)}">${esc(o.email)}</a>` : `<span class="muted">${esc(o.id)}</span>`) +
     `</li>`;
+  /* Retention and erasure, from the product's regionlab.* properties (counts and times only). */
+  const erasureFact = (props) => {
+    const k = (name) => props["regionlab." + name];
+    if (k("erasure_requests_applied") == null && k("retention_last_run") == null) return "";
+    const retention = k("retention_last_run")
+      ? `Opbevaringsperioden senest håndhævet <span data-k="retention-last-run">${fmtDateTime(k("retention_last_run"))}</span>` +
+        (k("retention_as_of") ? ` <span class="small muted">(skæringsdato ${fmtDate(k("retention_as_of"))})</span>` : "") +
+        `<div class="small muted"><span data-k="retention-rows">${fmtInt(k("retention_rows_removed_last_run"))}</span> rækker fjernet fra produktet ved seneste kørsel</div>`
+      : '<span data-k="retention-last-run">Opbevaringsperioden er endnu ikke håndhævet.</span>';
+    const applied = k("erasure_requests_applied") || "0";
+    const erasures =
+      `<span data-k="erasures-applied">${fmtInt(applied)}</span> sletning${applied === "1" ? "" : "er"} af personer gennemført på platformen; ` +
+      `<span data-k="erasures-touching">${fmtInt(k("erasure_requests_touching") || "0")}</span> fjernede rækker i dette produkt` +
+      (k("erasure_last_applied") ? ` · senest ${fmtDateTime(k("erasure_last_applied"))}` : "");
+    return `<div class="fact" id="erasure"><dt>Sletning og opbevaring</dt><dd>${retention}<div class="small">${erasures}</div></dd></div>`;
+  };
   const freshness = (p) => p.properties.freshness || (p.properties.published_at || "").slice(0, 10) || null;
 
   /* ---------- pages ---------- */
@@ -182,6 +198,7 @@
             <div class="fact"><dt>Adgangsniveau</dt><dd>${chip(access[0], props.access_level === "public" ? "ok" : "advarsel")} <span class="small muted">${esc(access[1])}</span></dd></div>
             <div class="fact"><dt>Hjemmel</dt><dd>${esc(props.legal_basis || "–")}</dd></div>
             <div class="fact"><dt>Opbevaring</dt><dd>${esc(props.retention || "–")}<div class="small muted">${esc(props.retention_justification || "")}</div></dd></div>
+            ${erasureFact(props)}
             <div class="fact"><dt>Friskhed</dt><dd>nyeste data ${fmtDate(freshness(p))}${age != null ? ` <span class="small muted">(${age} dage)</span>` : ""}<div class="small muted">snapshot ${esc(props.last_snapshot || "–")} · publiceret ${fmtDateTime(props.published_at)} · ${fmtInt(props.row_count)} rækker</div></dd></div>
             <div class="fact"><dt>Nøgle-id</dt><dd><span class="mono">${esc(props.key_id || "–")}</span>
               <div class="small muted">${linkable.length ? "Kan kobles med " + linkable.map((o) => productLink(o.ref)).join(", ") : props.key_id ? "Intet andet produkt har samme nøgle." : "Ingen personnøgle."}</div></dd></div>
