@@ -1,10 +1,10 @@
-"""Region-wide catalogue facts in one place: ``domains/catalog.yaml``.
+"""Read ``domains/catalog.yaml``, the region-wide catalogue facts, for the exports and the site.
 
-Some HealthDCAT-AP and ODCS properties are the same for every product of the
-region — the publisher, the health data access body, where to apply for
-access, the catalogue's address, the language — so they live once, beside the
-domains, instead of being repeated in every product spec. Per-product
-properties are derived from the specs and the lake (see :mod:`catalog.dcat`).
+The model is :class:`regionlab.spec.region.RegionCatalogue` (re-exported here),
+so ``regionlab check`` validates the file with the other specs; this module
+only finds and reads it, and reports problems exactly as the check does.
+Per-product properties are derived from the specs and the lake (see
+:mod:`catalog.dcat`).
 """
 
 from __future__ import annotations
@@ -12,84 +12,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    HttpUrl,
-    ValidationError,
-    field_validator,
-)
+from pydantic import ValidationError
 
 from regionlab.errors import UserError
 from regionlab.settings import get_settings
+from regionlab.spec.problems import from_validation_error
+from regionlab.spec.region import (
+    CATALOG_FILE,
+    FREQUENCIES,
+    PUBLISHER_TYPES,
+    Access,
+    Agent,
+    RegionCatalogue,
+)
 
-CATALOG_FILE = "catalog.yaml"
-
-#: HealthDCAT-AP publisher types (``.../resource/authority/publisher-type/<code>``).
-PUBLISHER_TYPES = {
-    "regional-authority",
-    "national-authority",
-    "public-health-org",
-    "healthcare-providers",
-    "other-government-agency",
-    "stat-agency",
-}
-#: EU frequency authority table codes the region's deliveries use.
-FREQUENCIES = {"DAILY", "WEEKLY", "MONTHLY", "QUARTERLY", "ANNUAL", "IRREG", "CONT"}
-
-
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Agent(_Config):
-    """An organisation with a way to reach it."""
-
-    name: str
-    type: str = Field(description="HealthDCAT-AP publisher type code, e.g. regional-authority.")
-    email: EmailStr
-    url: HttpUrl
-
-    @field_validator("type")
-    @classmethod
-    def _known_type(cls, value: str) -> str:
-        if value not in PUBLISHER_TYPES:
-            raise ValueError(
-                f"'{value}' is not a known publisher type; use one of "
-                + ", ".join(sorted(PUBLISHER_TYPES))
-            )
-        return value
-
-
-class Access(_Config):
-    """How a researcher applies for access to non-public products."""
-
-    how_to_apply: str
-    application_url: HttpUrl
-    email: EmailStr
-
-
-class RegionCatalogue(_Config):
-    publisher: Agent
-    hdab: Agent = Field(description="The health data access body that grants data permits.")
-    access: Access
-    catalogue_url: HttpUrl = Field(description="Public address of the catalogue site.")
-    mail_domain: str = Field(description="Owners' e-mail domain (owners are named by local part).")
-    language: str = Field("DAN", pattern=r"^[A-Z]{3}$", description="EU language code.")
-    country: str = Field("DNK", pattern=r"^[A-Z]{3}$", description="EU country code.")
-    frequency: str = Field("MONTHLY", description="EU frequency code of the extract deliveries.")
-    lake_server: str = Field(
-        "regionlab-lake", description="Name of the lake's server in the data contracts."
-    )
-
-    @field_validator("frequency")
-    @classmethod
-    def _known_frequency(cls, value: str) -> str:
-        if value not in FREQUENCIES:
-            raise ValueError(f"'{value}' unknown; use one of {', '.join(sorted(FREQUENCIES))}")
-        return value
+__all__ = [
+    "CATALOG_FILE",
+    "FREQUENCIES",
+    "PUBLISHER_TYPES",
+    "Access",
+    "Agent",
+    "RegionCatalogue",
+    "catalog_file",
+    "load_region",
+]
 
 
 def catalog_file(domains_dir: Path | None = None) -> Path:
@@ -112,7 +58,7 @@ def load_region(path: Path | None = None) -> RegionCatalogue:
         return RegionCatalogue.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}"
-            for err in exc.errors()
+            f"{p.field}: {p.message}" + (f" ({p.hint})" if p.hint else "")
+            for p in from_validation_error(path, exc, data, RegionCatalogue)
         )
         raise UserError(f"{path}: {problems}; fix these fields") from None

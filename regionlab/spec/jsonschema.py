@@ -12,11 +12,13 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from regionlab.spec.models import Domain, Glossary, Product
+from regionlab.spec.region import RegionCatalogue
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "product.schema.json": Product,
     "domain.schema.json": Domain,
     "glossary.schema.json": Glossary,
+    "catalog.schema.json": RegionCatalogue,
 }
 
 

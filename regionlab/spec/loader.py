@@ -16,6 +16,7 @@ from regionlab.errors import UserError
 from regionlab.spec.checks import cross_checks
 from regionlab.spec.models import Domain, Glossary, Product, Registry
 from regionlab.spec.problems import SpecProblem, from_validation_error
+from regionlab.spec.region import CATALOG_FILE, RegionCatalogue
 
 DOMAIN_FILE = "domain.yaml"
 GLOSSARY_FILE = "glossary.yaml"
@@ -128,6 +129,10 @@ def collect(root: Path) -> tuple[Registry, list[SpecProblem]]:
     glossary = Glossary()
     if glossary_path.exists():
         glossary = _parse(glossary_path, Glossary, problems) or Glossary()
+    catalog_path = root / CATALOG_FILE
+    if catalog_path.exists():
+        # Region-wide catalogue facts: optional, but checked with the rest when present.
+        _parse(catalog_path, RegionCatalogue, problems)
     registry = Registry(domains=domains, products=products, glossary=glossary)
     problems.extend(cross_checks(registry, files, root))
     return registry, problems
