@@ -59,7 +59,7 @@ def _check_specs(product: Product) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def _check_result(result: CheckResult) -> dg.AssetCheckResult:
+def _check_result(product: Product, result: CheckResult) -> dg.AssetCheckResult:
     metadata: dict[str, Any] = {
         "category": result.category,
         "status": result.status.value,
@@ -72,6 +72,7 @@ def _check_result(result: CheckResult) -> dg.AssetCheckResult:
     if result.detail:
         metadata["detail"] = result.detail
     return dg.AssetCheckResult(
+        asset_key=asset_key(product.ref),
         check_name=result.check,
         passed=result.passed,
         severity=dg.AssetCheckSeverity.ERROR
@@ -95,10 +96,9 @@ def _metadata(run: ProductRun) -> dict[str, Any]:
     }
 
 
-def _product_asset(product: Product) -> dg.AssetsDefinition:
+def _product_spec(product: Product) -> dg.AssetSpec:
     kinds = {"duckdb", "ducklake"} | ({product.source.format.value} if product.source else {"sql"})
-
-    @dg.asset(
+    return dg.AssetSpec(
         key=asset_key(product.ref),
         group_name=product.domain,
         description=f"{product.title}\n\n{product.description}",
@@ -111,8 +111,20 @@ def _product_asset(product: Product) -> dg.AssetsDefinition:
             "purpose": product.purpose,
             "row_key": ", ".join(product.row_key),
         },
+        skippable=True,
+    )
+
+
+def _product_asset(product: Product) -> dg.AssetsDefinition:
+    """The product's asset. A run with no new extracts materializes nothing and reports no
+    checks; a one-spec ``multi_asset`` with ``can_subset`` makes both optional (a plain
+    ``@asset(output_required=False)`` still demands every check result: dagster#27399)."""
+
+    @dg.multi_asset(
+        name="__".join(product.ref.split("/")),
+        specs=[_product_spec(product)],
         check_specs=_check_specs(product),
-        output_required=False,
+        can_subset=True,
     )
     def _asset(
         context: dg.AssetExecutionContext, config: ProductRunConfig, regionlab: RegionlabResource
@@ -136,7 +148,7 @@ def _product_asset(product: Product) -> dg.AssetsDefinition:
             context.log.info(f"{product.ref}: no new extracts; nothing to publish")
             return
         for result in run.checks:
-            yield _check_result(result)
+            yield _check_result(product, result)
         if run.status == "audit_failed":
             failed = ", ".join(c.check for c in run.blocking_failures)
             raise dg.Failure(
@@ -144,7 +156,7 @@ def _product_asset(product: Product) -> dg.AssetsDefinition:
                 "and the previous snapshot stays current",
                 metadata={"failed_checks": failed, **_metadata(run)},
             )
-        yield dg.MaterializeResult(metadata=_metadata(run))
+        yield dg.MaterializeResult(asset_key=asset_key(product.ref), metadata=_metadata(run))
 
     return _asset
 

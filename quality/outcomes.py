@@ -8,9 +8,8 @@ words, never values.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from quality.runner import ExpectationOutcome
 from regionlab.results import CheckResult, Status
 from regionlab.spec.rules import (
     Between,
@@ -28,6 +27,9 @@ from regionlab.spec.rules import (
     Unique,
     UniqueCombination,
 )
+
+if TYPE_CHECKING:  # GX takes seconds to import; only the audit step needs it
+    from quality.runner import ExpectationOutcome
 
 
 def describe(rule: Any) -> str:

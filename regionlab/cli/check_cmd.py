@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from regionlab.cli.console import make_console
 from regionlab.settings import get_settings
 from regionlab.spec import jsonschema
 from regionlab.spec.loader import collect
 from regionlab.spec.problems import SpecProblem
 
-console = Console()
+console = make_console()
 
 
 def check(

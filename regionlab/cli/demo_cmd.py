@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import typer
-from rich.console import Console
 
+from regionlab.cli.console import make_console
 from regionlab.settings import get_settings
 
-console = Console()
+console = make_console()
 
 
 def demo(
@@ -19,7 +19,7 @@ def demo(
 ) -> None:
     """Generate sources, validate specs, run every pipeline and emit the catalogue."""
     from regionlab import lake
-    from regionlab.cli.run_cmd import emit_and_report, execute, summary_table
+    from regionlab.cli.run_cmd import FAILED, emit_and_report, execute, summary_table
     from regionlab.privacy.keys import default_key_path, init_key, load_key
     from regionlab.spec import load_domains
     from regionlab.synth.generate import generate
@@ -47,7 +47,7 @@ def demo(
     console.print(f"lake: {lake.LakeConfig.from_env().describe()}")
     runs = execute([p.ref for p in registry.topological()], full_refresh=True)
     console.print(summary_table(runs))
-    failed = [r for r in runs if r.status not in ("published", "up_to_date")]
+    failed = [r for r in runs if r.status in FAILED]
     from regionlab.cli.quality_cmd import quality
 
     quality(None)

@@ -16,9 +16,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from regionlab.cli.console import make_console
 from regionlab.errors import UserError
 
-console = Console()
+console = make_console()
 err = Console(stderr=True)
 
 retention_app = typer.Typer(

@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from regionlab.cli.console import make_console
 from regionlab.privacy.keys import KEY_ENV, KEY_FILE_ENV, init_key, load_key
 
 app = typer.Typer(
     help="Create or identify the pseudonymisation key (the key itself is never printed).",
     no_args_is_help=True,
 )
-console = Console()
+console = make_console()
 
 
 PathOption = Annotated[

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from regionlab import lake
+from regionlab.cli.console import make_console
 from regionlab.errors import UserError
 
 CATEGORIES = ("conformance", "completeness", "plausibility", "privacy")
@@ -59,4 +59,4 @@ def quality(
             f"[red]{blocking}[/]" if blocking else "0",
             f"{checked:%Y-%m-%d %H:%M}",
         )
-    Console().print(table)
+    make_console().print(table)

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from regionlab.cli.console import make_console
+
+console = make_console()
 
 permit_app = typer.Typer(help="Register and list data permits.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Build and inspect project workspaces.", no_args_is_help=True)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from regionlab.cli.console import make_console
 from regionlab.errors import UserError
 from regionlab.settings import get_settings
 
-console = Console()
+console = make_console()
 
 
 def _profile() -> Any:
@@ -54,6 +55,9 @@ def select(registry: Any, domain: str | None, product: str | None) -> list[str]:
             raise UserError(f"unknown product '{product}'; see `regionlab check` for the list")
         refs = matches
     return refs
+
+
+FAILED = ("failed", "audit_failed")
 
 
 def _log_level(quiet: bool) -> str:
@@ -118,6 +122,9 @@ def execute(refs: list[str], full_refresh: bool = False, quiet: bool = False) ->
             bar.advance(task)
 
     unsubscribe = progress.subscribe(listen)
+    # A product with no new extracts reports no checks, by design; Dagster warns about
+    # every such blocking check on stderr, which is noise on the command line.
+    logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
     config = (
         {"ops": {}}
         if not full_refresh
@@ -140,7 +147,7 @@ def execute(refs: list[str], full_refresh: bool = False, quiet: bool = False) ->
     finally:
         unsubscribe()
     failures = _failures(result)
-    return [runs.get(r) or _Missing(r, failures.get(r, "skipped")) for r in refs]
+    return [runs.get(r) or _Missing(r, failures.get(r)) for r in refs]
 
 
 def _execute_on_workers(refs: list[str], full_refresh: bool) -> list[Any]:
@@ -155,8 +162,7 @@ def _execute_on_workers(refs: list[str], full_refresh: bool) -> list[Any]:
         if e.is_step_materialization
     }
     return [
-        _Reported(r, published[r]) if r in published else _Missing(r, failures.get(r, "skipped"))
-        for r in refs
+        _Reported(r, published[r]) if r in published else _Missing(r, failures.get(r)) for r in refs
     ]
 
 
@@ -171,13 +177,16 @@ class _Reported:
 
 
 class _Missing:
-    """A product whose step failed before reporting (or was skipped after an upstream failed)."""
+    """A product that did not report: its step failed, or it was skipped because no upstream
+    product changed (or an upstream failed)."""
 
-    def __init__(self, ref: str, reason: str) -> None:
-        self.product, self.status, self.reason = ref, "failed", reason
+    def __init__(self, ref: str, reason: str | None) -> None:
+        self.product = ref
+        self.status = "failed" if reason else "skipped"
+        self.reason = reason or "not run: no upstream product changed, or an upstream failed"
         self.rows_published = 0
         self.snapshot_id = None
-        self.quarantined: dict[str, int] = {}
+        self.quarantined: Counter[str] = Counter()
 
 
 def _failures(result: Any) -> dict[str, str]:
@@ -226,7 +235,7 @@ def summary_table(runs: list[Any]) -> Table:
     for run in runs:
         quarantined = run.quarantined.total() if hasattr(run.quarantined, "total") else 0
         status = run.status
-        style = {"published": "green", "up_to_date": "cyan"}.get(status, "red")
+        style = {"published": "green", "up_to_date": "cyan", "skipped": "cyan"}.get(status, "red")
         table.add_row(
             run.product,
             f"[{style}]{status}[/]",
@@ -256,8 +265,10 @@ def run(
     if catalog and any(r.status == "published" for r in runs):
         emit_and_report()
     for r in runs:
-        if r.status not in ("published", "up_to_date"):
+        if r.status in FAILED:
             reason = getattr(r, "reason", None) or ", ".join(c.check for c in r.blocking_failures)
             console.print(f"[red]{r.product}[/]: {reason}")
-    if any(r.status not in ("published", "up_to_date") for r in runs):
+    if not any(r.status == "published" for r in runs) and not any(r.status in FAILED for r in runs):
+        console.print("nothing new: no product had new extracts or changed upstreams")
+    if any(r.status in FAILED for r in runs):
         raise typer.Exit(1)

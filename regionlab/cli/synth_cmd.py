@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from regionlab.cli.console import make_console
 from regionlab.errors import UserError
 from regionlab.settings import get_settings
 
@@ -54,7 +54,7 @@ def synth(
     if deliveries < 1:
         raise UserError(f"--deliveries must be at least 1 (got {deliveries})")
     target = out if out is not None else get_settings().sources_dir
-    console = Console()
+    console = make_console()
     with Progress(
         TextColumn("[bold]persons"),
         BarColumn(),

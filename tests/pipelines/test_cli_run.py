@@ -90,6 +90,11 @@ def test_run_killed_before_publish_leaves_previous_snapshot(platform: Settings) 
     con.close()
     assert after["laboratory.lab_results"] > rows["laboratory.lab_results"]
 
+    idle = _run("run", "--domain", "laboratory", "--no-catalog")
+    assert idle.returncode == 0, idle.stdout + idle.stderr
+    assert "nothing new" in idle.stdout
+    assert "Traceback" not in idle.stderr and "Blocking asset check" not in idle.stderr
+
 
 @pytest.mark.slow
 def test_full_run_leaks_no_identifier_into_lake_files_or_event_log(platform: Settings) -> None:
