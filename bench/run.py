@@ -98,7 +98,8 @@ def one_repetition(scale: int, var: Path, args: argparse.Namespace) -> dict[str,
         if p.is_derived:
             continue
         rec.run(f"plain_load:{p.ref}", "plain_load", product=p.ref)
-        r = rec.run(f"source:{p.ref}", "source_product", product=p.ref)
+        r = rec.run(f"source:{p.ref}", "source_product", product=p.ref,
+                    keep_staging=p.ref == CONTACTS)  # fmt: skip
         total = r["windows"].get("total", {}).get("seconds", 0)
         print(f"  {p.ref}: {r.get('rows', 0):,} rows, {total:.1f}s, {r.get('status')}", flush=True)
     rec.run("gx_vs_sql", "gx_vs_sql", product=CONTACTS, repeat=args.gx_repeat)
@@ -111,6 +112,23 @@ def one_repetition(scale: int, var: Path, args: argparse.Namespace) -> dict[str,
     rec.run("workspace", "workspace_build")
     rec.run("erasure", "erasure_one")
     return rec.results
+
+
+def gx_only(scale: int, var: Path, sources: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Re-run only the contacts pipeline and GX vs SQL on existing extracts (``--gx-only``)."""
+    from regionlab.privacy.keys import init_key
+
+    shutil.rmtree(var, ignore_errors=True)
+    var.mkdir(parents=True)
+    shutil.copytree(sources, var / "sources", copy_function=os.link)
+    key_file = var / "secrets" / "pseudonym.key"
+    key_file.parent.mkdir(parents=True)
+    env = {"REGIONLAB_VAR": str(var), "REGIONLAB_KEY_FILE": str(key_file)}
+    os.environ.update(env)
+    init_key(key_file)
+    rec = Recorder(env)
+    rec.run("source_for_gx", "source_product", product=CONTACTS, keep_staging=True)
+    return rec.run("gx_vs_sql", "gx_vs_sql", product=CONTACTS, repeat=args.gx_repeat)
 
 
 def _median_result(reps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -209,13 +227,27 @@ def main() -> None:
     )
     parser.add_argument("--wait-minutes", type=float, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the generated var folders")
+    parser.add_argument(
+        "--gx-only",
+        type=Path,
+        default=None,
+        help="extracts folder of one scale: re-measure only GX vs SQL there",
+    )
     args = parser.parse_args()  # fmt: skip
 
     store: dict[str, Any] = (
         json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {"scales": {}}
     )
     store["machine"] = machine()
-    for scale in [int(s) for s in args.scales.split(",") if s.strip()]:
+    scales = [int(s) for s in args.scales.split(",") if s.strip()]
+    if args.gx_only is not None:
+        result = gx_only(scales[0], args.var / f"{scales[0]}-gx", args.gx_only, args)
+        store["scales"][str(scales[0])]["median"]["gx_vs_sql"] = result
+        shutil.rmtree(args.var / f"{scales[0]}-gx", ignore_errors=True)
+        _save(store)
+        print(f"GX {result.get('gx_s')}s, SQL {result.get('sql_s')}s, {result.get('error', '')}")
+        return
+    for scale in scales:
         single = scale >= args.single_from
         repeat = 1 if single else args.repeat
         if single:

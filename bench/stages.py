@@ -92,8 +92,12 @@ def plain_load(product: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- source product
 
 
-def source_product(product: str) -> dict[str, Any]:
-    """One full write–audit–publish run with every engine step timed."""
+def source_product(product: str, keep_staging: bool = False) -> dict[str, Any]:
+    """One full write–audit–publish run with every engine step timed.
+
+    ``keep_staging`` leaves the staging file for :func:`gx_vs_sql` (which removes it):
+    the engine deletes it at the end of a run because it holds raw CPR numbers.
+    """
     import pipelines.engine as engine
     import pipelines.erasure_hook as erasure_hook
     import pipelines.pseudonymise as pseudo
@@ -129,6 +133,8 @@ def source_product(product: str) -> dict[str, Any]:
         }
         for (module, name), window in patches.items():
             setattr(module, name, s.wrap(window, getattr(module, name)))
+        if keep_staging and hasattr(engine, "_remove_staging"):
+            engine._remove_staging = lambda paths: None
         with s.window("total"):
             run = engine.run_source_product(
                 spec, get_settings(), full_refresh=True, quality_hook=quality_hook
@@ -192,6 +198,8 @@ def gx_vs_sql(product: str, repeat: int) -> dict[str, Any]:
     con = duckdb.connect(str(staging), read_only=True)
     rows = con.execute("SELECT count(*) FROM staged").fetchone()[0]
     con.close()
+    for stale in (staging, staging.with_suffix(".duckdb.wal")):  # raw CPR numbers: never keep
+        stale.unlink(missing_ok=True)
     return {
         "windows": s.windows,
         "rows": rows,
