@@ -52,7 +52,10 @@ def select(registry: Any, domain: str | None, product: str | None) -> list[str]:
         wanted = product if "/" in product else None
         matches = [r for r in refs if r == wanted or r.split("/")[1] == product]
         if not matches:
-            raise UserError(f"unknown product '{product}'; see `regionlab check` for the list")
+            raise UserError(
+                f"unknown product '{product}'; products: "
+                + ", ".join(p.ref for p in registry.topological())
+            )
         refs = matches
     return refs
 

@@ -27,7 +27,22 @@ def cross_checks(registry: Registry, files: dict[str, Path], root: Path) -> list
         problems += [SpecProblem(file, f, m, h) for f, m, h in _product_checks(product, registry)]
     problems += _cycles(registry, files)
     problems += _bind_derived(registry, files, problems)
-    return problems
+    return [_knock_on(p, root) for p in problems]
+
+
+def _knock_on(problem: SpecProblem, root: Path) -> SpecProblem:
+    """An upstream whose own file failed to load is invalid, not unknown: say so."""
+    prefix = "unknown product "
+    if problem.message.startswith(prefix):
+        ref = problem.message.removeprefix(prefix)
+        if (root / f"{ref}.yaml").exists():
+            return SpecProblem(
+                problem.file,
+                problem.field,
+                f"{ref} is not valid",
+                f"fix the problems reported for {ref}.yaml first",
+            )
+    return problem
 
 
 def _bind_derived(

@@ -24,6 +24,11 @@ from regionlab.spec.vocab import (
 NAME = r"^[a-z][a-z0-9_]*$"
 PRODUCT_REF = r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$"
 
+PERSON_KEY_DESCRIPTION = (
+    "Personnøgle: HMAC-SHA256 af CPR-nummeret med regionens nøgle. Samme person har samme "
+    "nøgle i alle produkter med samme nøgle-id; CPR-nummeret kan ikke udledes af den."
+)
+
 # Published name and type of a column after its pseudonymisation rule.
 _RULE_OUTPUT: dict[Pseudonymisation, tuple[str | None, ColumnType | None]] = {
     Pseudonymisation.person_key: ("person_key", ColumnType.varchar),
@@ -184,7 +189,9 @@ class Product(_Spec):
                 PublishedColumn(
                     name=col.output or default_name or col.name,
                     type=new_type or col.type,
-                    description=col.description,
+                    description=PERSON_KEY_DESCRIPTION
+                    if col.pseudonymisation is Pseudonymisation.person_key
+                    else col.description,
                     classification=Classification.pseudonym
                     if col.pseudonymisation is Pseudonymisation.person_key
                     else col.classification,
