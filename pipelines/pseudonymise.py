@@ -39,24 +39,35 @@ def _quarantine(con: duckdb.DuckDBPyConnection, product: Product, where: str, re
 
 
 def quarantine_duplicates(con: duckdb.DuckDBPyConnection, product: Product) -> None:
-    """Exact copies of a row (same values in every source column) keep only the first."""
+    """Exact copies of a row (same values in every source column) keep only the first.
+
+    Rows are hashed first and only the few whose hash occurs twice are numbered by a
+    window over all columns (exact, NULLs equal), instead of sorting the whole table.
+    """
     cols = ", ".join(_q(c.name) for c in product.columns)
-    con.execute("ALTER TABLE raw ADD COLUMN IF NOT EXISTS _rowid BIGINT")
-    con.execute("UPDATE raw SET _rowid = rowid")
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _dups AS SELECT _rowid FROM (
-            SELECT _rowid, row_number() OVER (PARTITION BY {cols} ORDER BY _rowid) AS n FROM raw)
-            WHERE n > 1"""
+        f"""CREATE OR REPLACE TEMP TABLE _dups AS
+        WITH multi AS (SELECT hash({cols}) AS h FROM raw GROUP BY h HAVING count(*) > 1),
+             candidates AS (SELECT rowid AS rid, {cols} FROM raw
+                            WHERE hash({cols}) IN (SELECT h FROM multi))
+        SELECT rid FROM (SELECT rid, row_number() OVER (PARTITION BY {cols} ORDER BY rid) AS n
+                         FROM candidates) WHERE n > 1"""
     )
-    _quarantine(con, product, "_rowid IN (SELECT _rowid FROM _dups)", "duplicate_row")
+    _quarantine(con, product, "rowid IN (SELECT rid FROM _dups)", "duplicate_row")
 
 
 def quarantine_invalid_cpr(con: duckdb.DuckDBPyConnection, product: Product) -> None:
+    """Rows whose CPR number is not a valid CPR number; validity is decided once per distinct
+    value (an extract repeats each person many times)."""
     assert product.source is not None and product.source.person_column
     install_cpr_macros(con)
-    _quarantine(
-        con, product, f"NOT cpr_is_valid({_q(product.source.person_column)})", "invalid_cpr"
+    cpr = _q(product.source.person_column)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _bad_cpr AS SELECT v FROM (SELECT DISTINCT {cpr} AS v
+        FROM raw) WHERE NOT cpr_is_valid(v)"""
     )
+    where = f"({cpr} IN (SELECT v FROM _bad_cpr) OR {cpr} IS NULL)"
+    _quarantine(con, product, where, "invalid_cpr")
 
 
 def _expression(product: Product, name: str, reference_date: dt.date) -> str:

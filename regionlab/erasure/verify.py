@@ -136,7 +136,9 @@ def _scan_files(
     keys: list[str],
     values: list[str],
 ) -> None:
-    con = duckdb.connect()
+    # Streamed per file: the file's own row number (no window over the whole file) and a
+    # memory cap, so scanning a region-scale lake stays within a few GB.
+    con = duckdb.connect(config={"memory_limit": "3GB"})
     try:
         match.install(con, keys, values)
         regex = match.key_regex(keys)
@@ -144,8 +146,8 @@ def _scan_files(
             v.data_files_scanned += 1
             table = _parquet_columns(con, path)
             source = (
-                f"SELECT row_number() OVER () AS rid, CAST(t AS VARCHAR) AS txt, * "
-                f"FROM read_parquet({quote_literal(str(path))}) t"
+                f"SELECT t.file_row_number AS rid, CAST(t AS VARCHAR) AS txt, * "
+                f"FROM read_parquet({quote_literal(str(path))}, file_row_number=true) t"
             )
             n = match.count_matches(con, source, key, regex, table.varchar_columns)
             if n:
