@@ -107,8 +107,10 @@ def _apply_mapping(
             f"UPDATE {t} AS __rl_t SET {dst} = m.__rl_value FROM temp.main.{mapping} AS m "
             f"WHERE __rl_t.{src} = m.__rl_raw"
         )
+        # Distinct keys from the small mapping, not from every row's 64-character key.
         counts = con.execute(
-            f"SELECT count(*), count(DISTINCT {dst}), count(*) - count({dst}) FROM {t}"
+            f"SELECT count(*), (SELECT count(DISTINCT __rl_value) FROM temp.main.{mapping}), "
+            f"count(*) - count({dst}) FROM {t}"
         ).fetchone()
     finally:
         con.execute(f"DROP TABLE IF EXISTS temp.main.{mapping}")
