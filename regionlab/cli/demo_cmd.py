@@ -51,6 +51,11 @@ def demo(
     from regionlab.cli.quality_cmd import quality
 
     quality(None)
+    console.print(
+        f"Failing warning rules are the ~{defect_rate:.0%} source defects injected on purpose "
+        "(listed in var/sources/defects.csv); `regionlab catalog show <domain>/<product>` "
+        "names each rule and its counts."
+    )
     emit_and_report()
     _catalogue_products()
     if failed:
