@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from regionlab.privacy.keys import init_key
+from regionlab.settings import Settings, get_settings
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
@@ -17,3 +20,16 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     var.mkdir()
     monkeypatch.setenv("REGIONLAB_VAR", str(var))
     return var
+
+
+@pytest.fixture
+def keyed_var(var_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A fresh var/ with a pseudonymisation key and an embedded lake (not yet created)."""
+    key_file = var_dir / "secrets" / "pseudonym.key"
+    init_key(key_file)
+    monkeypatch.setenv("REGIONLAB_KEY_FILE", str(key_file))
+    monkeypatch.delenv("REGIONLAB_KEY", raising=False)
+    monkeypatch.delenv("REGIONLAB_LAKE_CATALOG", raising=False)
+    monkeypatch.delenv("REGIONLAB_LAKE_DATA", raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(var_dir / "dagster"))
+    return get_settings()

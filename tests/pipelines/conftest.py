@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from regionlab.privacy.keys import init_key
-from regionlab.settings import Settings, get_settings
+from regionlab.settings import Settings
 from regionlab.synth.generate import generate
 
 AS_OF = dt.date(2026, 11, 1)
@@ -24,14 +23,7 @@ def region_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def platform(var_dir: Path, region_sources: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def platform(keyed_var: Settings, region_sources: Path) -> Settings:
     """A var/ with the region's sources and a pseudonymisation key; the lake starts empty."""
-    shutil.copytree(region_sources, var_dir / "sources")
-    key_file = var_dir / "secrets" / "pseudonym.key"
-    init_key(key_file)
-    monkeypatch.setenv("REGIONLAB_KEY_FILE", str(key_file))
-    monkeypatch.delenv("REGIONLAB_KEY", raising=False)
-    monkeypatch.delenv("REGIONLAB_LAKE_CATALOG", raising=False)
-    monkeypatch.delenv("REGIONLAB_LAKE_DATA", raising=False)
-    monkeypatch.setenv("DAGSTER_HOME", str(var_dir / "dagster"))
-    return get_settings()
+    shutil.copytree(region_sources, keyed_var.sources_dir)
+    return keyed_var
