@@ -130,7 +130,7 @@ def _product_asset(product: Product) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, config: ProductRunConfig, regionlab: RegionlabResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         settings = regionlab.settings()
-        run_id = context.run_id
+        run_id = context.run.run_id
         progress.emit("started", product.ref)
         if product.is_derived:
             run = run_derived_product(product, settings, quality_hook=quality_hook, run_id=run_id)
