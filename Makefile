@@ -4,7 +4,11 @@
 
 SHELL := /bin/bash
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv lives in a project-local tool environment whose path is known before it is
+# installed (pip's own target depends on root/user/pyenv/venv, so it cannot be guessed).
+UV_VERSION := 0.13.9
+TOOLS := $(CURDIR)/.tools
+UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --frozen
 PERSONS ?= 5000
 SEED ?= 42
@@ -23,8 +27,12 @@ help:
 	@echo "make bench     benchmarks against their baselines (bench/RESULTS.md)"
 	@echo "make check     validate domains/"
 
-uv:
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || $(PYTHON) -m pip install --quiet uv
+uv: $(UV)
+
+$(UV):
+	@echo "installing uv $(UV_VERSION) into .tools/"
+	@$(PYTHON) -m venv "$(TOOLS)"
+	@"$(TOOLS)/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 sync: uv
 	@$(UV) sync --frozen --quiet
