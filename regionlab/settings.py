@@ -1,18 +1,31 @@
-"""Where regionlab keeps its files, resolved once from the environment.
+"""Where regionlab keeps its files: the whole ``var/`` layout, declared once.
 
 Everything generated lives under one ``var/`` folder (git-ignored) so a fresh
 clone starts clean and a test can point the whole platform at a temporary
-folder by setting ``REGIONLAB_VAR``.
+folder by setting ``REGIONLAB_VAR``. Every place under ``var/`` — zones,
+their file names, logs, exports — is a property or method of
+:class:`Settings`; modules ask it instead of joining path segments
+themselves, so a writer and a reader (the pipeline and erasure, ``pull`` and
+the catalogue) cannot drift apart. :data:`LOCATIONS` lists the locations with
+whether they can hold person data; erasure and retention cover each one that
+can (see :mod:`regionlab.erasure.stores`).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+VAR_ENV = "REGIONLAB_VAR"
+DOMAINS_ENV = "REGIONLAB_DOMAINS"
+
+#: File suffix of every DuckDB zone file (quarantine, staging, workspaces).
+DUCKDB_SUFFIX = ".duckdb"
 
 
 class Settings(BaseModel):
@@ -21,8 +34,11 @@ class Settings(BaseModel):
     domains_dir: Path
     var_dir: Path
 
+    # --- zones of the data flow ----------------------------------------------------
+
     @property
     def sources_dir(self) -> Path:
+        """Raw source deliveries: ``<sources>/<system>/<extract>/<extract>_<date>.<fmt>``."""
         return self.var_dir / "sources"
 
     @property
@@ -37,17 +53,168 @@ class Settings(BaseModel):
     def staging_dir(self) -> Path:
         return self.var_dir / "staging"
 
+    def staging_file(self, domain: str, product_id: str) -> Path:
+        """A run's scratch DuckDB file (holds raw rows, CPR numbers included; deleted after)."""
+        return self.staging_dir / f"{domain}.{product_id}{DUCKDB_SUFFIX}"
+
+    def staging_files(self) -> list[Path]:
+        """Staging files left behind (and their WAL files)."""
+        folder = self.staging_dir
+        return sorted(folder.glob(f"*{DUCKDB_SUFFIX}*")) if folder.is_dir() else []
+
     @property
     def quarantine_dir(self) -> Path:
         return self.var_dir / "quarantine"
+
+    def quarantine_file(self, product_ref: str) -> Path:
+        """``diagnoses/diagnoses`` → ``<var>/quarantine/diagnoses.diagnoses.duckdb``."""
+        return self.quarantine_dir / f"{product_ref.replace('/', '.')}{DUCKDB_SUFFIX}"
+
+    def quarantine_files(self) -> list[Path]:
+        folder = self.quarantine_dir
+        return sorted(folder.glob(f"*{DUCKDB_SUFFIX}")) if folder.is_dir() else []
+
+    @staticmethod
+    def quarantine_product(path: Path) -> str:
+        """The product ref of a quarantine zone file (inverse of :meth:`quarantine_file`)."""
+        return path.name.removesuffix(DUCKDB_SUFFIX).replace(".", "/", 1)
+
+    # --- catalogue -------------------------------------------------------------------
 
     @property
     def catalog_dir(self) -> Path:
         return self.var_dir / "catalog"
 
+    @property
+    def datahub_dir(self) -> Path:
+        return self.var_dir / "datahub"
+
+    # --- research ----------------------------------------------------------------
+
+    @property
+    def research_dir(self) -> Path:
+        """Registered permits, workspaces and the feasibility audit log."""
+        return self.var_dir / "research"
+
+    @property
+    def permits_dir(self) -> Path:
+        return self.research_dir / "permits"
+
+    @property
+    def feasibility_log(self) -> Path:
+        return self.research_dir / "audit" / "feasibility.jsonl"
+
+    @property
+    def workspaces_dir(self) -> Path:
+        return self.research_dir / "workspaces"
+
+    def workspace_dir(self, project_id: str) -> Path:
+        return self.workspaces_dir / project_id
+
+    def workspace_file(self, project_id: str) -> Path:
+        return self.workspace_dir(project_id) / f"{project_id}{DUCKDB_SUFFIX}"
+
+    def workspace_manifest(self, project_id: str) -> Path:
+        return self.workspace_dir(project_id) / "manifest.json"
+
+    def workspace_files(self) -> dict[str, Path]:
+        """project id → workspace DuckDB file, for every workspace that exists."""
+        root = self.workspaces_dir
+        if not root.is_dir():
+            return {}
+        return {
+            d.name: self.workspace_file(d.name)
+            for d in sorted(root.iterdir())
+            if d.is_dir() and self.workspace_file(d.name).is_file()
+        }
+
+    def catalog_workspace_manifest(self, project_id: str) -> Path:
+        """The workspace manifest copy the catalogue publishes (counts suppressed)."""
+        return self.catalog_dir / "research" / "workspaces" / f"{project_id}.json"
+
+    # --- labelling ---------------------------------------------------------------
+
+    @property
+    def labeling_dir(self) -> Path:
+        return self.var_dir / "labeling"
+
+    @property
+    def label_exports_dir(self) -> Path:
+        """Consensus training exports, one JSONL file per labelled product."""
+        return self.labeling_dir / "exports"
+
+    def label_export(self, labelled_name: str) -> Path:
+        return self.label_exports_dir / f"{labelled_name}.jsonl"
+
+    @property
+    def label_manifests_dir(self) -> Path:
+        """What ``labeling pull`` tells the catalogue about each labelled product."""
+        return self.labeling_dir / "manifests"
+
+    def label_manifest(self, labelled_name: str) -> Path:
+        return self.label_manifests_dir / f"{labelled_name}.json"
+
+    @property
+    def labelstudio_dir(self) -> Path:
+        """Label Studio's own home: its database, server state and virtual environment."""
+        return self.var_dir / "labelstudio"
+
+    # --- erasure -----------------------------------------------------------------
+
+    @property
+    def erasure_dir(self) -> Path:
+        return self.var_dir / "erasure"
+
+    @property
+    def receipts_dir(self) -> Path:
+        return self.erasure_dir / "receipts"
+
+    def receipt_file(self, request_id: str) -> Path:
+        return self.receipts_dir / f"{request_id}.json"
+
+    @property
+    def erasure_register(self) -> Path:
+        return self.erasure_dir / "register.jsonl"
+
+    # --- orchestration -----------------------------------------------------------
+
+    @property
+    def dagster_home(self) -> Path:
+        """The default Dagster instance folder (``DAGSTER_HOME`` overrides it)."""
+        return self.var_dir / "dagster"
+
+
+@dataclass(frozen=True)
+class Location:
+    """A top-level place under ``var/`` and whether it can hold data about persons."""
+
+    folder: str
+    person_data: bool
+    why: str
+
+
+#: Every top-level folder the platform writes under ``var/``. A folder that can hold
+#: person data must have an erasure store (:mod:`regionlab.erasure.stores`); a test
+#: fails for a file under ``var/`` that no location claims.
+LOCATIONS: tuple[Location, ...] = (
+    Location("sources", False, "the source systems' deliveries: not the platform's to edit; "
+             "the suppression list keeps erased persons from being loaded again"),
+    Location("lake", True, "published and labelled products, snapshots, data files"),
+    Location("staging", True, "scratch copies of raw extracts during a run"),
+    Location("quarantine", True, "rows that could not be published, with their raw text"),
+    Location("research", True, "workspaces (row level), permits and the feasibility log"),
+    Location("labeling", True, "training exports and manifests of labelled products"),
+    Location("labelstudio", True, "Label Studio's database: tasks hold sampled texts"),
+    Location("erasure", False, "receipts and the register: counts and digests only"),
+    Location("catalog", False, "catalogue metadata, exports and site: counts only"),
+    Location("datahub", False, "DataHub Lite: the same metadata as the catalogue"),
+    Location("dagster", True, "Dagster's run storage: event metadata and logs of runs"),
+    Location("secrets", False, "the pseudonymisation key and service passwords"),
+)  # fmt: skip
+
 
 def get_settings() -> Settings:
     """Read the settings from ``REGIONLAB_DOMAINS`` and ``REGIONLAB_VAR``."""
-    domains = os.environ.get("REGIONLAB_DOMAINS", str(PROJECT_ROOT / "domains"))
-    var = os.environ.get("REGIONLAB_VAR", str(PROJECT_ROOT / "var"))
+    domains = os.environ.get(DOMAINS_ENV, str(PROJECT_ROOT / "domains"))
+    var = os.environ.get(VAR_ENV, str(PROJECT_ROOT / "var"))
     return Settings(domains_dir=Path(domains), var_dir=Path(var))
