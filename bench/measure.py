@@ -30,8 +30,8 @@ class StageFailed(RuntimeError):
 
 
 PRELOAD = [
-    "duckdb", "pandas", "polars", "pyarrow", "great_expectations", "pipelines.engine",
-    "pipelines.quality_hook", "quality.audit", "quality.runner", "catalog.publish",
+    "duckdb", "pandas", "polars", "pyarrow", "great_expectations", "regionlab.wap.engine",
+    "pipelines.quality_hook", "quality.validate", "quality.runner", "catalog.publish",
     "regionlab.research.feasibility", "regionlab.research.workspace", "regionlab.synth.generate",
     "bench.stages",
 ]  # fmt: skip

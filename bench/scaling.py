@@ -30,7 +30,7 @@ def _load() -> str:
 
 def _run(var: Path, workers: int) -> tuple[float, bool, dict[str, str]]:
     sys.path.insert(0, str(REPO))
-    from tests.multiuser.cluster import cluster
+    from bench.cluster import cluster
 
     with cluster(var) as c:
         c.apply(os.environ)

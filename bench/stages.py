@@ -2,7 +2,7 @@
 
 Every stage returns one result (``bench.measure.run_child`` adds its peak RSS) with its timed
 windows, row counts and its own peak RSS. Pipeline stages call the real engine
-(``pipelines.engine.run_source_product`` / ``run_derived_product``) and time its
+(``regionlab.wap.engine.run_source_product`` / ``run_derived_product``) and time its
 steps by wrapping the step functions the engine looks up at call time, so the
 numbers are the production code path, not a re-implementation. Results hold
 counts and timings only, never a CPR number, pseudonym or key.
@@ -67,9 +67,9 @@ def plain_load(product: str) -> dict[str, Any]:
     """The practical limit: DuckDB reads the same extract files into a table, nothing else."""
     import duckdb
 
-    from pipelines.extracts import find_extracts
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
+    from regionlab.wap.sources import find_extracts
 
     settings = get_settings()
     spec = load_domains().product(product)
@@ -95,49 +95,26 @@ def plain_load(product: str) -> dict[str, Any]:
 def source_product(product: str, keep_staging: bool = False) -> dict[str, Any]:
     """One full write–audit–publish run with every engine step timed.
 
+    The engine marks its steps (:mod:`regionlab.wap.steps`); the sampler's windows
+    observe them, so the timings are the production code path, untouched.
     ``keep_staging`` leaves the staging file for :func:`gx_vs_sql` (which removes it):
     the engine deletes it at the end of a run because it holds raw CPR numbers.
     """
-    import pipelines.engine as engine
-    import pipelines.erasure_hook as erasure_hook
-    import pipelines.pseudonymise as pseudo
-    import pipelines.quarantine_zone as qzone
-    import quality.audit as qaudit
-    import quality.cross_checks as cross
     from pipelines.quality_hook import quality_hook
-    from regionlab.privacy import scrub
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
+    from regionlab.wap import engine
+    from regionlab.wap.steps import observe
 
     spec = load_domains().product(product)
-    with RssSampler() as s:
-        patches = {
-            (engine, "ingest"): "ingest",
-            (engine, "register_names"): "register_names",
-            (engine, "quarantine_duplicates"): "quarantine",
-            (engine, "quarantine_invalid_cpr"): "quarantine",
-            (engine, "_apply_row_rules"): "quarantine",
-            (erasure_hook, "quarantine_erased"): "quarantine",
-            (engine.lake, "connect"): "lake_connect",
-            (engine, "_select_extracts"): "select_extracts",
-            (engine, "_close_staging"): "staging_checkpoint",
-            (engine, "_quarantine_known_keys"): "quarantine",
-            (engine, "build_staged"): "pseudonymise",
-            (pseudo, "add_person_key"): "pseudonymise.person_key",
-            (scrub, "scrub_column"): "pseudonymise.scrub_text",
-            (engine, "privacy_gates"): "audit_privacy",
-            (qaudit, "gx_results"): "audit_gx",
-            (cross, "run_cross_checks"): "audit_cross_checks",
-            (qzone, "store"): "quarantine_zone",
-            (engine, "_publish"): "publish",
-        }
-        for (module, name), window in patches.items():
-            setattr(module, name, s.wrap(window, getattr(module, name)))
-        if keep_staging and hasattr(engine, "_remove_staging"):
-            engine._remove_staging = lambda paths: None
+    with RssSampler() as s, observe(s.window):
         with s.window("total"):
             run = engine.run_source_product(
-                spec, get_settings(), full_refresh=True, quality_hook=quality_hook
+                spec,
+                get_settings(),
+                full_refresh=True,
+                quality_hook=quality_hook,
+                keep_staging=keep_staging,
             )
     return {
         "windows": s.windows,
@@ -154,11 +131,11 @@ def gx_vs_sql(product: str, repeat: int) -> dict[str, Any]:
     import duckdb
 
     from bench.quality import hand_written_sql
-    from pipelines.extracts import find_extracts
     from quality import suites
     from quality.runner import validate_duckdb
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
+    from regionlab.wap.sources import find_extracts
 
     settings = get_settings()
     spec = load_domains().product(product)
@@ -215,25 +192,17 @@ def gx_vs_sql(product: str, repeat: int) -> dict[str, Any]:
 
 def derived_product(product: str) -> dict[str, Any]:
     """A derived product's run, and its SQL alone over the same lake as the baseline."""
-    import pipelines.engine as engine
-    import quality.audit as qaudit
-    import quality.cross_checks as cross
     from pipelines.quality_hook import quality_hook
     from regionlab import lake
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
+    from regionlab.wap import engine
+    from regionlab.wap.steps import observe
 
     spec = load_domains().product(product)
     assert spec.derived is not None
     with RssSampler() as s:
-        for (module, name), window in {
-            (engine, "privacy_gates"): "audit_privacy",
-            (qaudit, "gx_results"): "audit_gx",
-            (cross, "run_cross_checks"): "audit_cross_checks",
-            (lake, "publish"): "publish",
-        }.items():
-            setattr(module, name, s.wrap(window, getattr(module, name)))
-        with s.window("total"):
+        with observe(s.window), s.window("total"):
             run = engine.run_derived_product(spec, get_settings(), quality_hook=quality_hook)
         con = lake.connect(read_only=True)
         try:
@@ -356,10 +325,10 @@ def _one_person_cpr() -> str:
     """A CPR number from the persons extract that also has contacts (kept in memory only)."""
     import duckdb
 
-    from pipelines.extracts import find_extracts
     from regionlab.privacy.cpr import is_valid_cpr
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
+    from regionlab.wap.sources import find_extracts
 
     settings, registry = get_settings(), load_domains()
     persons = [

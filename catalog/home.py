@@ -30,7 +30,7 @@ _HOME_MODULES = (
 
 def datahub_dir() -> Path:
     """Everything DataHub-related that regionlab keeps: ``<var>/datahub``."""
-    return get_settings().var_dir / "datahub"
+    return get_settings().datahub_dir
 
 
 def datahub_home() -> Path:

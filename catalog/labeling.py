@@ -103,7 +103,7 @@ class LabelingManifest(_Loose):
 
 
 def manifests_dir() -> Path:
-    return get_settings().var_dir / "labeling" / "manifests"
+    return get_settings().label_manifests_dir
 
 
 def load_manifests(folder: Path | None = None) -> list[LabelingManifest]:

@@ -25,22 +25,12 @@ from catalog.erasure_facts import erasure_facts
 from catalog.facts import CatalogFacts, Initiative, PipelineRun, ProductFacts, QualityRun
 from regionlab import lake
 from regionlab.errors import UserError
+from regionlab.platform.tables import LOAD_LOG, QUALITY_HISTORY, product_table_exists
 from regionlab.results import CheckResult
 from regionlab.spec import Registry
 
-LOAD_LOG = "lake._regionlab.load_log"
-QUALITY_HISTORY = "lake._regionlab.quality_history"
-INITIATIVES = "lake.initiatives.initiatives"
-
-
-def _exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    _, schema, table = qualified.split(".")
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'lake' "
-        "AND schema_name = ? AND table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
+#: The initiatives register, a product of its own (``initiatives/initiatives``).
+INITIATIVES = "initiatives/initiatives"
 
 
 def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, ProductFacts]:
@@ -51,9 +41,9 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
         if "domain" in info and "product" in info:
             latest[f"{info['domain']}/{info['product']}"] = snap
     newest: dict[str, dt.date] = {}
-    if _exists(con, LOAD_LOG):
+    if LOAD_LOG.exists(con):
         rows = con.execute(
-            f"SELECT product, max(extract_date) FROM {LOAD_LOG} GROUP BY product"
+            f"SELECT product, max(extract_date) FROM {LOAD_LOG.qualified} GROUP BY product"
         ).fetchall()
         newest = {str(p): d for p, d in rows if d is not None}
     facts: dict[str, ProductFacts] = {}
@@ -77,12 +67,12 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
 
 
 def _quality(con: duckdb.DuckDBPyConnection) -> dict[str, list[QualityRun]]:
-    if not _exists(con, QUALITY_HISTORY):
+    if not QUALITY_HISTORY.exists(con):
         return {}
     rows = con.execute(
         f'SELECT product, snapshot_id, run_id, "check", category, severity, status, '
-        f"unexpected_count, element_count, description, checked_at FROM {QUALITY_HISTORY} "
-        f"ORDER BY product, checked_at, run_id"
+        f"unexpected_count, element_count, description, checked_at "
+        f"FROM {QUALITY_HISTORY.qualified} ORDER BY product, checked_at, run_id"
     ).fetchall()
     runs: dict[tuple[str, str], QualityRun] = {}
     for (
@@ -164,9 +154,10 @@ def _runs(
 
 
 def _initiatives(con: duckdb.DuckDBPyConnection) -> list[Initiative]:
-    if not _exists(con, INITIATIVES):
+    if not product_table_exists(con, INITIATIVES):
         return []
-    cur = con.execute(f"SELECT * FROM {INITIATIVES} ORDER BY initiative_id")
+    domain, name = INITIATIVES.split("/")
+    cur = con.execute(f"SELECT * FROM {lake.table_name(domain, name)} ORDER BY initiative_id")
     names = [d[0] for d in cur.description]
     fields = set(Initiative.model_fields)
     return [

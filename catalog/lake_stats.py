@@ -22,8 +22,8 @@ from pydantic import BaseModel
 
 from regionlab import lake
 from regionlab.errors import UserError
-from regionlab.lake.sql import quote_ident
 from regionlab.spec import Product, Registry
+from regionlab.sql import quote_ident
 
 PERSONS = "population/persons"
 PERSON_KEY = "person_key"

@@ -43,23 +43,6 @@ _CLASSIFICATION = {
     Classification.sensitive: "restricted",
     Classification.none: "internal",
 }
-#: ODCS quality dimensions by rule type (Kahn's categories are kept as a tag).
-_DIMENSION = {
-    "not_null": "completeness",
-    "completeness": "completeness",
-    "row_count_between": "completeness",
-    "unique": "uniqueness",
-    "unique_combination": "uniqueness",
-    "in_set": "conformity",
-    "in_code_list": "conformity",
-    "regex": "conformity",
-    "between": "conformity",
-    "greater_or_equal": "consistency",
-    "foreign_key": "consistency",
-    "not_in_future": "accuracy",
-    "not_after_death": "accuracy",
-    "freshness": "timeliness",
-}
 _ROLES = {
     OwnerRole.data_steward: "data steward",
     OwnerRole.technical_owner: "technical owner",
@@ -92,8 +75,7 @@ def _rule(rule: QualityRule) -> dict[str, Any]:
     }
     if rule.description:
         out["description"] = " ".join(rule.description.split())
-    if dimension := _DIMENSION.get(rule.type):
-        out["dimension"] = dimension
+    out["dimension"] = rule.dimension
     return out
 
 

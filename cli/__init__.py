@@ -1,8 +1,10 @@
-"""The ``regionlab`` command line.
+"""The ``regionlab`` command line: the outermost ring, rendering only.
 
-Each command group lives in its own module; outer layers (pipelines, catalogue,
-labelling) are imported inside the commands so ``regionlab check`` stays fast
-and the core never imports Dagster or DataHub at import time.
+Each command group lives in its own module and calls into the layers
+(``regionlab`` core, ``quality``, ``catalog``, ``labeling``, ``pipelines``)
+inside its commands, so ``regionlab check`` stays fast. The configuration is
+resolved once per invocation (:func:`regionlab.config.activate`) and every
+layer reads that one object.
 """
 
 from __future__ import annotations
@@ -23,20 +25,18 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
-#: Command groups whose modules import heavy libraries (DataHub, the Label Studio
-#: SDK): imported only when that group is called, so `regionlab check` stays fast.
-LAZY_GROUPS: dict[str, tuple[str, str]] = {
-    "catalog": ("catalog.cli", "Catalogue: emit DataHub metadata, show a product, exports, site."),
-    "labeling": ("labeling.cli", "Label Studio for the labelling team: server, push, pull."),
-}
-
-
-def _register(argv: list[str] | None = None) -> None:
-    from regionlab.cli import (
+def _register() -> None:
+    """Mount every command; each module imports its layer inside its commands, so a call
+    loads only what it uses (``regionlab check`` never imports Dagster or DataHub)."""
+    if app.registered_commands:
+        return
+    from cli import (
+        catalog_cmd,
         check_cmd,
         demo_cmd,
         erasure_cmd,
         keys_cmd,
+        labeling_cmd,
         quality_cmd,
         research_cmd,
         run_cmd,
@@ -55,14 +55,16 @@ def _register(argv: list[str] | None = None) -> None:
     app.add_typer(research_cmd.output_app, name="output")
     app.command("erase")(erasure_cmd.erase)
     app.add_typer(erasure_cmd.retention_app, name="retention")
-    argv = sys.argv[1:] if argv is None else argv
-    for name, (module, help_text) in LAZY_GROUPS.items():
-        if argv and argv[0] == name:
-            import importlib
-
-            app.add_typer(importlib.import_module(module).app, name=name, help=help_text)
-        else:
-            app.add_typer(typer.Typer(help=help_text), name=name)
+    app.add_typer(
+        catalog_cmd.app,
+        name="catalog",
+        help="Catalogue: emit DataHub metadata, show a product, exports, site.",
+    )
+    app.add_typer(
+        labeling_cmd.app,
+        name="labeling",
+        help="Label Studio for the labelling team: server, push, pull.",
+    )
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from regionlab.cli.console import make_console
+from cli.console import make_console
 from regionlab.settings import get_settings
 from regionlab.spec import jsonschema
 from regionlab.spec.loader import collect

@@ -6,7 +6,7 @@ import datetime as dt
 
 import typer
 
-from regionlab.cli.console import make_console
+from cli.console import make_console
 from regionlab.settings import get_settings
 
 console = make_console()
@@ -18,8 +18,8 @@ def demo(
     defect_rate: float = typer.Option(0.01, help="Share of defective source rows."),
 ) -> None:
     """Generate sources, validate specs, run every pipeline and emit the catalogue."""
+    from cli.run_cmd import FAILED, emit_and_report, execute, summary_table
     from regionlab import lake
-    from regionlab.cli.run_cmd import FAILED, emit_and_report, execute, summary_table
     from regionlab.privacy.keys import default_key_path, init_key, load_key
     from regionlab.spec import load_domains
     from regionlab.synth.generate import generate
@@ -48,7 +48,7 @@ def demo(
     runs = execute([p.ref for p in registry.topological()], full_refresh=True)
     console.print(summary_table(runs))
     failed = [r for r in runs if r.status in FAILED]
-    from regionlab.cli.quality_cmd import quality
+    from cli.quality_cmd import quality
 
     quality(None)
     console.print(

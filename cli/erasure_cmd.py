@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from regionlab.cli.console import make_console
+from cli.console import make_console
 from regionlab.errors import UserError
 
 console = make_console()

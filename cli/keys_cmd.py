@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from regionlab.cli.console import make_console
+from cli.console import make_console
 from regionlab.privacy.keys import KEY_ENV, KEY_FILE_ENV, init_key, load_key
 
 app = typer.Typer(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from cli.console import make_console
 from regionlab import lake
-from regionlab.cli.console import make_console
 from regionlab.errors import UserError
 
 CATEGORIES = ("conformance", "completeness", "plausibility", "privacy")

@@ -1,6 +1,6 @@
 """Research commands: feasibility counts, permits, workspaces and output checks.
 
-Registered by ``regionlab.cli`` as ``regionlab feasibility``, ``regionlab permit
+Registered by ``cli`` as ``regionlab feasibility``, ``regionlab permit
 ...``, ``regionlab workspace ...`` and ``regionlab output check``. Everything
 printed here is already suppressed or is metadata; no command prints a
 pseudonym or a hidden count.
@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from regionlab.cli.console import make_console
+from cli.console import make_console
 
 console = make_console()
 

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from regionlab.cli.console import make_console
+from cli.console import make_console
 from regionlab.errors import UserError
 from regionlab.settings import get_settings
 
@@ -70,8 +70,8 @@ def _log_level(quiet: bool) -> str:
 
 def preflight(registry: Any, refs: list[str]) -> None:
     """Stop before Dagster starts when the key or the sources are missing: one clear message."""
-    from pipelines.extracts import find_extracts
     from regionlab.privacy.keys import load_key
+    from regionlab.wap.sources import find_extracts
 
     products = [registry.product(r) for r in refs]
     if any(p.source and p.source.person_column for p in products):

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from regionlab.cli.console import make_console
+from cli.console import make_console
 from regionlab.errors import UserError
 from regionlab.settings import get_settings
 

@@ -44,6 +44,9 @@ from labeling.config import ParsedAnnotation, parse_result
 from labeling.push import find_project, resolve
 from regionlab import lake
 from regionlab.errors import UserError
+from regionlab.platform import names
+from regionlab.platform.names import LABELS_SCHEMA
+from regionlab.platform.tables import QUALITY_HISTORY
 from regionlab.settings import get_settings
 from regionlab.spec import Product
 from regionlab.spec.labeling import TEXT_FIELD, LabelingTask, project_title
@@ -53,8 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LABELS_DOMAIN = "labels"
-QUALITY_HISTORY = "lake._regionlab.quality_history"
+LABELS_DOMAIN = LABELS_SCHEMA
 KAPPA_MIN = 0.6
 F1_MIN = 0.7
 
@@ -83,15 +85,15 @@ SCHEMA = {name: dtype for name, dtype, _ in COLUMNS}
 
 def labelled_name(product: Product, task: LabelingTask) -> str:
     """The labelled product's table name in the ``labels`` domain."""
-    return f"{product.domain}__{product.id}__{task.id}"
+    return names.labelled_name(product.domain, product.id, task.id)
 
 
 def manifests_dir() -> Path:
-    return get_settings().var_dir / "labeling" / "manifests"
+    return get_settings().label_manifests_dir
 
 
 def exports_dir() -> Path:
-    return get_settings().var_dir / "labeling" / "exports"
+    return get_settings().label_exports_dir
 
 
 @dataclass
@@ -302,18 +304,10 @@ def _record_quality(con, rows: list[tuple]) -> None:
     with lake.write_lock(con):
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute("CREATE SCHEMA IF NOT EXISTS lake._regionlab")
-            con.execute(
-                f"""CREATE TABLE IF NOT EXISTS {QUALITY_HISTORY} (
-                    product VARCHAR, snapshot_id BIGINT, run_id VARCHAR, "check" VARCHAR,
-                    category VARCHAR, severity VARCHAR, status VARCHAR, unexpected_count BIGINT,
-                    element_count BIGINT, description VARCHAR,
-                    checked_at TIMESTAMP WITH TIME ZONE)"""
-            )
+            for statement in QUALITY_HISTORY.ddl:
+                con.execute(statement)
             if rows:
-                con.executemany(
-                    f"INSERT INTO {QUALITY_HISTORY} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-                )
+                con.executemany(QUALITY_HISTORY.insert, rows)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -387,7 +381,7 @@ def pull(
         log.warning("rejected %s", message)
 
     name = labelled_name(product, task)
-    ref = f"{LABELS_DOMAIN}/{name}"
+    ref = names.labelled_ref(name)
     run_id = f"labeling-{uuid.uuid4().hex[:12]}"
     frame = _rows(accepted, project_id)
     sources = sorted({a.snapshot_id for a in accepted if a.snapshot_id is not None})
@@ -419,7 +413,7 @@ def pull(
     finally:
         con.close()
 
-    export = exports_dir() / f"{name}.jsonl"
+    export = get_settings().label_export(name)
     _training_export(latest, export)
     manifest = _write_manifest(
         product, task, project, base_url, name, snapshot, sources, run_id, frame.height,
@@ -447,7 +441,7 @@ def _write_manifest(
 ) -> Path:  # fmt: skip
     """What the catalogue needs to describe the labelled product and its lineage."""
     manifest = {
-        "labelled_product": f"{LABELS_DOMAIN}/{name}",
+        "labelled_product": names.labelled_ref(name),
         "domain": LABELS_DOMAIN,
         "name": name,
         "table": f"lake.{LABELS_DOMAIN}.{name}",
@@ -499,7 +493,7 @@ def _write_manifest(
             {"name": n, "type": _duck_type(t), "description": d} for n, t, d in COLUMNS
         ],
     }  # fmt: skip
-    path = manifests_dir() / f"{name}.json"
+    path = get_settings().label_manifest(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

@@ -25,9 +25,9 @@ from labeling import preannotate
 from labeling.config import label_config
 from regionlab import lake
 from regionlab.errors import UserError
-from regionlab.lake.tables import quote_ident
 from regionlab.spec import Product, load_domains
 from regionlab.spec.labeling import TEXT_FIELD, LabelingTask, PreAnnotation, project_title
+from regionlab.sql import quote_ident, row_key_sql
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -66,11 +66,6 @@ def find_project(sdk: LabelStudio, title: str) -> Any | None:
     return min(matches, key=lambda p: p.id) if matches else None
 
 
-def _row_key_sql(columns: list[str]) -> str:
-    parts = [f"CAST({quote_ident(c)} AS VARCHAR)" for c in columns]
-    return parts[0] if len(parts) == 1 else f"concat_ws('|', {', '.join(parts)})"
-
-
 def sample(
     product: Product, task: LabelingTask, *, limit: int | None = None
 ) -> tuple[pl.DataFrame, int]:
@@ -84,7 +79,7 @@ def sample(
         try:
             frame = con.execute(
                 f"""SELECT row_key, text FROM (
-                        SELECT {_row_key_sql(task.key_columns(product))} AS row_key,
+                        SELECT {row_key_sql(task.key_columns(product))} AS row_key,
                                CAST({text} AS VARCHAR) AS text
                         FROM {table} WHERE {text} IS NOT NULL AND trim({text}) <> '')
                     ORDER BY md5(? || ':' || row_key), row_key LIMIT ?""",

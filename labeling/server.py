@@ -79,12 +79,14 @@ class LabelStudioPaths(BaseModel):
     @classmethod
     def resolve(cls, var_dir: Path | None = None, data_dir: Path | None = None) -> LabelStudioPaths:
         # Absolute: the server runs with another working directory.
-        var = (Path(var_dir) if var_dir is not None else get_settings().var_dir).absolute()
-        home = var / "labelstudio"
+        settings = get_settings()
+        var = (Path(var_dir) if var_dir is not None else settings.var_dir).absolute()
+        settings = settings.model_copy(update={"var_dir": var})
+        home = settings.labelstudio_dir
         return cls(
             home=home,
             data_dir=Path(data_dir).absolute() if data_dir is not None else home / "data",
-            secrets_file=var / "secrets" / "labelstudio.json",
+            secrets_file=settings.secrets_dir / "labelstudio.json",
         )
 
     @property

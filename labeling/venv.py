@@ -50,7 +50,10 @@ def default_venv_dir(var_dir: Path | None = None) -> Path:
     override = os.environ.get(VENV_ENV_VAR)
     if override:
         return Path(override)
-    return (var_dir or get_settings().var_dir) / "labelstudio" / "venv"
+    settings = get_settings()
+    if var_dir is not None:
+        settings = settings.model_copy(update={"var_dir": var_dir})
+    return settings.labelstudio_dir / "venv"
 
 
 def executable(venv_dir: Path) -> Path:

@@ -7,11 +7,11 @@ import dagster as dg
 from pydantic import Field
 
 from pipelines import progress
-from pipelines.engine import ProductRun, run_derived_product, run_source_product
 from pipelines.quality_hook import check_names, quality_hook
 from pipelines.resources import RegionlabResource
 from regionlab.results import CheckResult
 from regionlab.spec import Product, Registry
+from regionlab.wap.engine import ProductRun, run_derived_product, run_source_product
 
 
 class ProductRunConfig(dg.Config):
@@ -42,10 +42,9 @@ def _check_specs(product: Product) -> list[dg.AssetCheckSpec]:
     so Dagster runs e.g. the population before the contacts whose foreign key it checks."""
     key = asset_key(product.ref)
     reads = {
-        rule.id: ref
+        rule.id: reference[0]
         for rule in product.quality
-        if (ref := getattr(rule, "references", None) or getattr(rule, "population", None))
-        and ref != product.ref
+        if (reference := rule.reference()) and reference[0] != product.ref
     }
     return [
         dg.AssetCheckSpec(

@@ -12,23 +12,20 @@ from pathlib import Path
 
 import duckdb
 
+from regionlab.platform.names import DIRECT_IDENTIFIERS, IDENTIFIER_SCAN, K_ANONYMITY
 from regionlab.results import CheckResult
 from regionlab.spec import Product
 
-PRIVACY_CHECKS = [
-    ("privacy_identifier_scan", "No CPR numbers, phone numbers or register names in text columns."),
-    ("privacy_direct_identifiers", "Direct identifiers are dropped or replaced by the person key."),
-]
-K_ANONYMITY = ("privacy_k_anonymity", "Quasi-identifier classes are at least the minimum k.")
+PRIVACY_CHECKS = (IDENTIFIER_SCAN, DIRECT_IDENTIFIERS)
 
 
 def check_names(product: Product) -> list[tuple[str, str, bool]]:
     """(check name, description, blocking) of every check the product's asset reports."""
     from quality.outcomes import describe
 
-    checks = [(name, text, True) for name, text in PRIVACY_CHECKS]
+    checks = [(check.name, check.summary, True) for check in PRIVACY_CHECKS]
     if product.privacy.quasi_identifiers:
-        checks.append((*K_ANONYMITY, True))
+        checks.append((K_ANONYMITY.name, K_ANONYMITY.summary, True))
     checks += [
         (rule.id, describe(rule), rule.severity.value == "blocking") for rule in product.quality
     ]
@@ -39,6 +36,6 @@ def quality_hook(
     con: duckdb.DuckDBPyConnection, staging: Path, product: Product, reference_date: dt.date
 ) -> list[CheckResult]:
     """Run the product's quality rules on ``staging`` (detached from ``con``)."""
-    from quality.audit import audit
+    from quality.validate import audit
 
     return audit(con, staging, product, reference_date)

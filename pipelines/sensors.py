@@ -7,9 +7,9 @@ import json
 import dagster as dg
 
 from pipelines.assets import asset_key
-from pipelines.extracts import find_extracts
 from regionlab.settings import get_settings
 from regionlab.spec import Registry
+from regionlab.wap.sources import find_extracts
 
 
 def affected(registry: Registry, refs: set[str]) -> list[str]:

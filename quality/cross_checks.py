@@ -24,6 +24,10 @@ always be 0 days, and measuring it against the wall clock would make a demo
 with fixed synthetic dates (as_of 2026-11-01) pass or fail depending on the day
 it is run. :func:`freshness_as_of` answers the monitoring question ("how old is
 the newest extract on date X") with an explicit date, never an implicit clock.
+
+The SQL of each cross-table rule lives with its rule type (its ``cross_check``
+projection in :mod:`regionlab.spec.rules`); this module attaches the staged
+rows, runs them and turns what they found into ``CheckResult``\ s.
 """
 
 from __future__ import annotations
@@ -35,32 +39,13 @@ from typing import Any
 
 import duckdb
 
-from quality.outcomes import count_detail, result
+from quality.outcomes import result
 from quality.runner import scrub
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Product
-from regionlab.spec.rules import ForeignKey, Freshness, NotAfterDeath
-
-LOAD_LOG = "lake._regionlab.load_log"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _table(ref: str) -> str:
-    domain, name = ref.split("/")
-    return f"lake.{_q(domain)}.{_q(name)}"
-
-
-def _lake_has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'lake' "
-            "AND schema_name = ? AND table_name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+from regionlab.spec.rule_kinds import CrossContext, is_cross_rule
+from regionlab.spec.rules import Freshness
+from regionlab.sql import quote_literal
 
 
 def run_cross_checks(
@@ -76,35 +61,23 @@ def run_cross_checks(
     ``regionlab.lake.connect(read_only=True)``) and must not have ``staging``
     attached; the file is attached read-only for the duration and detached after.
     """
-    rules = [
-        r
-        for r in (rules if rules is not None else product.quality)
-        if isinstance(r, ForeignKey | NotAfterDeath | Freshness)
-    ]
+    rules = [r for r in (rules if rules is not None else product.quality) if is_cross_rule(r)]
     if not rules:
         return []
     alias = f"qc_{uuid.uuid4().hex[:8]}"
-    needs_staging = any(not isinstance(r, Freshness) for r in rules)
-    if needs_staging:
-        con.execute(f"ATTACH '{Path(staging).resolve()}' AS {alias} (READ_ONLY)")
+    con.execute(f"ATTACH {quote_literal(str(Path(staging).resolve()))} AS {alias} (READ_ONLY)")
     try:
-        staged = f"{alias}.main.staged"
-        return [_run_one(con, staged, product, rule, reference_date) for rule in rules]
+        ctx = CrossContext(con, f"{alias}.main.staged", product, reference_date)
+        return [_run_one(ctx, rule) for rule in rules]
     finally:
-        if needs_staging:
-            con.execute(f"DETACH {alias}")
+        con.execute(f"DETACH {alias}")
 
 
-def _run_one(
-    con: duckdb.DuckDBPyConnection, staged: str, product: Product, rule: Any, day: dt.date
-) -> CheckResult:
+def _run_one(ctx: CrossContext, rule: Any) -> CheckResult:
     try:
-        if isinstance(rule, ForeignKey):
-            return foreign_key(con, staged, product, rule)
-        if isinstance(rule, NotAfterDeath):
-            return not_after_death(con, staged, product, rule)
-        return freshness(con, product, rule, day)
+        found = rule.cross_check(ctx)
     except duckdb.Error as exc:
+        product = ctx.product
         words = {
             product.id,
             product.domain,
@@ -112,125 +85,12 @@ def _run_one(
             *(getattr(rule, a, "") for a in ("reference_column", "death_column")),
         }
         return result(rule, Status.errored, detail=f"check could not run: {scrub(str(exc), words)}")
-
-
-def _reference(product: Product, staged: str, ref: str) -> str | None:
-    """The table holding ``ref``: the staged rows for a self-reference, else the lake's."""
-    if ref == product.ref:
-        return staged
-    return None
-
-
-def _missing_reference(con: duckdb.DuckDBPyConnection, ref: str) -> bool:
-    domain, name = ref.split("/")
-    return not _lake_has(con, domain, name)
-
-
-def _judge(rule: Any, unexpected: int, total: int) -> Status:
-    """Pass when the failing share is within the threshold (exactly at it passes)."""
-    return Status.passed if unexpected <= rule.threshold * total + 1e-9 else Status.failed
-
-
-def foreign_key(
-    con: duckdb.DuckDBPyConnection, staged: str, product: Product, rule: ForeignKey
-) -> CheckResult:
-    """Share of non-null ``column`` values with no match in the referenced product."""
-    target = _reference(product, staged, rule.references)
-    if target is None:
-        if _missing_reference(con, rule.references):
-            return result(
-                rule,
-                Status.errored,
-                detail=f"check could not run: {rule.references} is not in the lake yet",
-            )
-        target = _table(rule.references)
-    col, ref_col = _q(rule.column), _q(rule.reference_column)
-    total, unexpected = con.execute(
-        f"""SELECT count(s.{col}), count(s.{col}) FILTER (WHERE r.k IS NULL)
-            FROM {staged} s
-            LEFT JOIN (SELECT DISTINCT {ref_col} AS k FROM {target}) r ON s.{col} = r.k"""
-    ).fetchone()
     return result(
         rule,
-        _judge(rule, unexpected, total),
-        unexpected_count=unexpected,
-        element_count=total,
-        detail=count_detail(unexpected, total, rule.threshold),
-    )
-
-
-def not_after_death(
-    con: duckdb.DuckDBPyConnection, staged: str, product: Product, rule: NotAfterDeath
-) -> CheckResult:
-    """Rows whose event month lies after the person's death month.
-
-    Death is known to the month only, so an event in the month of death passes.
-    Rows without a date or person are not judged (other rules cover them).
-    """
-    target = _reference(product, staged, rule.population)
-    if target is None:
-        if _missing_reference(con, rule.population):
-            return result(
-                rule,
-                Status.errored,
-                detail=f"check could not run: {rule.population} is not in the lake yet",
-            )
-        target = _table(rule.population)
-    col, person = _q(rule.column), _q(rule.person_column)
-    death = _q(rule.death_column)
-    total, unexpected = con.execute(
-        f"""SELECT count(*) FILTER (WHERE s.{col} IS NOT NULL AND s.{person} IS NOT NULL),
-                   count(*) FILTER (WHERE d.death IS NOT NULL
-                                    AND date_trunc('month', s.{col}) > d.death)
-            FROM {staged} s
-            LEFT JOIN (SELECT person_key AS k, max(date_trunc('month', {death})) AS death
-                       FROM {target} GROUP BY 1) d ON s.{person} = d.k"""
-    ).fetchone()
-    return result(
-        rule,
-        _judge(rule, unexpected, total),
-        unexpected_count=unexpected,
-        element_count=total,
-        detail=count_detail(unexpected, total, rule.threshold),
-    )
-
-
-def _newest_loaded(con: duckdb.DuckDBPyConnection, product_ref: str) -> dt.date | None:
-    if not _lake_has(con, "_regionlab", "load_log"):
-        return None
-    row = con.execute(
-        f"SELECT max(extract_date) FROM {LOAD_LOG} WHERE product = ?", [product_ref]
-    ).fetchone()
-    return row[0] if row else None
-
-
-def freshness(
-    con: duckdb.DuckDBPyConnection, product: Product, rule: Freshness, reference_date: dt.date
-) -> CheckResult:
-    """Days between this delivery and the newest one loaded before it (see module docstring)."""
-    if product.source is None:
-        return result(
-            rule,
-            Status.errored,
-            detail="check could not run: freshness applies to products loaded from "
-            "extracts, not derived products",
-        )
-    previous = _newest_loaded(con, product.ref)
-    if previous is None:
-        return result(
-            rule,
-            Status.passed,
-            detail=f"first delivery ({reference_date}); nothing to compare with",
-        )
-    gap = max(0, (reference_date - previous).days)
-    status = Status.passed if gap <= rule.max_age_days else Status.failed
-    return result(
-        rule,
-        status,
-        detail=(
-            f"previous extract {previous}, this delivery {reference_date}: {gap} days apart; "
-            f"allowed {rule.max_age_days}"
-        ),
+        found.status,
+        unexpected_count=found.unexpected,
+        element_count=found.total,
+        detail=found.detail,
     )
 
 
@@ -238,7 +98,7 @@ def freshness_as_of(
     con: duckdb.DuckDBPyConnection, product: Product, rule: Freshness, as_of: dt.date
 ) -> CheckResult:
     """Monitoring view: the newest loaded extract is at most ``max_age_days`` old on ``as_of``."""
-    newest = _newest_loaded(con, product.ref)
+    newest = CrossContext(con, "", product, as_of).newest_loaded(product.ref)
     if newest is None:
         return result(rule, Status.failed, detail="no extract loaded yet")
     age = (as_of - newest).days

@@ -1,82 +1,25 @@
 """The quality-history table in the lake: one row per check per run, for trends and summaries.
 
-The pipeline writes the rows inside the publish transaction (so a run that does
-not publish still records why, when the lead's engine chooses to); this module
-owns the table's shape, the row builder and the readers the CLI, catalogue and
-notebooks use. Rows hold counts and descriptions only, like ``CheckResult``.
+The engine writes the rows inside the publish transaction (and a blocked run's
+rows on their own); the table's shape and row builder are declared in
+:mod:`regionlab.platform.tables`, and this module holds the readers the CLI,
+catalogue and notebooks use. Rows hold counts and descriptions only, like ``CheckResult``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Sequence
-from typing import Any
-
 import duckdb
 import polars as pl
 
-from regionlab.results import CheckResult
+from regionlab.platform.tables import QUALITY_HISTORY, quality_history_rows
 
-TABLE = "lake._regionlab.quality_history"
-
-COLUMNS = (
-    "product", "snapshot_id", "run_id", "check", "category", "severity", "status",
-    "unexpected_count", "element_count", "description", "checked_at",
-)  # fmt: skip
-
-DDL = [
-    "CREATE SCHEMA IF NOT EXISTS lake._regionlab",
-    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-        product VARCHAR, snapshot_id BIGINT, run_id VARCHAR, "check" VARCHAR,
-        category VARCHAR, severity VARCHAR, status VARCHAR, unexpected_count BIGINT,
-        element_count BIGINT, description VARCHAR, checked_at TIMESTAMP WITH TIME ZONE)""",
-]
-
-INSERT = f"INSERT INTO {TABLE} VALUES ({', '.join('?' for _ in COLUMNS)})"
-
-
-def ensure(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the table if missing (``con`` has the lake attached read-write)."""
-    for statement in DDL:
-        con.execute(statement)
-
-
-def history_rows(
-    results: Sequence[CheckResult],
-    product_ref: str,
-    snapshot_id: int | None,
-    run_id: str,
-    checked_at: dt.datetime,
-) -> list[tuple[Any, ...]]:
-    """Parameter tuples for :data:`INSERT`, in :data:`COLUMNS` order.
-
-    ``detail`` is not stored: the description and counts are the durable record.
-    """
-    return [
-        (
-            product_ref,
-            snapshot_id,
-            run_id,
-            r.check,
-            r.category,
-            r.severity,
-            r.status.value,
-            r.unexpected_count,
-            r.element_count,
-            r.description,
-            checked_at,
-        )  # fmt: skip
-        for r in results
-    ]
-
-
-def exists(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'lake' "
-            "AND schema_name = '_regionlab' AND table_name = 'quality_history'"
-        ).fetchone()[0]
-    )
+#: The table (declared in :mod:`regionlab.platform.tables`) and its parts, for callers.
+TABLE = QUALITY_HISTORY.qualified
+COLUMNS = QUALITY_HISTORY.column_names
+INSERT = QUALITY_HISTORY.insert
+history_rows = quality_history_rows
+exists = QUALITY_HISTORY.exists
+ensure = QUALITY_HISTORY.ensure
 
 
 _LATEST_RUN = f"""

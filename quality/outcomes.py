@@ -11,114 +11,41 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from regionlab.results import CheckResult, Status
-from regionlab.spec.rules import (
-    Between,
-    Completeness,
-    ForeignKey,
-    Freshness,
-    GreaterOrEqual,
-    InCodeList,
-    InSet,
-    NotAfterDeath,
-    NotInFuture,
-    NotNull,
-    Regex,
-    RowCountBetween,
-    Unique,
-    UniqueCombination,
-)
+from regionlab.spec.rule_kinds import Expectation, count_detail
 
 if TYPE_CHECKING:  # GX takes seconds to import; only the audit step needs it
     from quality.runner import ExpectationOutcome
 
+__all__ = ["count_detail", "describe", "from_outcome", "result"]
+
 
 def describe(rule: Any) -> str:
-    """The steward's description, or a generated one naming what the rule checks."""
+    """The steward's description, or the one the rule type generates."""
     if rule.description:
         return " ".join(rule.description.split())
-    return _generated(rule)
+    return rule.default_description()
 
 
-def _generated(rule: Any) -> str:  # noqa: PLR0911
-    col = getattr(rule, "column", "")
-    if isinstance(rule, NotNull):
-        return f"{col} is never empty."
-    if isinstance(rule, Completeness):
-        return f"At most {rule.max_null_share:.0%} of {col} is empty."
-    if isinstance(rule, Unique):
-        return f"{col} is unique."
-    if isinstance(rule, UniqueCombination):
-        return f"The combination of {', '.join(rule.columns)} is unique."
-    if isinstance(rule, InSet):
-        return f"{col} is one of the allowed values."
-    if isinstance(rule, InCodeList):
-        system = rule.code_system.value if rule.code_system else "the column's code system"
-        return f"{col} is a code in {system}."
-    if isinstance(rule, Regex):
-        return f"{col} has the expected format."
-    if isinstance(rule, Between):
-        return f"{col} lies between {_bound(rule.min)} and {_bound(rule.max)}."
-    if isinstance(rule, GreaterOrEqual):
-        return f"{col} is not before {rule.other}."
-    if isinstance(rule, RowCountBetween):
-        return f"The table has between {_bound(rule.min)} and {_bound(rule.max)} rows."
-    if isinstance(rule, NotInFuture):
-        return f"{col} is not after the delivery date."
-    if isinstance(rule, NotAfterDeath):
-        return f"{col} is not after the person's death ({rule.population})."
-    if isinstance(rule, ForeignKey):
-        return f"Every {col} exists in {rule.references}.{rule.reference_column}."
-    if isinstance(rule, Freshness):
-        return f"Deliveries arrive at most {rule.max_age_days} days apart."
-    return rule.id
+def from_outcome(rule: Any, outcome: ExpectationOutcome, declared: Expectation) -> CheckResult:
+    """A GX outcome (already stripped of values by the runner) as the rule's CheckResult.
 
-
-def _bound(value: object) -> str:
-    return "any" if value is None else str(value)
-
-
-def count_detail(
-    unexpected: int | None,
-    element_count: int | None,
-    threshold: float,
-    *,
-    not_judged: int = 0,
-) -> str:
-    """ "3 of 1200 rows fail (0.25%); allowed 2.00%" — numbers only.
-
-    ``not_judged`` rows (empty values a rule skips) are left out of the share,
-    as GX leaves them out of ``mostly``.
+    ``declared`` is the rule type's expectation: it says how to read the counts.
     """
-    if unexpected is None or element_count is None:
-        return ""
-    judged = element_count - not_judged
-    share = unexpected / judged if judged else 0.0
-    if not_judged:
-        text = f"{unexpected} of {judged} non-empty values fail ({share:.2%}; {element_count} rows)"
-    else:
-        text = f"{unexpected} of {element_count} rows fail ({share:.2%})"
-    if threshold > 0:
-        text += f"; allowed {threshold:.2%}"
-    return text
-
-
-def from_outcome(rule: Any, outcome: ExpectationOutcome) -> CheckResult:
-    """A GX outcome (already stripped of values by the runner) as the rule's CheckResult."""
     status = Status(outcome.status)
     if status is Status.errored:
         detail = f"check could not run: {outcome.error or 'GX raised an exception'}"
-    elif isinstance(rule, RowCountBetween):
+    elif declared.counts_rows:
         detail = f"{outcome.element_count} rows" if outcome.element_count is not None else ""
     else:
-        threshold = rule.max_null_share if isinstance(rule, Completeness) else rule.threshold
-        skipped = 0 if isinstance(rule, NotNull | Completeness) else outcome.missing_count or 0
+        allowed = rule.threshold if declared.allowed is None else declared.allowed
+        skipped = (outcome.missing_count or 0) if declared.skips_empty else 0
         detail = count_detail(
-            outcome.unexpected_count, outcome.element_count, threshold, not_judged=skipped
+            outcome.unexpected_count, outcome.element_count, allowed, not_judged=skipped
         )
     return result(
         rule,
         status,
-        unexpected_count=None if isinstance(rule, RowCountBetween) else outcome.unexpected_count,
+        unexpected_count=None if declared.counts_rows else outcome.unexpected_count,
         element_count=outcome.element_count,
         detail=detail,
     )

@@ -1,5 +1,5 @@
 """`python -m regionlab` is the `regionlab` command."""
 
-from regionlab.cli import main
+from cli import main
 
 main()

@@ -3,7 +3,7 @@
 ``erase(request)`` and ``apply_retention(as_of)`` both return a
 :class:`~regionlab.erasure.receipt.Receipt` (also written under
 ``<var>/erasure/receipts/`` and appended to ``<var>/erasure/register.jsonl``).
-Ingest honours the suppression list through ``pipelines.erasure_hook``.
+Ingest honours the suppression list through ``regionlab.wap.erasure_hook``.
 """
 
 from regionlab.erasure.erase import erase

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from regionlab.lake.sql import quote_ident, quote_literal
+from regionlab.sql import quote_ident, quote_literal
 
 
 @dataclass(frozen=True)

@@ -28,19 +28,22 @@ from typing import Any
 import duckdb
 
 from regionlab import lake
-from regionlab.erasure import labels, lake_delete, match, quarantine, register, suppression_list
+from regionlab.erasure import erased_persons, labels, lake_delete, match, quarantine, register
 from regionlab.erasure.receipt import Receipt, Removed, WorkspaceTouch, receipt_path, write_receipt
 from regionlab.erasure.requests import ErasureRequest
 from regionlab.erasure.resolve import key_set_digest, person_keys
 from regionlab.erasure.verify import staging_files, verify_erasure
 from regionlab.erasure.workspaces import process_workspaces
 from regionlab.errors import UserError
+from regionlab.platform.names import LABELS_SCHEMA
+from regionlab.platform.tables import SCHEMA as PLATFORM_SCHEMA
 from regionlab.privacy.keys import PseudonymKey, load_key
 from regionlab.settings import Settings, get_settings
 from regionlab.spec import Registry, load_domains
+from regionlab.sql import row_key_sql
 
 PERSON_KEY = "person_key"
-SKIP_SCHEMAS = ("_regionlab", labels.LABELS_SCHEMA)
+SKIP_SCHEMAS = (PLATFORM_SCHEMA, LABELS_SCHEMA)
 
 
 def _person_deletions(
@@ -54,7 +57,7 @@ def _person_deletions(
             continue
         product = registry.products.get(ref)
         keys = list(product.row_key) if product else []
-        row_key = lake_delete.row_key_sql(keys) if keys and all(k in cols for k in keys) else None
+        row_key = row_key_sql(keys) if keys and all(k in cols for k in keys) else None
         out.append(lake_delete.TableDeletion(schema, table, predicate, row_key))
     return out
 
@@ -145,13 +148,13 @@ def erase(
                 deletions,
                 message=f"erasure {request.request_id}",
                 extra_info=extra,
-                also=suppression_list.add_statements(keys, key.key_id, request.request_id, started),
+                also=erased_persons.add_statements(keys, key.key_id, request.request_id, started),
             )
         row_keys = _row_keys(con)
         exports = labels.scrub_exports(con)
         assert change.snapshot_id is not None
         forgotten = lake_delete.forget_before(con, change.snapshot_id)
-        listed = suppression_list.count(con)
+        listed = erased_persons.count(con)
         catalog_file = lake_delete.catalog_file_of(con)
     finally:
         con.close()

@@ -15,22 +15,21 @@ from pathlib import Path
 
 import duckdb
 
-from regionlab.erasure.lake_delete import ERASED_ROWS, TableDeletion, row_key_sql
-from regionlab.lake.sql import quote_ident, quote_literal
+from regionlab.erasure.lake_delete import ERASED_ROWS, TableDeletion
+from regionlab.platform.names import LABELS_SCHEMA, labelled_ref, parse_labelled_name
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
-
-LABELS_SCHEMA = "labels"
+from regionlab.sql import quote_ident, quote_literal, row_key_sql
 
 
 def exports_dir() -> Path:
-    return get_settings().var_dir / "labeling" / "exports"
+    return get_settings().label_exports_dir
 
 
 def source_of(name: str, registry: Registry) -> tuple[Product, list[str]] | None:
     """The source product of a labelled table and the key columns its ``row_key`` joins."""
-    parts = name.split("__")
-    if len(parts) != 3:
+    parts = parse_labelled_name(name)
+    if parts is None:
         return None
     domain, product_id, task_id = parts
     product = registry.products.get(f"{domain}/{product_id}")
@@ -89,7 +88,7 @@ def scrub_exports(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     if not folder.is_dir():
         return removed
     for path in sorted(folder.glob("*.jsonl")):
-        label = f"{LABELS_SCHEMA}/{path.stem}"
+        label = labelled_ref(path.stem)
         gone = {
             r[0]
             for r in con.execute(

@@ -27,7 +27,7 @@ import duckdb
 
 from regionlab import lake
 from regionlab.lake.connect import catalog_lock, sqlite_catalog_file
-from regionlab.lake.sql import quote_ident, quote_literal
+from regionlab.sql import quote_ident, quote_literal
 
 ERASED_ROWS = "__rl_erased_rows"
 
@@ -56,11 +56,6 @@ class TableDeletion:
 class LakeChange:
     snapshot_id: int | None = None
     rows: dict[str, int] = field(default_factory=dict)
-
-
-def row_key_sql(columns: Sequence[str]) -> str:
-    parts = [f"CAST({quote_ident(c)} AS VARCHAR)" for c in columns]
-    return parts[0] if len(parts) == 1 else f"concat_ws('|', {', '.join(parts)})"
 
 
 def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:

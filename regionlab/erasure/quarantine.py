@@ -20,13 +20,12 @@ from regionlab.settings import Settings
 
 
 def zone_files(settings: Settings) -> list[Path]:
-    folder = settings.quarantine_dir
-    return sorted(folder.glob("*.duckdb")) if folder.is_dir() else []
+    return settings.quarantine_files()
 
 
 def product_of(path: Path) -> str:
     """``diagnoses.diagnoses.duckdb`` → ``diagnoses/diagnoses``."""
-    return path.name.removesuffix(".duckdb").replace(".", "/", 1)
+    return Settings.quarantine_product(path)
 
 
 def quarantine_source(table: FileTable) -> str:

@@ -74,11 +74,11 @@ class Receipt(BaseModel):
 
 
 def receipts_dir() -> Path:
-    return get_settings().var_dir / "erasure" / "receipts"
+    return get_settings().receipts_dir
 
 
 def receipt_path(request_id: str) -> Path:
-    return receipts_dir() / f"{request_id}.json"
+    return get_settings().receipt_file(request_id)
 
 
 def write_receipt(receipt: Receipt) -> tuple[Path, str]:

@@ -31,7 +31,7 @@ GENESIS = "0" * 64
 
 
 def register_path() -> Path:
-    return get_settings().var_dir / "erasure" / "register.jsonl"
+    return get_settings().erasure_register
 
 
 def entry_of(receipt: Receipt, receipt_file: Path, receipt_sha256: str) -> dict[str, Any]:

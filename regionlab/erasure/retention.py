@@ -27,6 +27,7 @@ from regionlab.erasure.verify import expired_sql, verify_retention
 from regionlab.erasure.workspaces import process_workspaces, workspace_files
 from regionlab.privacy.keys import PseudonymKey, load_key
 from regionlab.spec import Product, Registry, load_domains
+from regionlab.sql import row_key_sql
 
 
 def cutoff(as_of: date, years: int) -> date:
@@ -48,7 +49,7 @@ def cutoffs(registry: Registry, columns: dict[str, dict[str, str]], as_of: date)
 
 def _deletion(product: Product, cols: dict[str, str], day: date) -> lake_delete.TableDeletion:
     keys = list(product.row_key)
-    row_key = lake_delete.row_key_sql(keys) if all(k in cols for k in keys) else None
+    row_key = row_key_sql(keys) if all(k in cols for k in keys) else None
     return lake_delete.TableDeletion(
         product.domain,
         product.id,

@@ -26,10 +26,11 @@ from pydantic import BaseModel, Field
 from regionlab import lake
 from regionlab.erasure import match
 from regionlab.erasure.duckdb_files import FileTable, file_tables
-from regionlab.erasure.lake_delete import row_key_sql, table_columns
-from regionlab.lake.sql import quote_ident, quote_literal
+from regionlab.erasure.lake_delete import table_columns
 from regionlab.privacy.keys import PseudonymKey
+from regionlab.settings import Settings
 from regionlab.spec import Registry
+from regionlab.sql import quote_ident, quote_literal, row_key_sql
 
 
 class Verification(BaseModel):
@@ -265,7 +266,7 @@ def _scan_catalog(v: Verification, catalog_file: str | None, keys: list[str]) ->
 
 
 def staging_files(staging_dir: Path) -> list[Path]:
-    return sorted(staging_dir.glob("*.duckdb*")) if staging_dir.is_dir() else []
+    return Settings(domains_dir=Path(), var_dir=staging_dir.parent).staging_files()
 
 
 def verify_erasure(

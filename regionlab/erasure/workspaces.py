@@ -34,20 +34,9 @@ from regionlab.spec import Registry
 FLAG_FILE = "erasures.json"
 
 
-def workspaces_root() -> Path:
-    return get_settings().var_dir / "research" / "workspaces"
-
-
 def workspace_files() -> dict[str, Path]:
-    """project id → workspace DuckDB file (the layout of regionlab.research.workspace)."""
-    root = workspaces_root()
-    if not root.is_dir():
-        return {}
-    return {
-        d.name: d / f"{d.name}.duckdb"
-        for d in sorted(root.iterdir())
-        if d.is_dir() and (d / f"{d.name}.duckdb").is_file()
-    }
+    """project id → workspace DuckDB file (see ``Settings.workspace_file``)."""
+    return get_settings().workspace_files()
 
 
 def project_key_of(project_id: str, key: PseudonymKey) -> PseudonymKey:

@@ -30,8 +30,8 @@ from regionlab.lake.snapshots import (
     expire_snapshots,
     list_snapshots,
 )
-from regionlab.lake.sql import quote_ident, quote_literal
 from regionlab.lake.tables import data_files, list_tables, table_name, table_row_counts
+from regionlab.sql import quote_ident, quote_literal
 
 __all__ = [
     "LAKE_ALIAS",

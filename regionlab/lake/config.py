@@ -16,8 +16,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from regionlab.errors import UserError
-from regionlab.lake.sql import quote_literal
 from regionlab.settings import get_settings
+from regionlab.sql import quote_literal
 
 CATALOG_ENV = "REGIONLAB_LAKE_CATALOG"
 DATA_ENV = "REGIONLAB_LAKE_DATA"

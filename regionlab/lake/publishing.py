@@ -22,8 +22,8 @@ import duckdb
 
 from regionlab.lake.config import LAKE_ALIAS
 from regionlab.lake.connect import write_lock
-from regionlab.lake.sql import quote_ident, quote_literal
 from regionlab.lake.tables import check_name, table_name
+from regionlab.sql import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import duckdb
 
 from regionlab.errors import UserError
 from regionlab.lake.config import LAKE_ALIAS
-from regionlab.lake.sql import quote_ident
+from regionlab.sql import quote_ident
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 

@@ -10,11 +10,15 @@ the name, the DDL and an "does it exist" query. Now a table is one
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
 from regionlab.lake.config import LAKE_ALIAS
+from regionlab.results import CheckResult
 
 #: The lake schema of the platform's bookkeeping tables (never a product domain).
 SCHEMA = "_regionlab"
@@ -129,3 +133,32 @@ SUPPRESSION_LIST = PlatformTable(
 )
 
 PLATFORM_TABLES = (LOAD_LOG, QUALITY_HISTORY, SUPPRESSION_LIST)
+
+
+def quality_history_rows(
+    results: Sequence[CheckResult],
+    product_ref: str,
+    snapshot_id: int | None,
+    run_id: str,
+    checked_at: dt.datetime,
+) -> list[tuple[Any, ...]]:
+    """Parameter tuples for ``QUALITY_HISTORY.insert``, in its column order.
+
+    A result's ``detail`` is not stored: the description and counts are the durable record.
+    """
+    return [
+        (
+            product_ref,
+            snapshot_id,
+            run_id,
+            r.check,
+            r.category,
+            r.severity,
+            r.status.value,
+            r.unexpected_count,
+            r.element_count,
+            r.description,
+            checked_at,
+        )  # fmt: skip
+        for r in results
+    ]

@@ -16,7 +16,7 @@ from functools import cache
 import duckdb
 import polars as pl
 
-from regionlab.privacy.sql import quote_ident
+from regionlab.sql import quote_ident
 
 #: Age bands in order; ages 90 and over share one band so the oldest stay hidden.
 AGE_BAND_WIDTH = 5

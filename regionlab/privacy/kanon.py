@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from regionlab.privacy.sql import quote_ident, quote_table
+from regionlab.sql import quote_ident, quote_table
 
 
 @dataclass(frozen=True)

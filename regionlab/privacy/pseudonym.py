@@ -27,7 +27,7 @@ import duckdb
 
 from regionlab.privacy.cpr import install_cpr_macros, normalise_cpr
 from regionlab.privacy.keys import PseudonymKey
-from regionlab.privacy.sql import quote_ident, quote_table
+from regionlab.sql import quote_ident, quote_table
 
 _BLOCK = 64  # SHA-256 block size in bytes
 

@@ -40,7 +40,7 @@ from functools import lru_cache
 import duckdb
 import polars as pl
 
-from regionlab.privacy.sql import quote_ident, quote_literal, quote_table
+from regionlab.sql import quote_ident, quote_literal, quote_table
 
 CPR_TOKEN = "[CPR]"
 PHONE_TOKEN = "[TELEFON]"

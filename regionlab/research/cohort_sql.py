@@ -22,7 +22,6 @@ import duckdb
 
 from regionlab.errors import UserError
 from regionlab.lake import LAKE_ALIAS, list_tables
-from regionlab.lake.tables import quote_ident
 from regionlab.research.cohort import (
     AnyOfCriterion,
     Cohort,
@@ -34,6 +33,7 @@ from regionlab.research.cohort import (
 )
 from regionlab.settings import get_settings
 from regionlab.spec import Registry, load_domains
+from regionlab.sql import quote_ident, quote_literal
 
 PERSONS = "population/persons"
 
@@ -101,7 +101,7 @@ def current_registry() -> Registry:
 
 
 def _lit(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+    return quote_literal(str(value))
 
 
 def _num(value: float) -> str:

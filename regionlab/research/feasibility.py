@@ -54,7 +54,7 @@ USER_ENV = "REGIONLAB_USER"
 
 def audit_log_path() -> Path:
     """Where feasibility queries are logged: ``<var>/research/audit/feasibility.jsonl``."""
-    return get_settings().var_dir / "research" / "audit" / "feasibility.jsonl"
+    return get_settings().feasibility_log
 
 
 def min_threshold() -> int:

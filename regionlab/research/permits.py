@@ -32,11 +32,11 @@ PROJECT_ID = r"^[a-z][a-z0-9-]{1,62}$"
 
 def research_dir() -> Path:
     """``<var>/research``: registered permits, workspaces and the audit log."""
-    return get_settings().var_dir / "research"
+    return get_settings().research_dir
 
 
 def permits_dir() -> Path:
-    return research_dir() / "permits"
+    return get_settings().permits_dir
 
 
 class _Model(BaseModel):

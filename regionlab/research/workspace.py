@@ -34,14 +34,14 @@ from pydantic import BaseModel
 
 from regionlab import lake
 from regionlab.errors import UserError
-from regionlab.lake.tables import quote_ident
 from regionlab.privacy.keys import PseudonymKey, derive_key, load_key
 from regionlab.privacy.pseudonym import pseudonymise_keys
 from regionlab.research.cohort_sql import compile_cohort, current_registry
-from regionlab.research.permits import Permit, get_permit, research_dir
+from regionlab.research.permits import Permit, get_permit
 from regionlab.research.suppression import suppress_count
 from regionlab.settings import get_settings
 from regionlab.spec import Registry
+from regionlab.sql import quote_ident, quote_literal
 
 PERSON_KEY = "person_key"
 
@@ -81,20 +81,20 @@ def project_key(project_id: str, key: PseudonymKey | None = None) -> PseudonymKe
 
 
 def workspace_dir(project_id: str) -> Path:
-    return research_dir() / "workspaces" / project_id
+    return get_settings().workspace_dir(project_id)
 
 
 def workspace_path(project_id: str) -> Path:
-    return workspace_dir(project_id) / f"{project_id}.duckdb"
+    return get_settings().workspace_file(project_id)
 
 
 def manifest_path(project_id: str) -> Path:
-    return workspace_dir(project_id) / "manifest.json"
+    return get_settings().workspace_manifest(project_id)
 
 
 def catalog_manifest_path(project_id: str) -> Path:
     """The manifest copy the catalogue publishes (counts suppressed)."""
-    return get_settings().catalog_dir / "research" / "workspaces" / f"{project_id}.json"
+    return get_settings().catalog_workspace_manifest(project_id)
 
 
 def _rekey_columns(registry: Registry, ref: str, columns: list[str]) -> list[str]:
@@ -158,7 +158,7 @@ def build_workspace(
                     f"permit {project_id}: products[{i}]: {grant.product} is not in the lake at "
                     f"snapshot {snap_id}; run its pipeline first or pick a later snapshot"
                 )
-        con.execute(f"ATTACH {_lit(str(tmp))} AS ws")
+        con.execute(f"ATTACH {quote_literal(str(tmp))} AS ws")
         con.execute(
             f"CREATE TEMP TABLE __cohort AS SELECT DISTINCT person_key FROM ({compiled.sql})"
         )
@@ -195,10 +195,6 @@ def build_workspace(
     _write_json(manifest_path(project_id), manifest.model_dump(mode="json"))
     _write_json(catalog_manifest_path(project_id), _catalog_view(manifest))
     return manifest
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _copy_product(

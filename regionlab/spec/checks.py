@@ -11,7 +11,6 @@ from sqlglot import exp
 from regionlab.spec.labeling import labeling_checks
 from regionlab.spec.models import Product, Registry
 from regionlab.spec.problems import SpecProblem
-from regionlab.spec.rules import ForeignKey, InCodeList, NotAfterDeath
 from regionlab.spec.sqlcheck import check_derived_sql
 from regionlab.spec.vocab import Classification, ColumnType, OwnerRole, Pseudonymisation
 
@@ -172,21 +171,11 @@ def _rule_checks(product: Product, registry: Registry) -> Iterator[Finding]:
                     f"uses column '{col}', which is not published",
                     _did_you_mean(col, published),
                 )
-        if isinstance(rule, InCodeList) and rule.code_system is None:
-            col = product.published(rule.column)
-            if col is not None and col.code_system is None:
-                yield (
-                    f"{where}.code_system",
-                    "no code system for this column",
-                    f"set code_system on the rule or on column {rule.column}",
-                )
-        target_ref = None
-        target_col = None
-        if isinstance(rule, ForeignKey):
-            target_ref, target_col = rule.references, rule.reference_column
-        elif isinstance(rule, NotAfterDeath):
-            target_ref, target_col = rule.population, rule.death_column
-        if target_ref is not None:
+        for field, message, hint in rule.spec_problems(product):
+            yield f"{where}.{field}", message, hint
+        reference = rule.reference()
+        if reference is not None:
+            target_ref, target_col = reference
             target = registry.products.get(target_ref)
             if target is None:
                 yield (

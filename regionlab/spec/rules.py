@@ -1,17 +1,38 @@
-"""Quality rules a steward can declare; ``quality/`` turns them into GX expectations.
+"""Quality rules a steward can declare, each with everything the platform does with it.
 
 One model per rule type, discriminated by ``type``, so a typo in a rule names
 exactly the field that is wrong and the JSON Schema offers each type's fields.
+Each class also declares its projections — ODCS dimension, generated
+description, quarantine predicate, GX expectation, cross-table SQL and the
+product it reads — and registers itself (:mod:`regionlab.spec.rule_kinds`),
+so adding a rule type is adding one class here and touching nothing else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from regionlab.spec.vocab import CodeSystem, Kahn, Severity
+from regionlab.results import Status
+from regionlab.spec.rule_kinds import (
+    CrossContext,
+    CrossOutcome,
+    Expectation,
+    count_detail,
+    judge,
+    mostly,
+    not_applicable,
+    register_rule_kind,
+    rule_union,
+    set_base,
+)
+from regionlab.spec.vocab import CodeSystem, ColumnType, Kahn, Severity
+from regionlab.sql import quote_ident, sql_value
+
+if TYPE_CHECKING:
+    from regionlab.spec.models import Product
 
 RULE_ID = r"^[a-z][a-z0-9_]*$"
 
@@ -30,9 +51,39 @@ class _Rule(BaseModel):
         description="Share of rows allowed to fail (0 = none), as in OHDSI's DQD.",
     )
 
+    #: ODCS quality dimension (declared by every rule type).
+    dimension: ClassVar[str] = ""
+
     def columns_used(self) -> list[str]:
         """Published columns of this product the rule reads."""
         return []
+
+    # Projections: every rule type declares each of them (rule_kinds checks it).
+
+    def default_description(self) -> str:
+        raise NotImplementedError
+
+    def row_predicate(self, product: Product, day: dt.date) -> str | None:
+        raise NotImplementedError
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        raise NotImplementedError
+
+    def cross_check(self, ctx: CrossContext) -> CrossOutcome | None:
+        raise NotImplementedError
+
+    def reference(self) -> tuple[str, str] | None:
+        raise NotImplementedError
+
+    def _row_level(self) -> dict[str, object]:
+        return {"mostly": mostly(self.threshold)}
+
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        """``(field, message, hint)`` for what only this rule type can see in a spec."""
+        return []
+
+
+set_base(_Rule)
 
 
 class _ColumnRule(_Rule):
@@ -47,73 +98,353 @@ class _ColumnRule(_Rule):
         return [self.column]
 
 
+def _col(rule: _ColumnRule) -> str:
+    return quote_ident(rule.column)
+
+
+def _published_type(product: Product, column: str) -> ColumnType:
+    published = product.published(column)
+    if published is None:
+        from regionlab.errors import UserError
+
+        raise UserError(
+            f"{product.ref}: quality rule refers to column {column!r}, which is not a "
+            "published column; fix the rule's column name"
+        )
+    return published.type
+
+
+def _bound(value: object) -> str:
+    return "any" if value is None else str(value)
+
+
+def _missing_reference(ref: str) -> CrossOutcome:
+    return CrossOutcome(Status.errored, detail=f"check could not run: {ref} is not in the lake yet")
+
+
+@register_rule_kind
 class NotNull(_ColumnRule):
     type: Literal["not_null"]
+    dimension = "completeness"
+
+    def default_description(self) -> str:
+        return f"{self.column} is never empty."
+
+    def row_predicate(self, product: Product, day: dt.date) -> str | None:
+        return f"{_col(self)} IS NULL"
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        return Expectation(
+            "ExpectColumnValuesToNotBeNull",
+            {"column": self.column, **self._row_level()},
+            skips_empty=False,
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
 
 
+@register_rule_kind
 class Unique(_ColumnRule):
     type: Literal["unique"]
+    dimension = "uniqueness"
+
+    def default_description(self) -> str:
+        return f"{self.column} is unique."
+
+    row_predicate = not_applicable  # a duplicate is wrong only together with its twin
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        return Expectation(
+            "ExpectColumnValuesToBeUnique", {"column": self.column, **self._row_level()}
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
 
 
+@register_rule_kind
 class UniqueCombination(_Rule):
     type: Literal["unique_combination"]
     columns: list[str] = Field(min_length=2)
+    dimension = "uniqueness"
 
     def columns_used(self) -> list[str]:
         return list(self.columns)
 
+    def default_description(self) -> str:
+        return f"The combination of {', '.join(self.columns)} is unique."
 
+    row_predicate = not_applicable
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        return Expectation(
+            "ExpectCompoundColumnsToBeUnique",
+            {"column_list": list(self.columns), **self._row_level()},
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
+
+
+@register_rule_kind
 class InSet(_ColumnRule):
     type: Literal["in_set"]
     values: list[str | int | float | bool] = Field(min_length=1)
+    dimension = "conformity"
+
+    def default_description(self) -> str:
+        return f"{self.column} is one of the allowed values."
+
+    def row_predicate(self, product: Product, day: dt.date) -> str | None:
+        return f"{_col(self)} NOT IN ({', '.join(sql_value(v) for v in self.values)})"
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        return Expectation(
+            "ExpectColumnValuesToBeInSet",
+            {"column": self.column, "value_set": list(self.values), **self._row_level()},
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
 
 
+@register_rule_kind
 class InCodeList(_ColumnRule):
     type: Literal["in_code_list"]
     code_system: CodeSystem | None = Field(
         None, description="Defaults to the column's code_system."
     )
+    dimension = "conformity"
+
+    def system(self, product: Product) -> CodeSystem:
+        """The rule's code system, else its column's."""
+        column = product.published(self.column)
+        system = self.code_system or (column.code_system if column else None)
+        if system is None:
+            from regionlab.errors import UserError
+
+            raise UserError(
+                f"{product.ref}: rule {self.id!r} needs a code_system (on the rule or on "
+                f"column {self.column!r})"
+            )
+        return system
+
+    def codes(self, product: Product) -> list[str]:
+        from regionlab import codelists
+
+        return sorted(codelists.codes(self.system(product).value))
+
+    def default_description(self) -> str:
+        system = self.code_system.value if self.code_system else "the column's code system"
+        return f"{self.column} is a code in {system}."
+
+    def row_predicate(self, product: Product, day: dt.date) -> str | None:
+        codes = ", ".join(sql_value(c) for c in self.codes(product))
+        return f"{_col(self)} NOT IN ({codes})"
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        return Expectation(
+            "ExpectColumnValuesToBeInSet",
+            {"column": self.column, "value_set": self.codes(product), **self._row_level()},
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
+
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        column = product.published(self.column)
+        if self.code_system is None and column is not None and column.code_system is None:
+            return [
+                (
+                    "code_system",
+                    "no code system for this column",
+                    f"set code_system on the rule or on column {self.column}",
+                )
+            ]
+        return []
 
 
+@register_rule_kind
 class Regex(_ColumnRule):
     type: Literal["regex"]
     pattern: str
+    dimension = "conformity"
+
+    def default_description(self) -> str:
+        return f"{self.column} has the expected format."
+
+    def row_predicate(self, product: Product, day: dt.date) -> str | None:
+        return f"NOT regexp_full_match({_col(self)}, {sql_value(self.pattern)})"
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        # Full-match, as the quarantine predicate reads the rule; the GX shim makes GX
+        # *search*, so the whole pattern is anchored.
+        return Expectation(
+            "ExpectColumnValuesToMatchRegex",
+            {"column": self.column, "regex": f"^(?:{self.pattern})$", **self._row_level()},
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
 
 
+@register_rule_kind
 class Between(_ColumnRule):
     type: Literal["between"]
     min: float | dt.date | dt.datetime | None = None
     max: float | dt.date | dt.datetime | None = None
+    dimension = "conformity"
+
+    def default_description(self) -> str:
+        return f"{self.column} lies between {_bound(self.min)} and {_bound(self.max)}."
+
+    def row_predicate(self, product: Product, day: dt.date) -> str | None:
+        parts = []
+        if self.min is not None:
+            parts.append(f"{_col(self)} < {sql_value(self.min)}")
+        if self.max is not None:
+            parts.append(f"{_col(self)} > {sql_value(self.max)}")
+        return " OR ".join(parts) or None
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        return Expectation(
+            "ExpectColumnValuesToBeBetween",
+            {
+                "column": self.column,
+                "min_value": self.min,
+                "max_value": self.max,
+                **self._row_level(),
+            },
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
 
 
+@register_rule_kind
 class GreaterOrEqual(_ColumnRule):
     """``column >= other`` on every row where both are present (e.g. end after start)."""
 
     type: Literal["greater_or_equal"]
     other: str
+    dimension = "consistency"
 
     def columns_used(self) -> list[str]:
         return [self.column, self.other]
 
+    def default_description(self) -> str:
+        return f"{self.column} is not before {self.other}."
 
+    def row_predicate(self, product: Product, day: dt.date) -> str | None:
+        return f"{_col(self)} < {quote_ident(self.other)}"
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        return Expectation(
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            {
+                "column_A": self.column,
+                "column_B": self.other,
+                "or_equal": True,
+                "ignore_row_if": "either_value_is_missing",
+                **self._row_level(),
+            },
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
+
+
+@register_rule_kind
 class RowCountBetween(_Rule):
     type: Literal["row_count_between"]
     min: int | None = Field(None, ge=0)
     max: int | None = Field(None, ge=0)
+    dimension = "completeness"
+
+    def default_description(self) -> str:
+        return f"The table has between {_bound(self.min)} and {_bound(self.max)} rows."
+
+    row_predicate = not_applicable
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        return Expectation(
+            "ExpectTableRowCountToBeBetween",
+            {"min_value": self.min, "max_value": self.max},
+            counts_rows=True,
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
 
 
+@register_rule_kind
 class ForeignKey(_ColumnRule):
     """Every value of ``column`` exists in ``reference_column`` of another product."""
 
     type: Literal["foreign_key"]
     references: str = Field(description="Product id, `<domain>/<product>`.")
     reference_column: str
+    dimension = "consistency"
+
+    def default_description(self) -> str:
+        return f"Every {self.column} exists in {self.references}.{self.reference_column}."
+
+    row_predicate = not_applicable
+    expectation = not_applicable
+
+    def cross_check(self, ctx: CrossContext) -> CrossOutcome | None:
+        """Share of non-null ``column`` values with no match in the referenced product."""
+        target = ctx.table(self.references)
+        if target is None:
+            return _missing_reference(self.references)
+        col, ref_col = quote_ident(self.column), quote_ident(self.reference_column)
+        total, unexpected = ctx.counts(
+            f"""SELECT count(s.{col}), count(s.{col}) FILTER (WHERE r.k IS NULL)
+                FROM {ctx.staged} s
+                LEFT JOIN (SELECT DISTINCT {ref_col} AS k FROM {target}) r ON s.{col} = r.k"""
+        )
+        return CrossOutcome(
+            judge(self.threshold, unexpected, total),
+            unexpected,
+            total,
+            count_detail(unexpected, total, self.threshold),
+        )
+
+    def reference(self) -> tuple[str, str] | None:
+        return self.references, self.reference_column
 
 
+@register_rule_kind
 class NotInFuture(_ColumnRule):
     type: Literal["not_in_future"]
+    dimension = "accuracy"
+
+    def default_description(self) -> str:
+        return f"{self.column} is not after the delivery date."
+
+    def row_predicate(self, product: Product, day: dt.date) -> str | None:
+        return f"CAST({_col(self)} AS DATE) > {sql_value(day)}"
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        """Values on or before ``day``; a timestamp anywhere on that day is still "not future".
+
+        Matches the quarantine predicate ``CAST(col AS DATE) > day``.
+        """
+        if _published_type(product, self.column) is ColumnType.timestamp:
+            next_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+            bound: dict[str, object] = {"max_value": next_day, "strict_max": True}
+        else:
+            bound = {"max_value": day}
+        return Expectation(
+            "ExpectColumnValuesToBeBetween", {"column": self.column, **bound, **self._row_level()}
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
 
 
+@register_rule_kind
 class NotAfterDeath(_ColumnRule):
     """Event dates must not fall after the person's death (month precision)."""
 
@@ -121,39 +452,116 @@ class NotAfterDeath(_ColumnRule):
     person_column: str = "person_key"
     population: str = Field("population/persons", description="Product holding death dates.")
     death_column: str = "death_month"
+    dimension = "accuracy"
 
     def columns_used(self) -> list[str]:
         return [self.column, self.person_column]
 
+    def default_description(self) -> str:
+        return f"{self.column} is not after the person's death ({self.population})."
 
+    row_predicate = not_applicable
+    expectation = not_applicable
+
+    def cross_check(self, ctx: CrossContext) -> CrossOutcome | None:
+        """Rows whose event month lies after the person's death month.
+
+        Death is known to the month only, so an event in the month of death passes.
+        Rows without a date or person are not judged (other rules cover them).
+        """
+        target = ctx.table(self.population)
+        if target is None:
+            return _missing_reference(self.population)
+        col, person = quote_ident(self.column), quote_ident(self.person_column)
+        death = quote_ident(self.death_column)
+        total, unexpected = ctx.counts(
+            f"""SELECT count(*) FILTER (WHERE s.{col} IS NOT NULL AND s.{person} IS NOT NULL),
+                       count(*) FILTER (WHERE d.death IS NOT NULL
+                                        AND date_trunc('month', s.{col}) > d.death)
+                FROM {ctx.staged} s
+                LEFT JOIN (SELECT person_key AS k, max(date_trunc('month', {death})) AS death
+                           FROM {target} GROUP BY 1) d ON s.{person} = d.k"""
+        )
+        return CrossOutcome(
+            judge(self.threshold, unexpected, total),
+            unexpected,
+            total,
+            count_detail(unexpected, total, self.threshold),
+        )
+
+    def reference(self) -> tuple[str, str] | None:
+        return self.population, self.death_column
+
+
+@register_rule_kind
 class Completeness(_ColumnRule):
     """At most ``max_null_share`` of the rows may be null."""
 
     type: Literal["completeness"]
     max_null_share: float = Field(ge=0.0, le=1.0)
+    dimension = "completeness"
+
+    def default_description(self) -> str:
+        return f"At most {self.max_null_share:.0%} of {self.column} is empty."
+
+    row_predicate = not_applicable  # a share of rows, not a property of one row
+
+    def expectation(self, product: Product, day: dt.date) -> Expectation | None:
+        share = max(self.max_null_share, self.threshold)
+        return Expectation(
+            "ExpectColumnValuesToNotBeNull",
+            {"column": self.column, "mostly": mostly(share)},
+            allowed=self.max_null_share,
+            skips_empty=False,
+        )
+
+    cross_check = not_applicable
+    reference = not_applicable
 
 
+@register_rule_kind
 class Freshness(_Rule):
     """The newest loaded extract is at most ``max_age_days`` old."""
 
     type: Literal["freshness"]
     max_age_days: int = Field(ge=0)
+    dimension = "timeliness"
+
+    def default_description(self) -> str:
+        return f"Deliveries arrive at most {self.max_age_days} days apart."
+
+    row_predicate = not_applicable
+    expectation = not_applicable
+
+    def cross_check(self, ctx: CrossContext) -> CrossOutcome | None:
+        """Days between this delivery and the newest one loaded before it.
+
+        At audit time the question is "how stale had this product become when
+        this delivery arrived?" (see :mod:`quality.cross_checks`).
+        """
+        if ctx.product.source is None:
+            return CrossOutcome(
+                Status.errored,
+                detail="check could not run: freshness applies to products loaded from "
+                "extracts, not derived products",
+            )
+        previous = ctx.newest_loaded(ctx.product.ref)
+        day = ctx.reference_date
+        if previous is None:
+            return CrossOutcome(
+                Status.passed, detail=f"first delivery ({day}); nothing to compare with"
+            )
+        gap = max(0, (day - previous).days)
+        return CrossOutcome(
+            Status.passed if gap <= self.max_age_days else Status.failed,
+            detail=(
+                f"previous extract {previous}, this delivery {day}: {gap} days apart; "
+                f"allowed {self.max_age_days}"
+            ),
+        )
+
+    reference = not_applicable
 
 
-QualityRule = Annotated[
-    NotNull
-    | Unique
-    | UniqueCombination
-    | InSet
-    | InCodeList
-    | Regex
-    | Between
-    | GreaterOrEqual
-    | RowCountBetween
-    | ForeignKey
-    | NotInFuture
-    | NotAfterDeath
-    | Completeness
-    | Freshness,
-    Field(discriminator="type"),
-]
+#: A quality rule of any registered type (the spec's ``quality`` items).
+QualityRule = rule_union()

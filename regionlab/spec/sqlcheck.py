@@ -16,6 +16,7 @@ import duckdb
 
 from regionlab.spec.models import Product
 from regionlab.spec.vocab import ColumnType
+from regionlab.sql import quote_ident
 
 Finding = tuple[str, str, str]  # (field, message, hint), as in checks.py
 
@@ -60,10 +61,6 @@ def check_derived_sql(product: Product, upstreams: Sequence[Product]) -> Iterato
     finally:
         con.close()
     yield from _compare(product, [(row[0], row[1]) for row in described])
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _create_empty(con: duckdb.DuckDBPyConnection, product: Product) -> None:

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from regionlab.synth.cpr import invalid_cprs
+from regionlab.synth.cpr_numbers import invalid_cprs
 
 DEFECT_TYPES = (
     "invalid_cpr", "end_before_start", "unknown_code", "duplicate_row", "malformed_line",

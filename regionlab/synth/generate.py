@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from regionlab.errors import UserError
 from regionlab.synth import cohorts, contacts, diagnoses, labs, medication, notes, population
-from regionlab.synth.cpr import UsedNumbers
+from regionlab.synth.cpr_numbers import UsedNumbers
 from regionlab.synth.defects import DEFECT, SPECS, inject
 from regionlab.synth.initiatives import INITIATIVE_COLUMNS, generate_initiatives
 from regionlab.synth.writer import LABEL_COLUMNS, ExtractWriter, delivery_dates

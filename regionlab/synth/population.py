@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from regionlab import codelists
-from regionlab.synth.cpr import UsedNumbers, format_keys, generate_keys
+from regionlab.synth.cpr_numbers import UsedNumbers, format_keys, generate_keys
 
 # Share of the population per 5-year age band 0-4 ... 100-104 (Denmark, ca. 2024).
 AGE_BANDS = np.array(

@@ -2,6 +2,10 @@
 
 The Dagster asset (``pipelines.assets``) is a thin wrapper that turns a
 :class:`ProductRun` into materialization metadata and asset-check results.
+Sources come in through their reader (:mod:`regionlab.wap.sources`), the
+quality rules through the hook the caller passes, quarantine rules through
+the rule kinds' row predicates (:mod:`regionlab.spec.rules`); each step is
+marked with :func:`regionlab.wap.steps.step` for whoever observes it.
 """
 
 from __future__ import annotations
@@ -18,21 +22,21 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import erasure_hook, loadlog, quarantine_zone
-from pipelines.audit import privacy_gates
-from pipelines.extracts import Extract, find_extracts
-from pipelines.ingest import QUARANTINE_DDL, ingest
-from pipelines.pseudonymise import build_staged, quarantine_duplicates, quarantine_invalid_cpr
-from pipelines.register_names import register_names
-from pipelines.row_rules import failing_predicate
-from quality import history
 from regionlab import lake
 from regionlab.errors import UserError
+from regionlab.platform.tables import QUALITY_HISTORY, product_table_exists, quality_history_rows
 from regionlab.privacy.keys import PseudonymKey, load_key
 from regionlab.results import CheckResult
 from regionlab.settings import Settings
 from regionlab.spec import Product
 from regionlab.spec.vocab import LoadMode
+from regionlab.sql import quote_ident, quote_literal
+from regionlab.wap import erasure_hook, load_log, quarantine_zone
+from regionlab.wap.privacy_gates import privacy_gates
+from regionlab.wap.pseudonymise import build_staged, quarantine_duplicates, quarantine_invalid_cpr
+from regionlab.wap.register_names import register_names
+from regionlab.wap.sources import QUARANTINE_DDL, Extract, ingest, reader_for
+from regionlab.wap.steps import step
 
 #: Hook the quality layer fills: (connection with `staged`, product, reference date) → results.
 QualityHook = Callable[[duckdb.DuckDBPyConnection, Path, Product, dt.date], list[CheckResult]]
@@ -84,7 +88,7 @@ def _remove_staging(paths: Sequence[Path]) -> None:
 
 def _staging(settings: Settings, product: Product) -> Path:
     settings.staging_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.staging_dir / f"{product.domain}.{product.id}.duckdb"
+    path = settings.staging_file(product.domain, product.id)
     for stale in (path, path.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
     return path
@@ -95,23 +99,22 @@ def _select_extracts(
 ) -> tuple[list[Extract], bool]:
     """Extracts this run must load, and whether they replace the table."""
     assert product.source is not None
-    found = find_extracts(settings.sources_dir, product)
+    reader = reader_for(product)
+    found = reader.discover(settings.sources_dir, product)
     if not found:
-        folder = settings.sources_dir / product.source.system / product.source.extract
+        where = reader.expected_location(settings.sources_dir, product)
         raise UserError(
-            f"no extracts for {product.ref} in {folder} (run `regionlab synth` or "
-            f"deliver files named {product.source.extract}_YYYY-MM-DD."
-            f"{product.source.format.value})"
+            f"no extracts for {product.ref} in {where}; run `regionlab synth` or deliver them"
         )
     if product.source.load is LoadMode.replace:
         newest = found[-1]
-        done = loadlog.loaded(con, product.ref)
-        if not full_refresh and done.get(newest.name) == newest.fingerprint():
+        done = load_log.loaded(con, product.ref)
+        if not full_refresh and done.get(newest.name) == reader.fingerprint(newest):
             return [], True
         return [newest], True
     if full_refresh:
         return found, True
-    done = loadlog.loaded(con, product.ref)
+    done = load_log.loaded(con, product.ref)
     return [e for e in found if e.name not in done], False
 
 
@@ -123,12 +126,11 @@ def _history_statements(
     ``snapshot_id`` is the snapshot the run started from: the published snapshot is
     not known inside its own transaction, and the run id links the two.
     """
-    statements: list[tuple[str, list[object]]] = []
-    if not history.exists(con):
-        statements += [(ddl, []) for ddl in history.DDL]
     now = dt.datetime.now(dt.UTC)
-    rows = history.history_rows(run.checks, product.ref, run.base_snapshot, run.run_id, now)
-    return statements + [(history.INSERT, list(row)) for row in rows]
+    rows = quality_history_rows(run.checks, product.ref, run.base_snapshot, run.run_id, now)
+    return QUALITY_HISTORY.create_statements(con) + [
+        (QUALITY_HISTORY.insert, list(r)) for r in rows
+    ]
 
 
 def _record_failed_audit(con: duckdb.DuckDBPyConnection, product: Product, run: ProductRun) -> None:
@@ -157,7 +159,7 @@ def _apply_row_rules(con: duckdb.DuckDBPyConnection, product: Product, ref_date:
     for rule in product.quality:
         if not getattr(rule, "quarantine", False):
             continue
-        where = failing_predicate(rule, product, ref_date)
+        where = rule.row_predicate(product, ref_date)
         if where is None:
             continue
         con.execute(
@@ -169,26 +171,15 @@ def _apply_row_rules(con: duckdb.DuckDBPyConnection, product: Product, ref_date:
 
 def _quarantine_known_keys(con: duckdb.DuckDBPyConnection, product: Product) -> None:
     """In append mode a row key already in the lake is a re-delivered row, not a new one."""
-    if not lake_table_exists(con, product.ref):
+    if not product_table_exists(con, product.ref):
         return
-    keys = " AND ".join(f'l."{k}" = s."{k}"' for k in product.row_key)
+    keys = " AND ".join(f"l.{quote_ident(k)} = s.{quote_ident(k)}" for k in product.row_key)
     where = f"EXISTS (SELECT 1 FROM lake.{product.table} l WHERE {keys})"
     con.execute(
         f"INSERT INTO quarantine SELECT NULL, NULL, NULL, 'duplicate_row', 'row key already "
         f"published', to_json(s)::VARCHAR FROM staged s WHERE {where}"
     )
     con.execute(f"DELETE FROM staged s WHERE {where}")
-
-
-def lake_table_exists(con: duckdb.DuckDBPyConnection, ref: str) -> bool:
-    domain, name = ref.split("/")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name='lake' AND schema_name=? "
-            "AND table_name=?",
-            [domain, name],
-        ).fetchone()[0]
-    )
 
 
 def run_source_product(
@@ -200,16 +191,23 @@ def run_source_product(
     run_id: str | None = None,
     key: PseudonymKey | None = None,
     before_publish: Callable[[], None] | None = None,
+    keep_staging: bool = False,
 ) -> ProductRun:
-    """Ingest new extracts, pseudonymise, audit in a staging file, publish in one transaction."""
+    """Ingest new extracts, pseudonymise, audit in a staging file, publish in one transaction.
+
+    ``keep_staging`` leaves the staging file (raw rows, CPR numbers included) for the
+    benchmark's GX-vs-SQL comparison, which deletes it; nothing else should keep it.
+    """
     run = ProductRun(product=product.ref, run_id=run_id or uuid.uuid4().hex)
     needs_key = bool(product.source and product.source.person_column)
     key = key or (load_key() if needs_key else None)
     run.key_id = key.key_id if key else None
-    con = lake.connect()
+    with step("lake_connect"):
+        con = lake.connect()
     cleanup: list[Path] = []
     try:
-        files, replace = _select_extracts(con, settings, product, full_refresh)
+        with step("select_extracts"):
+            files, replace = _select_extracts(con, settings, product, full_refresh)
         if not files:
             return run
         run.base_snapshot = lake.current_snapshot(con)
@@ -220,20 +218,23 @@ def run_source_product(
         staged = _stage(con, staging, settings, product, files, key, run, replace, ref_date)
         if quality_hook is not None:
             run.checks += quality_hook(con, staging, product, ref_date)
-        quarantine_zone.store(settings, product.ref, staging, settings.sources_dir, run.run_id)
+        with step("quarantine_zone"):
+            quarantine_zone.store(settings, product.ref, staging, settings.sources_dir, run.run_id)
         if run.blocking_failures:
             run.status = "audit_failed"
             _record_failed_audit(con, product, run)
             return run
         (before_publish or fault_point)()
-        con.execute(f"ATTACH '{staging}' AS staging (READ_ONLY)")
-        run.snapshot_id = _publish(con, product, run, files, replace)
+        con.execute(f"ATTACH {quote_literal(str(staging))} AS staging (READ_ONLY)")
+        with step("publish"):
+            run.snapshot_id = _publish(con, product, run, files, replace)
         run.rows_published = staged
         run.status = "published"
         return run
     finally:
         con.close()
-        _remove_staging(cleanup)
+        if not keep_staging:
+            _remove_staging(cleanup)
 
 
 def _stage(
@@ -253,24 +254,31 @@ def _stage(
     checked here, before anything can be published, and the staging file is
     released afterwards for the quality layer.
     """
-    con.execute(f"ATTACH '{staging}' AS staging")
+    con.execute(f"ATTACH {quote_literal(str(staging))} AS staging")
     con.execute("USE staging")
-    run.rows_read = ingest(con, product, list(files)).rows_read
-    quarantine_duplicates(con, product)
-    if product.source and product.source.person_column:
-        quarantine_invalid_cpr(con, product)
-    names = register_names(settings.sources_dir)
-    build_staged(con, product, key, names, ref_date)
-    erasure_hook.quarantine_erased(con, product, key)
-    _apply_row_rules(con, product, ref_date)
-    if not replace:
-        _quarantine_known_keys(con, product)
+    with step("ingest"):
+        run.rows_read = ingest(con, product, list(files))
+    with step("quarantine"):
+        quarantine_duplicates(con, product)
+        if product.source and product.source.person_column:
+            quarantine_invalid_cpr(con, product)
+    with step("register_names"):
+        names = register_names(settings.sources_dir)
+    with step("pseudonymise"):
+        build_staged(con, product, key, names, ref_date)
+    with step("quarantine"):
+        erasure_hook.quarantine_erased(con, product, key)
+        _apply_row_rules(con, product, ref_date)
+        if not replace:
+            _quarantine_known_keys(con, product)
     run.quarantined.update(
         dict(con.execute("SELECT reason, count(*) FROM quarantine GROUP BY 1").fetchall())
     )
-    run.checks = privacy_gates(con, product, names)
+    with step("audit_privacy"):
+        run.checks = privacy_gates(con, product, names)
     staged = con.execute("SELECT count(*) FROM staged").fetchone()[0]
-    _close_staging(con)
+    with step("staging_checkpoint"):
+        _close_staging(con)
     if staged + run.quarantined.total() != run.rows_read:
         raise RuntimeError(
             f"reconciliation failed for {product.ref}: read {run.rows_read}, "
@@ -286,18 +294,9 @@ def _publish(
     files: Sequence[Extract],
     replace: bool,
 ) -> int:
-    loadlog.ensure(con)
-    log_rows = [(product.ref, f.name, f.fingerprint(), f.date, run.run_id) for f in files]
-    statements: list[tuple[str, list[object]]] = []
-    if replace:
-        statements.append((f"DELETE FROM {loadlog.TABLE} WHERE product = ?", [product.ref]))
-    for ref, name, sha, date, rid in log_rows:
-        statements.append(
-            (
-                f"INSERT INTO {loadlog.TABLE} VALUES (?, ?, ?, ?, NULL, ?, now())",
-                [ref, name, sha, date, rid],
-            )
-        )
+    reader = reader_for(product)
+    log_rows = [(f.name, reader.fingerprint(f), f.date, run.run_id) for f in files]
+    statements = load_log.statements(con, product.ref, log_rows, replace=replace)
     statements += _history_statements(con, product, run)
     return lake.publish(
         con,
@@ -327,10 +326,11 @@ def run_derived_product(
     """Run the product's SQL over the lake at one snapshot, audit it, publish it as a whole."""
     assert product.derived is not None
     run = ProductRun(product=product.ref, run_id=run_id or uuid.uuid4().hex)
-    con = lake.connect()
+    with step("lake_connect"):
+        con = lake.connect()
     cleanup: list[Path] = []
     try:
-        missing = [up for up in product.upstream if not lake_table_exists(con, up)]
+        missing = [up for up in product.upstream if not product_table_exists(con, up)]
         if missing:
             raise UserError(
                 f"{product.ref} needs {', '.join(missing)} in the lake; run them first "
@@ -339,14 +339,15 @@ def run_derived_product(
         source_snapshot = run.base_snapshot = lake.current_snapshot(con)
         staging = _staging(settings, product)
         cleanup.append(staging)
-        con.execute(f"ATTACH '{staging}' AS staging")
+        con.execute(f"ATTACH {quote_literal(str(staging))} AS staging")
         con.execute(QUARANTINE_DDL.replace("quarantine", "staging.main.quarantine", 1))
         con.execute("USE lake")
         con.execute(f"CREATE TABLE staging.main.staged AS {product.derived.sql}")
         con.execute("USE staging")
         run.rows_read = con.execute("SELECT count(*) FROM staged").fetchone()[0]
         names = register_names(settings.sources_dir)
-        run.checks = privacy_gates(con, product, names)
+        with step("audit_privacy"):
+            run.checks = privacy_gates(con, product, names)
         _close_staging(con)
         if quality_hook is not None:
             run.checks += quality_hook(con, staging, product, dt.date.today())
@@ -355,17 +356,18 @@ def run_derived_product(
             _record_failed_audit(con, product, run)
             return run
         (before_publish or fault_point)()
-        con.execute(f"ATTACH '{staging}' AS staging (READ_ONLY)")
-        run.snapshot_id = lake.publish(
-            con,
-            product.domain,
-            product.id,
-            "staging.main.staged",
-            mode="replace",
-            commit_message=f"publish {product.ref}",
-            extra_info={"run_id": run.run_id, "source_snapshot": source_snapshot},
-            also=_history_statements(con, product, run),
-        )
+        con.execute(f"ATTACH {quote_literal(str(staging))} AS staging (READ_ONLY)")
+        with step("publish"):
+            run.snapshot_id = lake.publish(
+                con,
+                product.domain,
+                product.id,
+                "staging.main.staged",
+                mode="replace",
+                commit_message=f"publish {product.ref}",
+                extra_info={"run_id": run.run_id, "source_snapshot": source_snapshot},
+                also=_history_statements(con, product, run),
+            )
         run.rows_published = run.rows_read
         run.status = "published"
         return run

@@ -1,6 +1,6 @@
 """Ingest honours the erasure suppression list: erased persons never come back.
 
-Call :func:`quarantine_erased` in ``pipelines.engine.run_source_product``
+The engine (``regionlab.wap.engine.run_source_product``) calls :func:`quarantine_erased`
 right after ``build_staged(...)`` (the staging database is the default
 database, the lake is attached as ``lake``). It
 
@@ -15,7 +15,7 @@ database, the lake is attached as ``lake``). It
 * deletes the persons' rows from ``raw``.
 
 The list stores digests of person keys (see
-:mod:`regionlab.erasure.suppression_list`); entries made with another key id
+:mod:`regionlab.erasure.erased_persons`); entries made with another key id
 are ignored (they cannot match).
 """
 
@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import duckdb
 
-from regionlab.erasure import suppression_list
+from regionlab.erasure import erased_persons
 from regionlab.erasure.match import CPR_TOKEN
 from regionlab.erasure.resolve import key_digest_sql
+from regionlab.platform.tables import SUPPRESSION_LIST
 from regionlab.privacy.keys import PseudonymKey
 from regionlab.privacy.pseudonym import hmac_params, hmac_sql
 from regionlab.spec import Product
@@ -39,9 +40,9 @@ def suppressed_keys(con: duckdb.DuckDBPyConnection, key_id: str | None = None) -
 
     Compare with ``key_digest_sql('person_key')`` (see :mod:`regionlab.erasure.resolve`).
     """
-    if not suppression_list.exists(con):
+    if not SUPPRESSION_LIST.exists(con):
         return None
-    return suppression_list.digests_sql(key_id)
+    return erased_persons.digests_sql(key_id)
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool:

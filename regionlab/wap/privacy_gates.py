@@ -11,6 +11,12 @@ from collections.abc import Sequence
 
 import duckdb
 
+from regionlab.platform.names import (
+    DIRECT_IDENTIFIERS,
+    IDENTIFIER_SCAN,
+    K_ANONYMITY,
+    PRIVACY_CATEGORY,
+)
 from regionlab.privacy import kanon, scrub
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Product, PublishedColumn
@@ -22,7 +28,7 @@ def _result(
 ) -> CheckResult:
     return CheckResult(
         check=check,
-        category="privacy",
+        category=PRIVACY_CATEGORY,
         severity="blocking",
         status=Status.passed if ok else Status.failed,
         description=description,
@@ -52,7 +58,7 @@ def identifier_scan(
     found = {f"{col}:{kind}": n for col, kinds in counts.items() for kind, n in kinds.items() if n}
     detail = ", ".join(f"{k}={v}" for k, v in sorted(found.items()))
     return _result(
-        "privacy_identifier_scan",
+        IDENTIFIER_SCAN.name,
         not found,
         "No CPR numbers, phone numbers or names from the register in any text column.",
         sum(found.values()),
@@ -72,7 +78,7 @@ def direct_identifiers_absent(con: duckdb.DuckDBPyConnection, product: Product) 
         and (c.output or c.name) in staged
     ]
     return _result(
-        "privacy_direct_identifiers",
+        DIRECT_IDENTIFIERS.name,
         not leaked,
         "Direct identifiers are dropped or replaced by the person key.",
         len(leaked),
@@ -87,9 +93,9 @@ def k_anonymity(con: duckdb.DuckDBPyConnection, product: Product) -> CheckResult
         return None
     result = kanon.k_anonymity(con, "staged", qis)
     min_k = product.privacy.min_k
-    small = result.classes_below(min_k) if callable(getattr(result, "classes_below", None)) else 0
+    small = result.classes_below(min_k)
     return _result(
-        "privacy_k_anonymity",
+        K_ANONYMITY.name,
         result.k >= min_k,
         f"Every combination of {', '.join(qis)} occurs at least {min_k} times.",
         small,

@@ -18,19 +18,17 @@ from regionlab.privacy.keys import PseudonymKey
 from regionlab.privacy.pseudonym import add_person_key
 from regionlab.spec import Product
 from regionlab.spec.vocab import Pseudonymisation as P
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+from regionlab.sql import quote_ident
+from regionlab.wap.steps import step
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, product: Product, where: str, reason: str) -> None:
     """Move rows of ``raw`` matching ``where`` to quarantine with ``reason``."""
-    record = _q(product.columns[0].name)
+    record = quote_ident(product.columns[0].name)
     key = product.row_key[0]
     for col in product.columns:
         if col.name == key or col.output == key:
-            record = _q(col.name)
+            record = quote_ident(col.name)
     con.execute(
         f"""INSERT INTO quarantine SELECT _extract, NULL, CAST({record} AS VARCHAR), '{reason}',
         NULL, to_json(raw)::VARCHAR FROM raw WHERE {where}"""
@@ -44,7 +42,7 @@ def quarantine_duplicates(con: duckdb.DuckDBPyConnection, product: Product) -> N
     Rows are hashed first and only the few whose hash occurs twice are numbered by a
     window over all columns (exact, NULLs equal), instead of sorting the whole table.
     """
-    cols = ", ".join(_q(c.name) for c in product.columns)
+    cols = ", ".join(quote_ident(c.name) for c in product.columns)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _dups AS
         WITH multi AS (SELECT hash({cols}) AS h FROM raw GROUP BY h HAVING count(*) > 1),
@@ -61,7 +59,7 @@ def quarantine_invalid_cpr(con: duckdb.DuckDBPyConnection, product: Product) -> 
     value (an extract repeats each person many times)."""
     assert product.source is not None and product.source.person_column
     install_cpr_macros(con)
-    cpr = _q(product.source.person_column)
+    cpr = quote_ident(product.source.person_column)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _bad_cpr AS SELECT v FROM (SELECT DISTINCT {cpr} AS v
         FROM raw) WHERE NOT cpr_is_valid(v)"""
@@ -72,12 +70,12 @@ def quarantine_invalid_cpr(con: duckdb.DuckDBPyConnection, product: Product) -> 
 
 def _expression(product: Product, name: str, reference_date: dt.date) -> str:
     col = next(c for c in product.columns if c.name == name)
-    q = _q(col.name)
+    q = quote_ident(col.name)
     rule = col.pseudonymisation
     if rule is P.keep or rule is P.scrub_text:
         return q
     if rule is P.person_key:
-        return _q("person_key")
+        return quote_ident("person_key")
     if rule is P.age_band:
         return generalise.age_band_sql(col.name, reference_date)
     return generalise.generalisation_sql(rule.value, col.name)
@@ -93,15 +91,17 @@ def build_staged(
     """Create ``staged`` with exactly the product's published columns."""
     if product.source and product.source.person_column:
         assert key is not None
-        add_person_key(con, "raw", key, cpr_column=product.source.person_column)
+        with step("pseudonymise.person_key"):
+            add_person_key(con, "raw", key, cpr_column=product.source.person_column)
     for col in product.columns:
         if col.pseudonymisation is P.scrub_text:
-            scrub.scrub_column(con, "raw", col.name, names)
+            with step("pseudonymise.scrub_text"):
+                scrub.scrub_column(con, "raw", col.name, names)
     if any(c.pseudonymisation is P.municipality for c in product.columns):
         generalise.install_postcodes(con)
     select = ", ".join(
         f"CAST({_expression(product, pub.source_column, reference_date)} AS {pub.type.duckdb}) "
-        f"AS {_q(pub.name)}"
+        f"AS {quote_ident(pub.name)}"
         for pub in product.published_columns
     )
     con.execute(f"CREATE OR REPLACE TABLE staged AS SELECT {select} FROM raw")

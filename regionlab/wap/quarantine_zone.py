@@ -14,6 +14,7 @@ import duckdb
 
 from regionlab.lake import duckdb_connect
 from regionlab.settings import Settings
+from regionlab.sql import quote_literal
 
 DDL = """CREATE TABLE IF NOT EXISTS quarantine (
     extract VARCHAR, line BIGINT, record_id VARCHAR, reason VARCHAR, detail VARCHAR, raw VARCHAR,
@@ -21,7 +22,7 @@ DDL = """CREATE TABLE IF NOT EXISTS quarantine (
 
 
 def zone_file(settings: Settings, product_ref: str) -> Path:
-    return settings.quarantine_dir / f"{product_ref.replace('/', '.')}.duckdb"
+    return settings.quarantine_file(product_ref)
 
 
 def store(
@@ -33,7 +34,7 @@ def store(
     con = duckdb_connect(str(target))
     try:
         con.execute(DDL)
-        con.execute(f"ATTACH '{staging_file}' AS stg (READ_ONLY)")
+        con.execute(f"ATTACH {quote_literal(str(staging_file))} AS stg (READ_ONLY)")
         prefix = str(sources).rstrip("/") + "/"
         con.execute("BEGIN")
         con.execute(

@@ -10,8 +10,8 @@ from catalog_testdata import FIXTURE_DOMAINS
 from typer.testing import CliRunner
 
 from catalog import urns
-from catalog.cli import app
 from catalog.lake_facts import facts_from_lake
+from cli.catalog_cmd import app
 from regionlab import lake
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

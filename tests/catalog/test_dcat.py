@@ -205,7 +205,7 @@ def test_cli_export_only_public_products_miss_the_non_public_rule(demo_env: Path
     NON_PUBLIC level too, and the only counted violations are their access right."""
     from typer.testing import CliRunner
 
-    from catalog.cli import app
+    from cli.catalog_cmd import app
 
     result = CliRunner().invoke(app, ["export", "dcat"])
     assert result.exit_code == 0, result.output

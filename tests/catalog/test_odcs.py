@@ -85,7 +85,7 @@ def test_schema_validation_catches_a_broken_contract(
 def test_cli_writes_one_valid_contract_per_product(demo_env: Path) -> None:
     from typer.testing import CliRunner
 
-    from catalog.cli import app
+    from cli.catalog_cmd import app
 
     result = CliRunner().invoke(app, ["export", "odcs"])
     assert result.exit_code == 0, result.output

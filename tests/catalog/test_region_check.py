@@ -14,7 +14,7 @@ import typer
 from typer.testing import CliRunner
 
 from catalog import region as catalog_region
-from regionlab.cli.check_cmd import check
+from cli.check_cmd import check
 from regionlab.errors import UserError
 from regionlab.spec import jsonschema
 from regionlab.spec.loader import collect
@@ -108,7 +108,7 @@ def test_the_spec_package_imports_no_catalog_module() -> None:
     """Imports point one way: regionlab ← catalog."""
     code = (
         "import sys, regionlab.spec, regionlab.spec.loader, regionlab.spec.jsonschema, "
-        "regionlab.cli.check_cmd; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "cli.check_cmd; print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('catalog', 'datahub')))"
     )
     out = subprocess.run(

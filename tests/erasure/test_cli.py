@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from regionlab.cli import erasure_cmd
+from cli import erasure_cmd
 from regionlab.erasure.requests import make_request, parse_cprs
 from regionlab.errors import UserError
 from regionlab.privacy.keys import load_key

@@ -1,7 +1,7 @@
 """Erase one person present everywhere, on a region built by the real pipelines.
 
 The checks here are independent of regionlab.erasure.verify: the data files
-are decoded with regionlab.privacy.leakscan, DuckDB files are read whole,
+are decoded with tests.leakscan, DuckDB files are read whole,
 quarantine rows are matched with Python regular expressions, and every lake
 table is compared row by row (order-independent checksums) before and after.
 """
@@ -19,19 +19,19 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines.engine import run_derived_product, run_source_product
 from regionlab import lake
 from regionlab.erasure import erase, make_request
 from regionlab.erasure.verify import verify_erasure
 from regionlab.errors import UserError
-from regionlab.lake.sql import quote_ident
 from regionlab.privacy.keys import load_key
-from regionlab.privacy.leakscan import parquet_text
 from regionlab.privacy.pseudonym import hmac_hex, person_key
 from regionlab.research.permits import register_permit
 from regionlab.research.workspace import build_workspace, project_key, workspace_path
 from regionlab.settings import Settings
 from regionlab.spec import load_domains
+from regionlab.sql import quote_ident
+from regionlab.wap.engine import run_derived_product, run_source_product
+from tests.leakscan import parquet_text
 
 REGISTRY = load_domains()
 LABELS = "clinical_notes__notes__entities"

@@ -19,8 +19,8 @@ import pytest
 from labeling import server as ls
 from labeling.push import push
 from regionlab import lake
-from regionlab.privacy.leakscan import Identifiers, scan_text
 from regionlab.privacy.scrub import scrub_text
+from tests.leakscan import Identifiers, scan_text
 
 pytestmark = pytest.mark.slow
 
@@ -107,7 +107,7 @@ def test_push_imports_the_reproducible_sample_with_predictions(env, pushed) -> N
 def test_pushing_again_via_the_cli_creates_no_duplicates(env, pushed, ls_var) -> None:
     from typer.testing import CliRunner
 
-    from labeling.cli import app
+    from cli.labeling_cmd import app
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("REGIONLAB_VAR", str(ls_var))

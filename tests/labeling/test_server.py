@@ -202,7 +202,7 @@ def test_cli_prints_url_and_login_and_password_only_on_request(
 ) -> None:
     from typer.testing import CliRunner
 
-    from labeling.cli import NOT_RUNNING_EXIT, app
+    from cli.labeling_cmd import NOT_RUNNING_EXIT, app
 
     monkeypatch.setenv("REGIONLAB_VAR", str(ls_var))
     password = json.loads((ls_var / "secrets" / "labelstudio.json").read_text())["password"]

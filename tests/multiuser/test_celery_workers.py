@@ -29,10 +29,10 @@ from typing import Any
 
 import pytest
 
+from bench.cluster import Cluster, cluster
 from regionlab import lake
 from regionlab.privacy.keys import init_key
 from regionlab.synth.generate import generate
-from tests.multiuser.cluster import Cluster, cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -145,8 +145,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
             }
         )
         # 1. The reference: the embedded profile, in-process.
+        from cli.run_cmd import execute
         from regionlab import profiles
-        from regionlab.cli.run_cmd import execute
         from regionlab.spec import load_domains
 
         profiles.apply("embedded")

@@ -14,9 +14,9 @@ import polars as pl
 import pytest
 
 from regionlab import lake
-from regionlab.privacy.leakscan import parquet_text, register_identifiers, scan_text
 from regionlab.settings import Settings
 from regionlab.spec import load_domains
+from tests.leakscan import parquet_text, register_identifiers, scan_text
 
 CLI = [sys.executable, "-m", "regionlab"]
 

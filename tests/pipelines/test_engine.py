@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines import quarantine_zone
-from pipelines.engine import run_derived_product, run_source_product
 from regionlab import lake
 from regionlab.settings import Settings
 from regionlab.spec import load_domains
+from regionlab.wap import quarantine_zone
+from regionlab.wap.engine import run_derived_product, run_source_product
 
 REGISTRY = load_domains()
 SOURCE_PRODUCTS = [p for p in REGISTRY.topological() if p.source is not None]
@@ -127,7 +127,7 @@ def test_failed_audit_publishes_nothing_and_keeps_the_previous_snapshot(
     template = json.loads(sorted(folder.glob("*.jsonl"))[0].read_text().splitlines()[0])
     template.update(note_id="N999999999", text="Kontrol. Telefon 2345 6789, ring tilbage.")
     (folder / "notes_2026-11-20.jsonl").write_text(json.dumps(template) + "\n", encoding="utf-8")
-    from pipelines import engine
+    from regionlab.wap import engine
 
     real_scrub = engine.build_staged.__globals__["scrub"].scrub_column
     engine.build_staged.__globals__["scrub"].scrub_column = lambda *a, **k: None

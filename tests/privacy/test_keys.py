@@ -171,12 +171,12 @@ def test_derive_key_differs_per_purpose() -> None:
 
 # --- CLI ----------------------------------------------------------------------
 
-# Runs the real ``regionlab.cli.main`` (its UserError handling) with only the
+# Runs the real ``cli.main`` (its UserError handling) with only the
 # keys group registered, so this test does not depend on the other commands.
 _CLI = """
 import sys
-import regionlab.cli as cli
-from regionlab.cli import keys_cmd
+import cli as cli
+from cli import keys_cmd
 cli._register = lambda: cli.app.add_typer(keys_cmd.app, name="keys")
 sys.argv = ["regionlab", *sys.argv[1:]]
 cli.main()
@@ -244,7 +244,7 @@ def test_real_entry_point_reports_missing_key(no_key_env: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from regionlab.cli import main; sys.argv[0] = 'regionlab'; main()",
+            "import sys; from cli import main; sys.argv[0] = 'regionlab'; main()",
             "keys",
             "show",
         ],

@@ -16,14 +16,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.extracts import find_extracts
-from pipelines.ingest import ingest
-from pipelines.pseudonymise import build_staged, quarantine_invalid_cpr
-from pipelines.register_names import register_names
 from regionlab.privacy.keys import PseudonymKey, init_key, load_key
 from regionlab.settings import Settings, get_settings
 from regionlab.spec import Product
 from regionlab.synth.generate import generate
+from regionlab.wap.pseudonymise import build_staged, quarantine_invalid_cpr
+from regionlab.wap.register_names import register_names
+from regionlab.wap.sources import find_extracts, ingest
 
 AS_OF = dt.date(2026, 11, 1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from quality import suites
-from quality.audit import gx_results
+from quality.validate import gx_results
 from regionlab.results import Status
 from regionlab.settings import Settings
 from regionlab.spec import load_domains

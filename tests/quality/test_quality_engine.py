@@ -10,14 +10,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipelines import engine
-from pipelines.engine import run_derived_product, run_source_product
+from cli import quality_cmd
 from pipelines.quality_hook import check_names, quality_hook
 from quality import history
 from regionlab import lake
-from regionlab.cli import quality_cmd
 from regionlab.settings import Settings
 from regionlab.spec import load_domains
+from regionlab.wap import engine
+from regionlab.wap.engine import run_derived_product, run_source_product
 
 REGISTRY = load_domains()
 CONTACTS = REGISTRY.product("patient_administration/contacts")

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from quality import history
-from quality.audit import audit
+from quality.validate import audit
 from regionlab import lake
 from regionlab.settings import Settings
 from regionlab.spec import load_domains

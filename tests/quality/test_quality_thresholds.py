@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from pydantic import TypeAdapter
 
-from quality.audit import gx_results
+from quality.validate import gx_results
 from regionlab.results import Status
 from regionlab.spec import load_domains
 from regionlab.spec.rules import QualityRule

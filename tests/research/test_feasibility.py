@@ -151,7 +151,7 @@ def test_unknown_dimension_is_refused() -> None:
 
 
 def test_cli_prints_a_suppressed_table(population: list[dict[str, object]], tmp_path: Path) -> None:
-    from regionlab.cli import research_cmd
+    from cli import research_cmd
 
     cohort_file = tmp_path / "t2d_all.yaml"
     cohort_file.write_text(T2D.to_yaml(), encoding="utf-8")

@@ -45,13 +45,13 @@ def test_notebooks_are_stored_without_outputs() -> None:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Synthetic sources run through the pipeline engine into a fresh lake, plus a workspace."""
-    from pipelines.engine import run_derived_product, run_source_product
     from regionlab.privacy.keys import init_key
     from regionlab.research.permits import register_permit
     from regionlab.research.workspace import build_workspace
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
     from regionlab.synth.generate import generate
+    from regionlab.wap.engine import run_derived_product, run_source_product
 
     var = tmp_path_factory.mktemp("demo") / "var"
     var.mkdir()

@@ -325,7 +325,7 @@ def test_example_permits_are_valid() -> None:
 
 
 def test_cli_permit_add_workspace_build_and_output_check(lab: Path, tmp_path: Path) -> None:
-    from regionlab.cli import research_cmd
+    from cli import research_cmd
 
     app = typer.Typer()
     app.add_typer(research_cmd.permit_app, name="permit")

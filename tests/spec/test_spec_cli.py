@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from regionlab.cli.check_cmd import check
+from cli.check_cmd import check
 from tests.spec.conftest import DOMAINS, edit
 from tests.spec.test_spec_messages import COLUMNS_N_D, derived_spec
 

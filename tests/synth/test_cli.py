@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from regionlab.cli import _register, app
+from cli import _register, app
 from regionlab.errors import UserError
 
 
