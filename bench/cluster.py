@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 
+from pipelines import launch
 from pipelines.celery_executor import worker_command, worker_env
 from regionlab import profiles
 
@@ -69,7 +70,7 @@ class Cluster:
     def apply(self, environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
         """Apply the multiuser profile with this cluster's overrides to ``environ``."""
         environ.update(self.overrides())
-        self.env = profiles.apply("multiuser", environ=environ, dagster_home=self.dagster_home)
+        self.env = launch.apply("multiuser", environ=environ, dagster_home=self.dagster_home)
         return self.env
 
     def profile(self) -> profiles.Profile:

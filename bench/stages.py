@@ -107,15 +107,14 @@ def source_product(product: str, keep_staging: bool = False) -> dict[str, Any]:
     from regionlab.wap.steps import observe
 
     spec = load_domains().product(product)
-    with RssSampler() as s, observe(s.window):
-        with s.window("total"):
-            run = engine.run_source_product(
-                spec,
-                get_settings(),
-                full_refresh=True,
-                quality_hook=quality_hook,
-                keep_staging=keep_staging,
-            )
+    with RssSampler() as s, observe(s.window), s.window("total"):
+        run = engine.run_source_product(
+            spec,
+            get_settings(),
+            full_refresh=True,
+            quality_hook=quality_hook,
+            keep_staging=keep_staging,
+        )
     return {
         "windows": s.windows,
         "rows": run.rows_read,

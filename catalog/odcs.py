@@ -17,6 +17,7 @@ import yaml
 
 from catalog.facts import CatalogFacts
 from catalog.region import RegionCatalogue
+from regionlab.config import current
 from regionlab.lake.config import LakeConfig
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
@@ -250,7 +251,7 @@ def export_odcs(out_dir: Path | None = None) -> list[Path]:
     registry = load_domains()
     region = load_region()
     facts = facts_from_lake(registry)
-    lake = LakeConfig.from_env()
+    lake = current().lake
     out_dir = out_dir or odcs_dir()
     written = []
     for product in sorted(registry.products.values(), key=lambda p: p.ref):

@@ -14,6 +14,7 @@ import sys
 import typer
 from rich.console import Console
 
+from regionlab.config import activate, resolve
 from regionlab.errors import UserError
 
 app = typer.Typer(
@@ -71,7 +72,8 @@ def main() -> None:
     """Entry point: turn user errors into one clear line and exit status 1."""
     _register()
     try:
-        code = app(standalone_mode=False)
+        with activate(resolve().check()):
+            code = app(standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except UserError as exc:

@@ -20,6 +20,7 @@ def demo(
     """Generate sources, validate specs, run every pipeline and emit the catalogue."""
     from cli.run_cmd import FAILED, emit_and_report, execute, summary_table
     from regionlab import lake
+    from regionlab.config import current
     from regionlab.privacy.keys import default_key_path, init_key, load_key
     from regionlab.spec import load_domains
     from regionlab.synth.generate import generate
@@ -44,7 +45,7 @@ def demo(
     )
     console.print(f"sources: {settings.sources_dir} ({len(manifest.files)} extract files)")
     lake.init_lake()
-    console.print(f"lake: {lake.LakeConfig.from_env().describe()}")
+    console.print(f"lake: {current().lake.describe()}")
     runs = execute([p.ref for p in registry.topological()], full_refresh=True)
     console.print(summary_table(runs))
     failed = [r for r in runs if r.status in FAILED]

@@ -19,25 +19,15 @@ console = make_console()
 
 
 def _profile() -> Any:
-    """The active configuration profile; a non-default one is applied to this process."""
-    from regionlab import profiles
+    """The active configuration profile; a non-default one is exported for Dagster."""
+    from pipelines import launch
+    from regionlab.config import current
+    from regionlab.profiles import DEFAULT_PROFILE
 
-    profile = profiles.load_profile()
-    if profile.name != profiles.DEFAULT_PROFILE:
-        profiles.apply(profile)
+    profile = current().profile
+    if profile.name != DEFAULT_PROFILE:
+        launch.apply(profile)
     return profile
-
-
-def dagster_home() -> str:
-    """A persistent Dagster home under var/, so `make ui` shows the CLI's runs too."""
-    home = os.environ.get("DAGSTER_HOME") or str(get_settings().var_dir / "dagster")
-    os.makedirs(home, exist_ok=True)
-    config = os.path.join(home, "dagster.yaml")
-    if not os.path.exists(config):
-        with open(config, "w", encoding="utf-8") as handle:
-            handle.write("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = home
-    return home
 
 
 def select(registry: Any, domain: str | None, product: str | None) -> list[str]:
@@ -94,10 +84,12 @@ def execute(refs: list[str], full_refresh: bool = False, quiet: bool = False) ->
     """
     if _profile().executor == "celery":
         return _execute_on_workers(refs, full_refresh)
-    dagster_home()
     import dagster as dg
 
     from pipelines import progress
+    from pipelines.launch import dagster_home
+
+    dagster_home()
     from pipelines.assets import asset_key
     from pipelines.definitions import build_definitions
     from regionlab.spec import load_domains

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -42,7 +43,9 @@ from pydantic import BaseModel, SecretStr
 from labeling.credentials import AdminCredentials, read_credentials, write_credentials
 from labeling.locks import file_lock
 from labeling.venv import LABEL_STUDIO_VERSION, ensure_venv, executable
+from regionlab.config import current
 from regionlab.errors import UserError
+from regionlab.profiles import Profile
 from regionlab.settings import get_settings
 
 if TYPE_CHECKING:
@@ -133,6 +136,20 @@ class _State(BaseModel):
 # --------------------------------------------------------------------------- environment
 
 
+def label_studio_env(profile: Profile) -> dict[str, str]:
+    """Label Studio's own variables for a PostgreSQL database (its password: PGPASSWORD)."""
+    if profile.label_studio_db != "postgresql":
+        return {}
+    parts = dict(t.partition("=")[::2] for t in shlex.split(profile.label_studio_postgres))
+    return {
+        "DJANGO_DB": "default",
+        "POSTGRE_NAME": parts.get("dbname", "label_studio"),
+        "POSTGRE_USER": parts.get("user", "postgres"),
+        "POSTGRE_HOST": parts.get("host", "127.0.0.1"),
+        "POSTGRE_PORT": parts.get("port", "5432"),
+    }
+
+
 def _server_env(data_dir: Path) -> dict[str, str]:
     """The whole environment of a Label Studio process, built from scratch."""
     env = {
@@ -158,6 +175,8 @@ def _server_env(data_dir: Path) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # The profile's database for Label Studio (none for the embedded SQLite default).
+    env.update(label_studio_env(current().profile))
     return env
 
 

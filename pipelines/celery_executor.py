@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.launch import celery_executor_config
 from regionlab.profiles import Profile, load_profile
 
 # dagster-celery/-postgres 0.29.27 run on dagster 1.13.28 (see pyproject's uv override);
@@ -25,14 +26,14 @@ warnings.filterwarnings("ignore", message="Found version mismatch between `dagst
 from dagster_celery import celery_executor  # noqa: E402
 
 #: The Celery app module the workers load: dagster-celery's own, which reads the
-#: ``dagster_celery_config`` module that ``regionlab.profiles.apply`` writes.
+#: ``dagster_celery_config`` module that ``pipelines.launch.apply`` writes.
 CELERY_APP = "dagster_celery.app"
 
 
 def executor_for(profile: Profile | None = None) -> dg.ExecutorDefinition:
     """``celery_executor`` preconfigured with the profile's broker, backend, queue and retries."""
     profile = profile or load_profile()
-    config = profile.celery_executor_config()
+    config = celery_executor_config(profile)
     return celery_executor.configured(
         {**config, "retries": {"enabled": {}}}, name="regionlab_celery"
     )

@@ -18,7 +18,8 @@ from dagster._core.definitions.reconstruct import ReconstructableRepository
 from pipelines.assets import asset_key
 from pipelines.celery_executor import executor_for
 from pipelines.definitions import build_definitions
-from regionlab.profiles import DOMAIN_TAG, PROFILE_ENV, Profile, load_profile
+from pipelines.launch import DOMAIN_TAG
+from regionlab.profiles import PROFILE_ENV, Profile, load_profile
 from regionlab.spec import Registry, load_domains
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

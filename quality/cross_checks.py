@@ -27,7 +27,7 @@ the newest extract on date X") with an explicit date, never an implicit clock.
 
 The SQL of each cross-table rule lives with its rule type (its ``cross_check``
 projection in :mod:`regionlab.spec.rules`); this module attaches the staged
-rows, runs them and turns what they found into ``CheckResult``\ s.
+rows, runs them and turns what they found into check results.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ can (see :mod:`regionlab.erasure.stores`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -214,7 +213,7 @@ LOCATIONS: tuple[Location, ...] = (
 
 
 def get_settings() -> Settings:
-    """Read the settings from ``REGIONLAB_DOMAINS`` and ``REGIONLAB_VAR``."""
-    domains = os.environ.get(DOMAINS_ENV, str(PROJECT_ROOT / "domains"))
-    var = os.environ.get(VAR_ENV, str(PROJECT_ROOT / "var"))
-    return Settings(domains_dir=Path(domains), var_dir=Path(var))
+    """The folders of the active configuration (see :mod:`regionlab.config`)."""
+    from regionlab.config import current
+
+    return current().settings

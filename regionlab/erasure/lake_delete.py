@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from regionlab import lake
+from regionlab.config import current
 from regionlab.lake.connect import catalog_lock, sqlite_catalog_file
 from regionlab.sql import quote_ident, quote_literal
 
@@ -180,5 +181,5 @@ def catalog_file_of(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def data_folder() -> Path | None:
-    config = lake.LakeConfig.from_env()
+    config = current().lake
     return Path(config.data_path) if config.is_local_data else None

@@ -55,9 +55,15 @@ class LakeConfig(BaseModel):
         """Read ``REGIONLAB_LAKE_CATALOG`` (``sqlite:<path>`` or ``postgres:<libpq>``)
         and ``REGIONLAB_LAKE_DATA``; unset means the embedded lake under ``var/lake``."""
         env = os.environ if env is None else env
-        default = cls.embedded()
-        data_path = env.get(DATA_ENV) or default.data_path
-        spec = (env.get(CATALOG_ENV) or "").strip()
+        return cls.from_spec(env.get(CATALOG_ENV) or "", env.get(DATA_ENV) or "")
+
+    @classmethod
+    def from_spec(cls, catalog: str, data: str = "", lake_dir: Path | None = None) -> LakeConfig:
+        """A lake from a catalogue spec (``sqlite:<path>`` or ``postgres:<libpq>``) and a data
+        path; empty values mean the embedded lake under ``lake_dir`` (default ``var/lake``)."""
+        default = cls.embedded(lake_dir)
+        data_path = data or default.data_path
+        spec = catalog.strip()
         if not spec:
             return default.model_copy(update={"data_path": data_path})
         kind, sep, rest = spec.partition(":")

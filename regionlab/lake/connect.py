@@ -70,6 +70,13 @@ def write_lock(
     return catalog_lock(catalog_file) if catalog_file else contextlib.nullcontext()
 
 
+def _configured() -> LakeConfig:
+    """The lake of the active configuration (:func:`regionlab.config.current`)."""
+    from regionlab.config import current
+
+    return current().lake
+
+
 def _catalog_extension(config: LakeConfig) -> str:
     return "sqlite" if config.catalog_type == "sqlite" else "postgres"
 
@@ -105,7 +112,7 @@ def init_lake(config: LakeConfig | None = None) -> LakeConfig:
     Safe to call from several processes at once: creation of a SQLite
     catalogue happens under :func:`catalog_lock`.
     """
-    config = config or LakeConfig.from_env()
+    config = config or _configured()
     if config.is_local_data:
         Path(config.data_path).mkdir(parents=True, exist_ok=True)
     con = duckdb_connect()
@@ -134,7 +141,7 @@ def connect(
     A read-write connection creates the lake on first use; a read-only one
     refuses a lake that does not exist instead of silently creating it.
     """
-    config = config or LakeConfig.from_env()
+    config = config or _configured()
     read_only = read_only or snapshot is not None
     if read_only:
         if config.catalog_type == "sqlite" and not Path(config.catalog).exists():

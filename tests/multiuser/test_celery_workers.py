@@ -146,10 +146,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         )
         # 1. The reference: the embedded profile, in-process.
         from cli.run_cmd import execute
-        from regionlab import profiles
+        from pipelines import launch
         from regionlab.spec import load_domains
 
-        profiles.apply("embedded")
+        launch.apply("embedded")
         refs = [p.ref for p in load_domains().topological()]
         runs = execute(refs, full_refresh=True, quiet=True)
         assert all(r.status == "published" for r in runs), [(r.product, r.status) for r in runs]

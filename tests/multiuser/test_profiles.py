@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipelines import launch
 from regionlab import profiles
 from regionlab.errors import UserError
 from regionlab.lake import LakeConfig
@@ -16,13 +17,13 @@ DEPLOY = Path(__file__).resolve().parents[2] / "pipelines" / "deploy"
 
 def test_default_profile_is_embedded_and_keeps_the_embedded_lake(var_dir: Path) -> None:
     env: dict[str, str] = {}
-    changes = profiles.apply(environ=env)
+    changes = launch.apply(environ=env)
     assert changes["REGIONLAB_PROFILE"] == "embedded"
     assert "REGIONLAB_LAKE_CATALOG" not in env
     assert LakeConfig.from_env(env).catalog_type == "sqlite"
     # An environment variable overrides the file, for the lake's own variables too.
     other = {"REGIONLAB_LAKE_CATALOG": "postgres:dbname=elsewhere host=db"}
-    profiles.apply(environ=other)
+    launch.apply(environ=other)
     assert LakeConfig.from_env(other).catalog == "dbname=elsewhere host=db"
     assert Path(env["DAGSTER_HOME"]) == var_dir / "dagster"
     config = yaml.safe_load((var_dir / "dagster" / "dagster.yaml").read_text())
@@ -32,7 +33,7 @@ def test_default_profile_is_embedded_and_keeps_the_embedded_lake(var_dir: Path) 
 
 def test_multiuser_profile_sets_lake_dagster_celery_and_label_studio(var_dir: Path) -> None:
     env = {"REGIONLAB_PROFILE": "multiuser", "REGIONLAB_RUNS_PER_DOMAIN": "2"}
-    profiles.apply(environ=env)
+    launch.apply(environ=env)
     lake = LakeConfig.from_env(env)
     assert lake.catalog_type == "postgres" and "dbname=regionlab_lake" in lake.catalog
     home = Path(env["DAGSTER_HOME"])
@@ -63,7 +64,7 @@ def test_generated_and_template_instance_configs_are_valid_for_dagster(
     from dagster._core.instance.config import dagster_instance_config
 
     env = {"REGIONLAB_PROFILE": "multiuser"}
-    profiles.apply(environ=env)
+    launch.apply(environ=env)
     config, _ = dagster_instance_config(env["DAGSTER_HOME"])
     assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 8
     monkeypatch.setenv("REGIONLAB_DAGSTER_PG_URL", "postgresql+psycopg2://u@h:5432/d")
