@@ -13,13 +13,11 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
-
-from regionlab.erasure.lake_delete import ERASED_ROWS, TableDeletion
+from regionlab.erasure.lake_delete import TableDeletion
 from regionlab.platform.names import LABELS_SCHEMA, labelled_ref, parse_labelled_name
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
-from regionlab.sql import quote_ident, quote_literal, row_key_sql
+from regionlab.sql import quote_ident, row_key_sql
 
 
 def exports_dir() -> Path:
@@ -77,25 +75,19 @@ def label_deletions(
     return out
 
 
-def scrub_exports(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+def scrub_exports(gone_by_label: dict[str, set[str]]) -> dict[str, int]:
     """Drop training-export lines of removed labelled rows; returns lines removed per export.
 
-    Exports are small (one line per labelled document), so they are filtered
-    line by line and replaced atomically.
+    ``gone_by_label`` maps ``labels/<name>`` to the removed rows' keys. Exports are
+    small (one line per labelled document), so they are filtered line by line and
+    replaced atomically.
     """
     removed: dict[str, int] = {}
     folder = exports_dir()
     if not folder.is_dir():
         return removed
     for path in sorted(folder.glob("*.jsonl")):
-        label = labelled_ref(path.stem)
-        gone = {
-            r[0]
-            for r in con.execute(
-                f"SELECT row_key FROM temp.main.{ERASED_ROWS} WHERE product = "
-                f"{quote_literal(label)}"
-            ).fetchall()
-        }
+        gone = gone_by_label.get(labelled_ref(path.stem), set())
         if not gone:
             continue
         kept, n = [], 0

@@ -8,11 +8,12 @@ February); a row is past retention when its ``from_column`` falls on a day
 ``from_column`` is NULL is kept: its age is unknown (e.g. ``death_month``
 of a living person), and deleting unknowns would delete the living.
 
-Rows go from the lake (one snapshot for all products; older snapshots are
-expired and their files deleted), from labelled products of those rows,
-from training exports and from workspaces (by the date where the workspace
-has the column, else by row key). Quarantine zones are not touched here:
-they hold raw, unparsed lines without a reliable date.
+Rows go from every person store (:mod:`regionlab.erasure.stores`), as in an
+erasure but selected by date: the lake (one snapshot for all products; older
+snapshots are expired and their files deleted), labelled products of those
+rows, training exports and workspaces (by the date where the workspace has
+the column, else by row key). Quarantine zones are not touched here: they
+hold raw, unparsed lines without a reliable date.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from regionlab import lake
-from regionlab.erasure import labels, lake_delete, register
-from regionlab.erasure.duckdb_files import FileTable
+from regionlab.erasure import lake_delete, register
 from regionlab.erasure.receipt import Receipt, Removed, WorkspaceTouch, write_receipt
-from regionlab.erasure.verify import expired_sql, verify_retention
-from regionlab.erasure.workspaces import process_workspaces, workspace_files
-from regionlab.privacy.keys import PseudonymKey, load_key
-from regionlab.spec import Product, Registry, load_domains
-from regionlab.sql import row_key_sql
+from regionlab.erasure.stores import Selection, execute
+from regionlab.platform.names import is_labelled_ref
+from regionlab.privacy.keys import PseudonymKey
+from regionlab.settings import get_settings
+from regionlab.spec import Registry, load_domains
 
 
 def cutoff(as_of: date, years: int) -> date:
@@ -47,17 +47,6 @@ def cutoffs(registry: Registry, columns: dict[str, dict[str, str]], as_of: date)
     return out
 
 
-def _deletion(product: Product, cols: dict[str, str], day: date) -> lake_delete.TableDeletion:
-    keys = list(product.row_key)
-    row_key = row_key_sql(keys) if all(k in cols for k in keys) else None
-    return lake_delete.TableDeletion(
-        product.domain,
-        product.id,
-        expired_sql(product.retention.from_column, day),
-        row_key,
-    )
-
-
 def apply_retention(
     as_of: date | None = None,
     *,
@@ -69,65 +58,23 @@ def apply_retention(
     as_of = as_of or started.date()
     registry = registry or load_domains()
     run_id = f"retention-{as_of.isoformat()}-{started.strftime('%Y%m%dT%H%M%S%f')}"
-
-    con = lake.connect()
+    con = lake.connect(read_only=True)
     try:
         columns = lake_delete.table_columns(con)
-        days = cutoffs(registry, columns, as_of)
-        products = [_deletion(registry.products[r], columns[r], d) for r, d in days.items()]
-        label_dels = labels.label_deletions(
-            columns,
-            registry,
-            lambda p: expired_sql(p.retention.from_column, days[p.ref]) if p.ref in days else None,
-        )
-        deletions = label_dels + products
-        with lake.write_lock(con):
-            lake_delete.collect_row_keys(con, deletions)
-            change = lake_delete.apply(
-                con,
-                deletions,
-                message=f"retention as of {as_of.isoformat()}",
-                extra_info={"kind": "retention", "run_id": run_id, "as_of": as_of.isoformat()},
-            )
-        rows = con.execute(
-            f"SELECT product, list(DISTINCT row_key) FROM temp.main.{lake_delete.ERASED_ROWS} "
-            "WHERE row_key IS NOT NULL GROUP BY product"
-        ).fetchall()
-        row_keys = {str(p): list(ks) for p, ks in rows}
-        exports = labels.scrub_exports(con)
-        forgotten = lake_delete.Forgotten()
-        if change.snapshot_id is not None:
-            forgotten = lake_delete.forget_before(con, change.snapshot_id)
-        catalog_file = lake_delete.catalog_file_of(con)
     finally:
         con.close()
-    vacuum = lake_delete.vacuum_catalog(catalog_file) if change.snapshot_id else "not needed"
-
-    ws = {}
-    if workspace_files():
-
-        def by_date(table: FileTable, ref: str | None) -> str | None:
-            if ref not in days:
-                return None
-            column = registry.products[ref].retention.from_column
-            return expired_sql(column, days[ref]) if column in table.columns else None
-
-        ws = process_workspaces(
-            key=key or load_key(),
-            registry=registry,
-            keys=[],
-            values=sorted({k for r, ks in row_keys.items() if r in days for k in ks}),
-            lake_rows=change.rows,
-            request_id=run_id,
-            extra_predicate=by_date,
-        )
-
-    verification = verify_retention(
+    selection = Selection(
+        kind="retention",
+        request_id=run_id,
         registry=registry,
-        cutoffs=days,
-        data_dir=lake_delete.data_folder(),
-        removed_row_keys=row_keys,
+        settings=get_settings(),
+        key=key,
+        started=started,
+        cutoffs=cutoffs(registry, columns, as_of),
+        as_of=as_of,
     )
+    out, verification = execute(selection)
+    change = out.change
     receipt = Receipt(
         kind="retention",
         request_id=run_id,
@@ -135,20 +82,20 @@ def apply_retention(
         started_at=started,
         finished_at=datetime.now(UTC),
         as_of=as_of,
-        retention_cutoffs=days,
+        retention_cutoffs=selection.cutoffs,
         removed=Removed(
-            lake={r: n for r, n in change.rows.items() if not r.startswith("labels/")},
-            labelled={r: n for r, n in change.rows.items() if r.startswith("labels/")},
-            label_exports=exports,
+            lake={r: n for r, n in change.rows.items() if not is_labelled_ref(r)},
+            labelled={r: n for r, n in change.rows.items() if is_labelled_ref(r)},
+            label_exports=out.label_exports,
             workspaces=[
                 WorkspaceTouch(project_id=p, rows=w.rows, rebuilt=w.rebuilt, pending=w.flagged)
-                for p, w in ws.items()
+                for p, w in out.workspaces.items()
             ],
         ),
         lake_snapshot=change.snapshot_id,
-        snapshots_expired=forgotten.snapshots_expired,
-        files_deleted=forgotten.files_deleted,
-        catalog_vacuum=vacuum,
+        snapshots_expired=out.forgotten.snapshots_expired,
+        files_deleted=out.forgotten.files_deleted,
+        catalog_vacuum=out.vacuum,
         verification=verification,
     )
     path, sha = write_receipt(receipt)

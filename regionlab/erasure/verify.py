@@ -27,8 +27,9 @@ from regionlab import lake
 from regionlab.erasure import match
 from regionlab.erasure.duckdb_files import FileTable, file_tables
 from regionlab.erasure.lake_delete import table_columns
+from regionlab.platform.names import is_labelled_ref
 from regionlab.privacy.keys import PseudonymKey
-from regionlab.settings import Settings
+from regionlab.settings import get_settings
 from regionlab.spec import Registry
 from regionlab.sql import quote_ident, quote_literal, row_key_sql
 
@@ -51,6 +52,8 @@ class Verification(BaseModel):
     catalog_scanned: bool = False
     catalog_matches: int = 0
     staging_files_left: int = 0
+    #: Matches in the stores that should never hold any (Label Studio, Dagster, logs).
+    other_found: dict[str, int] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
 
     def settle(self) -> Verification:
@@ -62,6 +65,7 @@ class Verification(BaseModel):
             + sum(self.label_export_lines_found.values())
             + self.catalog_matches
             + self.staging_files_left
+            + sum(self.other_found.values())
         )
         self.passed = found == 0
         return self
@@ -84,7 +88,7 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> FileTable:
 # --- erasure ---------------------------------------------------------------
 
 
-def _scan_lake_for_persons(
+def scan_lake_for_persons(
     v: Verification, registry: Registry, keys: list[str], row_keys: dict[str, list[str]]
 ) -> None:
     con = lake.connect(read_only=True)
@@ -130,7 +134,7 @@ def _row_key_columns(ref: str, cols: dict[str, str], registry: Registry) -> list
     return []
 
 
-def _scan_files(
+def scan_files(
     v: Verification,
     data_dir: Path | None,
     key: PseudonymKey,
@@ -175,7 +179,7 @@ def _scan_duckdb_file(
     return found
 
 
-def _scan_quarantine(
+def scan_quarantine(
     v: Verification,
     zones: list[Path],
     key: PseudonymKey,
@@ -203,9 +207,7 @@ def _scan_quarantine(
         )
 
 
-def _scan_workspaces(
-    v: Verification, key: PseudonymKey, keys: list[str], values: list[str]
-) -> None:
+def scan_workspaces(v: Verification, key: PseudonymKey, keys: list[str], values: list[str]) -> None:
     from regionlab.erasure.workspaces import (
         install_project_needles,
         project_key_of,
@@ -238,7 +240,7 @@ def hmac_hex_many(value: str, pkey: PseudonymKey) -> str:
     return hmac_hex(pkey, value)
 
 
-def _scan_exports(v: Verification, keys: list[str], values: list[str]) -> None:
+def scan_exports(v: Verification, keys: list[str], values: list[str]) -> None:
     from regionlab.erasure.labels import exports_dir
 
     folder = exports_dir()
@@ -253,7 +255,7 @@ def _scan_exports(v: Verification, keys: list[str], values: list[str]) -> None:
             v.label_export_lines_found[path.name] = n
 
 
-def _scan_catalog(v: Verification, catalog_file: str | None, keys: list[str]) -> None:
+def scan_catalog(v: Verification, catalog_file: str | None, keys: list[str]) -> None:
     if catalog_file is None:
         v.notes.append("catalogue is PostgreSQL: not scanned byte-wise")
         return
@@ -263,10 +265,6 @@ def _scan_catalog(v: Verification, catalog_file: str | None, keys: list[str]) ->
         path = Path(catalog_file + suffix)
         if pattern is not None and path.is_file():
             v.catalog_matches += len(pattern.findall(path.read_bytes()))
-
-
-def staging_files(staging_dir: Path) -> list[Path]:
-    return Settings(domains_dir=Path(), var_dir=staging_dir.parent).staging_files()
 
 
 def verify_erasure(
@@ -280,17 +278,26 @@ def verify_erasure(
     staging_dir: Path,
     catalog_file: str | None,
 ) -> Verification:
-    """Zero rows for ``keys`` (and the removed ``row_keys``) anywhere that is left."""
-    v = Verification()
-    values = sorted({x for xs in row_keys.values() for x in xs})
-    _scan_lake_for_persons(v, registry, keys, row_keys)
-    _scan_files(v, data_dir, key, keys, values)
-    _scan_quarantine(v, zones, key, keys, row_keys)
-    _scan_workspaces(v, key, keys, values)
-    _scan_exports(v, keys, values)
-    _scan_catalog(v, catalog_file, keys)
-    v.staging_files_left = len(staging_files(staging_dir))
-    return v.settle()
+    """Zero rows for ``keys`` (and the removed ``row_keys``) in every store that is left."""
+    from datetime import UTC, datetime
+
+    from regionlab.erasure.stores import Selection, verify_everywhere
+
+    settings = get_settings().model_copy(update={"var_dir": staging_dir.parent})
+    sel = Selection(
+        kind="erasure",
+        request_id="verify",
+        registry=registry,
+        settings=settings,
+        key=key,
+        started=datetime.now(UTC),
+        keys=keys,
+        row_keys=row_keys,
+        catalog_file=catalog_file,
+        data_dir=data_dir,
+        zones=zones,
+    )
+    return verify_everywhere(sel)
 
 
 # --- retention -------------------------------------------------------------
@@ -301,17 +308,13 @@ def expired_sql(column: str, cutoff: date) -> str:
     return f"CAST({quote_ident(column)} AS DATE) < DATE '{cutoff.isoformat()}'"
 
 
-def verify_retention(
-    *,
+def retention_lake(
+    v: Verification,
     registry: Registry,
     cutoffs: dict[str, date],
-    data_dir: Path | None,
     removed_row_keys: dict[str, list[str]],
-) -> Verification:
-    """No row past its product's cutoff at any readable snapshot, in any data file or workspace."""
-    from regionlab.erasure.workspaces import _manifest, _refs, workspace_files
-
-    v = Verification()
+) -> None:
+    """No row past its product's cutoff at any readable snapshot; no removed labelled row."""
     con = lake.connect(read_only=True)
     try:
         v.snapshots_scanned = [s.id for s in lake.list_snapshots(con)]
@@ -335,6 +338,27 @@ def verify_retention(
                     v.lake_rows_found[f"snapshot {snap}: {ref}"] = int(n)
         finally:
             con.close()
+    labels = {k: xs for k, xs in removed_row_keys.items() if is_labelled_ref(k)}
+    if labels:
+        con = lake.connect(read_only=True)
+        try:
+            for ref, xs in labels.items():
+                schema, table = ref.split("/")
+                n = con.execute(
+                    f"SELECT count(*) FROM lake.{quote_ident(schema)}.{quote_ident(table)} "
+                    "WHERE row_key IN (SELECT unnest(?::VARCHAR[]))",
+                    [xs],
+                ).fetchone()[0]
+                if n:
+                    v.lake_rows_found[ref] = int(n)
+        finally:
+            con.close()
+
+
+def retention_files(
+    v: Verification, registry: Registry, cutoffs: dict[str, date], data_dir: Path | None
+) -> None:
+    """No row past its product's cutoff in any data file left on disk."""
     con = duckdb.connect()
     try:
         for path in parquet_files(data_dir):
@@ -354,6 +378,12 @@ def verify_retention(
                 v.data_file_rows_found[str(rel)] = int(n)
     finally:
         con.close()
+
+
+def retention_workspaces(v: Verification, registry: Registry, cutoffs: dict[str, date]) -> None:
+    """No row past its product's cutoff in any workspace (where it has the date column)."""
+    from regionlab.erasure.workspaces import _manifest, _refs, workspace_files
+
     for path in workspace_files().values():
         v.workspace_files_scanned += 1
 
@@ -373,19 +403,3 @@ def verify_retention(
             )
 
         v.workspace_rows_found.update(_scan_duckdb_file(path, lambda c: None, count))
-    labels = {k: xs for k, xs in removed_row_keys.items() if k.startswith("labels/")}
-    if labels:
-        con = lake.connect(read_only=True)
-        try:
-            for ref, xs in labels.items():
-                schema, table = ref.split("/")
-                n = con.execute(
-                    f"SELECT count(*) FROM lake.{quote_ident(schema)}.{quote_ident(table)} "
-                    "WHERE row_key IN (SELECT unnest(?::VARCHAR[]))",
-                    [xs],
-                ).fetchone()[0]
-                if n:
-                    v.lake_rows_found[ref] = int(n)
-        finally:
-            con.close()
-    return v.settle()
