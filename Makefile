@@ -56,6 +56,7 @@ demo: sync site-deps
 	$(RUN) regionlab demo --persons $(PERSONS) --seed $(SEED)
 
 test: sync system-deps site-deps
+	$(RUN) lint-imports
 	$(RUN) pytest -q
 
 test-fast: sync

@@ -43,11 +43,6 @@ def install(
         con.execute(f"INSERT INTO {VALUES} SELECT unnest(?::VARCHAR[])", [values])
 
 
-def add_values(con: duckdb.DuckDBPyConnection, select_sql: str, params: object = None) -> None:
-    """Add the values of a one-column SELECT to the exact-match needles."""
-    con.execute(f"INSERT INTO {VALUES} {select_sql}", params)
-
-
 def key_regex(keys: Iterable[str]) -> str | None:
     """An alternation of hex keys (no escaping needed: hex has no metacharacters)."""
     keys = sorted({k for k in keys if k and all(c in "0123456789abcdef" for c in k)})

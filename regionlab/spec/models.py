@@ -255,9 +255,6 @@ class Registry(BaseModel):
     def product(self, ref: str) -> Product:
         return self.products[ref]
 
-    def in_domain(self, domain: str) -> list[Product]:
-        return [p for p in self.products.values() if p.domain == domain]
-
     def topological(self) -> list[Product]:
         """Products ordered so every upstream comes before its derived products."""
         done: dict[str, Product] = {}

@@ -54,11 +54,6 @@ def _digits(keys: np.ndarray) -> np.ndarray:
     return (keys[:, None] // powers[None, :]) % 10
 
 
-def mod11_ok(keys: np.ndarray) -> np.ndarray:
-    """Whether each DDMMYYSSSS integer passes the modulus-11 check."""
-    return (_digits(keys) @ _WEIGHTS) % 11 == 0
-
-
 class UsedNumbers:
     """The numbers already handed out, so later blocks never reuse one.
 

@@ -121,3 +121,12 @@ def test_the_spec_package_imports_no_catalog_module() -> None:
         cwd=REPO,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_every_file_the_demo_writes_is_in_a_location_with_its_erasure_store(
+    demo_var: Path,
+) -> None:
+    """A writer of person data with no erasure store (or an undeclared folder) fails here."""
+    from tests.erasure.stores_check import assert_every_writer_has_a_store
+
+    assert_every_writer_has_a_store(demo_var)

@@ -31,6 +31,7 @@ from regionlab.settings import Settings
 from regionlab.spec import load_domains
 from regionlab.sql import quote_ident
 from regionlab.wap.engine import run_derived_product, run_source_product
+from tests.erasure.stores_check import assert_every_writer_has_a_store
 from tests.leakscan import parquet_text
 
 REGISTRY = load_domains()
@@ -389,3 +390,6 @@ def test_erase_a_person_everywhere(platform: Settings, tmp_path: Path) -> None:
         q.close()
     person_rows = sum(len(v) for k, v in row_keys.items() if k in expected_lake)
     assert erased >= person_rows - len(row_keys.get("research/readmissions_30d", ()))
+
+    # --- every place this platform wrote to has an erasure store ------------------
+    assert_every_writer_has_a_store(platform.var_dir)
