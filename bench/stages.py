@@ -55,7 +55,9 @@ def synth(persons: int, seed: int, defect_rate: float) -> dict[str, Any]:
 
 
 def _reader_sql(fmt: str, paths: list[str]) -> str:
-    listing = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+    from regionlab.sql import quote_literal
+
+    listing = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
     if fmt == "csv":
         return f"read_csv({listing}, header=true, ignore_errors=true)"
     if fmt == "parquet":
@@ -224,17 +226,10 @@ def derived_product(product: str) -> dict[str, Any]:
 def catalog_emit() -> dict[str, Any]:
     """emit_catalog with its parts timed; the JSON-file sink alone is the baseline."""
     import catalog.publish as pub
+    from regionlab.wap.steps import observe
 
-    with RssSampler() as s:
-        for name, window in {
-            "facts_from_lake": "lake_facts",
-            "build_mcps": "build_proposals",
-            "write_json": "sink_json",
-            "write_lite": "sink_datahub_lite",
-        }.items():
-            setattr(pub, name, s.wrap(window, getattr(pub, name)))
-        with s.window("total"):
-            result = pub.emit_catalog()
+    with RssSampler() as s, observe(s.window), s.window("total"):
+        result = pub.emit_catalog()
     return {"windows": s.windows, "rows": result.proposals}
 
 
@@ -358,26 +353,12 @@ def erasure_one() -> dict[str, Any]:
     erasure is what makes it provable (expiry, vacuum, quarantine, workspaces,
     verification, receipt).
     """
-    import importlib
-
     from regionlab.erasure import erase, make_request
-
-    # ``regionlab.erasure.erase`` the attribute is the function; the module is needed here.
-    er = importlib.import_module("regionlab.erasure.erase")
+    from regionlab.wap.steps import observe
 
     cpr = _one_person_cpr()
-    with RssSampler() as s:
-        for module, name, window in (
-            (er.lake_delete, "apply", "lake_rewrite"),
-            (er.lake_delete, "forget_before", "expire_snapshots"),
-            (er.lake_delete, "vacuum_catalog", "vacuum_catalog"),
-            (er.quarantine, "erase_from_quarantine", "quarantine"),
-            (er, "process_workspaces", "workspaces"),
-            (er, "verify_erasure", "verify"),
-        ):
-            setattr(module, name, s.wrap(window, getattr(module, name)))
-        with s.window("erasure"):
-            receipt = erase(make_request("BENCH-1", "benchmark", [cpr]))
+    with RssSampler() as s, observe(s.window), s.window("erasure"):
+        receipt = erase(make_request("BENCH-1", "benchmark", [cpr]))
     del cpr
     return {
         "windows": s.windows,

@@ -6,7 +6,7 @@ comes from one of three places, never invented per export:
 - the product spec (title, description, purpose, legal basis, retention,
   access level, health categories, keywords, columns and code systems,
   upstreams, owners);
-- the region-wide ``domains/catalog.yaml`` (:mod:`catalog.region`: publisher,
+- the region-wide ``domains/catalog.yaml`` (:mod:`regionlab.spec.region`: publisher,
   HDAB, access application, catalogue address, language, delivery frequency);
 - the lake (:mod:`catalog.lake_facts`, :mod:`catalog.lake_stats`: records,
   unique individuals, typical ages, temporal coverage, last publication) —
@@ -26,9 +26,9 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
 from catalog.facts import CatalogFacts
 from catalog.lake_stats import ProductStats
-from catalog.region import Agent, RegionCatalogue
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
+from regionlab.spec.region import Agent, RegionCatalogue
 from regionlab.spec.vocab import AccessLevel, CodeSystem, Pseudonymisation
 
 HEALTH = Namespace("http://healthdataportal.eu/ns/health#")
@@ -497,8 +497,8 @@ def export_dcat(path: Path | None = None) -> tuple[Path, int]:
     """Write ``<var>/catalog/healthdcat-ap.ttl`` from specs, region config and lake."""
     from catalog.lake_facts import facts_from_lake
     from catalog.lake_stats import product_stats
-    from catalog.region import load_region
     from regionlab.spec import load_domains
+    from regionlab.spec.region import load_region
 
     registry = load_domains()
     region = load_region()

@@ -16,11 +16,11 @@ from typing import Any
 import yaml
 
 from catalog.facts import CatalogFacts
-from catalog.region import RegionCatalogue
 from regionlab.config import current
 from regionlab.lake.config import LakeConfig
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
+from regionlab.spec.region import RegionCatalogue
 from regionlab.spec.rules import QualityRule
 from regionlab.spec.vocab import Classification, ColumnType, OwnerRole
 
@@ -245,8 +245,8 @@ def contract(
 def export_odcs(out_dir: Path | None = None) -> list[Path]:
     """Write ``<var>/catalog/odcs/<domain>/<product>.odcs.yaml`` for every product."""
     from catalog.lake_facts import facts_from_lake
-    from catalog.region import load_region
     from regionlab.spec import load_domains
+    from regionlab.spec.region import load_region
 
     registry = load_domains()
     region = load_region()

@@ -16,6 +16,7 @@ from catalog.labeling import labeling_mcps, load_manifests
 from catalog.lake_facts import facts_from_lake
 from catalog.sinks import rest_target, write_json, write_lite, write_rest
 from regionlab.spec import Registry, load_domains
+from regionlab.wap.steps import step
 
 
 @dataclass
@@ -30,12 +31,17 @@ class EmitResult:
 def emit_catalog(registry: Registry | None = None, *, lite: bool = True) -> EmitResult:
     """Build the metadata from the specs and the lake and write it to every sink."""
     registry = registry or load_domains()
-    facts = facts_from_lake(registry)
-    mcps = build_mcps(registry, facts)
-    mcps += labeling_mcps(load_manifests(), millis(facts.generated_at))
-    result = EmitResult(proposals=len(mcps), json_path=write_json(mcps), counts=entity_counts(mcps))
+    with step("lake_facts"):
+        facts = facts_from_lake(registry)
+    with step("build_proposals"):
+        mcps = build_mcps(registry, facts)
+        mcps += labeling_mcps(load_manifests(), millis(facts.generated_at))
+    with step("sink_json"):
+        json_path = write_json(mcps)
+    result = EmitResult(proposals=len(mcps), json_path=json_path, counts=entity_counts(mcps))
     if lite:
-        result.lite_written = write_lite(mcps)
+        with step("sink_datahub_lite"):
+            result.lite_written = write_lite(mcps)
     target = rest_target()
     if target is not None:
         write_rest(mcps, *target)

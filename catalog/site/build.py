@@ -153,7 +153,7 @@ def _js_global(name: str, payload: str) -> str:
 
 
 def _region_info() -> dict[str, Any] | None:
-    from catalog.region import catalog_file, load_region
+    from regionlab.spec.region import catalog_file, load_region
 
     if not catalog_file().exists():
         return None

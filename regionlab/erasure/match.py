@@ -23,6 +23,7 @@ import duckdb
 
 from regionlab.privacy.keys import PseudonymKey
 from regionlab.privacy.pseudonym import hmac_params, hmac_sql
+from regionlab.sql import quote_ident
 
 CPR_TOKEN = "[0-9]{6}[- ]?[0-9]{4}"
 KEYS = "__rl_erase_keys"
@@ -77,7 +78,7 @@ def matching_rows(
         )
     for column in value_columns:
         parts.append(
-            f'SELECT rid FROM src WHERE CAST("{column}" AS VARCHAR) IN '
+            f"SELECT rid FROM src WHERE CAST({quote_ident(column)} AS VARCHAR) IN "
             f"(SELECT v FROM temp.main.{VALUES})"
         )
     if not parts:

@@ -202,7 +202,7 @@ class LakeStore:
                 extra = {"kind": "retention", "run_id": sel.request_id, "as_of": as_of}
                 also = []
                 message = f"retention as of {as_of}"
-            with lake.write_lock(con):
+            with lake.write_lock(con), step("lake_rewrite"):
                 lake_delete.collect_row_keys(con, deletions)
                 out.change = lake_delete.apply(
                     con, deletions, message=message, extra_info=extra, also=also
@@ -213,14 +213,16 @@ class LakeStore:
             ).fetchall()
             sel.row_keys = {str(p): list(ks) for p, ks in rows}
             if out.change.snapshot_id is not None:
-                out.forgotten = lake_delete.forget_before(con, out.change.snapshot_id)
+                with step("expire_snapshots"):
+                    out.forgotten = lake_delete.forget_before(con, out.change.snapshot_id)
             if sel.kind == "erasure":
                 out.listed = erased_persons.count(con)
             sel.catalog_file = lake_delete.catalog_file_of(con)
         finally:
             con.close()
         if out.change.snapshot_id is not None:
-            out.vacuum = lake_delete.vacuum_catalog(sel.catalog_file)
+            with step("vacuum_catalog"):
+                out.vacuum = lake_delete.vacuum_catalog(sel.catalog_file)
         sel.data_dir = lake_delete.data_folder()
 
     def verify(self, sel: Selection, v: Verification) -> None:
@@ -447,16 +449,17 @@ STORES: tuple[PersonStore, ...] = (
 def delete_everywhere(sel: Selection, stores: tuple[PersonStore, ...] = STORES) -> Outcome:
     out = Outcome()
     for store in stores:
-        with step(f"delete.{store.name}"):
+        with step(store.name):
             store.delete(sel, out)
     return out
 
 
 def verify_everywhere(sel: Selection, stores: tuple[PersonStore, ...] = STORES) -> Verification:
     v = Verification()
-    for store in stores:
-        with step(f"verify.{store.name}"):
-            store.verify(sel, v)
+    with step("verify"):
+        for store in stores:
+            with step(f"verify.{store.name}"):
+                store.verify(sel, v)
     return v.settle()
 
 

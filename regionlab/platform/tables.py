@@ -19,6 +19,7 @@ import duckdb
 
 from regionlab.lake.config import LAKE_ALIAS
 from regionlab.results import CheckResult
+from regionlab.sql import quote_ident
 
 #: The lake schema of the platform's bookkeeping tables (never a product domain).
 SCHEMA = "_regionlab"
@@ -61,7 +62,7 @@ class PlatformTable:
     @property
     def ddl(self) -> tuple[str, ...]:
         """``CREATE ... IF NOT EXISTS`` statements (schema, then table)."""
-        cols = ", ".join(f'"{name}" {kind}' for name, kind in self.columns)
+        cols = ", ".join(f"{quote_ident(name)} {kind}" for name, kind in self.columns)
         return (
             f"CREATE SCHEMA IF NOT EXISTS {LAKE_ALIAS}.{SCHEMA}",
             f"CREATE TABLE IF NOT EXISTS {self.qualified} ({cols})",

@@ -8,12 +8,27 @@ domains, instead of being repeated in every product spec.
 The model lives in the spec package (not in ``catalog``) so that
 ``regionlab check`` validates the file with every other spec — a steward
 learns about a typo when checking, not when an export fails — while imports
-keep pointing one way (``regionlab`` ← ``catalog``).
+keep pointing one way (``regionlab`` ← ``catalog``). :func:`load_region` reads
+it for the exports and the site.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl, field_validator
+from pathlib import Path
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+)
+
+from regionlab.errors import UserError
+from regionlab.spec.problems import from_validation_error
 
 CATALOG_FILE = "catalog.yaml"
 
@@ -82,3 +97,35 @@ class RegionCatalogue(_Config):
         if value not in FREQUENCIES:
             raise ValueError(f"'{value}' unknown; use one of {', '.join(sorted(FREQUENCIES))}")
         return value
+
+
+def catalog_file(domains_dir: Path | None = None) -> Path:
+    """``domains/catalog.yaml`` (of the active configuration's domains folder)."""
+    if domains_dir is None:
+        from regionlab.settings import get_settings
+
+        domains_dir = get_settings().domains_dir
+    return domains_dir / CATALOG_FILE
+
+
+def load_region(path: Path | None = None) -> RegionCatalogue:
+    """Read and validate ``domains/catalog.yaml`` for the exports and the site; a problem
+    names the file, field and fix, as ``regionlab check`` reports it."""
+    path = path or catalog_file()
+    if not path.exists():
+        raise UserError(
+            f"no {CATALOG_FILE} at {path}: add the region's publisher, hdab, access and "
+            "catalogue_url (copy domains/catalog.yaml from the repository)"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({exc}); fix the syntax") from exc
+    try:
+        return RegionCatalogue.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{p.field}: {p.message}" + (f" ({p.hint})" if p.hint else "")
+            for p in from_validation_error(path, exc, data, RegionCatalogue)
+        )
+        raise UserError(f"{path}: {problems}; fix these fields") from None

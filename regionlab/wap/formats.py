@@ -9,12 +9,14 @@ names (see :mod:`regionlab.wap.sources`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import pyarrow.parquet as pq
 
 from regionlab.spec import Product
 from regionlab.spec.vocab import SourceFormat
-from regionlab.sql import quote_literal
+from regionlab.sql import quote_ident, quote_literal
 from regionlab.wap.sources import DatedFiles, Extract, register_reader
 
 
@@ -25,17 +27,18 @@ def _columns_sql(product: Product) -> str:
 def _record_id(product: Product) -> str:
     key = product.row_key[0]
     col = next((c for c in product.columns if c.name == key or c.output == key), None)
-    return f'CAST("{col.name}" AS VARCHAR)' if col else "NULL"
+    return f"CAST({quote_ident(col.name)} AS VARCHAR)" if col else "NULL"
 
 
-def _typed_select(product: Product, source: str) -> tuple[str, str]:
+def _typed_select(product: Product, value: Callable[[str], str]) -> tuple[str, str]:
+    """Casts of every column to its spec type, and a predicate for rows where one fails;
+    ``value(name)`` is the SQL of a column's raw value."""
     casts = ", ".join(
-        f'TRY_CAST({source.format(name=c.name)} AS {c.type.duckdb}) AS "{c.name}"'
+        f"TRY_CAST({value(c.name)} AS {c.type.duckdb}) AS {quote_ident(c.name)}"
         for c in product.columns
     )
     failed = " OR ".join(
-        f"({source.format(name=c.name)} IS NOT NULL AND TRY_CAST({source.format(name=c.name)} "
-        f"AS {c.type.duckdb}) IS NULL)"
+        f"({value(c.name)} IS NOT NULL AND TRY_CAST({value(c.name)} AS {c.type.duckdb}) IS NULL)"
         for c in product.columns
     )
     return casts, failed
@@ -95,7 +98,7 @@ class ParquetFiles(DatedFiles):
     def read(
         self, con: duckdb.DuckDBPyConnection, product: Product, deliveries: list[Extract]
     ) -> None:
-        casts, failed = _typed_select(product, '"{name}"')
+        casts, failed = _typed_select(product, quote_ident)
         listing = ", ".join(quote_literal(str(f.path)) for f in deliveries)
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW src AS SELECT *, ({failed}) AS _bad "
@@ -129,7 +132,9 @@ class JsonLinesFiles(DatedFiles):
                           delim=E'\\x01', quote='', escape='', filename=true)""",
             [paths],
         )
-        casts, failed = _typed_select(product, "json_extract_string(line, '$.{name}')")
+        casts, failed = _typed_select(
+            product, lambda name: f"json_extract_string(line, {quote_literal('$.' + name)})"
+        )
         con.execute(
             "INSERT INTO quarantine SELECT _extract, _line, NULL, 'malformed_line', "
             "'not valid JSON', line FROM lines WHERE NOT coalesce(json_valid(line), false)"

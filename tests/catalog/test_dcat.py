@@ -16,9 +16,9 @@ from rdflib import namespace as ns
 from catalog.dcat import DPV, DPVPD, EU, HDEU, HEALTH, build_graph, dataset_uri, export_dcat
 from catalog.facts import CatalogFacts, ProductFacts
 from catalog.lake_stats import ProductStats
-from catalog.region import load_region
 from regionlab.errors import UserError
 from regionlab.spec import Registry, load_domains
+from regionlab.spec.region import load_region
 from regionlab.spec.vocab import AccessLevel
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,9 +13,9 @@ from open_data_contract_standard.model import OpenDataContractStandard
 
 from catalog.facts import CatalogFacts
 from catalog.odcs import contract, export_odcs
-from catalog.region import load_region
 from regionlab.lake.config import LakeConfig
 from regionlab.spec import Registry, load_domains
+from regionlab.spec.region import load_region
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads(

@@ -13,10 +13,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from catalog import region as catalog_region
 from cli.check_cmd import check
 from regionlab.errors import UserError
 from regionlab.spec import jsonschema
+from regionlab.spec import region as catalog_region
 from regionlab.spec.loader import collect
 from regionlab.spec.region import RegionCatalogue
 
