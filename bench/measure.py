@@ -139,12 +139,3 @@ class RssSampler:
             w["seconds"] += seconds
             w["calls"] += 1
             w["peak_rss_mb"] = max(w["peak_rss_mb"], peak / 2**20)
-
-    def wrap(self, name: str, fn: Any) -> Any:
-        """``fn`` timed into window ``name`` on every call (for monkeypatching a step)."""
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            with self.window(name):
-                return fn(*args, **kwargs)
-
-        return timed

@@ -97,7 +97,7 @@ def plain_load(product: str) -> dict[str, Any]:
 def source_product(product: str, keep_staging: bool = False) -> dict[str, Any]:
     """One full write–audit–publish run with every engine step timed.
 
-    The engine marks its steps (:mod:`regionlab.wap.steps`); the sampler's windows
+    The engine marks its steps (:mod:`regionlab.steps`); the sampler's windows
     observe them, so the timings are the production code path, untouched.
     ``keep_staging`` leaves the staging file for :func:`gx_vs_sql` (which removes it):
     the engine deletes it at the end of a run because it holds raw CPR numbers.
@@ -105,8 +105,8 @@ def source_product(product: str, keep_staging: bool = False) -> dict[str, Any]:
     from pipelines.quality_hook import quality_hook
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
+    from regionlab.steps import observe
     from regionlab.wap import engine
-    from regionlab.wap.steps import observe
 
     spec = load_domains().product(product)
     with RssSampler() as s, observe(s.window), s.window("total"):
@@ -197,8 +197,8 @@ def derived_product(product: str) -> dict[str, Any]:
     from regionlab import lake
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
+    from regionlab.steps import observe
     from regionlab.wap import engine
-    from regionlab.wap.steps import observe
 
     spec = load_domains().product(product)
     assert spec.derived is not None
@@ -226,7 +226,7 @@ def derived_product(product: str) -> dict[str, Any]:
 def catalog_emit() -> dict[str, Any]:
     """emit_catalog with its parts timed; the JSON-file sink alone is the baseline."""
     import catalog.publish as pub
-    from regionlab.wap.steps import observe
+    from regionlab.steps import observe
 
     with RssSampler() as s, observe(s.window), s.window("total"):
         result = pub.emit_catalog()
@@ -354,7 +354,7 @@ def erasure_one() -> dict[str, Any]:
     verification, receipt).
     """
     from regionlab.erasure import erase, make_request
-    from regionlab.wap.steps import observe
+    from regionlab.steps import observe
 
     cpr = _one_person_cpr()
     with RssSampler() as s, observe(s.window), s.window("erasure"):

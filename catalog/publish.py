@@ -16,7 +16,7 @@ from catalog.labeling import labeling_mcps, load_manifests
 from catalog.lake_facts import facts_from_lake
 from catalog.sinks import rest_target, write_json, write_lite, write_rest
 from regionlab.spec import Registry, load_domains
-from regionlab.wap.steps import step
+from regionlab.steps import step
 
 
 @dataclass

@@ -16,7 +16,7 @@ from quality.outcomes import from_outcome
 from quality.runner import validate_duckdb
 from regionlab.results import CheckResult
 from regionlab.spec import Product
-from regionlab.wap.steps import step
+from regionlab.steps import step
 
 STAGED_TABLE = "staged"
 

@@ -51,7 +51,7 @@ from regionlab.privacy.keys import PseudonymKey
 from regionlab.settings import Settings
 from regionlab.spec import Registry
 from regionlab.sql import row_key_sql
-from regionlab.wap.steps import step
+from regionlab.steps import step
 
 PERSON_KEY = "person_key"
 SKIP_SCHEMAS = (PLATFORM_SCHEMA, LABELS_SCHEMA)

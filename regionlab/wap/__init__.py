@@ -6,5 +6,5 @@ are the entry points (:mod:`.engine`); sources plug in through
 :mod:`.sources` (one reader per ``source.format``; :mod:`.formats` holds the
 file formats); :mod:`.pseudonymise`, :mod:`.privacy_gates`,
 :mod:`.quarantine_zone`, :mod:`.load_log` and :mod:`.erasure_hook` are the
-engine's steps; :mod:`.steps` lets an observer time them.
+engine's steps; :mod:`regionlab.steps` lets an observer time them.
 """

@@ -5,7 +5,7 @@ The Dagster asset (``pipelines.assets``) is a thin wrapper that turns a
 Sources come in through their reader (:mod:`regionlab.wap.sources`), the
 quality rules through the hook the caller passes, quarantine rules through
 the rule kinds' row predicates (:mod:`regionlab.spec.rules`); each step is
-marked with :func:`regionlab.wap.steps.step` for whoever observes it.
+marked with :func:`regionlab.steps.step` for whoever observes it.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ from regionlab.settings import Settings
 from regionlab.spec import Product
 from regionlab.spec.vocab import LoadMode
 from regionlab.sql import quote_ident, quote_literal
+from regionlab.steps import step
 from regionlab.wap import erasure_hook, load_log, quarantine_zone
 from regionlab.wap.privacy_gates import privacy_gates
 from regionlab.wap.pseudonymise import build_staged, quarantine_duplicates, quarantine_invalid_cpr
 from regionlab.wap.register_names import register_names
 from regionlab.wap.sources import QUARANTINE_DDL, Extract, ingest, reader_for
-from regionlab.wap.steps import step
 
 #: Hook the quality layer fills: (connection with `staged`, product, reference date) → results.
 QualityHook = Callable[[duckdb.DuckDBPyConnection, Path, Product, dt.date], list[CheckResult]]

@@ -19,7 +19,7 @@ from regionlab.privacy.pseudonym import add_person_key
 from regionlab.spec import Product
 from regionlab.spec.vocab import Pseudonymisation as P
 from regionlab.sql import quote_ident
-from regionlab.wap.steps import step
+from regionlab.steps import step
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, product: Product, where: str, reason: str) -> None:
