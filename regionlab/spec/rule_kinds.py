@@ -125,10 +125,15 @@ class CrossContext:
         ).fetchone()
         return row[0] if row else None
 
-    def counts(self, sql: str) -> tuple[int, int]:
-        """``(total, unexpected)`` from a query returning exactly those two counts."""
-        total, unexpected = self.con.execute(sql).fetchone()
-        return int(total), int(unexpected)
+    def judged(self, threshold: float, sql: str) -> CrossOutcome:
+        """The outcome of a query returning ``(total, unexpected)``, judged by ``threshold``."""
+        total, unexpected = (int(n) for n in self.con.execute(sql).fetchone())
+        return CrossOutcome(
+            judge(threshold, unexpected, total),
+            unexpected,
+            total,
+            count_detail(unexpected, total, threshold),
+        )
 
 
 def judge(threshold: float, unexpected: int, total: int) -> Status:

@@ -20,8 +20,6 @@ from regionlab.spec.rule_kinds import (
     CrossContext,
     CrossOutcome,
     Expectation,
-    count_detail,
-    judge,
     mostly,
     not_applicable,
     register_rule_kind,
@@ -399,16 +397,11 @@ class ForeignKey(_ColumnRule):
         if target is None:
             return _missing_reference(self.references)
         col, ref_col = quote_ident(self.column), quote_ident(self.reference_column)
-        total, unexpected = ctx.counts(
+        return ctx.judged(
+            self.threshold,
             f"""SELECT count(s.{col}), count(s.{col}) FILTER (WHERE r.k IS NULL)
                 FROM {ctx.staged} s
-                LEFT JOIN (SELECT DISTINCT {ref_col} AS k FROM {target}) r ON s.{col} = r.k"""
-        )
-        return CrossOutcome(
-            judge(self.threshold, unexpected, total),
-            unexpected,
-            total,
-            count_detail(unexpected, total, self.threshold),
+                LEFT JOIN (SELECT DISTINCT {ref_col} AS k FROM {target}) r ON s.{col} = r.k""",
         )
 
     def reference(self) -> tuple[str, str] | None:
@@ -474,19 +467,14 @@ class NotAfterDeath(_ColumnRule):
             return _missing_reference(self.population)
         col, person = quote_ident(self.column), quote_ident(self.person_column)
         death = quote_ident(self.death_column)
-        total, unexpected = ctx.counts(
+        return ctx.judged(
+            self.threshold,
             f"""SELECT count(*) FILTER (WHERE s.{col} IS NOT NULL AND s.{person} IS NOT NULL),
                        count(*) FILTER (WHERE d.death IS NOT NULL
                                         AND date_trunc('month', s.{col}) > d.death)
                 FROM {ctx.staged} s
                 LEFT JOIN (SELECT person_key AS k, max(date_trunc('month', {death})) AS death
-                           FROM {target} GROUP BY 1) d ON s.{person} = d.k"""
-        )
-        return CrossOutcome(
-            judge(self.threshold, unexpected, total),
-            unexpected,
-            total,
-            count_detail(unexpected, total, self.threshold),
+                           FROM {target} GROUP BY 1) d ON s.{person} = d.k""",
         )
 
     def reference(self) -> tuple[str, str] | None:

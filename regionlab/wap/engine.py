@@ -149,6 +149,23 @@ def _record_failed_audit(con: duckdb.DuckDBPyConnection, product: Product, run: 
         con.execute("COMMIT")
 
 
+def _cleared_to_publish(
+    con: duckdb.DuckDBPyConnection,
+    product: Product,
+    run: ProductRun,
+    staging: Path,
+    before_publish: Callable[[], None] | None,
+) -> bool:
+    """After the audit: record a blocked run and say no, or attach the staging file to publish."""
+    if run.blocking_failures:
+        run.status = "audit_failed"
+        _record_failed_audit(con, product, run)
+        return False
+    (before_publish or fault_point)()
+    con.execute(f"ATTACH {quote_literal(str(staging))} AS staging (READ_ONLY)")
+    return True
+
+
 def _close_staging(con: duckdb.DuckDBPyConnection) -> None:
     """Release the staging file so the quality layer (its own engine) can open it."""
     con.execute("USE memory")
@@ -220,12 +237,8 @@ def run_source_product(
             run.checks += quality_hook(con, staging, product, ref_date)
         with step("quarantine_zone"):
             quarantine_zone.store(settings, product.ref, staging, settings.sources_dir, run.run_id)
-        if run.blocking_failures:
-            run.status = "audit_failed"
-            _record_failed_audit(con, product, run)
+        if not _cleared_to_publish(con, product, run, staging, before_publish):
             return run
-        (before_publish or fault_point)()
-        con.execute(f"ATTACH {quote_literal(str(staging))} AS staging (READ_ONLY)")
         with step("publish"):
             run.snapshot_id = _publish(con, product, run, files, replace)
         run.rows_published = staged
@@ -351,12 +364,8 @@ def run_derived_product(
         _close_staging(con)
         if quality_hook is not None:
             run.checks += quality_hook(con, staging, product, dt.date.today())
-        if run.blocking_failures:
-            run.status = "audit_failed"
-            _record_failed_audit(con, product, run)
+        if not _cleared_to_publish(con, product, run, staging, before_publish):
             return run
-        (before_publish or fault_point)()
-        con.execute(f"ATTACH {quote_literal(str(staging))} AS staging (READ_ONLY)")
         with step("publish"):
             run.snapshot_id = lake.publish(
                 con,
