@@ -284,6 +284,7 @@ def workspace_build() -> dict[str, Any]:
     from regionlab.research.permits import get_permit, register_permit
     from regionlab.research.workspace import build_workspace
     from regionlab.settings import get_settings
+    from regionlab.sql import quote_ident
 
     register_permit(PERMIT, replace=True)
     with RssSampler() as s:
@@ -300,9 +301,9 @@ def workspace_build() -> dict[str, Any]:
             con.execute(f"CREATE TEMP TABLE c AS SELECT DISTINCT person_key FROM ({compiled.sql})")
             for i, grant in enumerate(permit.products):
                 domain, name = grant.product.split("/")
-                cols = ", ".join(f'"{c}"' for c in grant.columns)
+                cols = ", ".join(quote_ident(c) for c in grant.columns)
                 con.execute(
-                    f"CREATE TABLE ws.t{i} AS SELECT {cols} FROM lake.{domain}.{name} "
+                    f"CREATE TABLE ws.t{i} AS SELECT {cols} FROM {lake.table_name(domain, name)} "
                     "WHERE person_key IN (SELECT person_key FROM c)"
                 )
             con.close()
