@@ -19,7 +19,6 @@ from typing import Any
 
 import yaml
 
-from labeling.server import label_studio_env
 from regionlab.config import current
 from regionlab.errors import UserError
 from regionlab.profiles import DEFAULT_PROFILE, PROFILE_ENV, Profile, libpq_to_url, load_profile
@@ -144,6 +143,8 @@ def apply(
         (worker_dir / "dagster_celery_config.py").write_text(
             celery_worker_module(profile), encoding="utf-8"
         )
+    from labeling.server import label_studio_env  # only this function needs the labelling layer
+
     changes.update(label_studio_env(profile))
     environ.update(changes)
     return changes
