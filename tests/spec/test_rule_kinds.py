@@ -21,7 +21,6 @@ import yaml
 from regionlab.spec import rule_kinds
 from regionlab.spec.rule_kinds import (
     DIMENSIONS,
-    PROJECTIONS,
     Expectation,
     RuleKindError,
     not_applicable,
@@ -117,17 +116,6 @@ def max_length() -> Iterator[type[MaxLength]]:
     yield MaxLength
     unregister_rule_kind(MaxLength)
     rebuild_spec_models()
-
-
-def test_projections_of_the_rule_types_are_complete() -> None:
-    assert set(PROJECTIONS) == {
-        "dimension",
-        "default_description",
-        "row_predicate",
-        "expectation",
-        "cross_check",
-        "reference",
-    }
 
 
 @pytest.mark.slow
