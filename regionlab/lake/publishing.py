@@ -87,6 +87,24 @@ def _publish_once(
     return int(row[0])
 
 
+def _maintain(con: duckdb.DuckDBPyConnection, alias: str) -> None:
+    """Compact the bookkeeping tables when due; the publish has committed either way."""
+    # Imported here: compaction builds on this package's modules, publishing among them.
+    from regionlab.lake.compaction import compact_bookkeeping_if_due
+    from regionlab.lake.inlining import FlushIntegrityError, ensure_policy
+
+    try:
+        ensure_policy(con, alias)
+        compact_bookkeeping_if_due(con, alias=alias)
+    except FlushIntegrityError as exc:
+        log.error("compacting the bookkeeping tables failed: %s", exc)
+    except duckdb.Error as exc:
+        log.warning(
+            "compacting the bookkeeping tables failed (%s); the next publish tries again",
+            type(exc).__name__,
+        )
+
+
 def publish(
     con: duckdb.DuckDBPyConnection,
     domain: str,
@@ -116,6 +134,12 @@ def publish(
     On a SQLite catalogue writers from several processes on this host are
     serialised by a lock file; lock contention and commit conflicts are
     retried with backoff, because a rolled-back attempt leaves no trace.
+
+    The product is written as Parquet whatever its size; the bookkeeping rows of
+    ``also`` stay inlined in the catalogue until enough have gathered, and then
+    :func:`~regionlab.lake.compaction.compact_bookkeeping_if_due` flushes and
+    merges them after the commit (a failure there is logged, not raised: the
+    publish has committed, and the next publish tries again).
     """
     check_name("Domain", domain)
     check_name("Product", product)
@@ -142,7 +166,7 @@ def publish(
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with write_lock(con, alias):
-                    return _publish_once(
+                    snapshot = _publish_once(
                         con,
                         alias=alias,
                         domain=domain,
@@ -154,6 +178,8 @@ def publish(
                         info=info,
                         also=also,
                     )
+                _maintain(con, alias)
+                return snapshot
             except duckdb.Error as exc:
                 if attempt == MAX_ATTEMPTS or not _retryable(exc):
                     raise
