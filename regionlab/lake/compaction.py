@@ -64,10 +64,12 @@ def merge_adjacent_files(
 def compact_bookkeeping(
     con: duckdb.DuckDBPyConnection,
     *,
-    grace: timedelta = GRACE,
+    grace: timedelta | None = None,
     alias: str = LAKE_ALIAS,
 ) -> Compaction:
-    """Flush the bookkeeping tables' inlined rows, merge their files, delete what is unused."""
+    """Flush the bookkeeping tables' inlined rows, merge their files, delete what is unused
+    for longer than ``grace`` (default :data:`GRACE`)."""
+    grace = GRACE if grace is None else grace
     result = Compaction(flushed=flush_inlined_data(con, schema=BOOKKEEPING_SCHEMA, alias=alias))
     for schema, table in list_tables(con, alias):
         if schema != BOOKKEEPING_SCHEMA:

@@ -83,18 +83,19 @@ def _schema_exists(con: duckdb.DuckDBPyConnection, alias: str, schema: str) -> b
 def ensure_policy(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) -> None:
     """Persist the platform's inlining policy in the lake's catalogue where it is missing.
 
+    An option someone set on purpose (e.g. ``set_inlining(con, 0, schema="_regionlab")``)
+    is left alone: only scopes without any option get the platform's value.
+
     Setting options makes no snapshot. The bookkeeping schema's option can only
     be set once the schema exists (the first publish creates it, so that
     publish's bookkeeping rows are still written as Parquet); it is checked
     again after every publish. Cheap when the policy is in place: one read.
     """
-    options = _options(con, alias)
-    missing_global = (str(PRODUCT_INLINE_ROWS), "GLOBAL", None) not in options
-    missing_schema = (
-        str(BOOKKEEPING_INLINE_ROWS),
-        "SCHEMA",
-        BOOKKEEPING_SCHEMA,
-    ) not in options and _schema_exists(con, alias, BOOKKEEPING_SCHEMA)
+    scopes = {(scope, entry) for _, scope, entry in _options(con, alias)}
+    missing_global = ("GLOBAL", None) not in scopes
+    missing_schema = ("SCHEMA", BOOKKEEPING_SCHEMA) not in scopes and _schema_exists(
+        con, alias, BOOKKEEPING_SCHEMA
+    )
     if not (missing_global or missing_schema):
         return
     with write_lock(con, alias):
