@@ -86,11 +86,7 @@ def compact_bookkeeping_if_due(
     con: duckdb.DuckDBPyConnection, *, alias: str = LAKE_ALIAS
 ) -> Compaction | None:
     """Compact when :data:`FLUSH_AFTER_ROWS` bookkeeping rows wait in the catalogue."""
-    waiting = sum(
-        n
-        for name, n in inlined_rows(con, alias).items()
-        if name.split(".", 1)[0] == BOOKKEEPING_SCHEMA
-    )
+    waiting = sum(inlined_rows(con, alias, schema=BOOKKEEPING_SCHEMA).values())
     if waiting < FLUSH_AFTER_ROWS:
         return None
     result = compact_bookkeeping(con, alias=alias)

@@ -130,52 +130,82 @@ def set_inlining(
     con.execute(f"CALL {quote_ident(alias)}.set_option({', '.join(args)})")
 
 
-def inlined_tables(
-    con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS, *, live_only: bool = True
+def _registered(
+    con: duckdb.DuckDBPyConnection, alias: str, live_only: bool, schema: str | None
 ) -> list[tuple[str | None, str | None, str]]:
-    """``(schema, table, inlined data table)`` from DuckLake's registry, one per table version.
-
-    ``live_only`` keeps the tables of the current snapshot; otherwise dropped and
-    replaced tables whose inlined rows are still kept come too (schema and table None).
-    DuckDB 1.5 hides the metadata tables from ``duckdb_tables()``, and a registered
-    table may already be gone, so each is probed.
-    """
     md = quote_ident(metadata_db(alias))
+    join = "JOIN" if live_only else "LEFT JOIN"
+    where = f"WHERE s.schema_name = {quote_literal(schema)}" if schema is not None else ""
     rows = con.execute(
         f"""SELECT s.schema_name, t.table_name, i.table_name
             FROM {md}.ducklake_inlined_data_tables i
-            LEFT JOIN {md}.ducklake_table t ON t.table_id = i.table_id AND t.end_snapshot IS NULL
-            LEFT JOIN {md}.ducklake_schema s
-                ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
-            ORDER BY i.table_id, i.schema_version"""
+            {join} {md}.ducklake_table t ON t.table_id = i.table_id AND t.end_snapshot IS NULL
+            {join} {md}.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
+            {where} ORDER BY i.table_id, i.schema_version"""
     ).fetchall()
+    return [(a, b, str(c)) for a, b, c in rows]
+
+
+def inlined_tables(
+    con: duckdb.DuckDBPyConnection,
+    alias: str = LAKE_ALIAS,
+    *,
+    live_only: bool = True,
+    schema: str | None = None,
+) -> list[tuple[str | None, str | None, str]]:
+    """``(schema, table, inlined data table)`` from DuckLake's registry, one per table version.
+
+    ``live_only`` keeps the tables of the current snapshot (of ``schema``, if given);
+    otherwise dropped and replaced tables whose inlined rows are still kept come too
+    (schema and table None). DuckDB 1.5 hides the metadata tables from
+    ``duckdb_tables()``, and a registered table may already be gone, so each is probed.
+    """
+    md = quote_ident(metadata_db(alias))
     out = []
-    for schema, table, inlined in rows:
-        if live_only and table is None:
-            continue
+    for entry in _registered(con, alias, live_only, schema):
         try:
-            con.execute(f"SELECT 1 FROM {md}.{quote_ident(inlined)} LIMIT 0")
+            con.execute(f"SELECT 1 FROM {md}.{quote_ident(entry[2])} LIMIT 0")
         except duckdb.CatalogException:
             continue
-        out.append((schema, table, str(inlined)))
+        out.append(entry)
     return out
 
 
-def inlined_rows(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) -> dict[str, int]:
+def inlined_rows(
+    con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS, *, schema: str | None = None
+) -> dict[str, int]:
     """Rows of the current snapshot that live in the catalogue, per ``schema.table``.
 
     Read from DuckLake's ``ducklake_inlined_data_<table>_<version>`` tables, where
-    a live row has no ``end_snapshot``.
+    a live row has no ``end_snapshot``: one query over all of them (it runs after
+    every publish), probing them one by one only when one has gone.
     """
     md = quote_ident(metadata_db(alias))
+    tables = _registered(con, alias, True, schema)
+    if not tables:
+        return {}
+    parts = [
+        f"SELECT {quote_literal(f'{s}.{t}')} AS name, count(*) AS n "
+        f"FROM {md}.{quote_ident(inlined)} WHERE end_snapshot IS NULL"
+        for s, t, inlined in tables
+    ]
+    try:
+        rows = con.execute(" UNION ALL ".join(parts)).fetchall()
+    except duckdb.CatalogException:
+        tables = inlined_tables(con, alias, schema=schema)
+        rows = [
+            (
+                f"{s}.{t}",
+                con.execute(
+                    f"SELECT count(*) FROM {md}.{quote_ident(i)} WHERE end_snapshot IS NULL"
+                ).fetchone()[0],
+            )
+            for s, t, i in tables
+        ]
     out: dict[str, int] = {}
-    for schema, table, inlined in inlined_tables(con, alias):
-        n = con.execute(
-            f"SELECT count(*) FROM {md}.{quote_ident(inlined)} WHERE end_snapshot IS NULL"
-        ).fetchone()[0]
+    for name, n in rows:
         if n:
-            key = f"{schema}.{table}"
-            out[key] = out.get(key, 0) + int(n)
+            out[str(name)] = out.get(str(name), 0) + int(n)
     return out
 
 
