@@ -34,8 +34,18 @@ Statement = tuple[str, Sequence[object]]
 _TABLE_REF = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
 
 #: Errors after which the whole publish is simply tried again: lock contention
-#: on a SQLite catalogue and commit races DuckLake did not settle itself.
-_RETRYABLE = ("database is locked", "database table is locked", "conflict")
+#: on a SQLite catalogue and commit races DuckLake did not settle itself. A
+#: failed DuckLake commit rolls the whole transaction back, so it is always safe
+#: to retry; DuckLake 1.5 on PostgreSQL can fail a raced commit without saying
+#: "conflict" (its own retry then referenced a ``ducklake_inlined_data_<t>_<v>``
+#: table that was never created, seen with two workers creating ``_regionlab``
+#: tables at once); the next attempt sees the other writer's tables.
+_RETRYABLE = (
+    "database is locked",
+    "database table is locked",
+    "conflict",
+    "failed to commit ducklake transaction",
+)
 MAX_ATTEMPTS = 6
 
 
