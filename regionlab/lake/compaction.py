@@ -25,15 +25,22 @@ import duckdb
 
 from regionlab.lake.config import LAKE_ALIAS
 from regionlab.lake.connect import write_lock
-from regionlab.lake.inlining import BOOKKEEPING_SCHEMA, flush_inlined_data, inlined_rows
+from regionlab.lake.inlining import (
+    BOOKKEEPING_SCHEMA,
+    flush_inlined_data,
+    inlined_rows,
+    metadata_db,
+)
 from regionlab.lake.snapshots import cleanup_files
-from regionlab.lake.sql import quote_literal
+from regionlab.lake.sql import quote_ident, quote_literal
 from regionlab.lake.tables import list_tables
 
 log = logging.getLogger(__name__)
 
 #: Flush the bookkeeping tables once this many of their rows are inlined.
 FLUSH_AFTER_ROWS = 5000
+#: Where nothing is inlined (PostgreSQL catalogue): merge once they have this many files.
+MERGE_AFTER_FILES = 200
 #: How long a merged-away file stays on disk for readers that may still hold it.
 GRACE = timedelta(minutes=10)
 
@@ -82,12 +89,25 @@ def compact_bookkeeping(
     return result
 
 
+def _bookkeeping_files(con: duckdb.DuckDBPyConnection, alias: str) -> int:
+    """Live data files of the bookkeeping tables, from DuckLake's own bookkeeping."""
+    md = quote_ident(metadata_db(alias))
+    row = con.execute(
+        f"""SELECT count(*) FROM {md}.ducklake_data_file f
+            JOIN {md}.ducklake_table t ON t.table_id = f.table_id AND t.end_snapshot IS NULL
+            JOIN {md}.ducklake_schema s ON s.schema_id = t.schema_id AND s.end_snapshot IS NULL
+            WHERE f.end_snapshot IS NULL AND s.schema_name = {quote_literal(BOOKKEEPING_SCHEMA)}"""
+    ).fetchone()
+    return int(row[0])
+
+
 def compact_bookkeeping_if_due(
     con: duckdb.DuckDBPyConnection, *, alias: str = LAKE_ALIAS
 ) -> Compaction | None:
-    """Compact when :data:`FLUSH_AFTER_ROWS` bookkeeping rows wait in the catalogue."""
+    """Compact when :data:`FLUSH_AFTER_ROWS` bookkeeping rows wait in the catalogue, or
+    (where they are not inlined) the tables have :data:`MERGE_AFTER_FILES` files."""
     waiting = sum(inlined_rows(con, alias, schema=BOOKKEEPING_SCHEMA).values())
-    if waiting < FLUSH_AFTER_ROWS:
+    if waiting < FLUSH_AFTER_ROWS and _bookkeeping_files(con, alias) < MERGE_AFTER_FILES:
         return None
     result = compact_bookkeeping(con, alias=alias)
     log.info(

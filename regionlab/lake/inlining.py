@@ -11,6 +11,11 @@ every client that attaches the lake:
 * **the platform's bookkeeping** (schema ``_regionlab``: quality history, load
   log, suppression list): inserts of up to :data:`BOOKKEEPING_INLINE_ROWS` rows
   are inlined, so a publish no longer leaves a handful of one-row Parquet files.
+  On a SQLite catalogue only, for now: with the PostgreSQL catalogue, two Celery
+  workers publishing their domains' first snapshots at once failed every commit
+  with ``relation "ducklake_inlined_data_<t>_<v>" does not exist`` (DuckLake
+  1.5.5; not reproduced sequentially), so the multi-user profile keeps writing
+  bookkeeping as Parquet, compacted by :mod:`regionlab.lake.compaction`.
 * **streaming products** opt in per schema or table with :func:`set_inlining`
   and flush on a schedule with :func:`flush_inlined_data`.
 
@@ -40,7 +45,7 @@ import logging
 import duckdb
 
 from regionlab.lake.config import LAKE_ALIAS
-from regionlab.lake.connect import write_lock
+from regionlab.lake.connect import sqlite_catalog_file, write_lock
 from regionlab.lake.sql import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -94,8 +99,10 @@ def ensure_policy(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) -> No
     """
     scopes = {(scope, entry) for _, scope, entry in _options(con, alias)}
     missing_global = ("GLOBAL", None) not in scopes
-    missing_schema = ("SCHEMA", BOOKKEEPING_SCHEMA) not in scopes and _schema_exists(
-        con, alias, BOOKKEEPING_SCHEMA
+    missing_schema = (
+        ("SCHEMA", BOOKKEEPING_SCHEMA) not in scopes
+        and sqlite_catalog_file(con, alias) is not None
+        and _schema_exists(con, alias, BOOKKEEPING_SCHEMA)
     )
     if not (missing_global or missing_schema):
         return
