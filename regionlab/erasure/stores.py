@@ -38,6 +38,7 @@ from regionlab.erasure.verify import (
     retention_lake,
     retention_workspaces,
     scan_catalog,
+    scan_catalog_tables,
     scan_exports,
     scan_files,
     scan_lake_for_persons,
@@ -230,6 +231,7 @@ class LakeStore:
             scan_lake_for_persons(v, sel.registry, sel.keys, sel.row_keys)
             assert sel.key is not None
             scan_files(v, sel.data_dir, sel.key, sel.keys, sel.values)
+            scan_catalog_tables(v, sel.key, sel.keys, sel.values)
             scan_catalog(v, sel.catalog_file, sel.keys)
         else:
             retention_lake(v, sel.registry, sel.cutoffs, sel.row_keys)

@@ -6,8 +6,12 @@ every quarantine zone and every workspace is read with DuckDB, row by row as
 text, and searched for the persons' keys (and project pseudonyms), for
 CPR-shaped text that hashes to their keys, and for the row keys of the
 removed rows. Every lake table is queried at every snapshot that can still
-be read. The SQLite catalogue, which stores text uncompressed, is searched
-byte-wise for the keys (its column statistics could hold them).
+be read. Rows DuckLake keeps inside the catalogue database (data inlining:
+``ducklake_inlined_data_*`` tables, including those of replaced and dropped
+tables that are still kept) and the catalogue's column statistics are decoded
+and scanned like the data files, whatever the catalogue's type. The SQLite
+catalogue, which stores text uncompressed, is also searched byte-wise for the
+keys (its free pages could hold them).
 
 Retention runs are verified the same way with a date predicate per product
 instead of needles.
@@ -27,6 +31,7 @@ from regionlab import lake
 from regionlab.erasure import match
 from regionlab.erasure.duckdb_files import FileTable, file_tables
 from regionlab.erasure.lake_delete import table_columns
+from regionlab.lake import inlining
 from regionlab.platform.names import is_labelled_ref
 from regionlab.privacy.keys import PseudonymKey
 from regionlab.settings import get_settings
@@ -51,6 +56,8 @@ class Verification(BaseModel):
     label_export_lines_found: dict[str, int] = Field(default_factory=dict)
     catalog_scanned: bool = False
     catalog_matches: int = 0
+    catalog_tables_scanned: int = 0
+    catalog_rows_found: dict[str, int] = Field(default_factory=dict)
     staging_files_left: int = 0
     #: Matches in the stores that should never hold any (Label Studio, Dagster, logs).
     other_found: dict[str, int] = Field(default_factory=dict)
@@ -64,6 +71,7 @@ class Verification(BaseModel):
             + sum(self.workspace_rows_found.values())
             + sum(self.label_export_lines_found.values())
             + self.catalog_matches
+            + sum(self.catalog_rows_found.values())
             + self.staging_files_left
             + sum(self.other_found.values())
         )
@@ -157,6 +165,39 @@ def scan_files(
             n = match.count_matches(con, source, key, regex, table.varchar_columns)
             if n:
                 v.data_file_rows_found[str(path.relative_to(data_dir))] = n
+    finally:
+        con.close()
+
+
+#: Catalogue tables that hold column values besides the inlined rows: min/max statistics.
+_STATS_TABLES = ("ducklake_table_column_stats", "ducklake_file_column_stats")
+
+
+def scan_catalog_tables(
+    v: Verification, key: PseudonymKey, keys: list[str], values: list[str]
+) -> None:
+    """Decode the rows the catalogue database keeps (inlined data, statistics) and scan them."""
+    con = lake.connect(read_only=True)
+    try:
+        md = quote_ident(inlining.metadata_db())
+        names = [t for _, _, t in inlining.inlined_tables(con, live_only=False)]
+        match.install(con, keys, values)
+        regex = match.key_regex(keys)
+        for name in [*names, *_STATS_TABLES]:
+            table = f"{md}.{quote_ident(name)}"
+            columns = con.execute(
+                f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {table})"
+            ).fetchall()
+            v.catalog_tables_scanned += 1
+            source = (
+                f"SELECT row_number() OVER () AS rid, CAST(t AS VARCHAR) AS txt, * FROM {table} t"
+            )
+            # Exact row-key matches only on inlined rows, as on the data files; a statistic
+            # of any type is text here and could equal a numeric row key by chance.
+            varchar = [c for c, t in columns if t == "VARCHAR"] if name in names else []
+            n = match.count_matches(con, source, key, regex, varchar)
+            if n:
+                v.catalog_rows_found[name] = n
     finally:
         con.close()
 

@@ -102,9 +102,13 @@ class LakeConfig(BaseModel):
         catalog = _PASSWORD.sub(r"\1***", self.catalog)
         return f"{self.catalog_type}:{catalog} (data {self.data_path})"
 
-    def attach_sql(self, *, read_only: bool = False, snapshot: int | None = None) -> str:
-        """The ``ATTACH`` statement for this lake."""
+    def attach_sql(
+        self, *, read_only: bool = False, snapshot: int | None = None, migrate: bool = False
+    ) -> str:
+        """The ``ATTACH`` statement for this lake (``migrate``: upgrade an older catalogue)."""
         options = [f"DATA_PATH {quote_literal(self.data_dir)}"]
+        if migrate:
+            options.append("AUTOMATIC_MIGRATION TRUE")
         if self.catalog_type == "sqlite":
             # WAL lets readers run beside a committing writer; the busy timeout makes
             # a second writer wait for the lock instead of failing at once.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ from regionlab.errors import UserError
 from regionlab.lake.config import LAKE_ALIAS, LakeConfig
 from regionlab.lake.extensions import duckdb_connect, load_extensions
 
+log = logging.getLogger(__name__)
+
 #: DuckLake retries a commit that lost a race against another writer when the
 #: changes do not conflict; a busy shared catalogue deserves more patience
 #: than the defaults (10 attempts from 100 ms).
@@ -28,6 +32,10 @@ RETRY_SETTINGS: dict[str, Any] = {
     "ducklake_retry_wait_ms": 50,
     "ducklake_retry_backoff": 1.5,
 }
+
+
+#: Locks this process holds, per (lock file, thread), so a holder can take it again.
+_held: dict[tuple[str, int], int] = {}
 
 
 @contextlib.contextmanager
@@ -40,25 +48,43 @@ def catalog_lock(catalog_file: str | Path) -> Iterator[None]:
     "database is locked" at once — the busy timeout does not apply. Holding an
     advisory lock around each whole write transaction keeps writers from
     overlapping; readers never take it. It does not work across hosts (NFS):
-    use the PostgreSQL catalogue for that.
+    use the PostgreSQL catalogue for that. Re-entrant within a thread (e.g. a
+    flush that runs while its caller holds the lock).
     """
     lock_path = Path(f"{catalog_file}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    key = (str(lock_path.resolve()), threading.get_ident())
+    if _held.get(key):
+        _held[key] += 1
         try:
             yield
         finally:
+            _held[key] -= 1
+        return
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def sqlite_catalog_file(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) -> str | None:
-    """The SQLite file behind the attached lake, or None for another catalogue type."""
+    """The SQLite file behind the attached lake, or None for another catalogue type.
+
+    DuckDB 1.5 lists the lake itself (type ``ducklake``, path ``sqlite:<file>``)
+    and no longer its metadata database, which DuckDB 1.4 listed as type ``sqlite``.
+    """
     row = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = ? AND type = 'sqlite'",
-        [f"__ducklake_metadata_{alias}"],
+        "SELECT path FROM duckdb_databases() WHERE database_name = ? AND type = 'ducklake'",
+        [alias],
     ).fetchone()
-    return str(row[0]) if row else None
+    if row is None or row[0] is None:
+        return None
+    kind, sep, rest = str(row[0]).partition(":")
+    return rest if sep and kind == "sqlite" else None
 
 
 def write_lock(
@@ -103,7 +129,40 @@ def _attach(
                 f"the lake catalogue {config.describe()}; unset it or set it to the recorded "
                 "folder."
             ) from exc
+        if "catalog version mismatch" in message:
+            if read_only:
+                raise UserError(
+                    f"The lake catalogue {config.describe()} was written by an older DuckDB "
+                    "(an older DuckLake format); open it once read-write to upgrade it, e.g. "
+                    "`regionlab run`. After that, DuckDB 1.4 can no longer open it."
+                ) from exc
+            _migrate(con, config)
+            return
         raise
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, config: LakeConfig) -> None:
+    """Upgrade a catalogue written by DuckDB 1.4 (DuckLake 0.3) to this DuckLake's format."""
+    lock = (
+        catalog_lock(config.catalog)
+        if config.catalog_type == "sqlite"
+        else contextlib.nullcontext()
+    )
+    with lock:
+        con.execute(config.attach_sql(migrate=True))
+    log.warning(
+        "upgraded the lake catalogue %s to the DuckLake format of DuckDB %s; "
+        "older DuckDB versions can no longer open it",
+        config.describe(),
+        duckdb.__version__,
+    )
+
+
+def _ensure_policy(con: duckdb.DuckDBPyConnection, config: LakeConfig) -> None:
+    # Imported here: the inlining module builds on this one's write lock.
+    from regionlab.lake.inlining import ensure_policy
+
+    ensure_policy(con, config.alias)
 
 
 def init_lake(config: LakeConfig | None = None) -> LakeConfig:
@@ -123,6 +182,7 @@ def init_lake(config: LakeConfig | None = None) -> LakeConfig:
                 _attach(con, config, read_only=False, snapshot=None)
         else:
             _attach(con, config, read_only=False, snapshot=None)
+        _ensure_policy(con, config)
     finally:
         con.close()
     return config
@@ -160,6 +220,8 @@ def connect(
         for name, value in RETRY_SETTINGS.items():
             con.execute(f"SET {name} = {value}")
         _attach(con, config, read_only=read_only, snapshot=snapshot)
+        if not read_only:
+            _ensure_policy(con, config)
     except BaseException:
         con.close()
         raise

@@ -34,8 +34,18 @@ Statement = tuple[str, Sequence[object]]
 _TABLE_REF = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")
 
 #: Errors after which the whole publish is simply tried again: lock contention
-#: on a SQLite catalogue and commit races DuckLake did not settle itself.
-_RETRYABLE = ("database is locked", "database table is locked", "conflict")
+#: on a SQLite catalogue and commit races DuckLake did not settle itself. A
+#: failed DuckLake commit rolls the whole transaction back, so it is always safe
+#: to retry; DuckLake 1.5 on PostgreSQL can fail a raced commit without saying
+#: "conflict" (its own retry then referenced a ``ducklake_inlined_data_<t>_<v>``
+#: table that was never created, seen with two workers creating ``_regionlab``
+#: tables at once); the next attempt sees the other writer's tables.
+_RETRYABLE = (
+    "database is locked",
+    "database table is locked",
+    "conflict",
+    "failed to commit ducklake transaction",
+)
 MAX_ATTEMPTS = 6
 
 
@@ -87,6 +97,24 @@ def _publish_once(
     return int(row[0])
 
 
+def _maintain(con: duckdb.DuckDBPyConnection, alias: str) -> None:
+    """Compact the bookkeeping tables when due; the publish has committed either way."""
+    # Imported here: compaction builds on this package's modules, publishing among them.
+    from regionlab.lake.compaction import compact_bookkeeping_if_due
+    from regionlab.lake.inlining import FlushIntegrityError, ensure_policy
+
+    try:
+        ensure_policy(con, alias)
+        compact_bookkeeping_if_due(con, alias=alias)
+    except FlushIntegrityError as exc:
+        log.error("compacting the bookkeeping tables failed: %s", exc)
+    except duckdb.Error as exc:
+        log.warning(
+            "compacting the bookkeeping tables failed (%s); the next publish tries again",
+            type(exc).__name__,
+        )
+
+
 def publish(
     con: duckdb.DuckDBPyConnection,
     domain: str,
@@ -116,6 +144,12 @@ def publish(
     On a SQLite catalogue writers from several processes on this host are
     serialised by a lock file; lock contention and commit conflicts are
     retried with backoff, because a rolled-back attempt leaves no trace.
+
+    The product is written as Parquet whatever its size; the bookkeeping rows of
+    ``also`` stay inlined in the catalogue until enough have gathered, and then
+    :func:`~regionlab.lake.compaction.compact_bookkeeping_if_due` flushes and
+    merges them after the commit (a failure there is logged, not raised: the
+    publish has committed, and the next publish tries again).
     """
     check_name("Domain", domain)
     check_name("Product", product)
@@ -142,7 +176,7 @@ def publish(
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with write_lock(con, alias):
-                    return _publish_once(
+                    snapshot = _publish_once(
                         con,
                         alias=alias,
                         domain=domain,
@@ -154,6 +188,8 @@ def publish(
                         info=info,
                         also=also,
                     )
+                _maintain(con, alias)
+                return snapshot
             except duckdb.Error as exc:
                 if attempt == MAX_ATTEMPTS or not _retryable(exc):
                     raise

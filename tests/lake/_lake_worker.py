@@ -5,6 +5,8 @@ reader:   touch a ready file, then keep reading until a stop file appears, check
           every read is a whole snapshot
 appender: append ``count`` batches of 1000 rows tagged with a worker id
           (and touch an optional ready file once connected)
+streamer: append ``count`` micro-batches of 3 rows (inlined) to ``stream.events``,
+          ids ``worker * 100000 + batch * 10 + row``
 
 The lake location comes from the environment (``REGIONLAB_VAR`` /
 ``REGIONLAB_LAKE_*``), exactly as in production code.
@@ -131,6 +133,21 @@ def appender(worker: int, count: int, ready_file: str | None = None) -> None:
     print(json.dumps({"worker": worker, "appended": count}))
 
 
+def streamer(worker: int, count: int, ready_file: str) -> None:
+    con = lake.connect()
+    Path(ready_file).touch()
+    for batch in range(count):
+        ids = [worker * 100_000 + batch * 10 + row for row in range(3)]
+        lake.publish(
+            con,
+            "stream",
+            "events",
+            f"SELECT unnest({ids}) AS event_id, {worker} AS worker",
+            mode="append",
+        )
+    print(json.dumps({"worker": worker, "batches": count}))
+
+
 if __name__ == "__main__":
     role, *args = sys.argv[1:]
     if role == "writer":
@@ -139,5 +156,7 @@ if __name__ == "__main__":
         reader(args[0], args[1])
     elif role == "appender":
         appender(int(args[0]), int(args[1]), *args[2:3])
+    elif role == "streamer":
+        streamer(int(args[0]), int(args[1]), args[2])
     else:
         raise SystemExit(f"unknown role {role}")
