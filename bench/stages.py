@@ -357,7 +357,7 @@ def _one_person_cpr() -> str:
     import duckdb
 
     from pipelines.extracts import find_extracts
-    from regionlab.privacy.cpr import is_valid_cpr
+    from regionlab.privacy.identifiers import is_valid_cpr
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import duckdb
 
 from regionlab.privacy import generalise, scrub
-from regionlab.privacy.cpr import install_cpr_macros
+from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey
 from regionlab.privacy.pseudonym import add_person_key
 from regionlab.spec import Product
