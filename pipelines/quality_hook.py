@@ -16,7 +16,11 @@ from regionlab.results import CheckResult
 from regionlab.spec import Product
 
 PRIVACY_CHECKS = [
-    ("privacy_identifier_scan", "No CPR numbers, phone numbers or register names in text columns."),
+    (
+        "privacy_identifier_scan",
+        "No CPR numbers, phone numbers, e-mail addresses, addresses or register names in text "
+        "columns.",
+    ),
     ("privacy_direct_identifiers", "Direct identifiers are dropped or replaced by the person key."),
 ]
 K_ANONYMITY = ("privacy_k_anonymity", "Quasi-identifier classes are at least the minimum k.")

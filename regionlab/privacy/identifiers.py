@@ -71,7 +71,8 @@ PHONE_PREFIX = r"(?:(?:\+ ?|00)45|\(\+?45\))[ .-]?"
 _PHONE_NUMBER = (
     "[0-9](?:"
     "[0-9]{6}"  # 92352188
-    "|[ .-][0-9]{2}[ .-][0-9]{2}[ .-][0-9]{2}"  # 92 35 21 88, 92-35-21-88, 92.35.21.88
+    # 92 35 21 88, 92-35-21-88, 92.35.21.88 (one separator throughout: "25 05.01.24" is a date)
+    "| [0-9]{2} [0-9]{2} [0-9]{2}|-[0-9]{2}-[0-9]{2}-[0-9]{2}|\\.[0-9]{2}\\.[0-9]{2}\\.[0-9]{2}"
     "|[0-9]{2}[ -][0-9]{4}"  # 9235 2188, 9235-2188
     "|[0-9]{2} [0-9]{2} [0-9]{2}"  # 9235 21 88
     "| [0-9]{2} [0-9]{4}"  # 92 35 2188
@@ -91,15 +92,17 @@ STREET_WORDS = ("Torvet", "Torv", "Vænget", "Parken", "Bakken", "Toften", "Kaje
 #: Street types written as a word of their own after a name (Bruuns Gade, H.C. Andersens Boulevard).
 STREET_TYPES = ("Gade", "Vej", "Allé", "Alle", "Plads", "Torv", "Boulevard", "Stræde", "Vænge")
 
+#: A street: maybe a capitalised word before it (Ribe Landevej), then a word with a street
+#: ending, a street word, or a name in the genitive and a street type (Bruuns Gade).
 _STREET = (
-    r"(?:\p{Lu}[\p{L}.-]*(?:" + "|".join(STREET_SUFFIXES) + ")"
+    r"(?:\p{Lu}\p{L}+ )?(?:\p{Lu}[\p{L}.-]*(?:" + "|".join(STREET_SUFFIXES) + ")"
     "|" + "|".join(STREET_WORDS) + r"|\p{Lu}[\p{L}.-]* (?:" + "|".join(STREET_TYPES) + "))"
 )
 #: House number, letter, floor and side (82, 82A, 82, 1. th., 12 st. tv), then maybe a postcode.
 HOUSE_NUMBER = (
     r" [1-9][0-9]{0,2}[A-Za-z]?"
     r"(?:,? (?:st|kl|[0-9]{1,2})\.? ?(?:th|tv|mf)\.?)?"
-    r"(?:,? [1-9][0-9]{3})?"
+    r"(?:, [1-9][0-9]{3})?"
 )
 
 
@@ -147,7 +150,7 @@ CPR = Shape("cpr", "[CPR]", _CPR_BROAD, "0-9", "0-9")
 #: A plausible date in front, and not inside a longer token or after a decimal point or comma.
 CPR_STRICT = Shape("cpr", "[CPR]", _CPR_PLAUSIBLE, "0-9A-Za-z.,", "0-9A-Za-z")
 PHONE = Shape(
-    "phone", "[TELEFON]", f"(?:{PHONE_PREFIX}[0-9]|[2-9]){_PHONE_NUMBER}", "0-9+", "0-9"
+    "phone", "[TELEFON]", f"(?:{PHONE_PREFIX}[0-9]|[2-9]){_PHONE_NUMBER}", "0-9+", "0-9/-"
 )
 EMAIL = Shape("email", "[EMAIL]", _EMAIL, r"\p{L}\p{N}._%+-", r"\p{L}\p{N}_@-")
 ADDRESS = Shape("address", "[ADRESSE]", _STREET + HOUSE_NUMBER, r"\p{L}\p{N}_", r"\p{L}\p{N}_")
@@ -158,9 +161,10 @@ PERSON_KEY = Shape("person_key", "[PSEUDONYM]", "[0-9a-fA-F]{64}", "0-9a-fA-F", 
 #: phones before CPR numbers ("+4523456789" is ten digits after the plus).
 TEXT_SHAPES: tuple[Shape, ...] = (EMAIL, PHONE, CPR, ADDRESS)
 
-#: A street spelt with a name ("Bruuns Gade"; "Gade" is a surname too): groups 1-4 are the
-#: two words split after their first letter, so a marker can go inside both (see names.py).
-STREET_NAME_CORE = r"(\p{Lu})([\p{L}.]*) (\p{Lu})(" + "|".join(t[1:] for t in STREET_TYPES) + ")"
+#: A street named after someone, in the genitive ("Bruuns Gade"; "Gade" is a surname too):
+#: groups 1-4 are the two words split after their first letter, so a marker can go inside
+#: both (see names.py).
+STREET_NAME_CORE = r"(\p{Lu})([\p{L}.]*s) (\p{Lu})(" + "|".join(t[1:] for t in STREET_TYPES) + ")"
 
 
 # --- CPR numbers as values --------------------------------------------------

@@ -2,12 +2,13 @@
 
 Three rules, in this order:
 
-1. a street spelt with a name (``Bruuns Gade``; ``Gade`` is a surname too) is
-   marked so the name rules skip it — it is a street, not a person; the
-   person's own street is removed by the per-person rules and any street with a
-   house number by the address shape;
-2. a register first name followed by a register last name, in *any* case
-   (``lene bruun``, ``LENE BRUUN``), with a possessive on the last name;
+1. a register first name followed by a register last name, in *any* case
+   (``lene bruun``, ``LENE BRUUN``, ``Laura Gade``), with a possessive on the
+   last name;
+2. a street named after someone (``Bruuns Gade``; ``Gade`` is a surname too)
+   is marked so the next rule skips it — it is a street, not a person; the
+   person's own street is removed by the per-person rules and any street with
+   a house number by the address shape;
 3. any register name as written in the register or in capitals, with a Danish
    possessive (``Lenes``, ``Bruuns``, ``Jens'``, ``Bruun's``) and an initial
    directly before or after it (``L. Bruun``, ``Lene B.``).
@@ -83,6 +84,11 @@ class KnownNames:
     def __bool__(self) -> bool:
         return bool(self.first or self.last)
 
+    @classmethod
+    def of(cls, first: Iterable[object], last: Iterable[object]) -> KnownNames:
+        """Cleaned, distinct names by role (too short ones and token words dropped)."""
+        return cls(_distinct(first), _distinct(last))
+
 
 NameSource = Iterable[str] | pl.DataFrame | KnownNames
 
@@ -108,7 +114,7 @@ def known_names(source: NameSource) -> KnownNames:
             else:
                 first += values
                 last += values
-        return KnownNames(_distinct(first), _distinct(last))
+        return KnownNames.of(first, last)
     names = _distinct(source)
     return KnownNames(names, names)
 
@@ -138,7 +144,7 @@ def register_names(
         else:
             roles["first"] += values
             roles["last"] += values
-    return KnownNames(_distinct(roles["first"]), _distinct(roles["last"]))
+    return KnownNames.of(roles["first"], roles["last"])
 
 
 def _alternation(names: Iterable[str]) -> str:
@@ -170,4 +176,4 @@ def name_rules(source: NameSource) -> list[Rule]:
         f"{_INITIAL_BEFORE}(?:{_alternation(names.all)}){POSSESSIVE}{_INITIAL_AFTER}",
         (NAME_TOKEN,),
     )
-    return [STREET_RULE, pair, single]
+    return [pair, STREET_RULE, single]

@@ -92,9 +92,9 @@ def _pattern(identity: Identity) -> regex.Pattern[str] | None:
     parts = identity.name_parts()
     if parts:
         names = "|".join(escape(p) for p in parts)
-        alternatives.append(
-            rf"(?P<name>(?i:(?:\p{{L}}\. ?)?(?:{names}){POSSESSIVE}(?: \p{{L}}\.)?))"
-        )
+        before = f"(?:{escape(initials[0])}\\. ?)?" if initials else ""
+        after = f"(?: {escape(initials[1])}\\.)?" if initials else ""
+        alternatives.append(f"(?P<name>(?i:{before}(?:{names}){POSSESSIVE}{after}))")
     postcode = identity.valid_postcode()
     if postcode:
         # a postcode before a town name, or after "postnr."; never a dose (Fragmin 5000 IE)
@@ -104,7 +104,8 @@ def _pattern(identity: Identity) -> regex.Pattern[str] | None:
         )
     if not alternatives:
         return None
-    return regex.compile(f"(?<![{WORD}])(?:{'|'.join(alternatives)})(?![{WORD}])")
+    # not after "/" either: "mmol/l. Bruun" holds a unit, not an initial
+    return regex.compile(f"(?<![{WORD}/])(?:{'|'.join(alternatives)})(?![{WORD}])")
 
 
 @lru_cache(maxsize=65_536)
