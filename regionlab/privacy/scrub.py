@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import duckdb
 import polars as pl
@@ -31,6 +32,7 @@ from regionlab.privacy.identifiers import ADDRESS, CPR, EMAIL, PHONE, PHONE_PREF
 from regionlab.privacy.names import (
     NAME_TOKEN,
     PROTECT,
+    KnownNames,
     NameSource,
     escape,
     known_names,
@@ -90,14 +92,22 @@ _DANGLING_PREFIX = Rule(
 )
 
 
+_SHAPE_RULES = tuple(
+    rule
+    for shape in TEXT_SHAPES
+    for rule in ((Rule.of(shape), _DANGLING_PREFIX) if shape is PHONE else (Rule.of(shape),))
+)
+
+
 def rules(names: NameSource = ()) -> list[Rule]:
     """Every register-wide rule, in the order it applies."""
-    found = []
-    for shape in TEXT_SHAPES:
-        found.append(Rule.of(shape))
-        if shape is PHONE:
-            found.append(_DANGLING_PREFIX)
-    return found + name_rules(names)
+    return list(_rules(known_names(names)))
+
+
+@lru_cache(maxsize=8)
+def _rules(names: KnownNames) -> tuple[Rule, ...]:
+    """Cached per register, so each rule's compiled Python pattern is reused."""
+    return _SHAPE_RULES + tuple(name_rules(names))
 
 
 def _counted(rule: Rule) -> bool:
@@ -387,6 +397,22 @@ def _street_protected(expr: str, names: NameSource) -> str:
     )
 
 
+def identifier_tests_sql(expr: str, names: NameSource = ()) -> dict[str, str]:
+    """DuckDB boolean per register-wide kind: does ``expr`` hold an identifier of that kind?
+
+    The expressions contain the register names, so never log them.
+    """
+    names = known_names(names)
+    patterns = _kind_patterns(names)
+    value = f"replace(CAST({expr} AS VARCHAR), {quote_literal(PROTECT)}, '')"
+    tests = {}
+    for kind in COUNT_KINDS[:-1]:
+        source = _street_protected(value, names) if kind == "name" else value
+        found = [f"regexp_matches({source}, {quote_literal(p)})" for p in patterns.get(kind, [])]
+        tests[kind] = " OR ".join(found) if found else "false"
+    return tests
+
+
 def find_identifier_shapes(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -408,17 +434,11 @@ def find_identifier_shapes(
         return {}
     _require_columns(con, table, columns)
     names = known_names(names)
-    patterns = _kind_patterns(names)
-    selects: list[str] = []
-    for column in columns:
-        value = f"replace(CAST({quote_ident(column)} AS VARCHAR), {quote_literal(PROTECT)}, '')"
-        for kind in COUNT_KINDS[:-1]:
-            source = _street_protected(value, names) if kind == "name" else value
-            found = [
-                f"regexp_matches({source}, {quote_literal(p)})" for p in patterns.get(kind, [])
-            ]
-            test = " OR ".join(found) if found else "false"
-            selects.append(f"count(*) FILTER (WHERE {test})")
+    selects = [
+        f"count(*) FILTER (WHERE {test})"
+        for column in columns
+        for test in identifier_tests_sql(quote_ident(column), names).values()
+    ]
     try:
         row = con.execute(f"SELECT {', '.join(selects)} FROM {quote_table(table)}").fetchone()
     except duckdb.Error as exc:
