@@ -96,19 +96,38 @@ def direct_identifiers_absent(con: duckdb.DuckDBPyConnection, product: Product) 
 
 
 def k_anonymity(con: duckdb.DuckDBPyConnection, product: Product) -> CheckResult | None:
-    qis = product.privacy.quasi_identifiers
+    """k over exactly the declared quasi-identifiers (every column classified so).
+
+    A product declared not k-anonymous (row-level, permit only) is measured and
+    reported, but not blocked: its promise is the permit, which ``regionlab
+    check`` holds it to.
+    """
+    qis = product.quasi_identifiers
     if not qis:
         return None
     result = kanon.k_anonymity(con, "staged", qis)
     min_k = product.privacy.min_k
-    small = result.classes_below(min_k) if callable(getattr(result, "classes_below", None)) else 0
+    small = result.classes_below(min_k)
+    measured = f"k={result.k} over {', '.join(qis)}, minimum {min_k}; {small} classes below it"
+    if not product.k_anonymous:
+        return CheckResult(
+            check="privacy_k_anonymity",
+            category="privacy",
+            severity="warning",
+            status=Status.passed,
+            description="Row-level product, declared not k-anonymous: only available under a "
+            "permit, never in aggregate outputs unsuppressed.",
+            unexpected_count=small,
+            element_count=result.classes,
+            detail=f"not k-anonymous by declaration; {measured}",
+        )
     return _result(
         "privacy_k_anonymity",
         result.k >= min_k,
         f"Every combination of {', '.join(qis)} occurs at least {min_k} times.",
         small,
         result.classes,
-        f"k={result.k}, minimum {min_k}",
+        measured,
     )
 
 

@@ -31,8 +31,8 @@ def check_names(product: Product) -> list[tuple[str, str, bool]]:
     from quality.outcomes import describe
 
     checks = [(name, text, True) for name, text in PRIVACY_CHECKS]
-    if product.privacy.quasi_identifiers:
-        checks.append((*K_ANONYMITY, True))
+    if product.quasi_identifiers:
+        checks.append((*K_ANONYMITY, product.k_anonymous))
     checks += [
         (rule.id, describe(rule), rule.severity.value == "blocking") for rule in product.quality
     ]
