@@ -143,18 +143,26 @@ def has_identity(text: str | None, identity: Identity) -> bool:
 # --- vectorised prefilter ---------------------------------------------------
 
 
+_NOT_ALNUM = r"[^\p{L}\p{N}]+"
+
+
+def _words(expr: pl.Expr) -> pl.Expr:
+    """Lower case, every run of other characters one space, with a space in front."""
+    return " " + expr.str.to_lowercase().str.replace_all(_NOT_ALNUM, " ")
+
+
 def _needles() -> list[pl.Expr]:
-    """Lower-cased words of the person that any match must contain, one column each."""
+    """The person's words as they must start a match, one column each (see ``candidates``)."""
     needles: list[pl.Expr] = []
     for column in ("first_name", "last_name"):
-        parts = pl.col(column).str.to_lowercase().str.extract_all(r"[^\s\-]{2,}")
-        needles += [parts.list.get(i, null_on_oob=True) for i in range(_MAX_PARTS)]
+        parts = pl.col(column).str.extract_all(r"[^\s\-]{2,}")
+        needles += [_words(parts.list.get(i, null_on_oob=True)) for i in range(_MAX_PARTS)]
     street = pl.col("address").str.extract(r"^\s*(.*?)\s+[0-9]", 1)
-    needles.append(pl.coalesce(street, pl.col("address")).str.strip_chars(" ,").str.to_lowercase())
-    needles.append(pl.col("postcode").str.strip_chars())
-    first = pl.col("first_name").str.strip_chars().str.slice(0, 1).str.to_lowercase()
-    last = pl.col("last_name").str.strip_chars().str.slice(0, 1).str.to_lowercase()
-    needles += [first + "." + last, first + ". " + last]
+    needles.append(_words(pl.coalesce(street, pl.col("address")).str.strip_chars(" ,")))
+    needles.append(_words(pl.col("postcode").str.strip_chars()))
+    first = pl.col("first_name").str.strip_chars().str.slice(0, 1)
+    last = pl.col("last_name").str.strip_chars().str.slice(0, 1)
+    needles.append(_words(first + "." + last))
     return needles
 
 
@@ -162,17 +170,20 @@ def candidates(text: pl.Expr) -> pl.Expr:
     """True where the text may hold one of the row's person's identifiers (never a false no).
 
     Needs the :data:`IDENTITY_COLUMNS` in the frame. Every match of
-    :func:`identity_pattern` contains, lower-cased, a name part, the street,
-    the postcode or the initials; a name of more than three parts always
-    passes (only the first three are looked for).
+    :func:`identity_pattern` starts where no letter or digit stands before it,
+    with a name part, the street, the postcode, the initials or ``postnr``
+    before the postcode; so in the text reduced to lower-case words with single
+    spaces between them, it starts with `` <needle>``. A name of more than
+    three parts always passes (only the first three are looked for), and so
+    does any text with ``postnr``.
     """
-    lowered = text.str.to_lowercase()
-    hit = pl.lit(False)
+    words = _words(text)
+    hit = words.str.contains(" postn", literal=True).fill_null(False)
     for column in ("first_name", "last_name"):
         parts = pl.col(column).str.extract_all(r"[^\s\-]{2,}").list.len()
         hit = hit | (parts > _MAX_PARTS).fill_null(False)
     for needle in _needles():
-        hit = hit | lowered.str.contains(needle, literal=True).fill_null(False)
+        hit = hit | words.str.contains(needle, literal=True).fill_null(False)
     return hit
 
 
