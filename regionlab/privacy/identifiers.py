@@ -149,9 +149,7 @@ class Shape:
 CPR = Shape("cpr", "[CPR]", _CPR_BROAD, "0-9", "0-9")
 #: A plausible date in front, and not inside a longer token or after a decimal point or comma.
 CPR_STRICT = Shape("cpr", "[CPR]", _CPR_PLAUSIBLE, "0-9A-Za-z.,", "0-9A-Za-z")
-PHONE = Shape(
-    "phone", "[TELEFON]", f"(?:{PHONE_PREFIX}[0-9]|[2-9]){_PHONE_NUMBER}", "0-9+", "0-9-"
-)
+PHONE = Shape("phone", "[TELEFON]", f"(?:{PHONE_PREFIX}[0-9]|[2-9]){_PHONE_NUMBER}", "0-9+", "0-9-")
 EMAIL = Shape("email", "[EMAIL]", _EMAIL, r"\p{L}\p{N}._%+-", r"\p{L}\p{N}_@-")
 ADDRESS = Shape("address", "[ADRESSE]", _STREET + HOUSE_NUMBER, r"\p{L}\p{N}_", r"\p{L}\p{N}_")
 #: A person key (HMAC-SHA256 as 64 hex characters) or any other 64-hex pseudonym.

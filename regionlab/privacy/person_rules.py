@@ -21,10 +21,10 @@ from functools import lru_cache
 import polars as pl
 import regex
 
-from regionlab.privacy.identifiers import HOUSE_NUMBER
+from regionlab.privacy.identifiers import ADDRESS, HOUSE_NUMBER
 from regionlab.privacy.names import MIN_NAME_LENGTH, NAME_TOKEN, POSSESSIVE, WORD, escape
 
-ADDRESS_TOKEN = "[ADRESSE]"
+ADDRESS_TOKEN = ADDRESS.token
 POSTCODE_TOKEN = "[POSTNR]"
 #: Columns of a person's identity, as in the CPR register extract.
 IDENTITY_COLUMNS = ("first_name", "last_name", "address", "postcode")

@@ -40,21 +40,15 @@ from regionlab.privacy.names import (
     name_rules,
     register_names,
 )
-from regionlab.privacy.person_rules import (
-    ADDRESS_TOKEN as ADDRESS_TOKEN,
-)
-from regionlab.privacy.person_rules import (
-    IDENTITY_COLUMNS,
-    POSTCODE_TOKEN,
-    Identity,
-)
+from regionlab.privacy.person_rules import IDENTITY_COLUMNS, POSTCODE_TOKEN, Identity
 from regionlab.privacy.sql import quote_ident, quote_literal, quote_table
 from regionlab.privacy.textrules import Rule
 
 CPR_TOKEN = CPR.token
 PHONE_TOKEN = PHONE.token
 EMAIL_TOKEN = EMAIL.token
-TOKENS = (CPR_TOKEN, PHONE_TOKEN, EMAIL_TOKEN, ADDRESS.token, NAME_TOKEN, POSTCODE_TOKEN)
+ADDRESS_TOKEN = ADDRESS.token
+TOKENS = (CPR_TOKEN, PHONE_TOKEN, EMAIL_TOKEN, ADDRESS_TOKEN, NAME_TOKEN, POSTCODE_TOKEN)
 #: What the identifier gate counts per column.
 COUNT_KINDS = ("cpr", "phone", "email", "address", "name", "person")
 
@@ -67,11 +61,13 @@ __all__ = [
     "POSTCODE_TOKEN",
     "IdentityTable",
     "find_identifier_shapes",
+    "identifier_tests_sql",
     "name_list",
     "register_names",
     "rules",
     "scrub_column",
     "scrub_expr",
+    "scrub_frame",
     "scrub_series",
     "scrub_spans",
     "scrub_sql",
