@@ -320,7 +320,7 @@ def _one_person_cpr() -> str:
     """A CPR number from the persons extract that also has contacts (kept in memory only)."""
     import duckdb
 
-    from regionlab.privacy.cpr import is_valid_cpr
+    from regionlab.privacy.identifiers import is_valid_cpr
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
     from regionlab.wap.sources import find_extracts

@@ -208,8 +208,7 @@ def contract(
             "purpose": " ".join(product.purpose.split()),
             "usage": " ".join(region.access.how_to_apply.split()),
             "limitations": f"Adgangsniveau {product.access_level.value}. Hjemmel: {legal_text}. "
-            f"Mindste k-anonymitet {product.privacy.min_k} over "
-            f"{', '.join(product.privacy.quasi_identifiers) or 'ingen kvasi-identifikatorer'}.",
+            + _k_anonymity_text(product),
         },
         "schema": [schema],
         "servers": [_server(region, lake, product)],
@@ -263,3 +262,12 @@ def export_odcs(out_dir: Path | None = None) -> list[Path]:
         )
         written.append(path)
     return written
+
+
+def _k_anonymity_text(product: Product) -> str:
+    """What the product promises about k-anonymity, in the steward's language."""
+    qis = ", ".join(product.quasi_identifiers) or "ingen kvasi-identifikatorer"
+    if product.k_anonymous:
+        return f"Mindste k-anonymitet {product.privacy.min_k} over {qis}."
+    why = " ".join((product.privacy.justification or "").split())
+    return f"Ikke k-anonymt over {qis} (rækkeniveau, kun under tilladelse). {why}".strip()

@@ -24,8 +24,8 @@ def check_names(product: Product) -> list[tuple[str, str, bool]]:
     from quality.outcomes import describe
 
     checks = [(check.name, check.summary, True) for check in PRIVACY_CHECKS]
-    if product.privacy.quasi_identifiers:
-        checks.append((K_ANONYMITY.name, K_ANONYMITY.summary, True))
+    if product.quasi_identifiers:
+        checks.append((K_ANONYMITY.name, K_ANONYMITY.summary, product.k_anonymous))
     checks += [
         (rule.id, describe(rule), rule.severity.value == "blocking") for rule in product.quality
     ]

@@ -17,8 +17,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-_CPR = re.compile(r"(?<![0-9])[0-9]{6}[- ]?[0-9]{4}(?![0-9])")
-_PHONE = re.compile(r"(?<![0-9])(?:[0-9]{2} ?){3}[0-9]{2}(?![0-9])")
+from regionlab.privacy.identifiers import PHONE, cprs_in_text, normalise_cpr
+
+_NON_DIGIT = re.compile(r"[^0-9]")
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,13 @@ def register_identifiers(persons_csv: Path) -> Identifiers:
     frame = pl.read_csv(
         persons_csv, infer_schema_length=0, truncate_ragged_lines=True, ignore_errors=True
     )
-    cprs = {re.sub(r"[- ]", "", c) for c in frame["cpr"].drop_nulls()}
-    phones = {re.sub(r"\D", "", p)[-8:] for p in frame["phone"].drop_nulls()}
+    cprs = {normalise_cpr(c) for c in frame["cpr"].drop_nulls()}
+    phones = {_NON_DIGIT.sub("", p)[-8:] for p in frame["phone"].drop_nulls()}
     names = {
         f"{a} {b}" for a, b in zip(frame["first_name"], frame["last_name"], strict=True) if a and b
     }
     return Identifiers(
-        frozenset(c for c in cprs if len(c) == 10),
+        frozenset(c for c in cprs if c is not None),
         frozenset(p for p in phones if len(p) == 8),
         frozenset(names),
     )
@@ -48,8 +49,9 @@ def register_identifiers(persons_csv: Path) -> Identifiers:
 def scan_text(text: str, ids: Identifiers) -> Counter[str]:
     """How many register CPRs, phones and full names occur in ``text`` (counts only)."""
     found: Counter[str] = Counter()
-    found["cpr"] = sum(re.sub(r"[- ]", "", m) in ids.cprs for m in _CPR.findall(text))
-    found["phone"] = sum(m.replace(" ", "") in ids.phones for m in _PHONE.findall(text))
+    found["cpr"] = sum(c in ids.cprs for c in cprs_in_text(text))
+    phones = (_NON_DIGIT.sub("", text[s:e])[-8:] for s, e in PHONE.spans(text))
+    found["phone"] = sum(p in ids.phones for p in phones)
     found["name"] = sum(text.count(name) for name in ids.full_names if name in text)
     return found
 

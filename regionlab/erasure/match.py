@@ -21,11 +21,11 @@ from collections.abc import Iterable
 
 import duckdb
 
+from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey
 from regionlab.privacy.pseudonym import hmac_params, hmac_sql
 from regionlab.sql import quote_ident
 
-CPR_TOKEN = "[0-9]{6}[- ]?[0-9]{4}"
 KEYS = "__rl_erase_keys"
 VALUES = "__rl_erase_values"
 
@@ -63,6 +63,7 @@ def matching_rows(
     ``value_columns`` (compared exactly with the needle values).
     """
     name = f"__rl_hits_{uuid.uuid4().hex[:10]}"
+    install_cpr_macros(con)
     parts: list[str] = []
     params: dict[str, object] = {}
     if regex:
@@ -88,8 +89,7 @@ def matching_rows(
         f"""CREATE TEMP TABLE {name} AS
         WITH src AS ({source_sql}),
              toks AS (
-                 SELECT rid, replace(replace(
-                     unnest(regexp_extract_all(txt, '{CPR_TOKEN}')), '-', ''), ' ', '') AS tok
+                 SELECT rid, unnest(cpr_candidates(txt)) AS tok
                  FROM src WHERE txt IS NOT NULL
              )
         SELECT DISTINCT rid FROM ({" UNION ALL ".join(parts)})""",

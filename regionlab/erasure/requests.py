@@ -2,8 +2,9 @@
 
 A command line ends up in shell history and in every user's process list, so
 the CLI takes CPR numbers only from a file or a pipe. Lines are one CPR each
-(``DDMMYY-SSSS`` or ``DDMMYYSSSS``); blank lines and lines starting with ``#``
-are ignored. A bad line is reported by its number, never by its content.
+(``DDMMYY-SSSS``, or with any other separator :mod:`regionlab.privacy.identifiers`
+accepts); blank lines and lines starting with ``#`` are ignored. A bad line is
+reported by its number, never by its content.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from pathlib import Path
 from typing import TextIO
 
 from regionlab.errors import UserError
-from regionlab.privacy.cpr import normalise_cpr
+from regionlab.privacy.identifiers import contains_cpr, normalise_cpr
 
 #: A request id becomes a file name (the receipt), so it is kept to a safe alphabet.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-#: Anything with a CPR shape, also inside longer text (dash, space or nothing in the middle).
-_CPR_INSIDE = re.compile(r"(?<![0-9])[0-9]{6}[- ]?[0-9]{4}(?![0-9])")
 MAX_REASON = 500
 
 
@@ -31,11 +30,6 @@ class ErasureRequest:
     request_id: str
     reason: str
     cprs: tuple[str, ...] = field(repr=False)
-
-
-def contains_cpr(value: str) -> bool:
-    """True if ``value`` holds something shaped like a CPR number anywhere."""
-    return bool(_CPR_INSIDE.search(value))
 
 
 def check_request_id(request_id: str) -> str:

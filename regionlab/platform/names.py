@@ -46,7 +46,7 @@ class PrivacyCheck:
 
 IDENTIFIER_SCAN = PrivacyCheck(
     "privacy_identifier_scan",
-    "No CPR numbers, phone numbers or register names in text columns.",
+    "No CPR numbers, phone numbers, e-mail addresses, addresses or register names in text columns.",
 )
 DIRECT_IDENTIFIERS = PrivacyCheck(
     "privacy_direct_identifiers",

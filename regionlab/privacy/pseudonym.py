@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from regionlab.privacy.cpr import install_cpr_macros, normalise_cpr
+from regionlab.privacy.identifiers import install_cpr_macros, normalise_cpr
 from regionlab.privacy.keys import PseudonymKey
 from regionlab.sql import quote_ident, quote_table
 
@@ -47,13 +47,13 @@ def hmac_hex(key: PseudonymKey, message: str) -> str:
 
 
 def person_key(cpr: str, key: PseudonymKey) -> str:
-    """The person key of one CPR number (either accepted shape).
+    """The person key of one CPR number (written with any separator).
 
     Raises ``ValueError`` (without the value) when ``cpr`` has no CPR shape.
     """
     normalised = normalise_cpr(cpr)
     if normalised is None:
-        raise ValueError("not a CPR number (expected DDMMYY-SSSS or DDMMYYSSSS)")
+        raise ValueError("not a CPR number (expected DDMMYY-SSSS)")
     return hmac_hex(key, normalised)
 
 

@@ -1,239 +1,299 @@
-"""Scrub free text of CPR numbers, phone numbers and register names.
+"""Scrub free text of identifiers: the rules of the register and of the person it is about.
 
-Clinical notes embed the patient's name, CPR number and phone number; they are
-replaced by tokens (``[CPR]``, ``[TELEFON]``, ``[NAVN]``) before a note leaves
-the source stage. The work is vectorised over a whole column: a few regex
-replacements per kind, with all register names in one prebuilt alternation
-(compiled to an automaton, so a few hundred names cost little more than one).
-The same patterns run in two engines: polars (Rust ``regex``; ``scrub_column``,
-``scrub_expr``) for bulk scrubbing because it is several times faster at
-replacing, and DuckDB (RE2; ``scrub_sql``, ``find_identifier_shapes``) for use
-inside queries and for the audit's counts.
+Clinical notes are written by hurried people: a CPR number with any
+separator, a phone number in any grouping, an e-mail address, an address,
+register names in any case, with a possessive or an initial. Before a note
+leaves the source stage every such identifier is replaced by a token
+(``[CPR]``, ``[TELEFON]``, ``[EMAIL]``, ``[ADRESSE]``, ``[NAVN]``, ``[POSTNR]``).
+The shapes come from :mod:`regionlab.privacy.identifiers`, the register-name
+rules from :mod:`regionlab.privacy.names`, the rules of the one person a note
+is about from :mod:`regionlab.privacy.person_rules`.
 
-Neither engine has look-around, and "not inside a longer number/word" needs
-it. Guard groups (``(^|[^0-9])…([^0-9]|$)``) would consume the character
-after a match, so the next identifier, one character later, would lose its
-left guard and be missed or matched partly. Instead each kind runs in three
-steps: (1) insert a boundary mark (U+E000, a private-use character) at every
-place an identifier may start — after a character that may precede one and
-before one it may start with; (2) replace ``(^|mark) core (trailing guard)``,
-where the core allows the mark at its inner boundaries; (3) remove the marks.
-The mark is never consumed by a trailing guard, so one pass finds every
-identifier, with exactly the semantics of look-around. ``scrub_text`` is an
-independent Python implementation with real look-around, used as the
-reference in tests. (Any U+E000 already in the text is removed.)
-
-Word boundaries for names are Unicode-aware (``\\p{L}``), because RE2's ``\\b``
-is ASCII-only and would treat æ, ø and å as non-letters. Names match
-case-sensitively as written in the register plus an all-capitals variant, so
-a name that is also a Danish word (``Bo``, ``Mark``) is not scrubbed from
-ordinary lower-case text.
+Register-wide rules run vectorised over a whole column, in polars (Rust
+``regex``: ``scrub_expr``, ``scrub_column``) for bulk work and in DuckDB
+(RE2: ``scrub_sql``) inside queries; ``scrub_text`` runs the same patterns
+with Python's ``regex`` and is the reference. The per-person rules run after
+them on the rows a vectorised prefilter lets through. The audit's identifier
+gate (``find_identifier_shapes``) counts with the same rules, so anything the
+scrubber would remove the gate finds, in any column.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import duckdb
 import polars as pl
 
+from regionlab.privacy import person_rules
+from regionlab.privacy.identifiers import ADDRESS, CPR, EMAIL, PHONE, PHONE_PREFIX, TEXT_SHAPES
+from regionlab.privacy.names import (
+    NAME_TOKEN,
+    PROTECT,
+    KnownNames,
+    NameSource,
+    escape,
+    known_names,
+    name_list,
+    name_rules,
+    register_names,
+)
+from regionlab.privacy.person_rules import IDENTITY_COLUMNS, POSTCODE_TOKEN, Identity
+from regionlab.privacy.textrules import Rule
 from regionlab.sql import quote_ident, quote_literal, quote_table
 
-CPR_TOKEN = "[CPR]"
-PHONE_TOKEN = "[TELEFON]"
-NAME_TOKEN = "[NAVN]"
+CPR_TOKEN = CPR.token
+PHONE_TOKEN = PHONE.token
+EMAIL_TOKEN = EMAIL.token
+ADDRESS_TOKEN = ADDRESS.token
+TOKENS = (CPR_TOKEN, PHONE_TOKEN, EMAIL_TOKEN, ADDRESS_TOKEN, NAME_TOKEN, POSTCODE_TOKEN)
+#: What the identifier gate counts per column.
+COUNT_KINDS = ("cpr", "phone", "email", "address", "name", "person")
 
-#: Shortest register name that is scrubbed: one letter would wipe initials.
-MIN_NAME_LENGTH = 2
-
-_MARK = "\ue000"
-
-
-# Core shapes; ``m`` is the optional mark the marking step may have put at an
-# inner boundary (only syntax that RE2, Rust regex and Python all accept).
-def _cpr_core(m: str) -> str:
-    """Ten digits (optionally split 6+4) that do not start with day 00.
-
-    Deliberately broad, so mistyped CPR numbers (day 32, month 13) are scrubbed
-    too; only day 00 is excluded, which no CPR number has but zero-padded ids
-    such as the laboratory's ``S0000012345`` do.
-    """
-    return rf"(?:0[1-9]|[1-9][0-9])[0-9]{{4}}(?:[- ]{m})?[0-9]{{4}}"
-
-
-def _phone_core(m: str) -> str:
-    """8 digits starting 2-9 (Danish subscriber numbers), unspaced or as 4+4 or
-    2+2+2+2, optionally after +45 / 0045 (with or without a space)."""
-    return (
-        rf"(?:(?:\+|00)45(?: {m})?)?[2-9][0-9]"
-        rf"(?:[0-9]{{6}}|[0-9]{{2}} {m}[0-9]{{4}}| {m}[0-9]{{2}} {m}[0-9]{{2}} {m}[0-9]{{2}})"
-    )
-
-
-_OPTIONAL_MARK = _MARK + "?"
-_WORD = r"\p{L}\p{M}\p{N}_"
-_RE2_GROUP_1 = "\\1"
-_RE2_MARK_REPLACEMENT = "\\1" + _MARK + "\\2"
+__all__ = [
+    "ADDRESS_TOKEN",
+    "CPR_TOKEN",
+    "EMAIL_TOKEN",
+    "NAME_TOKEN",
+    "PHONE_TOKEN",
+    "POSTCODE_TOKEN",
+    "IdentityTable",
+    "find_identifier_shapes",
+    "identifier_tests_sql",
+    "name_list",
+    "register_names",
+    "rules",
+    "scrub_column",
+    "scrub_expr",
+    "scrub_frame",
+    "scrub_series",
+    "scrub_spans",
+    "scrub_sql",
+    "scrub_text",
+]
 
 
-@dataclass(frozen=True)
-class _Kind:
-    """One kind of identifier: where it may start, its core, what may follow it.
-
-    ``first`` is a cheap prefix every match starts with; marks go only where
-    ``before`` is followed by ``first``, which keeps the marking step light
-    (e.g. names: only before words starting with a register name's initial).
-    """
-
-    token: str
-    before: str  # class of characters that may precede an identifier
-    first: str  # pattern every identifier starts with
-    core: str  # core pattern, optional marks at inner boundaries
-    after: str  # class of characters that may follow (the mark excluded)
-
-    def mark_pattern(self) -> str:
-        return f"({self.before})({self.first})"
-
-    def match_pattern(self) -> str:
-        return f"(?:^|{_MARK})(?:{self.core})({self.after}|$)"
-
-    def detect_pattern(self) -> str:
-        """Unmarked text: guards may consume freely, we only ask "is there one"."""
-        core = self.core.replace(_OPTIONAL_MARK, "")
-        return f"(?:^|{self.before})(?:{core})(?:{self.after}|$)"
-
-
-_CPR = _Kind(CPR_TOKEN, "[^0-9]", "[0-9]{6}", _cpr_core(_OPTIONAL_MARK), f"[^0-9{_MARK}]")
-_PHONE = _Kind(
-    PHONE_TOKEN, "[^0-9+]", r"\+|00|[2-9][0-9]", _phone_core(_OPTIONAL_MARK), f"[^0-9{_MARK}]"
+#: A country code left in front of a replaced number: a number that followed another one
+#: with a single character between them loses its prefix to the first pass (see textrules).
+_DANGLING_PREFIX = Rule(
+    kind="phone",
+    token=PHONE.token,
+    core=PHONE_PREFIX + escape(PHONE.token),
+    near=PHONE.near,
+    near_after="",
+    replacement=(PHONE.token,),
+    gate=False,
 )
 
-# Python reference patterns: look-around.
-_PY_CPR = re.compile(rf"(?<![0-9]){_cpr_core('')}(?![0-9])")
-_PY_PHONE = re.compile(rf"(?<![0-9+]){_phone_core('')}(?![0-9])")
 
-_REGEX_META = set(r"\.^$|?*+()[]{}")
-_EDGE_NON_WORD = re.compile(r"^[\W_]+|[\W_]+$")
-
-NameSource = Iterable[str] | pl.DataFrame
+_SHAPE_RULES = tuple(
+    rule
+    for shape in TEXT_SHAPES
+    for rule in ((Rule.of(shape), _DANGLING_PREFIX) if shape is PHONE else (Rule.of(shape),))
+)
 
 
-def _escape(name: str) -> str:
-    """Escape regex metacharacters the same way for RE2, Rust and Python."""
-    return "".join("\\" + ch if ch in _REGEX_META else ch for ch in name)
+def rules(names: NameSource = ()) -> list[Rule]:
+    """Every register-wide rule, in the order it applies."""
+    return list(_rules(known_names(names)))
 
 
-def _escape_class(ch: str) -> str:
-    """Escape a character for use inside ``[...]`` in all three engines."""
-    return "\\" + ch if ch in "\\]^-[" else ch
+@lru_cache(maxsize=8)
+def _rules(names: KnownNames) -> tuple[Rule, ...]:
+    """Cached per register, so each rule's compiled Python pattern is reused."""
+    return _SHAPE_RULES + tuple(name_rules(names))
 
 
-def _is_word(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
+def _counted(rule: Rule) -> bool:
+    """Rules whose matches are identifiers (the street marker only protects)."""
+    return rule.kind != "street"
 
 
-def _name_core(name: str) -> str:
-    """The escaped name with an optional mark wherever a word starts inside it."""
-    out = []
-    for i, ch in enumerate(name):
-        if i > 0 and _is_word(ch) and not _is_word(name[i - 1]):
-            out.append(_OPTIONAL_MARK)
-        out.append(_escape(ch))
-    return "".join(out)
-
-
-def name_list(names: NameSource) -> list[str]:
-    """Distinct scrubbable names, longest first (so ``Anne-Marie`` wins over ``Anne``).
-
-    A DataFrame contributes every string column (e.g. first_name, last_name).
-    Each name is also matched in capitals; punctuation at either end is dropped.
-    """
-    if isinstance(names, pl.DataFrame):
-        values: list[str] = []
-        for column in names.columns:
-            if names.schema[column] == pl.Utf8:
-                values.extend(v for v in names[column].drop_nulls().unique().to_list())
-    else:
-        values = [v for v in names if isinstance(v, str)]
-    cleaned = {_EDGE_NON_WORD.sub("", v.replace(_MARK, "")) for v in values}
-    cleaned |= {v.upper() for v in cleaned}
-    kept = [v for v in cleaned if len(v) >= MIN_NAME_LENGTH]
-    return sorted(kept, key=lambda v: (-len(v), v))
-
-
-def register_names(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    columns: Sequence[str] = ("first_name", "last_name"),
-) -> list[str]:
-    """Distinct names from a person-register table, computed in DuckDB."""
-    parts = " UNION ".join(
-        f"SELECT DISTINCT CAST({quote_ident(c)} AS VARCHAR) AS name FROM {quote_table(table)}"
-        for c in columns
-    )
-    rows = con.execute(f"SELECT name FROM ({parts}) WHERE name IS NOT NULL").fetchall()
-    return name_list(row[0] for row in rows)
-
-
-def _name_kind(names: list[str]) -> _Kind | None:
-    if not names:
-        return None
-    core = "|".join(_name_core(n) for n in names)
-    initials = "".join(sorted({_escape_class(n[0]) for n in names}))
-    return _Kind(NAME_TOKEN, f"[^{_WORD}]", f"[{initials}]", core, f"[^{_WORD}{_MARK}]")
-
-
-def _kinds(names: NameSource) -> list[_Kind]:
-    name_kind = _name_kind(name_list(names))
-    # Phones first: "+4523456789" is ten digits after the plus, and must not
-    # be read as a CPR number. No CPR shape can match the phone patterns.
-    return [_PHONE, _CPR] + ([name_kind] if name_kind is not None else [])
+# --- the engines -------------------------------------------------------------
 
 
 def scrub_sql(column_sql: str, names: NameSource = ()) -> str:
-    """SQL expression scrubbing a VARCHAR expression (e.g. a quoted column).
+    """DuckDB expression scrubbing a VARCHAR expression with the register-wide rules.
 
     The expression contains the register names, so never log it.
     """
-    mark = quote_literal(_MARK)
-    expr = f"replace({column_sql}, {mark}, '')"
-    for kind in _kinds(names):
-        marked = (
-            f"regexp_replace({expr}, {quote_literal(kind.mark_pattern())}, "
-            f"{quote_literal(_RE2_MARK_REPLACEMENT)}, 'g')"
-        )
-        replaced = (
-            f"regexp_replace({marked}, {quote_literal(kind.match_pattern())}, "
-            f"{quote_literal(kind.token + _RE2_GROUP_1)}, 'g')"
-        )
-        expr = f"replace({replaced}, {mark}, '')"
-    return expr
+    expr = f"replace({column_sql}, {quote_literal(PROTECT)}, '')"
+    for rule in rules(names):
+        pattern, replacement = quote_literal(rule.replace_pattern()), rule.re2_replacement()
+        for _ in range(2):
+            expr = f"regexp_replace({expr}, {pattern}, {quote_literal(replacement)}, 'g')"
+    return f"replace({expr}, {quote_literal(PROTECT)}, '')"
 
 
 def scrub_expr(expr: pl.Expr, names: NameSource = ()) -> pl.Expr:
-    """Polars expression scrubbing a string expression; same patterns as ``scrub_sql``.
+    """Polars expression scrubbing a string expression; same rules as ``scrub_sql``.
 
     Polars' regex engine replaces with capture groups several times faster than
-    DuckDB's ``regexp_replace`` (100k notes of 500 characters: about 2 s vs 8 s
-    on two busy cores), so bulk scrubbing goes through here.
+    DuckDB's ``regexp_replace``, so bulk scrubbing goes through here.
     """
-    out = expr.str.replace_all(_MARK, "", literal=True)
-    for kind in _kinds(names):
-        out = (
-            out.str.replace_all(kind.mark_pattern(), "${1}" + _MARK + "${2}")
-            .str.replace_all(kind.match_pattern(), kind.token.replace("$", "$$") + "${1}")
-            .str.replace_all(_MARK, "", literal=True)
-        )
-    return out
+    out = expr.str.replace_all(PROTECT, "", literal=True)
+    for rule in rules(names):
+        pattern, replacement = rule.replace_pattern(), rule.rust_replacement()
+        out = out.str.replace_all(pattern, replacement).str.replace_all(pattern, replacement)
+    return out.str.replace_all(PROTECT, "", literal=True)
 
 
-def scrub_series(series: pl.Series, names: NameSource = ()) -> pl.Series:
-    """Scrub a polars string Series (nulls stay null)."""
+def _scrub_people(frame: pl.DataFrame, column: str) -> pl.Series:
+    """The per-person rules, on the rows whose text may hold their person's identifiers."""
+    text = frame[column]
+    hit = frame.select(person_rules.candidates(pl.col(column)).alias("hit"))["hit"]
+    rows = hit.arg_true().to_list()
+    if not rows:
+        return text
+    sub = frame[rows]
+    people = person_rules.frame_identities(sub)
+    values = [
+        person_rules.scrub_identity(t, p)
+        for t, p in zip(sub[column].to_list(), people, strict=True)
+    ]
+    return text.scatter(rows, pl.Series(values, dtype=pl.Utf8))
+
+
+def scrub_frame(
+    frame: pl.DataFrame, column: str, names: NameSource = (), *, people: bool = False
+) -> pl.Series:
+    """Scrub ``frame[column]``; with ``people`` the frame carries the identity columns too."""
+    scrubbed = frame.with_columns(scrub_expr(pl.col(column), names).alias(column))
+    return _scrub_people(scrubbed, column) if people else scrubbed[column]
+
+
+def scrub_series(
+    series: pl.Series, names: NameSource = (), identities: Sequence[Identity] | None = None
+) -> pl.Series:
+    """Scrub a polars string Series (nulls stay null); ``identities`` align with its rows."""
     frame = pl.DataFrame({"text": series.cast(pl.Utf8)})
-    return frame.select(scrub_expr(pl.col("text"), names))["text"].alias(series.name)
+    if identities is not None:
+        frame = frame.with_columns(
+            pl.Series(c, [getattr(i, c) for i in identities], dtype=pl.Utf8)
+            for c in IDENTITY_COLUMNS
+        )
+    out = scrub_frame(frame, "text", names, people=identities is not None)
+    return out.alias(series.name)
+
+
+# --- the Python reference, with positions --------------------------------------
+
+
+@dataclass
+class _Tracked:
+    """Text being scrubbed, with the original position of each character (None: inserted)."""
+
+    text: str
+    origin: list[int | None]
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
+
+    def record(self, start: int, end: int, kind: str) -> None:
+        known = [o for o in self.origin[start:end] if o is not None]
+        if known:
+            self.spans.append((min(known), max(known) + 1, kind))
+
+    def apply(self, rule: Rule) -> None:
+        for _ in range(2):
+            self._apply_once(rule)
+
+    def _apply_once(self, rule: Rule) -> None:
+        text, origin = self.text, self.origin
+        out: list[str] = []
+        where: list[int | None] = []
+        pos = 0
+        last = rule.core_groups + 2
+        for match in rule.python_pattern.finditer(text):
+            start, end = match.span()
+            out.append(text[pos:start])
+            where += origin[pos:start]
+            if _counted(rule):
+                self.record(match.end(1), match.start(last), rule.kind)
+            groups = (1, *(p + 1 if isinstance(p, int) else p for p in rule.replacement), last)
+            for part in groups:
+                if isinstance(part, str):
+                    out.append(part)
+                    where += [None] * len(part)
+                    continue
+                s, e = match.span(part)
+                if s >= 0:
+                    out.append(text[s:e])
+                    where += origin[s:e]
+            pos = end
+        out.append(text[pos:])
+        where += origin[pos:]
+        self.text, self.origin = "".join(out), where
+
+    def drop(self, char: str) -> None:
+        kept = [(c, o) for c, o in zip(self.text, self.origin, strict=True) if c != char]
+        self.text = "".join(c for c, _ in kept)
+        self.origin = [o for _, o in kept]
+
+    def apply_identity(self, identity: Identity) -> None:
+        pattern = person_rules.identity_pattern(identity)
+        if pattern is None:
+            return
+        text, origin = self.text, self.origin
+        out: list[str] = []
+        where: list[int | None] = []
+        pos = 0
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            self.record(start, end, "person")
+            out.append(text[pos:start])
+            where += origin[pos:start]
+            token = person_rules.token_for(match)
+            out.append(token)
+            where += [None] * len(token)
+            pos = end
+        out.append(text[pos:])
+        where += origin[pos:]
+        self.text, self.origin = "".join(out), where
+
+
+def scrub_spans(
+    text: str, names: NameSource = (), identity: Identity | None = None
+) -> tuple[str, list[tuple[int, int, str]]]:
+    """The scrubbed text and where, in ``text``, each replaced identifier was (start, end, kind)."""
+    tracked = _Tracked(text, list(range(len(text))))
+    tracked.drop(PROTECT)
+    for rule in rules(names):
+        tracked.apply(rule)
+    tracked.drop(PROTECT)
+    if identity is not None:
+        tracked.apply_identity(identity)
+    return tracked.text, sorted(tracked.spans)
+
+
+def scrub_text(
+    text: str | None, names: NameSource = (), identity: Identity | None = None
+) -> str | None:
+    """Python reference of the scrubber for one text (the engines give the same text)."""
+    if text is None:
+        return None
+    return scrub_spans(text, names, identity)[0]
+
+
+# --- scrubbing a table ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityTable:
+    """A table of person identities (:data:`IDENTITY_COLUMNS`) joined on ``key``.
+
+    The scrubbed table has a column of the same name (e.g. ``person_key``).
+    """
+
+    table: str
+    key: str = "person_key"
+
+    def select(self, alias: str) -> str:
+        return ", ".join(f"{alias}.{quote_ident(c)} AS {quote_ident(c)}" for c in IDENTITY_COLUMNS)
+
+    def join(self, source_alias: str, alias: str) -> str:
+        key, table = quote_ident(self.key), quote_table(self.table)
+        return f"LEFT JOIN {table} AS {alias} ON {alias}.{key} = {source_alias}.{key}"
 
 
 def _require_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> None:
@@ -243,6 +303,35 @@ def _require_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Sequen
         raise ValueError(f"table {table} has no column(s) {', '.join(map(repr, missing))}")
 
 
+def _batches(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[str],
+    identities: IdentityTable | None,
+    batch_rows: int,
+):  # type: ignore[no-untyped-def]
+    """Frames of ``rid`` + ``columns`` (+ identity columns), ``batch_rows`` rowids at a time."""
+    t = quote_table(table)
+    bounds = con.execute(f"SELECT min(rowid), max(rowid) FROM {t}").fetchone()
+    if bounds is None or bounds[0] is None:
+        return
+    selected = ", ".join(
+        f"CAST(s.{quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in columns
+    )
+    extra, join = "", ""
+    if identities is not None:
+        extra, join = ", " + identities.select("i"), identities.join("s", "i")
+    low, high = int(bounds[0]), int(bounds[1])
+    for start in range(low, high + 1, batch_rows):
+        frame = con.execute(
+            f"SELECT s.rowid AS rid, {selected}{extra} FROM {t} AS s {join} "
+            "WHERE s.rowid >= ? AND s.rowid < ?",
+            [start, start + batch_rows],
+        ).pl()
+        if frame.height:
+            yield frame
+
+
 def scrub_column(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -250,35 +339,29 @@ def scrub_column(
     names: NameSource = (),
     out_column: str | None = None,
     batch_rows: int = 250_000,
+    identities: IdentityTable | None = None,
 ) -> None:
     """Scrub ``column`` of ``table`` in place, or into a new VARCHAR ``out_column``.
 
     The text goes to polars in batches of ``batch_rows`` (by ``rowid``, so
-    memory stays bounded for millions of notes), is scrubbed there with
-    ``scrub_expr`` and written back with one UPDATE per batch.
+    memory stays bounded for millions of notes), is scrubbed there and written
+    back with one UPDATE per batch. With ``identities`` each row's own person
+    (joined on the identity table's key) is scrubbed too.
     """
-    _require_columns(con, table, [column])
-    t, src = quote_table(table), quote_ident(column)
-    target = src
+    _require_columns(con, table, [column] + ([identities.key] if identities else []))
+    t, target = quote_table(table), quote_ident(column)
     if out_column is not None:
         target = quote_ident(out_column)
         con.execute(f"ALTER TABLE {t} ADD COLUMN {target} VARCHAR")
-    bounds = con.execute(f"SELECT min(rowid), max(rowid) FROM {t}").fetchone()
-    if bounds is None or bounds[0] is None:
-        return
-    expr = scrub_expr(pl.col("text"), names)
-    low, high = int(bounds[0]), int(bounds[1])
-    for start in range(low, high + 1, batch_rows):
-        batch = con.execute(
-            f"SELECT rowid AS rid, CAST({src} AS VARCHAR) AS text FROM {t} "
-            f"WHERE rowid >= ? AND rowid < ? AND {src} IS NOT NULL",
-            [start, start + batch_rows],
-        ).pl()
-        if batch.height == 0:
+    names = known_names(names)
+    for frame in _batches(con, table, [column], identities, batch_rows):
+        frame = frame.filter(pl.col(column).is_not_null())
+        if not frame.height:
             continue
-        scrubbed = batch.select("rid", expr.alias("text")).to_arrow()
+        scrubbed = scrub_frame(frame, column, names, people=identities is not None)
+        batch = pl.DataFrame({"rid": frame["rid"], "text": scrubbed}).to_arrow()
         name = "__rl_scrubbed_batch"
-        con.register(name, scrubbed)
+        con.register(name, batch)
         try:
             con.execute(
                 f"UPDATE {t} AS __rl_t SET {target} = b.text FROM {name} AS b "
@@ -288,23 +371,42 @@ def scrub_column(
             con.unregister(name)
 
 
-def scrub_text(text: str | None, names: NameSource = ()) -> str | None:
-    """Python reference of ``scrub_sql`` for one text (look-around instead of marks)."""
-    if text is None:
-        return None
-    out = text.replace(_MARK, "")
-    out = _PY_PHONE.sub(PHONE_TOKEN, out)
-    out = _PY_CPR.sub(CPR_TOKEN, out)
-    pattern = _py_name_pattern(tuple(name_list(names)))
-    return out if pattern is None else pattern.sub(NAME_TOKEN, out)
+# --- the identifier gate ---------------------------------------------------------
 
 
-@lru_cache(maxsize=8)
-def _py_name_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
-    if not names:
-        return None
-    alternation = "|".join(_escape(n) for n in names)
-    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
+def _kind_patterns(names: NameSource) -> dict[str, list[str]]:
+    by_kind: dict[str, list[str]] = {}
+    for rule in rules(names):
+        if _counted(rule) and rule.gate:
+            by_kind.setdefault(rule.kind, []).append(rule.search_pattern())
+    return by_kind
+
+
+def _street_protected(expr: str, names: NameSource) -> str:
+    """SQL: the text with streets spelt with names marked, as the scrubber sees it."""
+    street = next((r for r in rules(names) if r.kind == "street"), None)
+    if street is None:
+        return expr
+    return (
+        f"regexp_replace({expr}, {quote_literal(street.replace_pattern())}, "
+        f"{quote_literal(street.re2_replacement())}, 'g')"
+    )
+
+
+def identifier_tests_sql(expr: str, names: NameSource = ()) -> dict[str, str]:
+    """DuckDB boolean per register-wide kind: does ``expr`` hold an identifier of that kind?
+
+    The expressions contain the register names, so never log them.
+    """
+    names = known_names(names)
+    patterns = _kind_patterns(names)
+    value = f"replace(CAST({expr} AS VARCHAR), {quote_literal(PROTECT)}, '')"
+    tests = {}
+    for kind in COUNT_KINDS[:-1]:
+        source = _street_protected(value, names) if kind == "name" else value
+        found = [f"regexp_matches({source}, {quote_literal(p)})" for p in patterns.get(kind, [])]
+        tests[kind] = " OR ".join(found) if found else "false"
+    return tests
 
 
 def find_identifier_shapes(
@@ -312,36 +414,63 @@ def find_identifier_shapes(
     table: str,
     columns: Sequence[str],
     names: NameSource = (),
+    identities: IdentityTable | None = None,
+    person_columns: Sequence[str] = (),
 ) -> dict[str, dict[str, int]]:
-    """Per column, how many rows hold a CPR shape, a phone shape or a register name.
+    """Per column, how many rows hold each kind of identifier the scrubber removes.
 
-    Counts only — never the values — so the result can go into audit logs and
-    the catalogue. Point it at text-like columns: a 64-hex person key often
-    contains an 8-digit run and would count as a phone shape, and numeric ids
-    of 10 digits count as CPR shapes.
+    Kinds: ``cpr``, ``phone``, ``email``, ``address``, ``name`` (register-wide
+    rules, counted in DuckDB) and ``person`` (the rules of the row's own person,
+    for ``person_columns``, which need ``identities``). Counts only — never
+    the values — so the result can go into audit logs and the catalogue. Point
+    it at text-like columns: a 64-hex person key often contains an 8-digit run
+    and would count as a phone shape.
     """
     if not columns:
         return {}
     _require_columns(con, table, columns)
-    name_kind = _name_kind(name_list(names))
-    selects: list[str] = []
-    for i, column in enumerate(columns):
-        value = f"CAST({quote_ident(column)} AS VARCHAR)"
-        for prefix, kind in (("c", _CPR), ("p", _PHONE), ("n", name_kind)):
-            if kind is None:
-                selects.append(f"0 AS {prefix}{i}")
-            else:
-                pattern = quote_literal(kind.detect_pattern())
-                selects.append(
-                    f"count(*) FILTER (WHERE regexp_matches({value}, {pattern})) AS {prefix}{i}"
-                )
+    names = known_names(names)
+    selects = [
+        f"count(*) FILTER (WHERE {test})"
+        for column in columns
+        for test in identifier_tests_sql(quote_ident(column), names).values()
+    ]
     try:
         row = con.execute(f"SELECT {', '.join(selects)} FROM {quote_table(table)}").fetchone()
     except duckdb.Error as exc:
         # DuckDB may quote the statement, which holds register names.
         raise RuntimeError(f"identifier scan of {table} failed ({type(exc).__name__})") from None
     assert row is not None
-    return {
-        column: {"cpr": int(row[3 * i]), "phone": int(row[3 * i + 1]), "name": int(row[3 * i + 2])}
+    per_kind = len(COUNT_KINDS) - 1
+    counts = {
+        column: {kind: int(row[per_kind * i + k]) for k, kind in enumerate(COUNT_KINDS[:-1])}
+        | {"person": 0}
         for i, column in enumerate(columns)
     }
+    scan = [c for c in person_columns if c in columns]
+    if identities is not None and scan:
+        for column, n in _person_hits(con, table, scan, identities).items():
+            counts[column]["person"] = n
+    return counts
+
+
+def _person_hits(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[str],
+    identities: IdentityTable,
+    batch_rows: int = 250_000,
+) -> dict[str, int]:
+    """Rows whose text still holds an identifier of the row's own person, per column."""
+    hits = dict.fromkeys(columns, 0)
+    for frame in _batches(con, table, columns, identities, batch_rows):
+        for column in columns:
+            flagged = frame.filter(person_rules.candidates(pl.col(column)))
+            if not flagged.height:
+                continue
+            people = person_rules.frame_identities(flagged)
+            texts = flagged[column].to_list()
+            hits[column] += sum(
+                person_rules.has_identity(t, p) for t, p in zip(texts, people, strict=True)
+            )
+    return hits

@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,8 +27,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from regionlab.errors import UserError
+from regionlab.privacy.identifiers import CPR_STRICT
 
-_CPR_LIKE = re.compile(r"(?<![0-9])[0-3][0-9][01][0-9]{3}-?[0-9]{4}(?![0-9])")
 _TAIL_CHUNK = 4096
 
 
@@ -77,7 +76,7 @@ class AuditEntry(BaseModel):
     @classmethod
     def _no_cpr(cls, value: Any) -> Any:
         texts = [value] if isinstance(value, str) else list(value)
-        if any(_CPR_LIKE.search(t) for t in texts):
+        if any(CPR_STRICT.contains(t) for t in texts):
             raise ValueError(
                 "contains a CPR-number-shaped value; an audit log holds no identifiers"
             )

@@ -24,6 +24,7 @@ from typing import Literal
 import polars as pl
 
 from regionlab.errors import UserError
+from regionlab.privacy.identifiers import CPR_STRICT, EMAIL, PERSON_KEY, PHONE
 
 DEFAULT_THRESHOLD = 5
 MAX_ROWS_LISTED = 5
@@ -89,20 +90,13 @@ _DIRECT_ID_NAME = re.compile(
     r"|mobil|mobile|email|e_?mail)$"
 )
 
-# Value patterns (Rust regex syntax, evaluated by polars; no look-around).
-# Not inside a longer token (hex keys hold CPR-shaped runs) nor after "." or ","
-# (the digits of a decimal fraction are no CPR number).
-_CPR = (
-    r"(?:^|[^0-9A-Za-z.,])(?:0[1-9]|[12][0-9]|3[01])(?:0[1-9]|1[0-2])[0-9]{2}[- ]?[0-9]{4}"
-    r"(?:[^0-9A-Za-z]|$)"
-)
-_HEX64 = r"(?i)(?:^|[^0-9a-f])[0-9a-f]{64}(?:[^0-9a-f]|$)"
-_PHONE = (
-    # the whole value; spaces only between groups, so ISO dates (2021-01-01) are not phones
-    r"^\s*(?:\+45|0045)?\s*[2-9][0-9](?: ?[0-9]{2}){3}\s*$"
-    r"|(?:\+45|0045)[ -]?[0-9]{2}(?:[ -]?[0-9]{2}){3}(?:[^0-9]|$)"  # +45 inside text
-    r"|(?:^|[^0-9])[0-9]{2} [0-9]{2} [0-9]{2} [0-9]{2}(?:[^0-9]|$)"  # 12 34 56 78 in text
-)
+# Value patterns (Rust regex syntax, evaluated by polars), from the one owner of identifier
+# shapes. Not inside a longer token (hex keys hold CPR-shaped runs) nor after "." or ","
+# (the digits of a decimal fraction are no CPR or phone number).
+_CPR = CPR_STRICT.search_pattern()
+_HEX64 = PERSON_KEY.search_pattern()
+_PHONE = PHONE.with_near("0-9A-Za-z+.,", "0-9A-Za-z").search_pattern()
+_EMAIL = EMAIL.search_pattern()
 _TOKEN = r"^[0-9A-Za-z_-]{12,}$"
 _NAME_CHUNK = 200
 
@@ -261,6 +255,13 @@ class _Checker:
             return
         self.add(
             "identifier", column, "phone-number-shaped value(s)", remove, text.str.contains(_PHONE)
+        )
+        self.add(
+            "identifier",
+            column,
+            "e-mail-address-shaped value(s)",
+            remove,
+            text.str.contains(_EMAIL),
         )
         names = [n.strip() for n in self.known_names if len(n.strip()) >= 2]
         if names:

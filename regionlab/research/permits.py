@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from regionlab.errors import UserError
+from regionlab.privacy.identifiers import EMAIL
 from regionlab.research.cohort import Cohort, cohort_from_mapping, load_cohort, validation_message
 from regionlab.research.cohort_sql import current_registry
 from regionlab.settings import PROJECT_ROOT, get_settings
@@ -45,7 +46,7 @@ class _Model(BaseModel):
 
 class Applicant(_Model):
     name: str = Field(min_length=1)
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str = Field(pattern=f"^(?:{EMAIL.core})$")
 
 
 class ProductGrant(_Model):

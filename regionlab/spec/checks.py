@@ -12,7 +12,13 @@ from regionlab.spec.labeling import labeling_checks
 from regionlab.spec.models import Product, Registry
 from regionlab.spec.problems import SpecProblem
 from regionlab.spec.sqlcheck import check_derived_sql
-from regionlab.spec.vocab import Classification, ColumnType, OwnerRole, Pseudonymisation
+from regionlab.spec.vocab import (
+    AccessLevel,
+    Classification,
+    ColumnType,
+    OwnerRole,
+    Pseudonymisation,
+)
 
 _DATE_TYPES = {ColumnType.date, ColumnType.timestamp}
 _DATE_RULES = {Pseudonymisation.birth_year, Pseudonymisation.age_band, Pseudonymisation.month}
@@ -80,6 +86,7 @@ def _product_checks(product: Product, registry: Registry) -> Iterator[Finding]:
     yield from labeling_checks(product)
     if product.derived:
         yield from _derived_checks(product, registry)
+        yield from _aggregate_checks(product, registry)
 
 
 def _owner_checks(product: Product) -> Iterator[Finding]:
@@ -124,13 +131,7 @@ def _column_checks(product: Product) -> Iterator[Finding]:
     for i, key in enumerate(product.row_key):
         if key not in published:
             yield f"row_key[{i}]", f"no published column '{key}'", _did_you_mean(key, published)
-    for i, qi in enumerate(product.privacy.quasi_identifiers):
-        if qi not in published:
-            yield (
-                f"privacy.quasi_identifiers[{i}]",
-                f"no published column '{qi}'",
-                _did_you_mean(qi, published),
-            )
+    yield from _privacy_checks(product, published)
     ret = product.published(product.retention.from_column)
     if ret is None:
         yield (
@@ -154,6 +155,67 @@ def _column_checks(product: Product) -> Iterator[Finding]:
                 "the CPR column must become the person key",
                 "set pseudonymisation: person_key",
             )
+
+
+def _privacy_checks(product: Product, published: set[str]) -> Iterator[Finding]:
+    """The audit checks k over every quasi-identifier; a product that cannot be k-anonymous
+    says so, and is then only available under a permit."""
+    declared = product.quasi_identifiers
+    for i, qi in enumerate(product.privacy.quasi_identifiers):
+        if qi not in published:
+            yield (
+                f"privacy.quasi_identifiers[{i}]",
+                f"no published column '{qi}'",
+                _did_you_mean(qi, published),
+            )
+        elif qi not in declared:
+            yield (
+                f"privacy.quasi_identifiers[{i}]",
+                f"'{qi}' is not classified quasi_identifier",
+                f"set classification: quasi_identifier on the column published as '{qi}'",
+            )
+    listed = product.privacy.quasi_identifiers
+    missing = [q for q in declared if q not in listed]
+    if listed and missing:
+        yield (
+            "privacy.quasi_identifiers",
+            f"misses {', '.join(missing)}, classified quasi_identifier; the audit checks k over "
+            "every quasi-identifier",
+            f"list all of {', '.join(declared)}, or leave quasi_identifiers out",
+        )
+    if product.k_anonymous:
+        return
+    if product.access_level is not AccessLevel.non_public:
+        yield (
+            "access_level",
+            "a product that is not k-anonymous is only available under a permit",
+            "set access_level: non_public",
+        )
+    if not (product.privacy.justification or "").strip():
+        yield (
+            "privacy.justification",
+            "say why the product cannot be k-anonymous",
+            "e.g. one row per person with age band, sex and municipality; only under a permit",
+        )
+
+
+def _aggregate_checks(product: Product, registry: Registry) -> Iterator[Finding]:
+    """Counts over a product that is not k-anonymous hold its small cells: permit only too."""
+    if product.access_level is AccessLevel.non_public:
+        return
+    row_level = [
+        up
+        for up in product.upstream
+        if up in registry.products and not registry.products[up].k_anonymous
+    ]
+    if row_level:
+        yield (
+            "access_level",
+            f"reads {', '.join(row_level)}, which is not k-anonymous; its counts are not "
+            "suppressed in the lake",
+            "set access_level: non_public (counts shown elsewhere go through small-cell "
+            "suppression)",
+        )
 
 
 def _rule_checks(product: Product, registry: Registry) -> Iterator[Finding]:

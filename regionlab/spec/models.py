@@ -14,6 +14,7 @@ from regionlab.spec.vocab import (
     CodeSystem,
     ColumnType,
     HealthCategory,
+    KAnonymity,
     LoadMode,
     OwnerRole,
     Pseudonymisation,
@@ -91,8 +92,23 @@ class Derived(_Spec):
 
 
 class Privacy(_Spec):
-    quasi_identifiers: list[str] = Field(default_factory=list)
+    """k-anonymity over the quasi-identifiers: the columns classified ``quasi_identifier``."""
+
+    quasi_identifiers: list[str] = Field(
+        default_factory=list,
+        description="Optional; if given, exactly the published names of the columns classified "
+        "quasi_identifier (the audit checks all of those, whatever is listed here).",
+    )
     min_k: int = Field(5, ge=2)
+    k_anonymity: KAnonymity = Field(
+        KAnonymity.required,
+        description="required: the audit blocks a publish with a class smaller than min_k. "
+        "not_achievable: a row-level product that cannot be k-anonymous; only available under "
+        "a permit (access_level non_public), never in aggregate outputs unsuppressed.",
+    )
+    justification: str | None = Field(
+        None, description="Why the product cannot be k-anonymous (required with not_achievable)."
+    )
 
 
 class Column(_Spec):
@@ -203,6 +219,20 @@ class Product(_Spec):
                 )
             )
         return out
+
+    @property
+    def quasi_identifiers(self) -> list[str]:
+        """Published names of the columns classified quasi_identifier, in column order."""
+        return [
+            c.name
+            for c in self.published_columns
+            if c.classification is Classification.quasi_identifier
+        ]
+
+    @property
+    def k_anonymous(self) -> bool:
+        """False for a row-level product declared not k-anonymous (permit only)."""
+        return self.privacy.k_anonymity is KAnonymity.required
 
     def published(self, name: str) -> PublishedColumn | None:
         return next((c for c in self.published_columns if c.name == name), None)

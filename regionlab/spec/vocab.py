@@ -93,6 +93,18 @@ class AccessLevel(StrEnum):
     non_public = "non_public"
 
 
+class KAnonymity(StrEnum):
+    """What a product promises about k-anonymity over its quasi-identifiers."""
+
+    required = "required"
+    """Every combination of quasi-identifier values occurs at least ``min_k`` times; the audit
+    blocks a publish that breaks it."""
+    not_achievable = "not_achievable"
+    """A row-level product that cannot be k-anonymous (one row per person or event, with
+    exact dates): available only under a permit, in a project workspace, and never shown
+    in aggregate outputs without small-cell suppression. The audit measures k and reports it."""
+
+
 class SourceFormat(StrEnum):
     csv = "csv"
     parquet = "parquet"

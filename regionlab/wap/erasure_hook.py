@@ -24,9 +24,9 @@ from __future__ import annotations
 import duckdb
 
 from regionlab.erasure import erased_persons
-from regionlab.erasure.match import CPR_TOKEN
 from regionlab.erasure.resolve import key_digest_sql
 from regionlab.platform.tables import SUPPRESSION_LIST
+from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey
 from regionlab.privacy.pseudonym import hmac_params, hmac_sql
 from regionlab.spec import Product
@@ -77,11 +77,11 @@ def quarantine_erased(
         con.execute(f"DELETE FROM raw WHERE {hit}")
     # Rows quarantined earlier in this run keep their raw line: find suppressed CPRs in it.
     token_key = hmac_sql("tok")
+    install_cpr_macros(con)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE __rl_erased_q AS
         WITH toks AS (
-            SELECT rowid AS rid, replace(replace(
-                unnest(regexp_extract_all(raw, '{CPR_TOKEN}')), '-', ''), ' ', '') AS tok
+            SELECT rowid AS rid, unnest(cpr_candidates(raw)) AS tok
             FROM quarantine WHERE raw IS NOT NULL
         ),
         keyed AS (

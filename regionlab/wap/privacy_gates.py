@@ -1,13 +1,14 @@
 """The privacy gates of the audit step, run on ``staged`` before anything is published.
 
 These are hard gates: a product whose staged rows still contain CPR-shaped
-values, register names or phone numbers, a direct identifier, or a
-quasi-identifier class smaller than its minimum k is not published.
+values, phone numbers, e-mail addresses, addresses, register names or the
+identifiers of the row's own person, a direct identifier, or a
+quasi-identifier class smaller than its minimum k is not published. The
+identifier gate counts with the scrubber's own rules, so whatever the
+scrubber would remove — in a column it was not told to scrub, too — blocks.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import duckdb
 
@@ -18,9 +19,11 @@ from regionlab.platform.names import (
     PRIVACY_CATEGORY,
 )
 from regionlab.privacy import kanon, scrub
+from regionlab.privacy.names import KnownNames
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Product, PublishedColumn
 from regionlab.spec.vocab import Classification, ColumnType, Pseudonymisation
+from regionlab.wap.register_names import Register, identities_installed
 
 
 def _result(
@@ -44,23 +47,34 @@ def _is_person_key(column: PublishedColumn) -> bool:
 
 
 def identifier_scan(
-    con: duckdb.DuckDBPyConnection, product: Product, names: Sequence[str]
+    con: duckdb.DuckDBPyConnection, product: Product, register: Register
 ) -> CheckResult:
-    """No text column may hold a CPR-shaped value, a phone number or a register name."""
-    columns = [
-        c.name
+    """No text column may hold an identifier the scrubber removes (counted, never shown)."""
+    texts = [
+        c
         for c in product.published_columns
         if c.type is ColumnType.varchar and not _is_person_key(c)
     ]
+    columns = [c.name for c in texts]
     person_data = bool(product.source and product.source.person_column) or product.is_derived
     total = con.execute("SELECT count(*) FROM staged").fetchone()[0]
-    counts = scrub.find_identifier_shapes(con, "staged", columns, names if person_data else [])
+    staged = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE staged)").fetchall()}
+    identities = identities_installed(con) if "person_key" in staged else None
+    counts = scrub.find_identifier_shapes(
+        con,
+        "staged",
+        columns,
+        register.names if person_data else KnownNames(),
+        identities=identities,
+        person_columns=columns,  # every text column of a product whose person is known
+    )
     found = {f"{col}:{kind}": n for col, kinds in counts.items() for kind, n in kinds.items() if n}
     detail = ", ".join(f"{k}={v}" for k, v in sorted(found.items()))
     return _result(
         IDENTIFIER_SCAN.name,
         not found,
-        "No CPR numbers, phone numbers or names from the register in any text column.",
+        "No CPR numbers, phone numbers, e-mail addresses, addresses or register names in any "
+        "text column.",
         sum(found.values()),
         total,
         detail,
@@ -88,26 +102,45 @@ def direct_identifiers_absent(con: duckdb.DuckDBPyConnection, product: Product) 
 
 
 def k_anonymity(con: duckdb.DuckDBPyConnection, product: Product) -> CheckResult | None:
-    qis = product.privacy.quasi_identifiers
+    """k over exactly the declared quasi-identifiers (every column classified so).
+
+    A product declared not k-anonymous (row-level, permit only) is measured and
+    reported, but not blocked: its promise is the permit, which ``regionlab
+    check`` holds it to.
+    """
+    qis = product.quasi_identifiers
     if not qis:
         return None
     result = kanon.k_anonymity(con, "staged", qis)
     min_k = product.privacy.min_k
     small = result.classes_below(min_k)
+    measured = f"k={result.k} over {', '.join(qis)}, minimum {min_k}; {small} classes below it"
+    if not product.k_anonymous:
+        return CheckResult(
+            check=K_ANONYMITY.name,
+            category=PRIVACY_CATEGORY,
+            severity="warning",
+            status=Status.passed,
+            description="Row-level product, declared not k-anonymous: only available under a "
+            "permit, never in aggregate outputs unsuppressed.",
+            unexpected_count=small,
+            element_count=result.classes,
+            detail=f"not k-anonymous by declaration; {measured}",
+        )
     return _result(
         K_ANONYMITY.name,
         result.k >= min_k,
         f"Every combination of {', '.join(qis)} occurs at least {min_k} times.",
         small,
         result.classes,
-        f"k={result.k}, minimum {min_k}",
+        measured,
     )
 
 
 def privacy_gates(
-    con: duckdb.DuckDBPyConnection, product: Product, names: Sequence[str]
+    con: duckdb.DuckDBPyConnection, product: Product, register: Register
 ) -> list[CheckResult]:
-    results = [identifier_scan(con, product, names), direct_identifiers_absent(con, product)]
+    results = [identifier_scan(con, product, register), direct_identifiers_absent(con, product)]
     if (k := k_anonymity(con, product)) is not None:
         results.append(k)
     return results

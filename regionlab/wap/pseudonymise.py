@@ -8,18 +8,18 @@ holds only rows that may be published once the audit passes.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 import duckdb
 
 from regionlab.privacy import generalise, scrub
-from regionlab.privacy.cpr import install_cpr_macros
+from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey
 from regionlab.privacy.pseudonym import add_person_key
 from regionlab.spec import Product
 from regionlab.spec.vocab import Pseudonymisation as P
 from regionlab.sql import quote_ident
 from regionlab.steps import step
+from regionlab.wap.register_names import Register
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, product: Product, where: str, reason: str) -> None:
@@ -85,18 +85,26 @@ def build_staged(
     con: duckdb.DuckDBPyConnection,
     product: Product,
     key: PseudonymKey | None,
-    names: Sequence[str],
+    register: Register,
     reference_date: dt.date,
 ) -> None:
-    """Create ``staged`` with exactly the product's published columns."""
-    if product.source and product.source.person_column:
+    """Create ``staged`` with exactly the product's published columns.
+
+    Free text is scrubbed of the register's identifiers and, where the product
+    names its person, of that person's own (see ``regionlab.privacy.scrub``).
+    """
+    person_column = product.source.person_column if product.source else None
+    if person_column:
         assert key is not None
         with step("pseudonymise.person_key"):
-            add_person_key(con, "raw", key, cpr_column=product.source.person_column)
-    for col in product.columns:
-        if col.pseudonymisation is P.scrub_text:
-            with step("pseudonymise.scrub_text"):
-                scrub.scrub_column(con, "raw", col.name, names)
+            add_person_key(con, "raw", key, cpr_column=person_column)
+    texts = [c.name for c in product.columns if c.pseudonymisation is P.scrub_text]
+    identities = None
+    if texts and person_column:
+        identities = register.install_identities(con, "raw", person_column)
+    for column in texts:
+        with step("pseudonymise.scrub_text"):
+            scrub.scrub_column(con, "raw", column, register.names, identities=identities)
     if any(c.pseudonymisation is P.municipality for c in product.columns):
         generalise.install_postcodes(con)
     select = ", ".join(

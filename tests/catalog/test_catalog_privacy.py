@@ -8,7 +8,6 @@ reads it back from Lite.
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from catalog_testdata import PLANTED_CPR, PLANTED_KEY, PLANTED_NAME, PLANTED_PSEUDONYM
@@ -16,9 +15,7 @@ from catalog_testdata import PLANTED_CPR, PLANTED_KEY, PLANTED_NAME, PLANTED_PSE
 from catalog.emit import build_mcps
 from catalog.safety import WITHHELD, safe_text
 from catalog.sinks import write_json
-
-CPR = re.compile(r"\b\d{6}-?\d{4}\b")
-HEX64 = re.compile(r"\b[0-9a-fA-F]{64}\b")
+from regionlab.privacy.identifiers import CPR_STRICT, PERSON_KEY
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +39,8 @@ def test_no_planted_value_reaches_the_json(emitted, planted):
 
 
 def test_no_cpr_or_pseudonym_shaped_text_at_all(emitted):
-    assert not CPR.search(emitted)
-    assert not HEX64.search(emitted)
+    assert not CPR_STRICT.contains(emitted)
+    assert not PERSON_KEY.contains(emitted)
 
 
 def test_counts_are_kept_while_details_are_dropped(emitted):

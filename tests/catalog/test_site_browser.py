@@ -225,6 +225,21 @@ def test_product_page_shows_owner_names_and_code_systems(page, fixture_site: Pat
     assert page.errors == []
 
 
+def test_product_page_shows_whether_the_product_is_k_anonymous(page, fixture_site: Path) -> None:  # type: ignore[no-untyped-def]
+    page.goto(fixture_site.joinpath("index.html").as_uri() + "#/produkt/population/persons")
+    page.wait_for_selector("#k-anonymity")
+    persons = page.locator("#k-anonymity").inner_text()
+    assert "Ikke k-anonymt" in persons and "kun under en tilladelse" in persons
+    assert "residence_municipality, municipality_code" in persons  # every quasi-identifier
+    page.goto(
+        fixture_site.joinpath("index.html").as_uri() + "#/produkt/patient_administration/contacts"
+    )
+    page.wait_for_selector("#k-anonymity")
+    contacts = page.locator("#k-anonymity").inner_text()
+    assert "k ≥ 5" in contacts and "Ikke k-anonymt" not in contacts
+    assert page.errors == []
+
+
 def test_initiatives_board_shows_every_phase(page, demo_site: Path) -> None:  # type: ignore[no-untyped-def]
     data = _site_data(demo_site)
     page.goto((demo_site / "index.html").as_uri() + "#/initiativer")

@@ -13,7 +13,8 @@ import pytest
 
 from regionlab import lake
 from regionlab.settings import Settings
-from regionlab.spec import load_domains
+from regionlab.spec import Product, load_domains
+from regionlab.spec.vocab import Classification, KAnonymity
 from regionlab.wap import quarantine_zone
 from regionlab.wap.engine import run_derived_product, run_source_product
 
@@ -152,15 +153,39 @@ def test_failed_audit_publishes_nothing_and_keeps_the_previous_snapshot(
     assert retry.status == "published" and retry.rows_published == 1
 
 
-def test_k_anonymity_below_minimum_blocks_publish(platform: Settings) -> None:
+def test_k_anonymity_is_checked_over_every_declared_quasi_identifier(platform: Settings) -> None:
+    """Issue 15 finding 6: k over all four quasi-identifiers of persons, not two of them.
+
+    Promised k-anonymous at the minimum k of 5, the register does not pass (over age band
+    and sex alone it would); as declared — not k-anonymous, permit only — it publishes and
+    the measured k is reported.
+    """
     persons = REGISTRY.product("population/persons").model_copy(deep=True)
-    persons.privacy.min_k = 10_000
+    persons.privacy.k_anonymity = KAnonymity.required
     run = run_source_product(persons, platform)
     assert run.status == "audit_failed"
-    assert "privacy_k_anonymity" in [c.check for c in run.blocking_failures]
+    gate = next(c for c in run.blocking_failures if c.check == "privacy_k_anonymity")
+    assert "over age_band, sex, residence_municipality, municipality_code" in gate.detail
+    assert gate.unexpected_count and gate.unexpected_count > 0
     con = lake.connect(read_only=True)
     assert ("population", "persons") not in lake.list_tables(con)
     con.close()
+    data = persons.model_dump()
+    for column in data["columns"]:
+        if column["name"] in ("postcode", "municipality_code"):
+            column["classification"] = Classification.none
+    data["privacy"]["quasi_identifiers"] = ["age_band", "sex"]
+    two = Product.model_validate(data)
+    assert two.quasi_identifiers == ["age_band", "sex"]
+    partial = run_source_product(two, platform)
+    assert partial.status == "published", partial.blocking_failures  # the old, partial check
+
+    declared = REGISTRY.product("population/persons")
+    run = run_source_product(declared, platform, full_refresh=True)
+    assert run.status == "published", run.blocking_failures
+    report = next(c for c in run.checks if c.check == "privacy_k_anonymity")
+    assert not report.blocks and report.severity == "warning"
+    assert "not k-anonymous by declaration" in report.detail
 
 
 def test_derived_products_follow_their_upstreams(platform: Settings) -> None:

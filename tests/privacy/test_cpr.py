@@ -1,4 +1,4 @@
-"""CPR rules: century, dates, sex, modulus 11, and Python/SQL agreement."""
+"""CPR rules: century, dates, sex, modulus 11, any separator, and Python/SQL agreement."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from regionlab.privacy.cpr import (
+from regionlab.privacy.identifiers import (
     CprParts,
     cpr_birth_date,
     cpr_sex,
@@ -39,6 +39,14 @@ from regionlab.privacy.cpr import (
         ("010110-6001", date(2010, 1, 1)),
         ("290200-4001", date(2000, 2, 29)),  # 2000 is a leap year
         ("  010190-1234\n", date(1990, 1, 1)),  # surrounding whitespace ignored
+        ("010190 1234", date(1990, 1, 1)),  # written the way clinicians write it
+        ("010190–1234", date(1990, 1, 1)),  # en dash
+        ("010190 — 1234", date(1990, 1, 1)),  # em dash with spaces
+        ("010190/1234", date(1990, 1, 1)),
+        ("010190.1234", date(1990, 1, 1)),
+        ("01.01.90-1234", date(1990, 1, 1)),
+        ("01-01-90-1234", date(1990, 1, 1)),
+        ("01/01/90 1234", date(1990, 1, 1)),
     ],
 )
 def test_birth_date_and_century(cpr: str, born: date) -> None:
@@ -58,7 +66,9 @@ def test_birth_date_and_century(cpr: str, born: date) -> None:
         "12345",
         "0101011234x",
         "010190--1234",
-        "010190 1234",  # a space is not an accepted separator in a CPR field
+        "01.0190-1234",  # one date separator but not the other
+        "01.01/90-1234",  # two different date separators
+        "010190 x 1234",
         "01019012345",
         "",
         "٠١٠١٩٠١٢٣٤",  # non-ASCII digits
@@ -77,9 +87,9 @@ def test_non_strings_are_not_cprs() -> None:
     assert not is_valid_cpr(None)
 
 
-def test_normalise_accepts_both_shapes() -> None:
-    assert normalise_cpr("010190-1234") == "0101901234"
-    assert normalise_cpr("0101901234") == "0101901234"
+def test_normalise_accepts_any_separator() -> None:
+    for written in ("010190-1234", "0101901234", "010190 1234", "01.01.90 – 1234", "010190/1234"):
+        assert normalise_cpr(written) == "0101901234"
     assert normalise_cpr("320299-1234") == "3202991234"  # shape only; the date is not checked
     assert normalise_cpr("12345") is None
 
@@ -121,7 +131,11 @@ def _generated_values(n: int, seed: int = 7) -> list[str | None]:
             born = start + timedelta(days=rng.randrange(0, 200 * 365))
             serial = f"{rng.randrange(10)}{rng.randrange(1000):03d}"
             body = f"{born:%d%m%y}"
-            values.append(f"{body}-{serial}" if rng.random() < 0.5 else body + serial)
+            sep = rng.choice(["-", "", " ", "–", " — ", "/", "."])
+            if rng.random() < 0.2:
+                mark = rng.choice([".", "-", "/", " "])
+                body = mark.join((body[0:2], body[2:4], body[4:6]))
+            values.append(body + sep + serial)
         elif kind < 0.7:  # random digits: mostly impossible dates
             digits = f"{rng.randrange(10**10):010d}"
             values.append(digits if rng.random() < 0.5 else digits[:6] + "-" + digits[6:])

@@ -89,7 +89,23 @@ def test_aggregates_carry_no_person_key(registry: Registry) -> None:
     for ref in ("population/municipality_population", "research/monthly_activity"):
         product = registry.product(ref)
         assert "person_key" not in {c.name for c in product.published_columns}
-        assert product.privacy.quasi_identifiers == []
+        assert product.quasi_identifiers == []
+        assert product.access_level.value == "non_public"  # counts over row-level products
+
+
+def test_row_level_products_say_they_are_not_k_anonymous(registry: Registry) -> None:
+    """Issue 15 finding 6: every declared quasi-identifier counts; persons cannot be k-anonymous."""
+    persons = registry.product("population/persons")
+    assert persons.quasi_identifiers == [
+        "age_band",
+        "sex",
+        "residence_municipality",
+        "municipality_code",
+    ]
+    assert not persons.k_anonymous and persons.privacy.justification
+    for product in registry.products.values():
+        if not product.k_anonymous:
+            assert product.access_level.value == "non_public", product.ref
 
 
 def test_defect_types_are_covered_by_rules(registry: Registry) -> None:

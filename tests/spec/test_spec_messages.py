@@ -299,3 +299,49 @@ def test_load_domains_raises_one_user_error_with_every_problem(domains_copy: Pat
     )
     _, problems = collect(domains_copy)
     assert len(info.value.problems) == len(problems) == 2
+
+
+PERSONS = "population/persons.yaml"
+PERSONS_QIS = "  quasi_identifiers: [age_band, sex, residence_municipality, municipality_code]\n"
+
+
+def test_listed_quasi_identifiers_must_be_all_the_classified_ones(
+    domains_copy: Path, problems_of: Problems
+) -> None:
+    """Issue 15 finding 6: the list named two of four; the gate checked only those."""
+    edit(domains_copy / PERSONS, PERSONS_QIS, "  quasi_identifiers: [age_band, sex]\n")
+    assert problems_of(domains_copy) == [
+        "domains/population/persons.yaml: privacy.quasi_identifiers: misses "
+        "residence_municipality, municipality_code, classified quasi_identifier; the audit "
+        "checks k over every quasi-identifier (list all of age_band, sex, "
+        "residence_municipality, municipality_code, or leave quasi_identifiers out)"
+    ]
+
+
+def test_a_product_that_is_not_k_anonymous_needs_a_permit_and_a_reason(
+    domains_copy: Path, problems_of: Problems
+) -> None:
+    text = (domains_copy / PERSONS).read_text(encoding="utf-8")
+    start = text.index("  justification: >\n")
+    end = text.index("quality:\n")
+    (domains_copy / PERSONS).write_text(text[:start] + text[end:], encoding="utf-8")
+    edit(domains_copy / PERSONS, "access_level: non_public", "access_level: restricted")
+    assert problems_of(domains_copy) == [
+        "domains/population/persons.yaml: access_level: a product that is not k-anonymous is "
+        "only available under a permit (set access_level: non_public)",
+        "domains/population/persons.yaml: privacy.justification: say why the product cannot be "
+        "k-anonymous (e.g. one row per person with age band, sex and municipality; only under "
+        "a permit)",
+    ]
+
+
+def test_counts_over_a_row_level_product_are_permit_only_too(
+    domains_copy: Path, problems_of: Problems
+) -> None:
+    path = domains_copy / "population/municipality_population.yaml"
+    edit(path, "access_level: non_public", "access_level: restricted")
+    assert problems_of(domains_copy) == [
+        "domains/population/municipality_population.yaml: access_level: reads population/persons, "
+        "which is not k-anonymous; its counts are not suppressed in the lake (set access_level: "
+        "non_public (counts shown elsewhere go through small-cell suppression))"
+    ]

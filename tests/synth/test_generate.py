@@ -14,11 +14,12 @@ import pytest
 
 from regionlab import codelists
 from regionlab.errors import UserError
+from regionlab.privacy.identifiers import cpr_birth_date as birth_date
+from regionlab.privacy.identifiers import passes_modulus11 as mod11
 from regionlab.synth import generate
 from regionlab.synth.defects import DEFECT_TYPES, UNKNOWN_CODES
 
 from .conftest import AS_OF, labels, parse_csv_line, read_lines
-from .cprcheck import birth_date, mod11
 
 EXPECTED_COLUMNS = {
     "cpr/persons": ["cpr", "first_name", "last_name", "birth_date", "sex", "address",

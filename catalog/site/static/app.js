@@ -197,6 +197,7 @@
             <div class="fact"><dt>Formål</dt><dd>${esc(props.purpose || "–")}</dd></div>
             <div class="fact"><dt>Adgangsniveau</dt><dd>${chip(access[0], props.access_level === "public" ? "ok" : "advarsel")} <span class="small muted">${esc(access[1])}</span></dd></div>
             <div class="fact"><dt>Hjemmel</dt><dd>${esc(props.legal_basis || "–")}</dd></div>
+            ${kAnonymityFact(props)}
             <div class="fact"><dt>Opbevaring</dt><dd>${esc(props.retention || "–")}<div class="small muted">${esc(props.retention_justification || "")}</div></dd></div>
             ${erasureFact(props)}
             <div class="fact"><dt>Friskhed</dt><dd>nyeste data ${fmtDate(freshness(p))}${age != null ? ` <span class="small muted">(${age} dage)</span>` : ""}<div class="small muted">snapshot ${esc(props.last_snapshot || "–")} · publiceret ${fmtDateTime(props.published_at)} · ${fmtInt(props.row_count)} rækker</div></dd></div>
@@ -219,6 +220,19 @@
           `<li><a href="#/initiativer/${esc(i.id)}">${esc(i.name)}</a> ${chip(i.phase)} <span class="small muted">${esc(i.department)}</span></li>`).join("")
       }</ul></div>` : ""}
       ${p.terms.length ? `<h2>Begreber</h2><p>${p.terms.map(termLink).join(" · ")}</p>` : ""}`;
+  }
+
+  /* Whether the product is k-anonymous over its quasi-identifiers, or row-level under a permit only. */
+  function kAnonymityFact(props) {
+    if (!props.quasi_identifiers) return "";
+    const qis = `<div class="small muted">over ${esc(props.quasi_identifiers)}</div>`;
+    if (props.k_anonymity === "not_achievable") {
+      return `<div class="fact" id="k-anonymity"><dt>k-anonymitet</dt><dd>${chip("Ikke k-anonymt", "advarsel")}
+        <span class="small muted">Rækkeniveau: kun under en tilladelse i et arbejdsområde; optællinger kun med småtalsundertrykkelse.</span>
+        ${qis}<div class="small">${esc(props.k_anonymity_justification || "")}</div></dd></div>`;
+    }
+    return `<div class="fact" id="k-anonymity"><dt>k-anonymitet</dt><dd>${chip(`k ≥ ${esc(props.min_k)}`, "ok")}
+      <span class="small muted">Hver kombination forekommer mindst ${esc(props.min_k)} gange.</span>${qis}</dd></div>`;
   }
 
   function schemaTable(p) {
