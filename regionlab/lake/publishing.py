@@ -49,6 +49,31 @@ _RETRYABLE = (
 MAX_ATTEMPTS = 6
 
 
+def _is_ddl(statement: Statement) -> bool:
+    return statement[0].lstrip().upper().startswith("CREATE ")
+
+
+def _create_first(con: duckdb.DuckDBPyConnection, ddl: Sequence[Statement]) -> None:
+    """Commit the ``CREATE ... IF NOT EXISTS`` statements of ``also`` on their own.
+
+    DuckLake 1.5.5 fails a commit that creates a table in a schema with inlining
+    on and inlines an insert into another table of that schema ("Table with name
+    ducklake_inlined_data_<t>_<v> does not exist"): the first publish after a
+    failed audit (which wrote the quality history but no load log) hit it every
+    time. Created first, the tables are there when the publish inserts; an empty
+    bookkeeping table left by a publish that then fails is harmless.
+    """
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for sql, params in ddl:
+            con.execute(sql, list(params))
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
 def _retryable(exc: duckdb.Error) -> bool:
     message = str(exc).lower()
     return any(marker in message for marker in _RETRYABLE)
@@ -172,10 +197,14 @@ def publish(
     else:
         query = source.strip().rstrip(";")
 
+    ddl = [statement for statement in also if _is_ddl(statement)]
+    rest = [statement for statement in also if not _is_ddl(statement)]
     try:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with write_lock(con, alias):
+                    if ddl:
+                        _create_first(con, ddl)
                     snapshot = _publish_once(
                         con,
                         alias=alias,
@@ -186,7 +215,7 @@ def publish(
                         author=author,
                         message=message,
                         info=info,
-                        also=also,
+                        also=rest,
                     )
                 _maintain(con, alias)
                 return snapshot

@@ -71,6 +71,27 @@ def test_products_write_parquet_and_bookkeeping_stays_in_the_catalogue(
     assert len(_parquet(lake_config, "clinic")) == 7
 
 
+def test_a_publish_may_create_one_bookkeeping_table_and_inline_into_another(
+    lake_config: LakeConfig,
+) -> None:
+    """DuckLake 1.5.5 fails a commit that creates a table in an inlining schema and
+    inlines into another of its tables; a publish after a failed audit did exactly that
+    (quality history existed, the load log did not). The publish creates them first."""
+    con = lake.connect(lake_config)
+    bootstrap = [("CREATE SCHEMA IF NOT EXISTS lake._regionlab", [])]
+    lake.publish(con, "clinic", "contacts", "SELECT 1 AS x", also=bootstrap + _history(1, 0))
+    log = [
+        ("CREATE TABLE IF NOT EXISTS lake._regionlab.log (run INT)", []),
+        ("INSERT INTO lake._regionlab.log VALUES (1)", []),
+    ]
+    lake.publish(con, "clinic", "contacts", "SELECT 2 AS x", also=log + _history(1, 1))
+    assert con.execute("SELECT count(*) FROM lake._regionlab.log").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM lake._regionlab.history").fetchone()[0] == 2
+    assert lake.inlined_rows(con)["_regionlab.history"] == 1
+    assert con.execute("SELECT x FROM lake.clinic.contacts").fetchall() == [(2,)]
+    con.close()
+
+
 def test_checkpoint_is_not_relied_on_the_flush_is_explicit(lake_config: LakeConfig) -> None:
     """duckdb/ducklake#1368: a bare CHECKPOINT leaves inlined rows where they are."""
     con = lake.connect(lake_config)
