@@ -16,7 +16,6 @@ is unknown is not past retention, and a row without a person key is nobody's.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ import duckdb
 
 from regionlab import lake
 from regionlab.config import current
-from regionlab.lake.connect import catalog_lock, sqlite_catalog_file
+from regionlab.lake.connect import catalog_lock, sqlite_catalog_file, transaction
 from regionlab.sql import quote_ident, quote_literal
 
 ERASED_ROWS = "__rl_erased_rows"
@@ -101,8 +100,7 @@ def apply(
     when no table has matching rows and ``also`` is empty.
     """
     change = LakeChange()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con) as tx:
         for d in deletions:
             n = int(
                 con.execute(
@@ -116,7 +114,7 @@ def apply(
                 )
                 change.rows[d.ref] = change.rows.get(d.ref, 0) + n
         if not change.rows and not also:
-            con.execute("ROLLBACK")
+            tx.discard()
             return change
         for sql, params in also:
             con.execute(sql, list(params))
@@ -125,11 +123,6 @@ def apply(
             f"CALL lake.set_commit_message('regionlab', {quote_literal(message)}, "
             f"extra_info => {quote_literal(info)})"
         )
-        con.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
-        raise
     row = con.execute("SELECT id FROM ducklake_last_committed_snapshot('lake')").fetchone()
     change.snapshot_id = int(row[0])
     return change

@@ -26,7 +26,13 @@ flushed to Parquet explicitly (:mod:`regionlab.lake.inlining`,
 
 from regionlab.lake.compaction import Compaction, compact_bookkeeping, merge_adjacent_files
 from regionlab.lake.config import LAKE_ALIAS, LakeConfig
-from regionlab.lake.connect import catalog_lock, connect, init_lake, write_lock
+from regionlab.lake.connect import (
+    catalog_lock,
+    connect,
+    init_lake,
+    transaction,
+    write_lock,
+)
 from regionlab.lake.extensions import duckdb_connect, extension_directory, load_extensions
 from regionlab.lake.inlining import (
     BOOKKEEPING_SCHEMA,
@@ -74,6 +80,7 @@ __all__ = [
     "quote_literal",
     "set_inlining",
     "table_name",
+    "transaction",
     "table_row_counts",
     "write_lock",
 ]

@@ -103,6 +103,36 @@ def _configured() -> LakeConfig:
     return current().lake
 
 
+class Transaction:
+    """An open lake transaction; :meth:`discard` ends it with a rollback instead of a commit."""
+
+    def __init__(self) -> None:
+        self.discarded = False
+
+    def discard(self) -> None:
+        self.discarded = True
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[Transaction]:
+    """``BEGIN`` … ``COMMIT``, rolled back on any error.
+
+    A DuckLake transaction is the unit every writer relies on (a publish and its
+    bookkeeping, an erasure's rewrites, a flush): all of it lands in one snapshot or
+    none of it. A failed ``COMMIT`` has already ended the transaction, so the
+    rollback after it may fail and is not what the caller needs to hear about.
+    """
+    state = Transaction()
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield state
+        con.execute("ROLLBACK" if state.discarded else "COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
 def _catalog_extension(config: LakeConfig) -> str:
     return "sqlite" if config.catalog_type == "sqlite" else "postgres"
 

@@ -39,13 +39,12 @@ Known DuckLake bugs this module guards against:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 import duckdb
 
 from regionlab.lake.config import LAKE_ALIAS
-from regionlab.lake.connect import sqlite_catalog_file, write_lock
+from regionlab.lake.connect import sqlite_catalog_file, transaction, write_lock
 from regionlab.sql import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
@@ -266,8 +265,7 @@ def flush_inlined_data(
         named.append(f"table_name => {quote_literal(table)}")
     call = ", ".join([quote_literal(alias), *named])
     with write_lock(con, alias):
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             before = {name: _count(con, _qualified(alias, name)) for name in targets}
             rows = con.execute(
                 "SELECT schema_name, table_name, rows_flushed "
@@ -280,11 +278,6 @@ def flush_inlined_data(
                         f"flushing {name} changed its row count inside the transaction "
                         f"(before: {before[name][0]} rows); rolled back, nothing changed"
                     )
-            con.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(duckdb.Error):
-                con.execute("ROLLBACK")
-            raise
         if flushed:
             _verify_flush(con, alias, flushed)
     return flushed

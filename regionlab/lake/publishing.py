@@ -8,7 +8,6 @@ current. Each snapshot records which product and run made it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import random
@@ -21,7 +20,7 @@ from typing import Any, Literal
 import duckdb
 
 from regionlab.lake.config import LAKE_ALIAS
-from regionlab.lake.connect import write_lock
+from regionlab.lake.connect import transaction, write_lock
 from regionlab.lake.tables import check_name, table_name
 from regionlab.sql import quote_ident, quote_literal
 
@@ -63,15 +62,9 @@ def _create_first(con: duckdb.DuckDBPyConnection, ddl: Sequence[Statement]) -> N
     time. Created first, the tables are there when the publish inserts; an empty
     bookkeeping table left by a publish that then fails is harmless.
     """
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for sql, params in ddl:
             con.execute(sql, list(params))
-        con.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
-        raise
 
 
 def _retryable(exc: duckdb.Error) -> bool:
@@ -93,8 +86,7 @@ def _publish_once(
     also: Sequence[Statement],
 ) -> int:
     target = table_name(domain, product, alias)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(alias)}.{quote_ident(domain)}")
         if mode == "replace":
             row = con.execute(f"CREATE OR REPLACE TABLE {target} AS {query}").fetchone()
@@ -111,12 +103,6 @@ def _publish_once(
             f"CALL {quote_ident(alias)}.set_commit_message({quote_literal(author)}, "
             f"{quote_literal(message)}, extra_info => {quote_literal(extra)})"
         )
-        con.execute("COMMIT")
-    except BaseException:
-        # A failed COMMIT has already ended the transaction.
-        with contextlib.suppress(duckdb.Error):
-            con.execute("ROLLBACK")
-        raise
     row = con.execute("SELECT id FROM ducklake_last_committed_snapshot(?)", [alias]).fetchone()
     assert row is not None and row[0] is not None, "DuckLake reported no committed snapshot"
     return int(row[0])
