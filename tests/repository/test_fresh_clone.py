@@ -122,15 +122,19 @@ def test_bootstrap_as_an_ordinary_user(ordinary_user: pwd.struct_passwd) -> None
         clone = work / "regionlab"
         env = _clean_env(path, home=ordinary_user.pw_dir)
         env["USER"] = env["LOGNAME"] = USER
-        as_user = ["runuser", "-u", USER, "--"]
+        ids = {
+            "user": ordinary_user.pw_uid,
+            "group": ordinary_user.pw_gid,
+            "extra_groups": [],
+        }
         _clone(clone)  # as root (git refuses another user's repository), then handed over
         subprocess.run(["chown", "-R", f"{USER}:", str(work)], check=True)
-        _run([*as_user, "make", "uv"], clone, env)
+        _run(["make", "uv"], clone, env, **ids)
         uv = clone / ".tools" / "bin" / "uv"
         assert uv.exists() and uv.stat().st_uid == ordinary_user.pw_uid
-        assert "0.13.9" in _run([*as_user, str(uv), "--version"], clone, env).stdout
+        assert "0.13.9" in _run([str(uv), "--version"], clone, env, **ids).stdout
         # The locked environment resolves for this user's interpreter (nothing installed).
-        dry = _run([*as_user, str(uv), "sync", "--frozen", "--dry-run"], clone, env)
+        dry = _run([str(uv), "sync", "--frozen", "--dry-run"], clone, env, **ids)
         assert "Would" in dry.stdout + dry.stderr
     finally:
         shutil.rmtree(work, ignore_errors=True)
