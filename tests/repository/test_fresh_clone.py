@@ -78,7 +78,7 @@ def test_make_sync_in_a_fresh_clone_without_uv_on_path(tmp_path: Path) -> None:
     assert shutil.which("uv", path=path) is None
     assert shutil.which("make", path=path) and shutil.which("git", path=path)
     clone = _clone(tmp_path / "regionlab")
-    assert not (clone.parent / "shared").exists()
+    assert [p.name for p in clone.parent.iterdir()] == ["regionlab"]  # nothing beside it
     env = _clean_env(path)
 
     _run(["make", "sync"], clone, env)

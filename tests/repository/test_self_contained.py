@@ -17,10 +17,10 @@ REPO = Path(__file__).resolve().parents[2]
 # Spelled in pieces so this file does not match itself.
 _SIBLING = "shared"
 _FORBIDDEN = re.compile(
-    r"\.\./" + _SIBLING + r"\b"  # ../shared
+    r"\.\./" + _SIBLING + r"\b"  # the relative path from the clone
     r"|/work/" + _SIBLING + r"\b"  # the absolute path on the development machine
-    r"|\.parent\s*/\s*[\"']" + _SIBLING + r"[\"']"  # Path(...).parent / "shared"
-    r"|[\"']" + _SIBLING + r"[\"']\s*/\s*[\"']healthdcat"  # "shared" / "healthdcat-ap-r8"
+    r"|\.parent\s*/\s*[\"']" + _SIBLING + r"[\"']"  # a Path's parent joined with it
+    r"|[\"']" + _SIBLING + r"[\"']\s*/\s*[\"']healthdcat"  # it joined with the validator
 )
 _MD_LINK = re.compile(r"\]\(([^)\s]+)\)|^\[[^\]]+\]:\s*(\S+)", re.M)
 _BINARY = {".png", ".jpg", ".jpeg", ".gif", ".ico", ".woff", ".woff2", ".parquet", ".pdf"}
