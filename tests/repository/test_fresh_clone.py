@@ -91,6 +91,11 @@ def test_make_sync_in_a_fresh_clone_without_uv_on_path(tmp_path: Path) -> None:
     env_var = {**env, "REGIONLAB_VAR": str(tmp_path / "var")}
     checked = _run([str(regionlab), "check"], clone, env_var, timeout=300)
     assert "error" not in checked.stdout.lower(), checked.stdout
+    # The tests that once read the validator beside the repository pass with nothing beside it.
+    tests = ["tests/catalog/test_validation.py", "tests/repository/test_self_contained.py"]
+    pytest_run = _run([str(clone / ".venv" / "bin" / "pytest"), "-q", "-p", "no:cacheprovider",
+                       *tests], clone, env_var, timeout=600)  # fmt: skip
+    assert " passed" in pytest_run.stdout and "failed" not in pytest_run.stdout
 
 
 @pytest.fixture
