@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from pathlib import Path
+
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from cli.console import make_console
+
 app = typer.Typer(help="DataHub-metadata: udsend og vis kataloget.", no_args_is_help=True)
-console = Console()
+console = make_console()
 
 
 @app.command()
@@ -74,6 +79,53 @@ def export_dcat() -> None:
 
     path, n = run()
     console.print(f"HealthDCAT-AP: {n} datasets → {path}", highlight=False)
+
+
+@app.command()
+def validate(
+    file: Path | None = typer.Option(
+        None, "--file", help="Turtle file to validate; default <var>/catalog/healthdcat-ap.ttl."
+    ),
+    export: bool = typer.Option(False, "--export", help="Write the export first."),
+    recommended: bool = typer.Option(
+        True, help="Also check the recommended properties (their results are warnings)."
+    ),
+) -> None:
+    """Validate the HealthDCAT-AP export against the official R8 shapes, per access level.
+
+    Offline, with the shapes and vocabularies vendored in catalog/validation/.
+    Exits 1 when any level has violations.
+    """
+    from catalog.dcat import dcat_path
+    from catalog.dcat import export_dcat as run
+    from catalog.validation import validate_export
+
+    path = file or dcat_path()
+    if export:
+        path, _ = run(path)
+    reports = validate_export(path, recommended=recommended)
+    table = Table("access level", "datasets", "violations", "warnings")
+    for report in reports:
+        table.add_row(
+            report.level.value, str(report.datasets), str(report.violations), str(report.warnings)
+        )
+    console.print(f"HealthDCAT-AP R8 validation of {escape(str(path))}", highlight=False)
+    console.print(table)
+    failed = False
+    for report in reports:
+        grouped = Counter(
+            (f.focus, f.path or "-", f.message[:200])
+            for f in report.findings
+            if f.severity == "Violation"
+        )
+        for (focus, prop, message), n in sorted(grouped.items()):
+            failed = True
+            console.print(
+                f"{report.level.value}: {n} × {escape(focus)} {escape(prop)}: {escape(message)}",
+                highlight=False,
+            )
+    if failed:
+        raise typer.Exit(1)
 
 
 @export_app.command("odcs")

@@ -16,6 +16,10 @@ from rich.console import Console
 app = typer.Typer(help="Label Studio for the labelling team.", no_args_is_help=True)
 server_app = typer.Typer(help="Run the project's Label Studio server.", no_args_is_help=True)
 app.add_typer(server_app, name="server")
+users_app = typer.Typer(
+    help="Annotator accounts (sign-up is by invitation only).", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
 console = Console(highlight=False)
 
 NOT_RUNNING_EXIT = 3  # as LSB init scripts: "program is not running"
@@ -125,3 +129,42 @@ def pull_cmd(
             )
     console.print(f"training export: {result.training_export}")
     console.print(f"manifest: {result.manifest}")
+
+
+@users_app.command("list")
+def users_list_cmd() -> None:
+    """List the accounts and the name each annotator's labels are recorded under."""
+    from rich.table import Table
+
+    from labeling.users import list_users
+
+    table = Table("id", "e-mail", "name", "recorded as")
+    for user in list_users():
+        table.add_row(str(user.id), user.email, user.name, user.annotator)
+    console.print(table)
+
+
+@users_app.command("add")
+def users_add_cmd(
+    email: Annotated[str, typer.Argument(help="The annotator's work e-mail (their login).")],
+) -> None:
+    """Create an annotator account and print its first password once."""
+    from labeling.users import add_user
+
+    user, password = add_user(email)
+    console.print(f"created {user.email} (id {user.id}); labels recorded as '{user.annotator}'")
+    console.print(f"first password: {password.get_secret_value()}", markup=False, soft_wrap=True)
+    console.print("hand it over in person; they change it under Account & Settings")
+
+
+@users_app.command("invite")
+def users_invite_cmd(
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Make a new link; the old one stops working.")
+    ] = False,
+) -> None:
+    """Print the organisation's invite link: whoever opens it signs up as an annotator."""
+    from labeling.users import invite_link
+
+    console.print(invite_link(reset=reset), markup=False, soft_wrap=True)
+    console.print("anyone with this link can sign up: share it with the team only, then --reset")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from labeling.locks import file_lock
 from regionlab.errors import UserError
-from regionlab.settings import get_settings
+from regionlab.settings import PROJECT_ROOT, get_settings
 
 REQUIREMENTS = Path(__file__).resolve().parent / "requirements-server.txt"
 STAMP_NAME = ".regionlab-requirements.sha256"
@@ -75,14 +75,21 @@ def is_current(venv_dir: Path) -> bool:
     )
 
 
+#: The uv the Makefile installs into the project (``make uv``): a fresh machine may have no
+#: other, and ``uv`` need not be on ``PATH`` for ``make`` targets to work.
+PROJECT_UV = PROJECT_ROOT / ".tools" / "bin" / "uv"
+
+
 def _uv() -> str:
-    uv = shutil.which("uv")
-    if uv is None:
-        raise UserError(
-            "uv is not on PATH: Label Studio's virtual environment is built with uv "
-            "(install it with `pip install uv`)."
-        )
-    return uv
+    """The uv to build the venv with: the one running us (``uv run`` sets ``UV``), the one
+    on ``PATH``, or the project's own under ``.tools/``."""
+    for candidate in (os.environ.get("UV"), shutil.which("uv"), str(PROJECT_UV)):
+        if candidate and os.access(candidate, os.X_OK) and Path(candidate).is_file():
+            return candidate
+    raise UserError(
+        "no uv found (not in $UV, not on PATH, not in .tools/bin): Label Studio's virtual "
+        "environment is built with uv; run `make uv` in the project folder."
+    )
 
 
 def _run(cmd: list[str]) -> None:

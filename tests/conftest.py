@@ -10,7 +10,6 @@ from regionlab.privacy.keys import init_key
 from regionlab.settings import Settings, get_settings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture

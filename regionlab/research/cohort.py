@@ -129,7 +129,14 @@ class _Model(BaseModel):
 
 
 class Window(_Model):
-    """A time window relative to the cohort's index date, both ends inclusive."""
+    """A time window relative to the cohort's index date, both ends inclusive.
+
+    Offsets are a signed number and a unit: ``d`` days, ``w`` weeks, ``m`` months,
+    ``y`` years (``-365d``, ``-12m``, ``-1y``); a bare number counts days. Months and years
+    move by calendar months (31 January + 1m is the last day of February). ``{from: -365d}``
+    alone ends on the index day (``to`` defaults to ``0d``); leaving ``from`` out opens the
+    window towards the past. ``from`` must not come after ``to``.
+    """
 
     from_: str | None = Field(
         default=None, alias="from", description="Start, e.g. -365d; empty = open to the past."
@@ -177,7 +184,12 @@ class _Event(_Model):
 
 
 class DiagnosisCriterion(_Event):
-    """Has a diagnosis whose SKS code starts with one of ``codes``."""
+    """Has a diagnosis whose SKS code starts with one of ``codes``.
+
+    Codes are prefixes (``DE11`` takes every type 2 diabetes subcode) and must start at least
+    one code of the SKS list. The diagnosis's registration time must fall in ``within``;
+    without ``within``, ever diagnosed (any time in the published data).
+    """
 
     kind: Literal["diagnosis"] = "diagnosis"
     codes: list[str] = Field(min_length=1, description="SKS diagnosis code prefixes, e.g. DE11.")
@@ -208,7 +220,11 @@ class DiagnosisCriterion(_Event):
 
 
 class ProcedureCriterion(_Event):
-    """Had a procedure whose SKS code starts with one of ``codes``."""
+    """Had a procedure whose SKS code starts with one of ``codes``.
+
+    Codes are prefixes, as for diagnoses. The time it was performed must fall in
+    ``within``; without ``within``, ever had the procedure.
+    """
 
     kind: Literal["procedure"] = "procedure"
     codes: list[str] = Field(min_length=1, description="SKS procedure code prefixes, e.g. BJFD.")
@@ -225,7 +241,13 @@ class ProcedureCriterion(_Event):
 
 
 class LabCriterion(_Event):
-    """Has a laboratory result for one of ``npu`` with a value in the given range."""
+    """Has a laboratory result for one of ``npu`` with a value in the given range.
+
+    NPU codes are matched whole. Give at most one lower limit (``above`` or ``at_least``)
+    and at most one upper limit (``below`` or ``at_most``); with no limit any result of the
+    code counts. The sampling time must fall in ``within``; without ``within``, any result
+    ever.
+    """
 
     kind: Literal["lab"] = "lab"
     npu: list[str] = Field(min_length=1, description="NPU codes (whole codes, e.g. NPU27300).")
@@ -273,7 +295,13 @@ class LabCriterion(_Event):
 
 
 class MedicationCriterion(_Event):
-    """Has a prescription whose ATC code starts with one of ``atc``."""
+    """Has a prescription whose ATC code starts with one of ``atc``.
+
+    Codes are prefixes (``A10B`` takes every blood-glucose-lowering drug except insulins).
+    A prescription matches when its period (start to end, or the start day when it has no
+    end) overlaps ``within``; without ``within``, ever prescribed — any prescription,
+    whenever it ran.
+    """
 
     kind: Literal["medication"] = "medication"
     atc: list[str] = Field(min_length=1, description="ATC code prefixes, e.g. A10B.")
@@ -296,10 +324,16 @@ EventCriterion = Annotated[
 
 
 class AnyOfCriterion(_Model):
-    """Holds when at least one of its criteria holds."""
+    """Holds when at least one of its criteria holds (OR); at least two criteria.
+
+    Its members are diagnosis, procedure, lab or medication criteria, each with its own
+    ``within`` and ``min_count``; ``any_of`` does not nest.
+    """
 
     kind: Literal["any_of"] = "any_of"
-    criteria: list[EventCriterion] = Field(min_length=2)
+    criteria: list[EventCriterion] = Field(
+        min_length=2, description="Two or more diagnosis, procedure, lab or medication criteria."
+    )
 
 
 Criterion = Annotated[
@@ -309,11 +343,20 @@ Criterion = Annotated[
 
 
 class AgeRange(_Model):
-    """Age in whole years, both ends inclusive; see the module docstring for bands."""
+    """Age in whole years, both ends inclusive, read as published 5-year age bands.
 
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
-    match: Literal["inside", "overlap"] = "inside"
+    ``match: inside`` (the default) takes the bands lying wholly in the range, so the count
+    is a lower bound; ``match: overlap`` takes every band touching it (an upper bound). The
+    band is the age on the extract date, not on the index date. Give ``min``, ``max`` or
+    both; a range that holds no whole band needs ``match: overlap``.
+    """
+
+    min: int | None = Field(default=None, ge=0, description="Lowest age in years.")
+    max: int | None = Field(default=None, ge=0, description="Highest age in years.")
+    match: Literal["inside", "overlap"] = Field(
+        default="inside",
+        description="inside: bands wholly in the range (lower bound); overlap: bands touching it.",
+    )
 
     @model_validator(mode="after")
     def _bands(self) -> AgeRange:
@@ -363,22 +406,33 @@ class AgeRange(_Model):
 
 
 class Cohort(_Model):
-    """A validated cohort definition (see the module docstring for semantics)."""
+    """A validated cohort definition.
+
+    Person filters (``age``, ``sex``, ``municipality``, ``alive_at_index``) read
+    ``population/persons``; every ``include`` criterion must hold and no ``exclude``
+    criterion may hold.
+    """
 
     name: str = Field(pattern=_NAME, description="Short id, e.g. t2d_vejle.")
-    title: str = ""
-    description: str = ""
+    title: str = Field(default="", description="A title for people, shown with the counts.")
+    description: str = Field(default="", description="What the cohort is for, in words.")
     index_date: date | Literal["today"] = Field(
         default="today", description="Day the time windows are relative to."
     )
-    age: AgeRange | None = None
+    age: AgeRange | None = Field(default=None, description="Age filter (see Age).")
     sex: list[str] | None = Field(default=None, description="K and/or M.")
     municipality: list[str] | None = Field(
         default=None, description="Municipality codes or names (residence from CPR)."
     )
-    alive_at_index: bool = False
-    include: list[Criterion] = Field(default_factory=list)
-    exclude: list[Criterion] = Field(default_factory=list)
+    alive_at_index: bool = Field(
+        default=False, description="Only people alive on the index date (by death month)."
+    )
+    include: list[Criterion] = Field(
+        default_factory=list, description="Criteria that must all hold (AND)."
+    )
+    exclude: list[Criterion] = Field(
+        default_factory=list, description="Criteria none of which may hold."
+    )
 
     @field_validator("sex", mode="before")
     @classmethod

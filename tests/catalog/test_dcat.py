@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from pyshacl import validate as shacl_validate
 from rdflib import RDF, Graph, Literal, URIRef
 from rdflib import namespace as ns
 
 from catalog.dcat import DPV, DPVPD, EU, HDEU, HEALTH, build_graph, dataset_uri, export_dcat
 from catalog.facts import CatalogFacts, ProductFacts
 from catalog.lake_stats import ProductStats
+from catalog.validation import validate_graph
 from regionlab.errors import UserError
 from regionlab.spec import Registry, load_domains
 from regionlab.spec.region import load_region
 from regionlab.spec.vocab import AccessLevel
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "healthdcat-ap-r8"
-VALIDATOR = SHARED / "validate.py"
-RECOMMENDED = SHARED / "validator" / "recommended" / "non-public-shapes_recommended.ttl"
 REGION_FILE = REPO / "domains" / "catalog.yaml"
 
 #: Recommended properties the specs, the region config and the lake fill for every
@@ -51,48 +44,26 @@ FILLED = {
 }
 
 
-def test_the_official_validator_is_beside_the_repo() -> None:
-    assert VALIDATOR.exists(), f"no HealthDCAT-AP validator at {VALIDATOR} (../shared)"
-
-
-def _validator_module():
-    spec = importlib.util.spec_from_file_location("healthdcat_validate", VALIDATOR)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_validator(ttl: Path, *extra: Path) -> tuple[int, int, int, list[str]]:
-    """(exit code, violations, warnings, violation lines) from the shared validate.py."""
-    proc = subprocess.run(
-        [sys.executable, str(VALIDATOR), str(ttl), *map(str, extra)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    last = re.search(r"violations=(\d+) warnings=(\d+)", proc.stdout)
-    assert last, proc.stdout[-2000:] + proc.stderr[-2000:]
-    lines = [ln for ln in proc.stdout.splitlines() if " | " in ln]
-    return proc.returncode, int(last.group(1)), int(last.group(2)), lines
+def run_validator(ttl: Path, level: AccessLevel = AccessLevel.non_public) -> tuple[int, list[str]]:
+    """(violations, violation lines) of every dataset in ``ttl`` held to ``level``'s shapes."""
+    report = validate_graph(Graph().parse(ttl, format="turtle"), level, all_datasets=True)
+    lines = [
+        f"{f.focus} | {f.path} | {f.message[:160]}"
+        for f in report.findings
+        if f.severity == "Violation"
+    ]
+    return report.violations, lines
 
 
 def warnings_by_dataset(ttl: Path) -> dict[str, set[str]]:
     """Paths of the recommended-shape warnings, per dataset the export describes."""
-    v = _validator_module()
-    shapes = v.load_shapes([str(RECOMMENDED)])
     data = Graph().parse(ttl, format="turtle")
-    datasets = set(data.subjects(RDF.type, ns.DCAT.Dataset))
-    data += v.load_vocabularies()
-    _, report, _ = shacl_validate(
-        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True
-    )
-    out: dict[str, set[str]] = {str(d): set() for d in datasets}
-    for result in report.subjects(RDF.type, v.SH.ValidationResult):
-        focus = report.value(result, v.SH.focusNode)
-        severity = str(report.value(result, v.SH.resultSeverity))
-        if focus in datasets and not severity.endswith("Violation"):
-            out[str(focus)].add(str(report.value(result, v.SH.resultPath)))
+    datasets = {str(d) for d in data.subjects(RDF.type, ns.DCAT.Dataset)}
+    report = validate_graph(data, AccessLevel.non_public, recommended=True, all_datasets=True)
+    out: dict[str, set[str]] = {d: set() for d in datasets}
+    for finding in report.findings:
+        if finding.focus in datasets and finding.severity != "Violation":
+            out[finding.focus].add(str(finding.path))
     return out
 
 
@@ -194,8 +165,8 @@ def test_non_public_products_conform_to_the_official_shapes(demo_env: Path, tmp_
     graph = build_graph(subset, facts_from_lake(registry), product_stats(registry), load_region())
     ttl = tmp_path / "non-public.ttl"
     graph.serialize(ttl, format="turtle")
-    code, violations, _, lines = run_validator(ttl)
-    assert (code, violations) == (0, 0), "\n".join(lines)
+    violations, lines = run_validator(ttl)
+    assert violations == 0, "\n".join(lines)
     assert len(set(graph.subjects(RDF.type, ns.DCAT.Dataset))) == len(subset.products)
 
 
@@ -215,7 +186,7 @@ def test_cli_export_only_public_products_miss_the_non_public_rule(demo_env: Path
     public = {
         ref for ref, p in registry.products.items() if p.access_level is not AccessLevel.non_public
     }
-    _, violations, _, lines = run_validator(ttl)
+    violations, lines = run_validator(ttl)
     assert violations == len(public)
     for line in lines:
         assert "accessRights" in line and any(ref in line for ref in public), line
@@ -238,3 +209,23 @@ def test_recommended_properties_the_specs_can_fill_are_filled(demo_env: Path) ->
             continue
         missing = warnings[str(dataset_uri(region, ref))] & FILLED
         assert not missing, (ref, missing)
+
+
+@pytest.mark.slow
+def test_cli_validate_finds_no_violation_at_any_access_level(demo_env: Path) -> None:
+    """`regionlab catalog validate --export`: each product is held to the shapes of its own
+    access level (public products to PUBLIC), and the whole export conforms."""
+    from typer.testing import CliRunner
+
+    from catalog.validation import validate_export
+    from cli.catalog_cmd import app
+
+    result = CliRunner().invoke(app, ["validate", "--export"])
+    assert result.exit_code == 0, result.output
+    reports = validate_export(demo_env / "catalog" / "healthdcat-ap.ttl")
+    levels = {p.access_level for p in load_domains().products.values()}
+    assert {r.level for r in reports} == levels
+    assert sum(r.datasets for r in reports) == len(load_domains().products)
+    for report in reports:
+        assert report.violations == 0, report.findings
+        assert f"{report.level.value} " in result.output
