@@ -102,6 +102,13 @@ def sample(
     return frame, snapshot
 
 
+def _queue_settings(project: Any) -> dict[str, int]:
+    return {
+        "maximum_annotations": int(project.maximum_annotations or 1),
+        "overlap_cohort_percentage": int(project.overlap_cohort_percentage or 100),
+    }
+
+
 def _existing_tasks(sdk: LabelStudio, project_id: int) -> dict[str, int]:
     """row key -> task id of every task already in the project."""
     out: dict[str, int] = {}
@@ -155,9 +162,13 @@ def push(
             label_config=xml,
             expert_instruction=task.instructions or "",
             show_instruction=bool(task.instructions),
+            **task.queue_settings,
         )
-    elif (project.label_config or "").strip() != xml:
-        project = sdk.projects.update(project.id, label_config=xml, description=description)
+    else:
+        if (project.label_config or "").strip() != xml:
+            project = sdk.projects.update(project.id, label_config=xml, description=description)
+        if _queue_settings(project) != task.queue_settings:
+            project = sdk.projects.update(project.id, **task.queue_settings)
     project_id = int(project.id)
 
     existing = _existing_tasks(sdk, project_id)

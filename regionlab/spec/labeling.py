@@ -46,6 +46,26 @@ class LabelingKind(StrEnum):
     both = "both"
 
 
+class Overlap(BaseModel):
+    """How many annotators see the same task, so agreement is measured in the normal queue.
+
+    Label Studio's defaults give each task to one annotator; agreement then needs
+    hand-made double annotations. ``annotators`` becomes the project's
+    ``maximum_annotations`` and ``share`` its ``overlap_cohort_percentage``.
+    """
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    annotators: int = Field(2, ge=2, le=10, description="Annotators per overlapping task.")
+    share: float = Field(
+        0.2, gt=0, le=1, description="Share of the sample shown to that many annotators."
+    )
+
+    @property
+    def percentage(self) -> int:
+        return max(1, round(self.share * 100))
+
+
 class LabelingTask(BaseModel):
     """One annotation project over a sample of a product's text column."""
 
@@ -70,6 +90,19 @@ class LabelingTask(BaseModel):
     sample_size: int = Field(100, ge=1, le=100_000)
     seed: int = Field(0, ge=0, description="Changes which rows are sampled; stable per seed.")
     pre_annotation: PreAnnotation = PreAnnotation.none
+    overlap: Overlap | None = Field(
+        None, description="Tasks shown to several annotators (agreement); default: one each."
+    )
+
+    @property
+    def queue_settings(self) -> dict[str, int]:
+        """Label Studio project fields that distribute tasks to annotators."""
+        if self.overlap is None:
+            return {"maximum_annotations": 1, "overlap_cohort_percentage": 100}
+        return {
+            "maximum_annotations": self.overlap.annotators,
+            "overlap_cohort_percentage": self.overlap.percentage,
+        }
 
     @model_validator(mode="after")
     def _labels_or_config(self) -> LabelingTask:

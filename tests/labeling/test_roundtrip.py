@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from labeling import server as ls
-from labeling.push import push
+from labeling.push import push, resolve
 from regionlab import lake
 from regionlab.privacy.scrub import scrub_text
 from tests.leakscan import Identifiers, scan_text
@@ -102,6 +102,18 @@ def test_push_imports_the_reproducible_sample_with_predictions(env, pushed) -> N
         ("MEDICIN", "Metformin"),
         ("DOSIS", "500 mg"),
     }
+
+
+def test_push_sets_the_spec_s_overlap_on_the_project_queue(env, pushed) -> None:
+    """Agreement through Label Studio's normal queue: the spec's overlap is the project's."""
+    _, task = resolve(PRODUCT, TASK)
+    assert task.overlap is not None
+    project = env["sdk"].projects.get(id=pushed.project_id)
+    assert project.maximum_annotations == task.overlap.annotators == 2
+    assert project.overlap_cohort_percentage == round(task.overlap.share * 100)
+    env["sdk"].projects.update(pushed.project_id, maximum_annotations=1)
+    push(PRODUCT, TASK, sdk=env["sdk"], base_url=env["url"], limit=LIMIT)  # puts it back
+    assert env["sdk"].projects.get(id=pushed.project_id).maximum_annotations == 2
 
 
 def test_pushing_again_via_the_cli_creates_no_duplicates(env, pushed, ls_var) -> None:
