@@ -193,6 +193,16 @@ class Product(_Spec):
     def upstream(self) -> list[str]:
         return list(self.derived.upstream) if self.derived else []
 
+    @property
+    def check_reads(self) -> list[str]:
+        """Other products this product's quality rules read (foreign keys, dates of death).
+
+        They are not lineage (no row flows from them), but the audit can judge those rules
+        only once they are in the lake, so runs order them first.
+        """
+        reads = (r[0] for rule in self.quality if (r := rule.reference()) is not None)
+        return sorted({ref for ref in reads if ref != self.ref})
+
     @cached_property
     def published_columns(self) -> list[PublishedColumn]:
         """The columns that reach the lake, in order, renamed and retyped by their rules."""
@@ -286,15 +296,25 @@ class Registry(BaseModel):
         return self.products[ref]
 
     def topological(self) -> list[Product]:
-        """Products ordered so every upstream comes before its derived products."""
+        """Products in run order: every upstream before its derived products, and every
+        product a quality rule reads before the product whose rule reads it (so a first run
+        judges foreign keys against a published table). A rule that reads back along a
+        cycle does not reorder (its check says the product is not in the lake yet)."""
         done: dict[str, Product] = {}
+        visiting: set[str] = set()
 
         def visit(ref: str) -> None:
-            if ref in done:
+            if ref in done or ref in visiting:
                 return
-            for up in self.products[ref].upstream:
+            visiting.add(ref)
+            product = self.products[ref]
+            for up in product.upstream:
                 visit(up)
-            done[ref] = self.products[ref]
+            for read in product.check_reads:
+                if read in self.products:
+                    visit(read)
+            visiting.discard(ref)
+            done[ref] = product
 
         for ref in sorted(self.products):
             visit(ref)
