@@ -143,7 +143,14 @@ def _record_failed_audit(con: duckdb.DuckDBPyConnection, product: Product, run: 
             "CALL ducklake_set_commit_message('lake', 'regionlab', ?, extra_info => ?)",
             [
                 f"audit failed for {product.ref}; nothing published",
-                json.dumps({"run_id": run.run_id, "product": product.ref, "audit": "failed"}),
+                json.dumps(
+                    {
+                        "kind": "audit_failed",
+                        "run_id": run.run_id,
+                        "audited": product.ref,
+                        "failed_checks": [c.check for c in run.blocking_failures],
+                    }
+                ),
             ],
         )
         con.execute("COMMIT")
