@@ -169,9 +169,10 @@ def _product_asset(product: Product, order: list[Product]) -> dg.AssetsDefinitio
             yield _check_result(product, result)
         if run.status == "audit_failed":
             failed = ", ".join(c.check for c in run.blocking_failures)
+            reason = run.failure_reason()
+            context.log.error(f"{product.ref}: {reason}")
             raise dg.Failure(
-                description=f"audit failed for {product.ref}: {failed}; nothing was published "
-                "and the previous snapshot stays current",
+                description=f"{product.ref}: {reason}",
                 metadata={"failed_checks": failed, **_metadata(run)},
             )
         yield dg.MaterializeResult(asset_key=asset_key(product.ref), metadata=_metadata(run))
