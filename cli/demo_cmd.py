@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from cli.console import make_console
 from regionlab.settings import get_settings
@@ -53,16 +56,49 @@ def demo(
     from cli.quality_cmd import quality
 
     quality(None)
-    console.print(
-        f"Failing warning rules are the ~{defect_rate:.0%} source defects injected on purpose "
-        "(listed in var/sources/defects.csv); `regionlab catalog show <domain>/<product>` "
-        "names each rule and its counts."
-    )
+    _explain_flagged_rows(settings.sources_dir, key, manifest.as_of)
     emit_and_report()
     _catalogue_products()
     if failed:
         console.print(f"[red]{len(failed)} product(s) not published[/]")
         raise typer.Exit(1)
+
+
+def _explain_flagged_rows(sources: Any, key: Any, as_of: dt.date) -> None:
+    """Errored checks, and the rows each rule flagged matched against ``defects.csv``."""
+    from quality.defects_explained import explain_defects
+    from quality.history import latest_results
+    from regionlab import lake
+    from regionlab.spec import load_domains
+
+    con = lake.connect(read_only=True)
+    try:
+        latest = latest_results(con)
+        matched = explain_defects(con, load_domains(), sources, key, as_of)
+    finally:
+        con.close()
+    errored = latest.filter(latest["status"] == "errored")
+    console.print(f"{errored.height} errored checks")
+    for row in errored.iter_rows(named=True):
+        console.print(f"  [red]{escape(row['product'])}: {escape(row['check'])}[/]")
+    if not matched:
+        console.print("No rule flagged any row.")
+        return
+    table = Table(title="Rows flagged by quality rules, matched with var/sources/defects.csv")
+    for column in ("product", "rule", "severity", "flagged", "injected defects", "not injected"):
+        table.add_column(column, justify="right" if column[0] in "fin" else "left")
+    for m in matched:
+        table.add_row(
+            m.product, m.rule, m.severity, str(m.flagged), str(m.injected), str(m.not_injected)
+        )
+    console.print(table)
+    flagged = sum(m.compared for m in matched)
+    injected = sum(m.injected for m in matched)
+    console.print(
+        f"Of {flagged} flagged rows, {injected} are defects injected on purpose (or point to "
+        f"one) and {flagged - injected} are not; "
+        "`regionlab catalog show <domain>/<product>` names each rule and its counts."
+    )
 
 
 def _catalogue_products() -> None:
