@@ -194,6 +194,15 @@ class Product(_Spec):
         return list(self.derived.upstream) if self.derived else []
 
     @property
+    def offered(self) -> bool:
+        """Whether researchers may be offered the product (permits, the DCAT catalogue).
+
+        A ``draft`` is built, audited and published for its stewards to inspect, but
+        not offered until the steward sets ``status: active``.
+        """
+        return self.status is not Status.draft
+
+    @property
     def check_reads(self) -> list[str]:
         """Other products this product's quality rules read (foreign keys, dates of death).
 
