@@ -58,7 +58,6 @@ def demo(
     quality(None)
     _explain_flagged_rows(settings.sources_dir, key, manifest.as_of)
     emit_and_report()
-    _catalogue_products()
     if failed:
         console.print(f"[red]{len(failed)} product(s) not published[/]")
         raise typer.Exit(1)
@@ -99,17 +98,3 @@ def _explain_flagged_rows(sources: Any, key: Any, as_of: dt.date) -> None:
         f"one) and {flagged - injected} are not; "
         "`regionlab catalog show <domain>/<product>` names each rule and its counts."
     )
-
-
-def _catalogue_products() -> None:
-    """The catalogue site and the HealthDCAT-AP and ODCS exports, built from the metadata."""
-    from catalog.dcat import export_dcat
-    from catalog.odcs import export_odcs
-    from catalog.site.build import build_site
-
-    site = build_site()
-    console.print(f"catalogue site: {site / 'index.html'} (`make catalog` serves it)")
-    path, datasets = export_dcat()
-    console.print(f"HealthDCAT-AP: {datasets} datasets → {path}")
-    contracts = export_odcs()
-    console.print(f"ODCS: {len(contracts)} data contracts → {contracts[0].parent.parent}")

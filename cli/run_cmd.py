@@ -209,7 +209,7 @@ def _failures(result: Any) -> dict[str, str]:
 
 
 def emit_and_report() -> None:
-    """Bring the catalogue up to date with what was just published."""
+    """Bring the catalogue and all its projections up to date with what was just published."""
     with console.status("updating the catalogue (DataHub metadata)"):
         from catalog.publish import emit_catalog
 
@@ -218,6 +218,18 @@ def emit_and_report() -> None:
         f"catalogue: {result.proposals} proposals → {result.json_path}"
         + (" and DataHub Lite" if result.lite_written is not None else "")
     )
+    with console.status("rebuilding the catalogue site and the DCAT/ODCS exports"):
+        from catalog.projections import refresh_projections
+
+        built = refresh_projections()
+    if built.site is not None:
+        console.print(f"catalogue site: {built.site / 'index.html'} (`make catalog` serves it)")
+    if built.dcat is not None:
+        console.print(f"HealthDCAT-AP: {built.datasets} datasets → {built.dcat}")
+    if built.odcs:
+        console.print(f"ODCS: {len(built.odcs)} data contracts → {built.odcs[0].parent.parent}")
+    for name, reason in built.skipped.items():
+        console.print(f"[yellow]{name} not rebuilt:[/] {escape(reason)}")
 
 
 def summary_table(runs: list[Any]) -> Table:
