@@ -18,6 +18,7 @@ from regionlab.spec.vocab import (
     LoadMode,
     OwnerRole,
     Pseudonymisation,
+    SmallCellPolicy,
     SourceFormat,
     Status,
 )
@@ -91,6 +92,19 @@ class Derived(_Spec):
     sql: str
 
 
+class SmallCells(_Spec):
+    """An aggregate's small-cell policy: counts below ``min_count`` never leave unflagged."""
+
+    count_columns: list[str] = Field(
+        min_length=1, description="Published integer columns holding counts of persons or events."
+    )
+    min_count: int = Field(5, ge=2, description="Smallest count published as it is.")
+    policy: SmallCellPolicy = Field(
+        description="suppress: smaller counts (1 to min_count - 1) are published empty; "
+        "block: such a count fails the audit."
+    )
+
+
 class Privacy(_Spec):
     """k-anonymity over the quasi-identifiers: the columns classified ``quasi_identifier``."""
 
@@ -108,6 +122,11 @@ class Privacy(_Spec):
     )
     justification: str | None = Field(
         None, description="Why the product cannot be k-anonymous (required with not_achievable)."
+    )
+    small_cells: SmallCells | None = Field(
+        None,
+        description="Aggregate products: the counts that are small cells and what the audit "
+        "does with them (suppress or block).",
     )
 
 
@@ -173,6 +192,21 @@ class Product(_Spec):
     def _source_xor_derived(self) -> Product:
         if (self.source is None) == (self.derived is None):
             raise ValueError("give exactly one of `source` (extracts) or `derived` (SQL)")
+        return self
+
+    @model_validator(mode="after")
+    def _small_cell_columns(self) -> Product:
+        cells = self.privacy.small_cells
+        if cells is None:
+            return self
+        integer = {ColumnType.integer, ColumnType.bigint}
+        for name in cells.count_columns:
+            column = next((c for c in self.columns if (c.output or c.name) == name), None)
+            if column is None or column.type not in integer:
+                raise ValueError(
+                    f"privacy.small_cells.count_columns: {name!r} is not a published integer "
+                    "column; name the columns that hold the counts"
+                )
         return self
 
     @property

@@ -23,6 +23,7 @@ from regionlab.privacy.names import KnownNames
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Product, PublishedColumn
 from regionlab.spec.vocab import Classification, ColumnType, Pseudonymisation
+from regionlab.wap import small_cells
 from regionlab.wap.register_names import Register, identities_installed
 
 
@@ -147,4 +148,8 @@ def privacy_gates(
     results = [identifier_scan(con, product, register), direct_identifiers_absent(con, product)]
     if (k := k_anonymity(con, product)) is not None:
         results.append(k)
+    # An aggregate's small cells: suppressed in ``staged`` here (before the quality rules
+    # see it and before publish), or the audit blocks.
+    if (cells := small_cells.enforce(con, product)) is not None:
+        results.append(cells)
     return results
