@@ -266,8 +266,12 @@ def _short(check: Any) -> str:
 
 
 def report_failures(runs: list[Any]) -> None:
-    """Under the run table: why each failed product failed, and where to look."""
+    """Under the run table: why each failed product failed, and where to look; and every
+    check that could not run, with its reason (a warning rule does not stop the publish)."""
     for r in runs:
+        for check in getattr(r, "checks", []):
+            if check.status == "errored" and not check.blocks:
+                console.print(f"[yellow]{escape(r.product)}[/]: {escape(check.explain())}")
         if r.status not in FAILED:
             continue
         explain = getattr(r, "failure_reason", None)

@@ -45,8 +45,9 @@ class CheckResult(BaseModel):
         the run table, Dagster's event log and a steward's terminal.
         """
         if self.status is Status.errored:
-            outcome = "could not run"
-        elif self.unexpected_count is not None and self.element_count is not None:
+            reason = self.detail or "could not run"
+            return f"{self.check} ({self.severity}): {reason}"
+        if self.unexpected_count is not None and self.element_count is not None:
             outcome = f"{self.unexpected_count} of {self.element_count} {self.unit} fail"
         else:
             outcome = "failed"

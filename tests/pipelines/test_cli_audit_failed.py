@@ -62,3 +62,34 @@ def test_quarantine_show_unknown_product_is_one_clear_message(platform: Settings
     assert result.returncode == 1
     assert "unknown product 'population/nobody'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_cross_product_check_that_cannot_run_says_why(var_dir: Path, tmp_path: Path) -> None:
+    """On an empty lake the notes' foreign keys cannot be judged: each says which product
+    it reads and how to publish it, in words."""
+    import datetime as dt
+
+    import duckdb
+
+    from quality.cross_checks import run_cross_checks
+    from regionlab import lake
+    from regionlab.spec import load_domains
+
+    notes = load_domains().product("clinical_notes/notes")
+    staging = tmp_path / "staging.duckdb"
+    with duckdb.connect(str(staging)) as con:
+        con.execute(
+            "CREATE TABLE staged AS SELECT 'N1' AS note_id, 'k' AS person_key, "
+            "'C1' AS contact_id, TIMESTAMP '2026-10-01 10:00' AS written_at"
+        )
+    con = lake.connect()
+    try:
+        results = run_cross_checks(con, staging, notes, dt.date(2026, 11, 1))
+    finally:
+        con.close()
+    errored = {r.check: r for r in results if r.status == "errored"}
+    assert set(errored) >= {"contact_exists", "person_in_population"}
+    line = errored["person_in_population"].explain()
+    assert "population/persons, which this rule reads, is not in the lake yet" in line
+    assert "regionlab run --product population/persons" in line
+    assert "could not run; check could not run" not in line
