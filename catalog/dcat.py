@@ -442,7 +442,7 @@ def _dataset(
 
     # Related: the products it can be linked with (same pseudonymisation key id).
     if state.key_id:
-        for other in sorted(registry.products):
+        for other in sorted(r for r, p in registry.products.items() if p.offered):
             if other != product.ref and facts.product(other).key_id == state.key_id:
                 g.add((ds, DCTERMS.relation, dataset_uri(region, other)))
     _quality_annotation(b, ds, product, facts)
@@ -488,9 +488,14 @@ def build_graph(
     b = _Builder(region)
     for law in (EHDS, GDPR):
         b.g.add((law, RDF.type, ELI.LegalResource))
-    for product in sorted(registry.products.values(), key=lambda p: p.ref):
+    for product in offered_products(registry):
         _dataset(b, product, registry, facts, stats.get(product.ref))
     return b.g
+
+
+def offered_products(registry: Registry) -> list[Product]:
+    """The products the catalogue offers researchers: drafts are left out."""
+    return sorted((p for p in registry.products.values() if p.offered), key=lambda p: p.ref)
 
 
 def export_dcat(path: Path | None = None) -> tuple[Path, int]:
@@ -506,4 +511,4 @@ def export_dcat(path: Path | None = None) -> tuple[Path, int]:
     path = path or dcat_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     graph.serialize(path, format="turtle", encoding="utf-8")
-    return path, len(registry.products)
+    return path, len(offered_products(registry))

@@ -37,9 +37,8 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
     counts = lake.table_row_counts(con)
     latest: dict[str, lake.Snapshot] = {}
     for snap in lake.list_snapshots(con):
-        info = snap.info
-        if "domain" in info and "product" in info:
-            latest[f"{info['domain']}/{info['product']}"] = snap
+        if (ref := snap.published_ref) is not None:
+            latest[ref] = snap
     newest: dict[str, dt.date] = {}
     if LOAD_LOG.exists(con):
         rows = con.execute(
@@ -117,16 +116,18 @@ def _runs(
 ) -> list[PipelineRun]:
     published: dict[str, dict] = {}
     for snap in lake.list_snapshots(con):
-        info = snap.info
+        # Only publishes are successful runs; a blocked audit, an erasure or a retention
+        # snapshot (each kind the platform writes) is not, whatever keys it carries.
+        info, ref = snap.info, snap.published_ref
         run_id = info.get("run_id")
-        if not run_id or "product" not in info:
+        if not run_id or ref is None:
             continue
         run = published.setdefault(
             run_id, {"start": snap.time, "end": snap.time, "products": set()}
         )
         run["start"] = min(run["start"], snap.time)
         run["end"] = max(run["end"], snap.time)
-        run["products"].add(f"{info['domain']}/{info['product']}")
+        run["products"].add(ref)
     failed: dict[str, dict] = {}
     for product, runs in quality.items():
         for qrun in runs:

@@ -39,6 +39,7 @@ def _register() -> None:
         keys_cmd,
         labeling_cmd,
         quality_cmd,
+        quarantine_cmd,
         research_cmd,
         run_cmd,
         synth_cmd,
@@ -50,6 +51,9 @@ def _register() -> None:
     app.command("run")(run_cmd.run)
     app.command("demo")(demo_cmd.demo)
     app.command("quality")(quality_cmd.quality)
+    app.add_typer(
+        quarantine_cmd.app, name="quarantine", help="Rows set aside by the pipelines: reasons."
+    )
     app.command("feasibility")(research_cmd.feasibility)
     app.add_typer(research_cmd.permit_app, name="permit")
     app.add_typer(research_cmd.workspace_app, name="workspace")

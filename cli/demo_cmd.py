@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from cli.console import make_console
 from regionlab.settings import get_settings
@@ -18,7 +21,7 @@ def demo(
     defect_rate: float = typer.Option(0.01, help="Share of defective source rows."),
 ) -> None:
     """Generate sources, validate specs, run every pipeline and emit the catalogue."""
-    from cli.run_cmd import FAILED, emit_and_report, execute, summary_table
+    from cli.run_cmd import FAILED, emit_and_report, execute, report_failures, summary_table
     from regionlab import lake
     from regionlab.config import current
     from regionlab.privacy.keys import default_key_path, init_key, load_key
@@ -48,31 +51,50 @@ def demo(
     console.print(f"lake: {current().lake.describe()}")
     runs = execute([p.ref for p in registry.topological()], full_refresh=True)
     console.print(summary_table(runs))
+    report_failures(runs)
     failed = [r for r in runs if r.status in FAILED]
     from cli.quality_cmd import quality
 
     quality(None)
-    console.print(
-        f"Failing warning rules are the ~{defect_rate:.0%} source defects injected on purpose "
-        "(listed in var/sources/defects.csv); `regionlab catalog show <domain>/<product>` "
-        "names each rule and its counts."
-    )
+    _explain_flagged_rows(settings.sources_dir, key, manifest.as_of)
     emit_and_report()
-    _catalogue_products()
     if failed:
         console.print(f"[red]{len(failed)} product(s) not published[/]")
         raise typer.Exit(1)
 
 
-def _catalogue_products() -> None:
-    """The catalogue site and the HealthDCAT-AP and ODCS exports, built from the metadata."""
-    from catalog.dcat import export_dcat
-    from catalog.odcs import export_odcs
-    from catalog.site.build import build_site
+def _explain_flagged_rows(sources: Any, key: Any, as_of: dt.date) -> None:
+    """Errored checks, and the rows each rule flagged matched against ``defects.csv``."""
+    from quality.defects_explained import explain_defects
+    from quality.history import latest_results
+    from regionlab import lake
+    from regionlab.spec import load_domains
 
-    site = build_site()
-    console.print(f"catalogue site: {site / 'index.html'} (`make catalog` serves it)")
-    path, datasets = export_dcat()
-    console.print(f"HealthDCAT-AP: {datasets} datasets → {path}")
-    contracts = export_odcs()
-    console.print(f"ODCS: {len(contracts)} data contracts → {contracts[0].parent.parent}")
+    con = lake.connect(read_only=True)
+    try:
+        latest = latest_results(con)
+        matched = explain_defects(con, load_domains(), sources, key, as_of)
+    finally:
+        con.close()
+    errored = latest.filter(latest["status"] == "errored")
+    console.print(f"{errored.height} errored checks")
+    for row in errored.iter_rows(named=True):
+        console.print(f"  [red]{escape(row['product'])}: {escape(row['check'])}[/]")
+    if not matched:
+        console.print("No rule flagged any row.")
+        return
+    table = Table(title="Rows flagged by quality rules, matched with var/sources/defects.csv")
+    for column in ("product", "rule", "severity", "flagged", "injected defects", "not injected"):
+        table.add_column(column, justify="right" if column[0] in "fin" else "left")
+    for m in matched:
+        table.add_row(
+            m.product, m.rule, m.severity, str(m.flagged), str(m.injected), str(m.not_injected)
+        )
+    console.print(table)
+    flagged = sum(m.compared for m in matched)
+    injected = sum(m.injected for m in matched)
+    console.print(
+        f"Of {flagged} flagged rows, {injected} are defects injected on purpose (or point to "
+        f"one) and {flagged - injected} are not; "
+        "`regionlab catalog show <domain>/<product>` names each rule and its counts."
+    )

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -208,7 +209,7 @@ def _failures(result: Any) -> dict[str, str]:
 
 
 def emit_and_report() -> None:
-    """Bring the catalogue up to date with what was just published."""
+    """Bring the catalogue and all its projections up to date with what was just published."""
     with console.status("updating the catalogue (DataHub metadata)"):
         from catalog.publish import emit_catalog
 
@@ -217,6 +218,18 @@ def emit_and_report() -> None:
         f"catalogue: {result.proposals} proposals → {result.json_path}"
         + (" and DataHub Lite" if result.lite_written is not None else "")
     )
+    with console.status("rebuilding the catalogue site and the DCAT/ODCS exports"):
+        from catalog.projections import refresh_projections
+
+        built = refresh_projections()
+    if built.site is not None:
+        console.print(f"catalogue site: {built.site / 'index.html'} (`make catalog` serves it)")
+    if built.dcat is not None:
+        console.print(f"HealthDCAT-AP: {built.datasets} datasets → {built.dcat}")
+    if built.odcs:
+        console.print(f"ODCS: {len(built.odcs)} data contracts → {built.odcs[0].parent.parent}")
+    for name, reason in built.skipped.items():
+        console.print(f"[yellow]{name} not rebuilt:[/] {escape(reason)}")
 
 
 def summary_table(runs: list[Any]) -> Table:
@@ -231,14 +244,39 @@ def summary_table(runs: list[Any]) -> Table:
         quarantined = run.quarantined.total() if hasattr(run.quarantined, "total") else 0
         status = run.status
         style = {"published": "green", "up_to_date": "cyan", "skipped": "cyan"}.get(status, "red")
+        blocked = [c for c in getattr(run, "checks", []) if c.blocks]
+        shown = escape(status)
+        if status == "audit_failed" and blocked:
+            shown += "\n" + "\n".join(escape(_short(c)) for c in blocked)
         table.add_row(
             run.product,
-            f"[{style}]{status}[/]",
+            f"[{style}]{shown}[/]",
             str(run.rows_published),
             str(quarantined),
             str(run.snapshot_id or "-"),
         )
     return table
+
+
+def _short(check: Any) -> str:
+    """A blocking failure in a table cell: the rule and its failing rows out of the total."""
+    if check.unexpected_count is not None and check.element_count is not None:
+        return f"{check.check}: {check.unexpected_count} of {check.element_count} rows"
+    return f"{check.check}: {check.status}"
+
+
+def report_failures(runs: list[Any]) -> None:
+    """Under the run table: why each failed product failed, and where to look; and every
+    check that could not run, with its reason (a warning rule does not stop the publish)."""
+    for r in runs:
+        for check in getattr(r, "checks", []):
+            if check.status == "errored" and not check.blocks:
+                console.print(f"[yellow]{escape(r.product)}[/]: {escape(check.explain())}")
+        if r.status not in FAILED:
+            continue
+        explain = getattr(r, "failure_reason", None)
+        reason = explain() if r.status == "audit_failed" and explain else getattr(r, "reason", "")
+        console.print(f"[red]{escape(r.product)}[/]: {escape(reason or r.status)}")
 
 
 def run(
@@ -259,10 +297,7 @@ def run(
     console.print(summary_table(runs))
     if catalog and any(r.status == "published" for r in runs):
         emit_and_report()
-    for r in runs:
-        if r.status in FAILED:
-            reason = getattr(r, "reason", None) or ", ".join(c.check for c in r.blocking_failures)
-            console.print(f"[red]{r.product}[/]: {reason}")
+    report_failures(runs)
     if not any(r.status == "published" for r in runs) and not any(r.status in FAILED for r in runs):
         console.print("nothing new: no product had new extracts or changed upstreams")
     if any(r.status in FAILED for r in runs):

@@ -38,8 +38,11 @@ def _column_schema(product: Product) -> dg.TableSchema:
 
 
 def _check_specs(product: Product) -> list[dg.AssetCheckSpec]:
-    """One check per privacy gate and rule; cross-product rules depend on the product they read,
-    so Dagster runs e.g. the population before the contacts whose foreign key it checks."""
+    """One check per privacy gate and rule; a cross-product rule names the product it reads.
+
+    ``additional_deps`` only documents the read: on checks of a multi-asset Dagster adds no
+    dependency for them (dagster#20158). The run order comes from :func:`_priority`.
+    """
     key = asset_key(product.ref)
     reads = {
         rule.id: reference[0]
@@ -114,7 +117,22 @@ def _product_spec(product: Product) -> dg.AssetSpec:
     )
 
 
-def _product_asset(product: Product) -> dg.AssetsDefinition:
+def _priority(order: list[Product], product: Product) -> dict[str, str]:
+    """Op tags that make Dagster start products in the registry's run order.
+
+    ``Registry.topological`` puts every product a quality rule reads (the population a
+    foreign key points to) before the product whose rule reads it, so a first run judges
+    those rules instead of ending them ``errored``. An asset dependency would order them
+    too, but Dagster skips a step whose upstream yields nothing in the run: a delivery of
+    notes would then not be loaded whenever the population had no new extract. A priority
+    orders without that: the in-process executor starts the highest first, one at a time;
+    parallel executors start them in that order (a check that still finds its product
+    missing says so in words).
+    """
+    return {"dagster/priority": str(len(order) - order.index(product))}
+
+
+def _product_asset(product: Product, order: list[Product]) -> dg.AssetsDefinition:
     """The product's asset. A run with no new extracts materializes nothing and reports no
     checks; a one-spec ``multi_asset`` with ``can_subset`` makes both optional (a plain
     ``@asset(output_required=False)`` still demands every check result: dagster#27399)."""
@@ -124,6 +142,7 @@ def _product_asset(product: Product) -> dg.AssetsDefinition:
         specs=[_product_spec(product)],
         check_specs=_check_specs(product),
         can_subset=True,
+        op_tags=_priority(order, product),
     )
     def _asset(
         context: dg.AssetExecutionContext, config: ProductRunConfig, regionlab: RegionlabResource
@@ -150,9 +169,10 @@ def _product_asset(product: Product) -> dg.AssetsDefinition:
             yield _check_result(product, result)
         if run.status == "audit_failed":
             failed = ", ".join(c.check for c in run.blocking_failures)
+            reason = run.failure_reason()
+            context.log.error(f"{product.ref}: {reason}")
             raise dg.Failure(
-                description=f"audit failed for {product.ref}: {failed}; nothing was published "
-                "and the previous snapshot stays current",
+                description=f"{product.ref}: {reason}",
                 metadata={"failed_checks": failed, **_metadata(run)},
             )
         yield dg.MaterializeResult(asset_key=asset_key(product.ref), metadata=_metadata(run))
@@ -161,4 +181,5 @@ def _product_asset(product: Product) -> dg.AssetsDefinition:
 
 
 def build_assets(registry: Registry) -> list[dg.AssetsDefinition]:
-    return [_product_asset(p) for p in registry.topological()]
+    order = registry.topological()
+    return [_product_asset(p, order) for p in order]

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import duckdb
 
-from regionlab.platform.names import DIRECT_IDENTIFIERS, IDENTIFIER_SCAN, K_ANONYMITY
+from regionlab.platform.names import (
+    DIRECT_IDENTIFIERS,
+    IDENTIFIER_SCAN,
+    K_ANONYMITY,
+    SMALL_CELLS,
+)
 from regionlab.results import CheckResult
 from regionlab.spec import Product
 
@@ -26,6 +31,8 @@ def check_names(product: Product) -> list[tuple[str, str, bool]]:
     checks = [(check.name, check.summary, True) for check in PRIVACY_CHECKS]
     if product.quasi_identifiers:
         checks.append((K_ANONYMITY.name, K_ANONYMITY.summary, product.k_anonymous))
+    if product.privacy.small_cells is not None:
+        checks.append((SMALL_CELLS.name, SMALL_CELLS.summary, True))
     checks += [
         (rule.id, describe(rule), rule.severity.value == "blocking") for rule in product.quality
     ]

@@ -163,8 +163,8 @@ def _publish_facts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     facts: dict[str, dict[str, Any]] = {}
     for snap in lake.list_snapshots(con):
         info = snap.info
-        if "domain" in info and "product" in info:
-            facts[f"{info['domain']}/{info['product']}"] = {
+        if (ref := snap.published_ref) is not None:
+            facts[ref] = {
                 "snapshot_id": snap.id,
                 "published_at": snap.time.isoformat(),
                 "key_id": info.get("key_id"),

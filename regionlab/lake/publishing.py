@@ -166,7 +166,7 @@ def publish(
     check_name("Product", product)
     if mode not in ("append", "replace"):
         raise ValueError(f"mode must be 'append' or 'replace', not {mode!r}")
-    info: dict[str, Any] = {"domain": domain, "product": product, "mode": mode}
+    info: dict[str, Any] = {"kind": "publish", "domain": domain, "product": product, "mode": mode}
     info.update(extra_info or {})
     message = commit_message or f"publish {domain}.{product} ({mode})"
 

@@ -44,6 +44,33 @@ class Snapshot(BaseModel):
             return {}
         return value if isinstance(value, dict) else {}
 
+    @property
+    def kind(self) -> str:
+        """What wrote the snapshot: ``publish``, ``audit_failed``, ``erasure``, ``retention``
+        or ``other`` (schema changes, compaction, platform tables, a lake of an older version).
+
+        Readers decide by kind, never by the presence of keys alone: an audit that blocked a
+        publish names its product too, and older lakes wrote it without a ``kind``.
+        """
+        info = self.info
+        kind = info.get("kind")
+        if isinstance(kind, str):
+            return kind
+        if info.get("audit") == "failed":
+            return "audit_failed"
+        if isinstance(info.get("domain"), str) and isinstance(info.get("product"), str):
+            return "publish"
+        return "other"
+
+    @property
+    def published_ref(self) -> str | None:
+        """``<domain>/<product>`` of a publish snapshot, else None."""
+        info = self.info
+        domain, product = info.get("domain"), info.get("product")
+        if self.kind != "publish" or not isinstance(domain, str) or not isinstance(product, str):
+            return None
+        return f"{domain}/{product}"
+
 
 def list_snapshots(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) -> list[Snapshot]:
     """All snapshots that still exist, oldest first."""

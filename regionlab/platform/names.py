@@ -56,6 +56,10 @@ K_ANONYMITY = PrivacyCheck(
     "privacy_k_anonymity",
     "Quasi-identifier classes are at least the minimum k.",
 )
+SMALL_CELLS = PrivacyCheck(
+    "privacy_small_cells",
+    "No count below the declared minimum cell size is published unflagged.",
+)
 
 #: Category of the privacy gates' results (beside the Kahn categories of quality rules).
 PRIVACY_CATEGORY = "privacy"

@@ -124,6 +124,12 @@ def check_against_specs(permit: Permit, where: str, registry: Registry | None = 
                 f"{field}.product: unknown product {grant.product!r}{hint}; use "
                 "<domain>/<product> as declared under domains/"
             )
+        if not registry.products[grant.product].offered:
+            raise UserError(
+                f"{field}.product: {grant.product} is a draft (status: draft in its spec) and "
+                "is not offered to researchers; remove it from the permit, or ask its steward "
+                "to set status: active"
+            )
         published = [c.name for c in registry.products[grant.product].published_columns]
         unknown = [c for c in grant.columns if c not in published]
         if unknown:

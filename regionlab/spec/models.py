@@ -18,6 +18,7 @@ from regionlab.spec.vocab import (
     LoadMode,
     OwnerRole,
     Pseudonymisation,
+    SmallCellPolicy,
     SourceFormat,
     Status,
 )
@@ -91,6 +92,19 @@ class Derived(_Spec):
     sql: str
 
 
+class SmallCells(_Spec):
+    """An aggregate's small-cell policy: counts below ``min_count`` never leave unflagged."""
+
+    count_columns: list[str] = Field(
+        min_length=1, description="Published integer columns holding counts of persons or events."
+    )
+    min_count: int = Field(5, ge=2, description="Smallest count published as it is.")
+    policy: SmallCellPolicy = Field(
+        description="suppress: smaller counts (1 to min_count - 1) are published empty; "
+        "block: such a count fails the audit."
+    )
+
+
 class Privacy(_Spec):
     """k-anonymity over the quasi-identifiers: the columns classified ``quasi_identifier``."""
 
@@ -108,6 +122,11 @@ class Privacy(_Spec):
     )
     justification: str | None = Field(
         None, description="Why the product cannot be k-anonymous (required with not_achievable)."
+    )
+    small_cells: SmallCells | None = Field(
+        None,
+        description="Aggregate products: the counts that are small cells and what the audit "
+        "does with them (suppress or block).",
     )
 
 
@@ -175,6 +194,21 @@ class Product(_Spec):
             raise ValueError("give exactly one of `source` (extracts) or `derived` (SQL)")
         return self
 
+    @model_validator(mode="after")
+    def _small_cell_columns(self) -> Product:
+        cells = self.privacy.small_cells
+        if cells is None:
+            return self
+        integer = {ColumnType.integer, ColumnType.bigint}
+        for name in cells.count_columns:
+            column = next((c for c in self.columns if (c.output or c.name) == name), None)
+            if column is None or column.type not in integer:
+                raise ValueError(
+                    f"privacy.small_cells.count_columns: {name!r} is not a published integer "
+                    "column; name the columns that hold the counts"
+                )
+        return self
+
     @property
     def ref(self) -> str:
         """The product's catalogue-wide id, `<domain>/<product>`."""
@@ -192,6 +226,25 @@ class Product(_Spec):
     @property
     def upstream(self) -> list[str]:
         return list(self.derived.upstream) if self.derived else []
+
+    @property
+    def offered(self) -> bool:
+        """Whether researchers may be offered the product (permits, the DCAT catalogue).
+
+        A ``draft`` is built, audited and published for its stewards to inspect, but
+        not offered until the steward sets ``status: active``.
+        """
+        return self.status is not Status.draft
+
+    @property
+    def check_reads(self) -> list[str]:
+        """Other products this product's quality rules read (foreign keys, dates of death).
+
+        They are not lineage (no row flows from them), but the audit can judge those rules
+        only once they are in the lake, so runs order them first.
+        """
+        reads = (r[0] for rule in self.quality if (r := rule.reference()) is not None)
+        return sorted({ref for ref in reads if ref != self.ref})
 
     @cached_property
     def published_columns(self) -> list[PublishedColumn]:
@@ -286,15 +339,25 @@ class Registry(BaseModel):
         return self.products[ref]
 
     def topological(self) -> list[Product]:
-        """Products ordered so every upstream comes before its derived products."""
+        """Products in run order: every upstream before its derived products, and every
+        product a quality rule reads before the product whose rule reads it (so a first run
+        judges foreign keys against a published table). A rule that reads back along a
+        cycle does not reorder (its check says the product is not in the lake yet)."""
         done: dict[str, Product] = {}
+        visiting: set[str] = set()
 
         def visit(ref: str) -> None:
-            if ref in done:
+            if ref in done or ref in visiting:
                 return
-            for up in self.products[ref].upstream:
+            visiting.add(ref)
+            product = self.products[ref]
+            for up in product.upstream:
                 visit(up)
-            done[ref] = self.products[ref]
+            for read in product.check_reads:
+                if read in self.products:
+                    visit(read)
+            visiting.discard(ref)
+            done[ref] = product
 
         for ref in sorted(self.products):
             visit(ref)

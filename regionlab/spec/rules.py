@@ -117,7 +117,11 @@ def _bound(value: object) -> str:
 
 
 def _missing_reference(ref: str) -> CrossOutcome:
-    return CrossOutcome(Status.errored, detail=f"check could not run: {ref} is not in the lake yet")
+    return CrossOutcome(
+        Status.errored,
+        detail=f"check could not run: {ref}, which this rule reads, is not in the lake yet "
+        f"(it has never been published); publish it first (`regionlab run --product {ref}`)",
+    )
 
 
 @register_rule_kind

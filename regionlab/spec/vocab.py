@@ -93,6 +93,16 @@ class AccessLevel(StrEnum):
     non_public = "non_public"
 
 
+class SmallCellPolicy(StrEnum):
+    """What the audit does with an aggregate's counts below the minimum cell size."""
+
+    suppress = "suppress"
+    """Counts from 1 to min_count - 1 are published as empty (NULL); the audit reports how
+    many cells it suppressed."""
+    block = "block"
+    """A count from 1 to min_count - 1 fails the audit: nothing is published."""
+
+
 class KAnonymity(StrEnum):
     """What a product promises about k-anonymity over its quasi-identifiers."""
 

@@ -10,7 +10,6 @@ one block of events however many persons are asked for.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -98,12 +97,37 @@ def _check(persons: int, defect_rate: float, deliveries: int, chunk_size: int) -
         raise UserError(f"chunk size must be at least 1 (got {chunk_size})")
 
 
+def _owned(out: Path) -> list[Path]:
+    """The files a previous run wrote, as its manifest lists them (nothing without one)."""
+    manifest = out / "manifest.json"
+    try:
+        listed = json.loads(manifest.read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    root = out.resolve()
+    owned = []
+    for entry in listed:
+        path = (out / str(entry.get("path", ""))).resolve() if isinstance(entry, dict) else None
+        if path is not None and path.is_relative_to(root) and path != root:
+            owned.append(path)
+    return owned
+
+
 def _clean(out: Path) -> None:
-    """Remove a previous run's extracts (only the folders and files this module writes)."""
-    for system in SYSTEMS:
-        shutil.rmtree(out / system, ignore_errors=True)
-    for name in ("defects.csv", "manifest.json"):
-        (out / name).unlink(missing_ok=True)
+    """Remove a previous run's files: exactly those its manifest lists, and the manifest.
+
+    ``var/sources/`` is also where stewards and source systems deliver; a file synthesis
+    did not write (a steward's extract beside the synthetic ones) is never touched. Folders
+    emptied by the removal go too, a folder holding anything else stays.
+    """
+    owned = _owned(out)
+    for path in owned:
+        path.unlink(missing_ok=True)
+    for folder in sorted({p.parent for p in owned}, key=lambda p: len(p.parts), reverse=True):
+        while folder != out.resolve() and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+    (out / "manifest.json").unlink(missing_ok=True)
 
 
 def _block(
@@ -206,6 +230,7 @@ def generate(
     )
     label_frame.write_csv(out / "defects.csv", line_terminator="\n")
     files.append(FileEntry(path="defects.csv", rows=label_frame.height))
+    # The manifest lists every file this run owns; the next run removes exactly those.
     counts = label_frame.group_by("defect").len().sort("defect")
     manifest = Manifest(
         seed=seed,

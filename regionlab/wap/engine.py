@@ -26,7 +26,7 @@ from regionlab import lake
 from regionlab.errors import UserError
 from regionlab.platform.tables import QUALITY_HISTORY, product_table_exists, quality_history_rows
 from regionlab.privacy.keys import PseudonymKey, load_key
-from regionlab.results import CheckResult
+from regionlab.results import CheckResult, explain_blocked
 from regionlab.settings import Settings
 from regionlab.spec import Product
 from regionlab.spec.vocab import LoadMode
@@ -59,6 +59,10 @@ class ProductRun:
     @property
     def blocking_failures(self) -> list[CheckResult]:
         return [c for c in self.checks if c.blocks]
+
+    def failure_reason(self) -> str:
+        """Why the audit blocked this run, in words (rule, failing rows of total, where next)."""
+        return explain_blocked(self.product, self.checks)
 
     def summary(self) -> str:
         return (
@@ -143,7 +147,14 @@ def _record_failed_audit(con: duckdb.DuckDBPyConnection, product: Product, run: 
             "CALL ducklake_set_commit_message('lake', 'regionlab', ?, extra_info => ?)",
             [
                 f"audit failed for {product.ref}; nothing published",
-                json.dumps({"run_id": run.run_id, "product": product.ref, "audit": "failed"}),
+                json.dumps(
+                    {
+                        "kind": "audit_failed",
+                        "run_id": run.run_id,
+                        "audited": product.ref,
+                        "failed_checks": [c.check for c in run.blocking_failures],
+                    }
+                ),
             ],
         )
         con.execute("COMMIT")

@@ -23,6 +23,7 @@ from regionlab.privacy.names import KnownNames
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Product, PublishedColumn
 from regionlab.spec.vocab import Classification, ColumnType, Pseudonymisation
+from regionlab.wap import small_cells
 from regionlab.wap.register_names import Register, identities_installed
 
 
@@ -98,7 +99,7 @@ def direct_identifiers_absent(con: duckdb.DuckDBPyConnection, product: Product) 
         len(leaked),
         len(staged),
         f"columns present: {', '.join(leaked)}" if leaked else "",
-    )
+    ).model_copy(update={"unit": "columns"})
 
 
 def k_anonymity(con: duckdb.DuckDBPyConnection, product: Product) -> CheckResult | None:
@@ -113,8 +114,12 @@ def k_anonymity(con: duckdb.DuckDBPyConnection, product: Product) -> CheckResult
         return None
     result = kanon.k_anonymity(con, "staged", qis)
     min_k = product.privacy.min_k
-    small = result.classes_below(min_k)
-    measured = f"k={result.k} over {', '.join(qis)}, minimum {min_k}; {small} classes below it"
+    # Counted in rows (the rows a steward must look at), the classes named in the detail.
+    small, rows_small = result.classes_below(min_k), result.rows_below(min_k)
+    measured = (
+        f"k={result.k} over {', '.join(qis)}, minimum {min_k}; {small} of {result.classes} "
+        f"classes below it, holding {rows_small} of {result.rows} rows"
+    )
     if not product.k_anonymous:
         return CheckResult(
             check=K_ANONYMITY.name,
@@ -123,16 +128,16 @@ def k_anonymity(con: duckdb.DuckDBPyConnection, product: Product) -> CheckResult
             status=Status.passed,
             description="Row-level product, declared not k-anonymous: only available under a "
             "permit, never in aggregate outputs unsuppressed.",
-            unexpected_count=small,
-            element_count=result.classes,
+            unexpected_count=rows_small,
+            element_count=result.rows,
             detail=f"not k-anonymous by declaration; {measured}",
         )
     return _result(
         K_ANONYMITY.name,
         result.k >= min_k,
         f"Every combination of {', '.join(qis)} occurs at least {min_k} times.",
-        small,
-        result.classes,
+        rows_small,
+        result.rows,
         measured,
     )
 
@@ -143,4 +148,8 @@ def privacy_gates(
     results = [identifier_scan(con, product, register), direct_identifiers_absent(con, product)]
     if (k := k_anonymity(con, product)) is not None:
         results.append(k)
+    # An aggregate's small cells: suppressed in ``staged`` here (before the quality rules
+    # see it and before publish), or the audit blocks.
+    if (cells := small_cells.enforce(con, product)) is not None:
+        results.append(cells)
     return results

@@ -62,3 +62,23 @@ def counts(settings: Settings, product_ref: str) -> dict[str, int]:
         return dict(con.execute("SELECT reason, count(*) FROM quarantine GROUP BY 1").fetchall())
     finally:
         con.close()
+
+
+def summary(settings: Settings, product_ref: str) -> list[tuple[str, str, int, object]]:
+    """``(reason, extract, rows, last quarantined at)`` per reason and extract: counts only.
+
+    What a steward needs to find the rows in their own extract (the file and the reason),
+    without a single quarantined value leaving the zone.
+    """
+    target = zone_file(settings, product_ref)
+    if not target.exists():
+        return []
+    con: duckdb.DuckDBPyConnection = duckdb_connect(str(target), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT reason, coalesce(extract, '(after loading)'), count(*), max(quarantined_at) "
+            "FROM quarantine GROUP BY ALL ORDER BY 1, 2"
+        ).fetchall()
+    finally:
+        con.close()
+    return [(str(r), str(e), int(n), at) for r, e, n, at in rows]

@@ -62,6 +62,7 @@ def demo_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=900,
         cwd=REPO,
     )
+    (var.parent / "demo.out").write_text(proc.stdout, encoding="utf-8")
     metadata = var / "catalog" / "metadata.json"
     if not metadata.exists():
         pytest.fail(f"demo did not write {metadata}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")

@@ -118,3 +118,88 @@ def test_cli_emit_and_show(small_lake, var_dir, monkeypatch):
     assert shown.exit_code == 0, shown.output
     assert "person_key_unique" in shown.output and "SUCCESS" in shown.output
     assert "00aa11bb22cc33dd" in shown.output
+
+
+def _commit(message: str, info: dict | None) -> None:
+    """A snapshot with this commit info, as a lake of an older regionlab version wrote it."""
+    con = lake.connect()
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("CREATE TABLE IF NOT EXISTS lake._regionlab.marker (i INTEGER)")
+        con.execute("INSERT INTO lake._regionlab.marker VALUES (1)")
+        extra = json.dumps(info) if info is not None else "not json"
+        con.execute(
+            "CALL lake.set_commit_message('regionlab', ?, extra_info => ?)", [message, extra]
+        )
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def test_every_kind_of_snapshot_keeps_the_catalogue_working(small_lake, var_dir, monkeypatch):
+    """Issue 14: after one failed audit every `catalog emit` crashed with KeyError 'domain'.
+
+    The lake gets one snapshot of each kind the platform writes (publish, blocked audit,
+    labelled product, erasure, retention, schema changes) plus the blocked-audit snapshot
+    older versions wrote; the facts and the emission survive all of them.
+    """
+    from regionlab.erasure import lake_delete
+    from regionlab.results import CheckResult, Status
+    from regionlab.spec import load_domains
+    from regionlab.wap.engine import ProductRun, _record_failed_audit
+
+    persons_snap, _ = small_lake
+    registry = load_domains(FIXTURE_DOMAINS)
+    blocked = ProductRun(product="population/persons", run_id="r-blocked")
+    blocked.checks = [
+        CheckResult(
+            check="privacy_k_anonymity",
+            category="privacy",
+            severity="blocking",
+            status=Status.failed,
+        )
+    ]
+    con = lake.connect()
+    try:
+        _record_failed_audit(con, registry.product("population/persons"), blocked)
+        lake.publish(
+            con,
+            "labels",
+            "notes_entities",
+            "SELECT 1 AS task_id",
+            extra_info={"run_id": "labeling-1", "source_product": "clinical_notes/notes"},
+        )
+        with lake.write_lock(con):
+            lake_delete.apply(
+                con,
+                [],
+                message="retention",
+                extra_info={"kind": "retention"},
+                also=[("CREATE TABLE lake._regionlab.r (i INTEGER)", [])],
+            )
+    finally:
+        con.close()
+    _commit(
+        "audit failed (older regionlab)",
+        {"run_id": "r-old", "product": "population/persons", "audit": "failed"},
+    )
+    _commit("erasure", {"kind": "erasure", "run_id": "e1", "products": {"x/y": {}}})
+    _commit("odd", {"product": 3, "domain": None, "run_id": "r-odd"})
+    _commit("not json", None)
+
+    con = lake.connect(read_only=True)
+    kinds = [s.kind for s in lake.list_snapshots(con)]
+    con.close()
+    assert {"publish", "audit_failed", "retention", "erasure", "other"} <= set(kinds)
+
+    facts = facts_from_lake(registry, now=dt.datetime(2025, 3, 1, tzinfo=dt.UTC))
+    assert facts.products["population/persons"].snapshot_id == persons_snap
+    runs = {r.run_id: r for r in facts.runs}
+    assert runs["r1"].status == "success"
+    assert runs["r-blocked"].status == "failure"  # from the quality history, not a publish
+    assert "r-old" not in runs and "r-odd" not in runs and "e1" not in runs
+
+    monkeypatch.setenv("REGIONLAB_DOMAINS", str(FIXTURE_DOMAINS))
+    monkeypatch.delenv("DATAHUB_GMS_URL", raising=False)
+    result = CliRunner().invoke(app, ["emit"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output

@@ -27,11 +27,13 @@ def test_read_at_older_snapshot_sees_old_data(lake_config: LakeConfig) -> None:
     made = {s.id: s for s in snaps}
     assert made[first].commit_message == "publish clinic.contacts (replace)"
     assert made[first].info == {
+        "kind": "publish",
         "domain": "clinic",
         "product": "contacts",
         "mode": "replace",
         "rows": 10,
     }
+    assert made[first].published_ref == "clinic/contacts"
     assert "clinic.contacts" in made[first].changes["tables_created"]
 
     old = lake.connect(lake_config, snapshot=first)

@@ -145,7 +145,8 @@ def test_failed_audit_publishes_nothing_and_keeps_the_previous_snapshot(
     # table still has exactly the files of the first publish.
     snapshots = lake.list_snapshots(con)
     assert [s.id for s in snapshots if s.id > first.snapshot_id] == [snapshots[-1].id]
-    assert snapshots[-1].info.get("audit") == "failed"
+    assert snapshots[-1].kind == "audit_failed"
+    assert snapshots[-1].info["failed_checks"] == ["privacy_identifier_scan"]
     assert lake.data_files(con, "clinical_notes", "notes") == files_before
     con.close()
     assert _count(product.ref) == rows_before

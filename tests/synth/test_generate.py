@@ -349,3 +349,30 @@ def test_initiatives_register(sources) -> None:
 def test_bad_arguments_are_user_errors(tmp_path: Path, kwargs: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):
         generate(tmp_path, **kwargs)
+
+
+def test_regenerating_removes_only_the_files_synthesis_owns(tmp_path: Path) -> None:
+    """Issue 14: `make demo` deleted a steward's own files under var/sources/."""
+    out = tmp_path / "sources"
+    first = generate(out, persons=200, seed=3, deliveries=4)
+    owned = {out / f.path for f in first.files}
+    assert all(p.is_file() for p in owned)
+    steward = [
+        out / "labka" / "microbiology" / "microbiology_2026-10-01.csv",  # a new extract
+        out / "labka" / "lab_results" / "README.txt",  # beside synthetic extracts
+        out / "my_notes.md",
+    ]
+    for path in steward:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("steward's file\n", encoding="utf-8")
+
+    second = generate(out, persons=200, seed=3, deliveries=3)
+    for path in steward:
+        assert path.read_text(encoding="utf-8") == "steward's file\n", path
+    now = {out / f.path for f in second.files}
+    # the fourth delivery of the first run was synthesis's own: it is gone
+    assert {p for p in owned - now if p.exists()} == set()
+    assert all(p.is_file() for p in now)
+    listed = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["files"]
+    assert {out / f["path"] for f in listed} == now
+    assert out / "defects.csv" in now

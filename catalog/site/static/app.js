@@ -59,6 +59,8 @@
   };
   const chip = (text, cls) => `<span class="chip ${esc(cls || "")}">${esc(text)}</span>`;
   const statusChip = (s) => chip(STATUS_LABEL[s] || s, s);
+  // A draft is built and audited but not offered to researchers (permits refuse it).
+  const PRODUCT_STATUS = { active: "aktiv", draft: "kladde – tilbydes ikke til forskere", deprecated: "udfaset" };
   const productLink = (ref) => {
     const p = byRef.get(ref);
     return `<a href="#/produkt/${esc(ref)}">${esc(p ? p.title : ref)}</a>`;
@@ -189,7 +191,7 @@
     return `<div class="crumbs"><a href="#/domaene/${esc(p.domain)}">${esc(d ? d.title : p.domain)}</a> ›</div>
       <h1>${esc(p.title)}</h1>
       <div class="small muted"><span class="mono">${esc(p.ref)}</span> · tabel <span class="mono">${esc(p.table)}</span> ·
-        ${p.kind === "derived" ? "afledt produkt" : p.kind === "labelled" ? "annoteret produkt" : "kildeprodukt"} · ${esc(props.status || "")}</div>
+        ${p.kind === "derived" ? "afledt produkt" : p.kind === "labelled" ? "annoteret produkt" : "kildeprodukt"} · ${esc(PRODUCT_STATUS[props.status] || props.status || "")}</div>
       <p class="lead" style="margin-top:.75rem">${esc(p.description)}</p>
       <div class="grid two">
         <section class="panel">

@@ -1,0 +1,17 @@
+"""What `regionlab demo` tells a new user on a first run (issue 14)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def test_first_demo_has_no_errored_checks_and_computes_its_explanation(demo_var: Path) -> None:
+    out = " ".join((demo_var.parent / "demo.out").read_text(encoding="utf-8").split())
+    assert "0 errored checks" in out
+    # the old, asserted sentence is gone; the counts come from defects.csv
+    assert "Failing warning rules are the" not in out
+    found = re.search(r"Of (\d+) flagged rows, (\d+) are defects injected on purpose", out)
+    assert found, out[-2000:]
+    assert int(found.group(1)) > 0
+    assert "matched with var/sources/defects.csv" in out
