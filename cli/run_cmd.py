@@ -50,7 +50,17 @@ def select(registry: Any, domain: str | None, product: str | None) -> list[str]:
     return refs
 
 
-FAILED = ("failed", "audit_failed")
+FAILED = ("failed", "audit_failed", "delivery_rejected")
+
+
+def outcome_line(run: Any) -> str:
+    """What happened to one product and what to do, in one line (never a value)."""
+    explain = getattr(run, "explain", None)
+    if explain is not None:
+        return f"{run.product}: {explain()}"
+    if getattr(run, "reason", None):
+        return f"{run.product}: {run.reason}"
+    return f"{run.product}: {run.status}, {run.rows_published} rows published"
 
 
 def _log_level(quiet: bool) -> str:
@@ -260,10 +270,9 @@ def run(
     if catalog and any(r.status == "published" for r in runs):
         emit_and_report()
     for r in runs:
-        if r.status in FAILED:
-            reason = getattr(r, "reason", None) or ", ".join(c.check for c in r.blocking_failures)
-            console.print(f"[red]{r.product}[/]: {reason}")
+        problem = r.status in FAILED or bool(getattr(r, "rejected", None))
+        console.print(outcome_line(r), style="red" if problem else None, markup=False)
     if not any(r.status == "published" for r in runs) and not any(r.status in FAILED for r in runs):
         console.print("nothing new: no product had new extracts or changed upstreams")
-    if any(r.status in FAILED for r in runs):
+    if any(r.status in FAILED or getattr(r, "rejected", None) for r in runs):
         raise typer.Exit(1)

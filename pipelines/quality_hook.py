@@ -12,9 +12,15 @@ from pathlib import Path
 
 import duckdb
 
-from regionlab.platform.names import DIRECT_IDENTIFIERS, IDENTIFIER_SCAN, K_ANONYMITY
+from regionlab.platform.names import (
+    DELIVERY_VOLUME,
+    DIRECT_IDENTIFIERS,
+    IDENTIFIER_SCAN,
+    K_ANONYMITY,
+)
 from regionlab.results import CheckResult
 from regionlab.spec import Product
+from regionlab.spec.vocab import LoadMode
 
 PRIVACY_CHECKS = (IDENTIFIER_SCAN, DIRECT_IDENTIFIERS)
 
@@ -26,6 +32,8 @@ def check_names(product: Product) -> list[tuple[str, str, bool]]:
     checks = [(check.name, check.summary, True) for check in PRIVACY_CHECKS]
     if product.quasi_identifiers:
         checks.append((K_ANONYMITY.name, K_ANONYMITY.summary, product.k_anonymous))
+    if product.source is not None and product.source.load is LoadMode.replace:
+        checks.append((DELIVERY_VOLUME.name, DELIVERY_VOLUME.summary, True))
     checks += [
         (rule.id, describe(rule), rule.severity.value == "blocking") for rule in product.quality
     ]

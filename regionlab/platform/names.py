@@ -57,5 +57,12 @@ K_ANONYMITY = PrivacyCheck(
     "Quasi-identifier classes are at least the minimum k.",
 )
 
+#: The volume guard of replace-mode products (a delivery check, declared like the gates).
+DELIVERY_VOLUME = PrivacyCheck(
+    "delivery_volume",
+    "A replacing snapshot shrinks or grows against the current one only within the spec's "
+    "volume_guard.",
+)
+
 #: Category of the privacy gates' results (beside the Kahn categories of quality rules).
 PRIVACY_CATEGORY = "privacy"

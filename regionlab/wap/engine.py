@@ -24,19 +24,23 @@ import duckdb
 
 from regionlab import lake
 from regionlab.errors import UserError
+from regionlab.platform.names import DELIVERY_VOLUME
 from regionlab.platform.tables import QUALITY_HISTORY, product_table_exists, quality_history_rows
 from regionlab.privacy.keys import PseudonymKey, load_key
-from regionlab.results import CheckResult
+from regionlab.results import CheckResult, Status
 from regionlab.settings import Settings
 from regionlab.spec import Product
 from regionlab.spec.vocab import LoadMode
 from regionlab.sql import quote_ident, quote_literal
 from regionlab.steps import step
 from regionlab.wap import erasure_hook, load_log, quarantine_zone
+from regionlab.wap.delivery_checks import Outcome, Verdict, check_delivery
 from regionlab.wap.privacy_gates import privacy_gates
 from regionlab.wap.pseudonymise import build_staged, quarantine_duplicates, quarantine_invalid_cpr
 from regionlab.wap.register_names import register_names
+from regionlab.wap.safe_errors import ReconciliationError, inflight, value_free_errors
 from regionlab.wap.sources import QUARANTINE_DDL, Extract, ingest, reader_for
+from regionlab.wap.staging import protect, staging_file, sweep_stale
 
 #: Hook the quality layer fills: (connection with `staged`, product, reference date) → results.
 QualityHook = Callable[[duckdb.DuckDBPyConnection, Path, Product, dt.date], list[CheckResult]]
@@ -45,7 +49,7 @@ QualityHook = Callable[[duckdb.DuckDBPyConnection, Path, Product, dt.date], list
 @dataclass
 class ProductRun:
     product: str
-    status: str = "up_to_date"  # published | up_to_date | audit_failed
+    status: str = "up_to_date"  # published | up_to_date | audit_failed | delivery_rejected
     rows_read: int = 0
     rows_published: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
@@ -55,10 +59,45 @@ class ProductRun:
     checks: list[CheckResult] = field(default_factory=list)
     run_id: str = ""
     base_snapshot: int | None = None
+    #: The delivery-level check of every delivery this run looked at.
+    deliveries: list[Verdict] = field(default_factory=list)
 
     @property
     def blocking_failures(self) -> list[CheckResult]:
         return [c for c in self.checks if c.blocks]
+
+    @property
+    def rejected(self) -> list[Verdict]:
+        return [v for v in self.deliveries if v.outcome is Outcome.rejected]
+
+    def explain(self) -> str:
+        """One line: what happened to the product and what to do (value-free)."""
+        rejected = " ".join(v.message for v in self.rejected)
+        empty = [v.delivery for v in self.deliveries if v.outcome is Outcome.empty]
+        if self.status == "published":
+            line = f"published {self.rows_published} rows from {', '.join(self.extracts)}"
+            if self.quarantined:
+                line += (
+                    f"; {self.quarantined.total()} records quarantined "
+                    f"({', '.join(f'{r}: {n}' for r, n in sorted(self.quarantined.items()))})"
+                    " — review them in var/quarantine"
+                )
+        elif self.status == "delivery_rejected":
+            line = "nothing loaded; the previous snapshot stays current"
+        elif self.status == "audit_failed":
+            failed = "; ".join(
+                f"{c.check}: {c.detail or c.description}" for c in self.blocking_failures
+            )
+            line = (
+                f"audit failed ({failed}); nothing published, the previous snapshot stays current"
+            )
+        else:
+            line = "nothing new"
+        if empty:
+            line += f"; empty deliveries (nothing new): {', '.join(empty)}"
+        if rejected:
+            line += f". Rejected: {rejected}"
+        return line
 
     def summary(self) -> str:
         return (
@@ -77,21 +116,6 @@ def fault_point() -> None:
     if marker:
         Path(marker).write_text(str(os.getpid()), encoding="utf-8")
         time.sleep(600)
-
-
-def _remove_staging(paths: Sequence[Path]) -> None:
-    """The staging file holds the raw extract (CPR numbers included): never leave it behind."""
-    for path in paths:
-        for stale in (path, path.with_suffix(".duckdb.wal")):
-            stale.unlink(missing_ok=True)
-
-
-def _staging(settings: Settings, product: Product) -> Path:
-    settings.staging_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.staging_file(product.domain, product.id)
-    for stale in (path, path.with_suffix(".duckdb.wal")):
-        stale.unlink(missing_ok=True)
-    return path
 
 
 def _select_extracts(
@@ -199,6 +223,7 @@ def _quarantine_known_keys(con: duckdb.DuckDBPyConnection, product: Product) -> 
     con.execute(f"DELETE FROM staged s WHERE {where}")
 
 
+@value_free_errors
 def run_source_product(
     product: Product,
     settings: Settings,
@@ -210,7 +235,11 @@ def run_source_product(
     before_publish: Callable[[], None] | None = None,
     keep_staging: bool = False,
 ) -> ProductRun:
-    """Ingest new extracts, pseudonymise, audit in a staging file, publish in one transaction.
+    """Check the new deliveries, ingest, pseudonymise, audit in a staging file, publish.
+
+    A delivery that fails its delivery-level check is not loaded (one message, the
+    previous snapshot stays current); an empty one is recorded as "nothing new".
+    Every error leaves through :func:`value_free_errors`, without source values.
 
     ``keep_staging`` leaves the staging file (raw rows, CPR numbers included) for the
     benchmark's GX-vs-SQL comparison, which deletes it; nothing else should keep it.
@@ -219,35 +248,123 @@ def run_source_product(
     needs_key = bool(product.source and product.source.person_column)
     key = key or (load_key() if needs_key else None)
     run.key_id = key.key_id if key else None
+    sweep_stale(settings)
     with step("lake_connect"):
         con = lake.connect()
-    cleanup: list[Path] = []
     try:
         with step("select_extracts"):
-            files, replace = _select_extracts(con, settings, product, full_refresh)
+            found, replace = _select_extracts(con, settings, product, full_refresh)
+        inflight.set(tuple(f.name for f in found))
+        with step("delivery_checks"):
+            files = _checked(con, product, run, found)
         if not files:
             return run
         run.base_snapshot = lake.current_snapshot(con)
         run.extracts = [f.name for f in files]
         ref_date = max(f.date for f in files)
-        staging = _staging(settings, product)
-        cleanup.append(staging)
-        staged = _stage(con, staging, settings, product, files, key, run, replace, ref_date)
-        if quality_hook is not None:
-            run.checks += quality_hook(con, staging, product, ref_date)
-        with step("quarantine_zone"):
-            quarantine_zone.store(settings, product.ref, staging, settings.sources_dir, run.run_id)
-        if not _cleared_to_publish(con, product, run, staging, before_publish):
+        with staging_file(settings, product.domain, product.id, keep=keep_staging) as staging:
+            staged = _stage(con, staging, settings, product, files, key, run, replace, ref_date)
+            if replace:
+                run.checks.append(_volume_guard(con, product, staged))
+            if quality_hook is not None:
+                run.checks += quality_hook(con, staging, product, ref_date)
+            with step("quarantine_zone"):
+                quarantine_zone.store(
+                    settings, product.ref, staging, settings.sources_dir, run.run_id
+                )
+            if not _cleared_to_publish(con, product, run, staging, before_publish):
+                return run
+            with step("publish"):
+                run.snapshot_id = _publish(con, product, run, files, replace)
+            run.rows_published = staged
+            run.status = "published"
             return run
-        with step("publish"):
-            run.snapshot_id = _publish(con, product, run, files, replace)
-        run.rows_published = staged
-        run.status = "published"
-        return run
     finally:
         con.close()
-        if not keep_staging:
-            _remove_staging(cleanup)
+
+
+def _checked(
+    con: duckdb.DuckDBPyConnection, product: Product, run: ProductRun, found: list[Extract]
+) -> list[Extract]:
+    """The deliveries that passed their delivery-level check; record every outcome.
+
+    Rejected and empty deliveries are recorded at once (empty ones also in the load
+    log, so they are not looked at again); the ones to load are recorded with the
+    publish, so a run that fails later leaves no trace of having loaded them.
+    """
+    reader = reader_for(product)
+    run.deliveries = [check_delivery(product, f) for f in found]
+    settled = [(f, v) for f, v in zip(found, run.deliveries, strict=True) if v.outcome != "ok"]
+    if settled:
+        statements = load_log.outcome_statements(
+            con,
+            product.ref,
+            [(f.name, reader.fingerprint(f), v.outcome, v.reason, v.message) for f, v in settled],
+            run.run_id,
+        )
+        empties = [
+            (f.name, reader.fingerprint(f), f.date, run.run_id)
+            for f, v in settled
+            if v.outcome is Outcome.empty
+        ]
+        if empties:
+            statements += load_log.statements(con, product.ref, empties, replace=False, rows_read=0)
+        _commit(con, statements, f"delivery checks of {product.ref}", run)
+    if run.rejected and not any(v.outcome is Outcome.ok for v in run.deliveries):
+        run.status = "delivery_rejected"
+    return [f for f, v in zip(found, run.deliveries, strict=True) if v.outcome is Outcome.ok]
+
+
+def _commit(
+    con: duckdb.DuckDBPyConnection,
+    statements: list[tuple[str, list[object]]],
+    message: str,
+    run: ProductRun,
+) -> None:
+    """Run bookkeeping statements in one lake transaction with a commit message."""
+    with lake.write_lock(con, "lake"):
+        con.execute("BEGIN TRANSACTION")
+        for sql, params in statements:
+            con.execute(sql, params)
+        con.execute(
+            "CALL ducklake_set_commit_message('lake', 'regionlab', ?, extra_info => ?)",
+            [message, json.dumps({"run_id": run.run_id, "product": run.product})],
+        )
+        con.execute("COMMIT")
+
+
+def _volume_guard(con: duckdb.DuckDBPyConnection, product: Product, staged: int) -> CheckResult:
+    """Blocking: a replacing snapshot may not shrink or grow beyond the spec's guard."""
+    assert product.source is not None
+    guard = product.source.volume_guard
+    current = (
+        con.execute(f"SELECT count(*) FROM lake.{product.table}").fetchone()[0]
+        if product_table_exists(con, product.ref)
+        else 0
+    )
+    change = (staged - current) / current if current else 0.0
+    ok = not current or (-guard.max_shrink <= change <= guard.max_growth)
+    detail = (
+        f"the new snapshot has {staged} rows against {current} in the current one "
+        f"({change:+.1%}; allowed {-guard.max_shrink:+.0%} to {guard.max_growth:+.0%})"
+        if current
+        else f"first snapshot: {staged} rows"
+    )
+    if not ok:
+        detail += (
+            "; the previous snapshot stays current. If the change is real, raise "
+            "source.volume_guard in the spec for this delivery; otherwise ask for a new delivery"
+        )
+    return CheckResult(
+        check=DELIVERY_VOLUME.name,
+        category="reconciliation",
+        severity="blocking",
+        status=Status.passed if ok else Status.failed,
+        description=DELIVERY_VOLUME.summary,
+        unexpected_count=None if ok else abs(staged - current),
+        element_count=staged,
+        detail=detail,
+    )
 
 
 def _stage(
@@ -268,6 +385,7 @@ def _stage(
     released afterwards for the quality layer.
     """
     con.execute(f"ATTACH {quote_literal(str(staging))} AS staging")
+    protect(staging)
     con.execute("USE staging")
     with step("ingest"):
         run.rows_read = ingest(con, product, list(files))
@@ -293,7 +411,7 @@ def _stage(
     with step("staging_checkpoint"):
         _close_staging(con)
     if staged + run.quarantined.total() != run.rows_read:
-        raise RuntimeError(
+        raise ReconciliationError(
             f"reconciliation failed for {product.ref}: read {run.rows_read}, "
             f"staged {staged}, quarantined {run.quarantined.total()}"
         )
@@ -328,6 +446,7 @@ def _publish(
     )
 
 
+@value_free_errors
 def run_derived_product(
     product: Product,
     settings: Settings,
@@ -339,9 +458,9 @@ def run_derived_product(
     """Run the product's SQL over the lake at one snapshot, audit it, publish it as a whole."""
     assert product.derived is not None
     run = ProductRun(product=product.ref, run_id=run_id or uuid.uuid4().hex)
+    sweep_stale(settings)
     with step("lake_connect"):
         con = lake.connect()
-    cleanup: list[Path] = []
     try:
         missing = [up for up in product.upstream if not product_table_exists(con, up)]
         if missing:
@@ -350,36 +469,35 @@ def run_derived_product(
                 f"(`regionlab run` runs upstreams before derived products)"
             )
         source_snapshot = run.base_snapshot = lake.current_snapshot(con)
-        staging = _staging(settings, product)
-        cleanup.append(staging)
-        con.execute(f"ATTACH {quote_literal(str(staging))} AS staging")
-        con.execute(QUARANTINE_DDL.replace("quarantine", "staging.main.quarantine", 1))
-        con.execute("USE lake")
-        con.execute(f"CREATE TABLE staging.main.staged AS {product.derived.sql}")
-        con.execute("USE staging")
-        run.rows_read = con.execute("SELECT count(*) FROM staged").fetchone()[0]
-        names = register_names(settings.sources_dir)
-        with step("audit_privacy"):
-            run.checks = privacy_gates(con, product, names)
-        _close_staging(con)
-        if quality_hook is not None:
-            run.checks += quality_hook(con, staging, product, dt.date.today())
-        if not _cleared_to_publish(con, product, run, staging, before_publish):
+        with staging_file(settings, product.domain, product.id) as staging:
+            con.execute(f"ATTACH {quote_literal(str(staging))} AS staging")
+            protect(staging)
+            con.execute(QUARANTINE_DDL.replace("quarantine", "staging.main.quarantine", 1))
+            con.execute("USE lake")
+            con.execute(f"CREATE TABLE staging.main.staged AS {product.derived.sql}")
+            con.execute("USE staging")
+            run.rows_read = con.execute("SELECT count(*) FROM staged").fetchone()[0]
+            names = register_names(settings.sources_dir)
+            with step("audit_privacy"):
+                run.checks = privacy_gates(con, product, names)
+            _close_staging(con)
+            if quality_hook is not None:
+                run.checks += quality_hook(con, staging, product, dt.date.today())
+            if not _cleared_to_publish(con, product, run, staging, before_publish):
+                return run
+            with step("publish"):
+                run.snapshot_id = lake.publish(
+                    con,
+                    product.domain,
+                    product.id,
+                    "staging.main.staged",
+                    mode="replace",
+                    commit_message=f"publish {product.ref}",
+                    extra_info={"run_id": run.run_id, "source_snapshot": source_snapshot},
+                    also=_history_statements(con, product, run),
+                )
+            run.rows_published = run.rows_read
+            run.status = "published"
             return run
-        with step("publish"):
-            run.snapshot_id = lake.publish(
-                con,
-                product.domain,
-                product.id,
-                "staging.main.staged",
-                mode="replace",
-                commit_message=f"publish {product.ref}",
-                extra_info={"run_id": run.run_id, "source_snapshot": source_snapshot},
-                also=_history_statements(con, product, run),
-            )
-        run.rows_published = run.rows_read
-        run.status = "published"
-        return run
     finally:
         con.close()
-        _remove_staging(cleanup)
