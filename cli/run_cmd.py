@@ -271,7 +271,9 @@ def run(
         emit_and_report()
     for r in runs:
         problem = r.status in FAILED or bool(getattr(r, "rejected", None))
-        console.print(outcome_line(r), style="red" if problem else None, markup=False)
+        console.print(
+            outcome_line(r), style="red" if problem else None, markup=False, soft_wrap=True
+        )
     if not any(r.status == "published" for r in runs) and not any(r.status in FAILED for r in runs):
         console.print("nothing new: no product had new extracts or changed upstreams")
     if any(r.status in FAILED or getattr(r, "rejected", None) for r in runs):

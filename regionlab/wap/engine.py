@@ -25,7 +25,13 @@ import duckdb
 from regionlab import lake
 from regionlab.errors import UserError
 from regionlab.platform.names import DELIVERY_VOLUME
-from regionlab.platform.tables import QUALITY_HISTORY, product_table_exists, quality_history_rows
+from regionlab.platform.tables import (
+    DELIVERY_LOG,
+    LOAD_LOG,
+    QUALITY_HISTORY,
+    product_table_exists,
+    quality_history_rows,
+)
 from regionlab.privacy.keys import PseudonymKey, load_key
 from regionlab.results import CheckResult, Status
 from regionlab.settings import Settings
@@ -40,7 +46,7 @@ from regionlab.wap.pseudonymise import build_staged, quarantine_duplicates, quar
 from regionlab.wap.register_names import register_names
 from regionlab.wap.safe_errors import ReconciliationError, inflight, value_free_errors
 from regionlab.wap.sources import QUARANTINE_DDL, Extract, ingest, reader_for
-from regionlab.wap.staging import protect, staging_file, sweep_stale
+from regionlab.wap.staging import private_folders, protect, staging_file, sweep_stale
 
 #: Hook the quality layer fills: (connection with `staged`, product, reference date) → results.
 QualityHook = Callable[[duckdb.DuckDBPyConnection, Path, Product, dt.date], list[CheckResult]]
@@ -51,6 +57,7 @@ class ProductRun:
     product: str
     status: str = "up_to_date"  # published | up_to_date | audit_failed | delivery_rejected
     rows_read: int = 0
+    rows_staged: int = 0  # records that passed every row check (published unless blocked)
     rows_published: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
     snapshot_id: int | None = None
@@ -142,6 +149,20 @@ def _select_extracts(
     return [e for e in found if e.name not in done], False
 
 
+def _ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the bookkeeping tables on their own, before a transaction writes to them.
+
+    DuckLake 1.5.5 fails a commit that creates a table and then inlines rows into
+    another existing one (see :func:`regionlab.lake.publishing._publish_once`).
+    """
+    tables = (LOAD_LOG, DELIVERY_LOG, QUALITY_HISTORY)
+    if all(t.exists(con) for t in tables):
+        return
+    with lake.write_lock(con, "lake"):
+        for table in tables:
+            table.ensure(con)
+
+
 def _history_statements(
     con: duckdb.DuckDBPyConnection, product: Product, run: ProductRun
 ) -> list[tuple[str, list[object]]]:
@@ -159,6 +180,7 @@ def _history_statements(
 
 def _record_failed_audit(con: duckdb.DuckDBPyConnection, product: Product, run: ProductRun) -> None:
     """A blocked run publishes no rows, but its check results still join the history."""
+    _ensure_bookkeeping(con)
     with lake.write_lock(con, "lake"):
         con.execute("BEGIN TRANSACTION")
         for sql, params in _history_statements(con, product, run):
@@ -251,6 +273,7 @@ def run_source_product(
     sweep_stale(settings)
     with step("lake_connect"):
         con = lake.connect()
+    private_folders(settings)
     try:
         with step("select_extracts"):
             found, replace = _select_extracts(con, settings, product, full_refresh)
@@ -263,7 +286,9 @@ def run_source_product(
         run.extracts = [f.name for f in files]
         ref_date = max(f.date for f in files)
         with staging_file(settings, product.domain, product.id, keep=keep_staging) as staging:
-            staged = _stage(con, staging, settings, product, files, key, run, replace, ref_date)
+            staged = run.rows_staged = _stage(
+                con, staging, settings, product, files, key, run, replace, ref_date
+            )
             if replace:
                 run.checks.append(_volume_guard(con, product, staged))
             if quality_hook is not None:
@@ -322,6 +347,7 @@ def _commit(
     run: ProductRun,
 ) -> None:
     """Run bookkeeping statements in one lake transaction with a commit message."""
+    _ensure_bookkeeping(con)
     with lake.write_lock(con, "lake"):
         con.execute("BEGIN TRANSACTION")
         for sql, params in statements:
@@ -425,6 +451,7 @@ def _publish(
     files: Sequence[Extract],
     replace: bool,
 ) -> int:
+    _ensure_bookkeeping(con)
     reader = reader_for(product)
     log_rows = [(f.name, reader.fingerprint(f), f.date, run.run_id) for f in files]
     statements = load_log.statements(con, product.ref, log_rows, replace=replace)
@@ -461,6 +488,7 @@ def run_derived_product(
     sweep_stale(settings)
     with step("lake_connect"):
         con = lake.connect()
+    private_folders(settings)
     try:
         missing = [up for up in product.upstream if not product_table_exists(con, up)]
         if missing:
@@ -486,6 +514,7 @@ def run_derived_product(
             if not _cleared_to_publish(con, product, run, staging, before_publish):
                 return run
             with step("publish"):
+                _ensure_bookkeeping(con)
                 run.snapshot_id = lake.publish(
                     con,
                     product.domain,

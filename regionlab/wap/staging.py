@@ -1,7 +1,7 @@
 """Staging files: raw extracts (CPR numbers included) during a run, private and short-lived.
 
 A staging file lives in ``var/staging/`` (mode 0700) at mode 0600 and only
-while its run holds the product's lock (an ``flock`` on ``<file>.lock``). The
+while its run holds the product's lock (an ``flock`` on ``<domain>.<product>.lock``). The
 lock also serialises runs of one product. A run that dies leaves its file
 behind with no lock held, so :func:`sweep_stale` — called when any run starts
 — removes it; a file whose run is alive is locked and left alone.
@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from regionlab.settings import Settings
+from regionlab.settings import LOCATIONS, Settings
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -46,11 +46,24 @@ def protect(path: Path) -> None:
 
 
 def _lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
+    """``<domain>.<product>.lock``: holds no data, and is not a staging file to erase."""
+    return path.with_suffix(".lock")
 
 
 def _keep_marker(path: Path) -> Path:
-    return path.with_name(path.name + ".keep")
+    return path.with_suffix(".keep")
+
+
+def private_folders(settings: Settings) -> None:
+    """Every top folder of ``var/`` that can hold person data is the owner's alone (0700).
+
+    Files inside keep the modes their writers give them (DuckDB, Dagster, Parquet
+    writers use the umask); the folder is what keeps other accounts out.
+    """
+    for location in LOCATIONS:
+        folder = settings.var_dir / location.folder
+        if location.person_data and folder.is_dir():
+            folder.chmod(DIR_MODE)
 
 
 def sweep_stale(settings: Settings) -> list[Path]:
