@@ -271,6 +271,7 @@ def run(
         emit_and_report()
     for r in runs:
         problem = r.status in FAILED or bool(getattr(r, "rejected", None))
+        problem = problem or bool(getattr(r, "changed", None) and not r.replace)
         console.print(
             outcome_line(r), style="red" if problem else None, markup=False, soft_wrap=True
         )

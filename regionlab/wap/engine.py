@@ -68,6 +68,9 @@ class ProductRun:
     base_snapshot: int | None = None
     #: The delivery-level check of every delivery this run looked at.
     deliveries: list[Verdict] = field(default_factory=list)
+    #: Deliveries whose content changed after they were loaded (same name, new digest).
+    changed: list[str] = field(default_factory=list)
+    replace: bool = False
 
     @property
     def blocking_failures(self) -> list[CheckResult]:
@@ -104,6 +107,17 @@ class ProductRun:
             line += f"; empty deliveries (nothing new): {', '.join(empty)}"
         if rejected:
             line += f". Rejected: {rejected}"
+        if self.changed and self.replace:
+            line += (
+                f". Re-delivered with changed content: {', '.join(self.changed)} "
+                "(the newest delivery replaces the snapshot)"
+            )
+        elif self.changed:
+            line += (
+                f". Changed after they were loaded (not reloaded): {', '.join(self.changed)}; "
+                f"if the correction is right, `regionlab run --product {self.product} "
+                "--full-refresh` rebuilds the product from every delivery"
+            )
         return line
 
     def summary(self) -> str:
@@ -126,9 +140,19 @@ def fault_point() -> None:
 
 
 def _select_extracts(
-    con: duckdb.DuckDBPyConnection, settings: Settings, product: Product, full_refresh: bool
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    product: Product,
+    full_refresh: bool,
+    run: ProductRun,
 ) -> tuple[list[Extract], bool]:
-    """Extracts this run must load, and whether they replace the table."""
+    """Extracts this run must load, and whether they replace the table.
+
+    A delivery whose content changed after it was loaded is noted in
+    ``run.changed`` in every load mode: a replace product loads its newest
+    delivery again; an append product does not (its rows are published) and the
+    steward decides (``--full-refresh`` rebuilds the product from every delivery).
+    """
     assert product.source is not None
     reader = reader_for(product)
     found = reader.discover(settings.sources_dir, product)
@@ -137,15 +161,17 @@ def _select_extracts(
         raise UserError(
             f"no extracts for {product.ref} in {where}; run `regionlab synth` or deliver them"
         )
+    if full_refresh:
+        return ([found[-1]] if product.source.load is LoadMode.replace else found), True
+    done = load_log.loaded(con, product.ref)
+    run.changed = [
+        e.name for e in found if e.name in done and reader.fingerprint(e) != done[e.name]
+    ]
     if product.source.load is LoadMode.replace:
         newest = found[-1]
-        done = load_log.loaded(con, product.ref)
-        if not full_refresh and done.get(newest.name) == reader.fingerprint(newest):
+        if done.get(newest.name) == reader.fingerprint(newest):
             return [], True
         return [newest], True
-    if full_refresh:
-        return found, True
-    done = load_log.loaded(con, product.ref)
     return [e for e in found if e.name not in done], False
 
 
@@ -276,7 +302,8 @@ def run_source_product(
     private_folders(settings)
     try:
         with step("select_extracts"):
-            found, replace = _select_extracts(con, settings, product, full_refresh)
+            found, replace = _select_extracts(con, settings, product, full_refresh, run)
+        run.replace = replace
         inflight.set(tuple(f.name for f in found))
         with step("delivery_checks"):
             files = _checked(con, product, run, found)
@@ -320,13 +347,22 @@ def _checked(
     reader = reader_for(product)
     run.deliveries = [check_delivery(product, f) for f in found]
     settled = [(f, v) for f, v in zip(found, run.deliveries, strict=True) if v.outcome != "ok"]
-    if settled:
-        statements = load_log.outcome_statements(
-            con,
-            product.ref,
-            [(f.name, reader.fingerprint(f), v.outcome, v.reason, v.message) for f, v in settled],
-            run.run_id,
-        )
+    known = load_log.last_outcomes(con, product.ref) if run.changed else {}
+    changed = [
+        name
+        for name in ([] if run.replace else run.changed)
+        if known.get(name, ("",))[0] != "changed"
+    ]  # fmt: skip  (recorded once, reported on every run)
+    if settled or changed:
+        outcomes = [
+            (f.name, reader.fingerprint(f), str(v.outcome), v.reason, v.message) for f, v in settled
+        ]
+        outcomes += [
+            (name, "", "changed", "changed_after_load", f"{name}: content changed after it "
+             "was loaded; not reloaded")
+            for name in changed
+        ]  # fmt: skip
+        statements = load_log.outcome_statements(con, product.ref, outcomes, run.run_id)
         empties = [
             (f.name, reader.fingerprint(f), f.date, run.run_id)
             for f, v in settled

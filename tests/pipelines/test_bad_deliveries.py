@@ -207,3 +207,45 @@ def test_poisoned_deliveries_through_regionlab_run_leave_no_identifier_in_var_or
         assert found.total() == 0, (path, dict(found))
         scanned += 1
     assert scanned > 20
+
+
+def test_a_changed_append_delivery_is_reported_not_reloaded(clean_platform: Settings) -> None:
+    """Issue 16: a corrected re-delivery under an already loaded name is detected."""
+    product = REGISTRY.product("laboratory/lab_results")
+    first = run_source_product(product, clean_platform)
+    before = _published(product.ref)
+    [loaded] = find_extracts(clean_platform.sources_dir, product)
+    lines = loaded.path.read_bytes().splitlines(keepends=True)
+    loaded.path.write_bytes(b"".join(lines[:-5]))  # the source system corrected it
+
+    run = run_source_product(product, clean_platform)
+    assert run.status == "up_to_date" and run.changed == [loaded.name]
+    assert "Changed after they were loaded" in run.explain() and "--full-refresh" in run.explain()
+    assert _published(product.ref) == before
+    again = run_source_product(product, clean_platform)
+    assert again.changed == [loaded.name]  # reported on every run until a steward decides
+    con = lake.connect(read_only=True)
+    logged = con.execute(
+        "SELECT count(*) FROM lake._regionlab.delivery_log WHERE outcome = 'changed'"
+    ).fetchone()[0]
+    con.close()
+    assert logged == 1  # recorded once
+
+    rebuilt = run_source_product(product, clean_platform, full_refresh=True)
+    assert rebuilt.status == "published"
+    assert rebuilt.rows_read == first.rows_read - 5
+    assert run_source_product(product, clean_platform).changed == []
+
+
+def test_a_changed_replace_delivery_replaces_the_snapshot_and_says_so(
+    clean_platform: Settings,
+) -> None:
+    product = REGISTRY.product(PERSONS)
+    run_source_product(product, clean_platform)
+    [loaded] = find_extracts(clean_platform.sources_dir, product)
+    lines = loaded.path.read_bytes().splitlines(keepends=True)
+    loaded.path.write_bytes(b"".join(lines[:-3]))
+    run = run_source_product(product, clean_platform)
+    assert run.status == "published" and run.rows_published == PEOPLE - 3
+    assert run.changed == [loaded.name]
+    assert "Re-delivered with changed content" in run.explain()
