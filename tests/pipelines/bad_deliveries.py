@@ -129,8 +129,8 @@ def quoted_newline(path: Path) -> bytes:
 # ---- CSV: laboratory results (append) ------------------------------------------------
 
 
-def _lab(path: Path) -> list[bytes]:
-    return _renew(path.read_bytes(), b"S0", b"T0").splitlines(keepends=True)
+def _lab(path: Path, prefix: bytes = b"T0") -> list[bytes]:
+    return _renew(path.read_bytes(), b"S0", prefix).splitlines(keepends=True)
 
 
 def lab_overlong(path: Path) -> bytes:
@@ -140,7 +140,7 @@ def lab_overlong(path: Path) -> bytes:
 
 
 def lab_control_bytes(path: Path) -> bytes:
-    lines = _lab(path)
+    lines = _lab(path, b"U0")
     lines[2] = _set_field(lines[2], 3, b"H\x01\x00\x1bmoglobin")
     return b"".join(lines)
 
@@ -157,8 +157,8 @@ def lab_latin1(path: Path) -> bytes:
 # ---- JSON lines: clinical notes (append) ----------------------------------------------
 
 
-def _notes(path: Path) -> list[bytes]:
-    return _renew(path.read_bytes(), b'"N0', b'"M0').splitlines(keepends=True)
+def _notes(path: Path, prefix: bytes = b'"M0') -> list[bytes]:
+    return _renew(path.read_bytes(), b'"N0', prefix).splitlines(keepends=True)
 
 
 def notes_latin1(path: Path) -> bytes:
@@ -166,7 +166,7 @@ def notes_latin1(path: Path) -> bytes:
 
 
 def notes_control_byte(path: Path) -> bytes:
-    lines = _notes(path)
+    lines = _notes(path, b'"L0')
     lines[2] = lines[2].replace(b"Patienten", b"Patien\x01ten", 1).replace(b". ", b".\x01 ", 1)
     return b"".join(lines)
 
