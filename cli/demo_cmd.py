@@ -21,7 +21,7 @@ def demo(
     defect_rate: float = typer.Option(0.01, help="Share of defective source rows."),
 ) -> None:
     """Generate sources, validate specs, run every pipeline and emit the catalogue."""
-    from cli.run_cmd import FAILED, emit_and_report, execute, report_failures, summary_table
+    from cli.run_cmd import FAILED, emit_and_report, execute, report_outcomes, summary_table
     from regionlab import lake
     from regionlab.config import current
     from regionlab.privacy.keys import default_key_path, init_key, load_key
@@ -51,7 +51,7 @@ def demo(
     console.print(f"lake: {current().lake.describe()}")
     runs = execute([p.ref for p in registry.topological()], full_refresh=True)
     console.print(summary_table(runs))
-    report_failures(runs)
+    report_outcomes(runs)
     failed = [r for r in runs if r.status in FAILED]
     from cli.quality_cmd import quality
 

@@ -51,7 +51,17 @@ def select(registry: Any, domain: str | None, product: str | None) -> list[str]:
     return refs
 
 
-FAILED = ("failed", "audit_failed")
+FAILED = ("failed", "audit_failed", "delivery_rejected")
+
+
+def outcome_line(run: Any) -> str:
+    """What happened to one product and what to do, in one line (never a value)."""
+    explain = getattr(run, "explain", None)
+    if explain is not None:
+        return f"{run.product}: {explain()}"
+    if getattr(run, "reason", None):
+        return f"{run.product}: {run.reason}"
+    return f"{run.product}: {run.status}, {run.rows_published} rows published"
 
 
 def _log_level(quiet: bool) -> str:
@@ -265,18 +275,21 @@ def _short(check: Any) -> str:
     return f"{check.check}: {check.status}"
 
 
-def report_failures(runs: list[Any]) -> None:
-    """Under the run table: why each failed product failed, and where to look; and every
-    check that could not run, with its reason (a warning rule does not stop the publish)."""
+def report_outcomes(runs: list[Any]) -> None:
+    """Under the run table: one line per product saying what happened and what to do (why a
+    failed one failed, where to look), then every check that could not run, with its reason
+    (a warning rule does not stop the publish)."""
     for r in runs:
+        problem = r.status in FAILED or bool(getattr(r, "rejected", None))
+        problem = problem or bool(getattr(r, "changed", None) and not r.replace)
+        console.print(
+            outcome_line(r), style="red" if problem else None, markup=False, soft_wrap=True
+        )
         for check in getattr(r, "checks", []):
             if check.status == "errored" and not check.blocks:
-                console.print(f"[yellow]{escape(r.product)}[/]: {escape(check.explain())}")
-        if r.status not in FAILED:
-            continue
-        explain = getattr(r, "failure_reason", None)
-        reason = explain() if r.status == "audit_failed" and explain else getattr(r, "reason", "")
-        console.print(f"[red]{escape(r.product)}[/]: {escape(reason or r.status)}")
+                console.print(
+                    f"{r.product}: {check.explain()}", style="yellow", markup=False, soft_wrap=True
+                )
 
 
 def run(
@@ -297,8 +310,8 @@ def run(
     console.print(summary_table(runs))
     if catalog and any(r.status == "published" for r in runs):
         emit_and_report()
-    report_failures(runs)
+    report_outcomes(runs)
     if not any(r.status == "published" for r in runs) and not any(r.status in FAILED for r in runs):
         console.print("nothing new: no product had new extracts or changed upstreams")
-    if any(r.status in FAILED for r in runs):
+    if any(r.status in FAILED or getattr(r, "rejected", None) for r in runs):
         raise typer.Exit(1)

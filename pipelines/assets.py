@@ -162,6 +162,13 @@ def _product_asset(product: Product, order: list[Product]) -> dg.AssetsDefinitio
             )
         context.log.info(run.summary())
         progress.emit("finished", product.ref, run)
+        if run.status == "delivery_rejected":
+            raise dg.Failure(
+                description=f"{product.ref}: {run.explain()}",
+                metadata={"rejected": dg.MetadataValue.json([v.delivery for v in run.rejected])},
+            )
+        if run.rejected:
+            context.log.warning(f"{product.ref}: {run.explain()}")
         if run.status == "up_to_date":
             context.log.info(f"{product.ref}: no new extracts; nothing to publish")
             return

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from regionlab.platform.names import (
+    DELIVERY_VOLUME,
     DIRECT_IDENTIFIERS,
     IDENTIFIER_SCAN,
     K_ANONYMITY,
@@ -20,6 +21,7 @@ from regionlab.platform.names import (
 )
 from regionlab.results import CheckResult
 from regionlab.spec import Product
+from regionlab.spec.vocab import LoadMode
 
 PRIVACY_CHECKS = (IDENTIFIER_SCAN, DIRECT_IDENTIFIERS)
 
@@ -33,6 +35,8 @@ def check_names(product: Product) -> list[tuple[str, str, bool]]:
         checks.append((K_ANONYMITY.name, K_ANONYMITY.summary, product.k_anonymous))
     if product.privacy.small_cells is not None:
         checks.append((SMALL_CELLS.name, SMALL_CELLS.summary, True))
+    if product.source is not None and product.source.load is LoadMode.replace:
+        checks.append((DELIVERY_VOLUME.name, DELIVERY_VOLUME.summary, True))
     checks += [
         (rule.id, describe(rule), rule.severity.value == "blocking") for rule in product.quality
     ]

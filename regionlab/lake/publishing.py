@@ -87,6 +87,13 @@ def _publish_once(
 ) -> int:
     target = table_name(domain, product, alias)
     with transaction(con):
+        # The bookkeeping goes first (its tables were created by _create_first): once
+        # DDL in the transaction has bumped the schema version, an inlined insert into
+        # an existing bookkeeping table looks for an inlined-data table of the new
+        # version that DuckLake 1.5.5 has not created ("ducklake_inlined_data_<t>_<v>
+        # does not exist": a replace after a blocked audit failed).
+        for sql, params in also:
+            con.execute(sql, list(params))
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(alias)}.{quote_ident(domain)}")
         if mode == "replace":
             row = con.execute(f"CREATE OR REPLACE TABLE {target} AS {query}").fetchone()
@@ -96,8 +103,6 @@ def _publish_once(
             con.execute(f"CREATE TABLE IF NOT EXISTS {target} AS {query} WITH NO DATA")
             row = con.execute(f"INSERT INTO {target} BY NAME {query}").fetchone()
         info = {**info, "rows": int(row[0]) if row else None}
-        for sql, params in also:
-            con.execute(sql, list(params))
         extra = json.dumps(info, sort_keys=True, default=str)
         con.execute(
             f"CALL {quote_ident(alias)}.set_commit_message({quote_literal(author)}, "

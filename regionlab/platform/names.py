@@ -61,5 +61,12 @@ SMALL_CELLS = PrivacyCheck(
     "No count below the declared minimum cell size is published unflagged.",
 )
 
+#: The volume guard of replace-mode products (a delivery check, declared like the gates).
+DELIVERY_VOLUME = PrivacyCheck(
+    "delivery_volume",
+    "A replacing snapshot shrinks or grows against the current one only within the spec's "
+    "volume_guard.",
+)
+
 #: Category of the privacy gates' results (beside the Kahn categories of quality rules).
 PRIVACY_CATEGORY = "privacy"

@@ -104,6 +104,22 @@ LOAD_LOG = PlatformTable(
     ),
 )
 
+#: The outcome of every delivery-level check (ok, empty, rejected) with its value-free
+#: message: the part of the load log that says why a delivery was not loaded.
+DELIVERY_LOG = PlatformTable(
+    "delivery_log",
+    (
+        ("product", "VARCHAR"),
+        ("extract", "VARCHAR"),
+        ("sha256", "VARCHAR"),
+        ("outcome", "VARCHAR"),
+        ("reason", "VARCHAR"),
+        ("message", "VARCHAR"),
+        ("run_id", "VARCHAR"),
+        ("checked_at", "TIMESTAMP WITH TIME ZONE"),
+    ),
+)
+
 #: One row per check per run: privacy gates, quality rules, labelling agreement.
 QUALITY_HISTORY = PlatformTable(
     "quality_history",
@@ -133,7 +149,7 @@ SUPPRESSION_LIST = PlatformTable(
     ),
 )
 
-PLATFORM_TABLES = (LOAD_LOG, QUALITY_HISTORY, SUPPRESSION_LIST)
+PLATFORM_TABLES = (LOAD_LOG, DELIVERY_LOG, QUALITY_HISTORY, SUPPRESSION_LIST)
 
 
 def quality_history_rows(

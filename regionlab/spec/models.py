@@ -19,6 +19,7 @@ from regionlab.spec.vocab import (
     OwnerRole,
     Pseudonymisation,
     SmallCellPolicy,
+    SourceEncoding,
     SourceFormat,
     Status,
 )
@@ -68,6 +69,17 @@ class Retention(_Spec):
     justification: str
 
 
+class VolumeGuard(_Spec):
+    """A blocking check for replace-mode products: a new snapshot's size against the current."""
+
+    max_shrink: float = Field(
+        0.10, ge=0, le=1, description="Largest allowed drop in rows, as a fraction (0.10 = 10 %)."
+    )
+    max_growth: float = Field(
+        0.50, ge=0, description="Largest allowed rise in rows, as a fraction (0.50 = 50 %)."
+    )
+
+
 class Source(_Spec):
     """Where a source product's extracts come from: `<sources>/<system>/<extract>/`."""
 
@@ -82,6 +94,16 @@ class Source(_Spec):
         LoadMode.append,
         description="append: each dated extract adds rows; replace: the newest extract is "
         "the whole table (e.g. a register snapshot).",
+    )
+    encoding: SourceEncoding = Field(
+        SourceEncoding.utf_8,
+        description="Text encoding of the deliveries (csv, jsonl); a delivery that does not "
+        "decode is rejected as a whole and the likely encoding is named.",
+    )
+    volume_guard: VolumeGuard = Field(
+        default_factory=VolumeGuard,
+        description="replace: how much a new snapshot may shrink or grow against the current "
+        "one before the run blocks (the previous snapshot stays current).",
     )
 
 

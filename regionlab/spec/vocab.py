@@ -146,3 +146,10 @@ class HealthCategory(StrEnum):
 class LoadMode(StrEnum):
     append = "append"
     replace = "replace"
+
+
+class SourceEncoding(StrEnum):
+    """Text encodings a delivery may declare (the CSV and JSON-lines readers decode these)."""
+
+    utf_8 = "utf-8"
+    latin_1 = "latin-1"

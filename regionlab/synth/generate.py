@@ -246,4 +246,12 @@ def generate(
         json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
         encoding="utf-8",
     )
+    _restrict(out)
     return manifest
+
+
+def _restrict(out: Path) -> None:
+    """The extracts hold CPR numbers, names and notes: owner and group only (0640, 0750)."""
+    out.chmod(0o750)
+    for path in out.rglob("*"):
+        path.chmod(0o750 if path.is_dir() else 0o640)

@@ -24,19 +24,29 @@ import duckdb
 
 from regionlab import lake
 from regionlab.errors import UserError
-from regionlab.platform.tables import QUALITY_HISTORY, product_table_exists, quality_history_rows
+from regionlab.platform.names import DELIVERY_VOLUME
+from regionlab.platform.tables import (
+    DELIVERY_LOG,
+    LOAD_LOG,
+    QUALITY_HISTORY,
+    product_table_exists,
+    quality_history_rows,
+)
 from regionlab.privacy.keys import PseudonymKey, load_key
-from regionlab.results import CheckResult, explain_blocked
+from regionlab.results import CheckResult, Status, explain_blocked
 from regionlab.settings import Settings
 from regionlab.spec import Product
 from regionlab.spec.vocab import LoadMode
 from regionlab.sql import quote_ident, quote_literal
 from regionlab.steps import step
 from regionlab.wap import erasure_hook, load_log, quarantine_zone
+from regionlab.wap.delivery_checks import Outcome, Verdict, check_delivery
 from regionlab.wap.privacy_gates import privacy_gates
 from regionlab.wap.pseudonymise import build_staged, quarantine_duplicates, quarantine_invalid_cpr
 from regionlab.wap.register_names import register_names
+from regionlab.wap.safe_errors import ReconciliationError, inflight, value_free_errors
 from regionlab.wap.sources import QUARANTINE_DDL, Extract, ingest, reader_for
+from regionlab.wap.staging import private_folders, protect, staging_file, sweep_stale
 
 #: Hook the quality layer fills: (connection with `staged`, product, reference date) → results.
 QualityHook = Callable[[duckdb.DuckDBPyConnection, Path, Product, dt.date], list[CheckResult]]
@@ -45,8 +55,9 @@ QualityHook = Callable[[duckdb.DuckDBPyConnection, Path, Product, dt.date], list
 @dataclass
 class ProductRun:
     product: str
-    status: str = "up_to_date"  # published | up_to_date | audit_failed
+    status: str = "up_to_date"  # published | up_to_date | audit_failed | delivery_rejected
     rows_read: int = 0
+    rows_staged: int = 0  # records that passed every row check (published unless blocked)
     rows_published: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
     snapshot_id: int | None = None
@@ -55,6 +66,11 @@ class ProductRun:
     checks: list[CheckResult] = field(default_factory=list)
     run_id: str = ""
     base_snapshot: int | None = None
+    #: The delivery-level check of every delivery this run looked at.
+    deliveries: list[Verdict] = field(default_factory=list)
+    #: Deliveries whose content changed after they were loaded (same name, new digest).
+    changed: list[str] = field(default_factory=list)
+    replace: bool = False
 
     @property
     def blocking_failures(self) -> list[CheckResult]:
@@ -63,6 +79,45 @@ class ProductRun:
     def failure_reason(self) -> str:
         """Why the audit blocked this run, in words (rule, failing rows of total, where next)."""
         return explain_blocked(self.product, self.checks)
+
+    @property
+    def rejected(self) -> list[Verdict]:
+        return [v for v in self.deliveries if v.outcome is Outcome.rejected]
+
+    def explain(self) -> str:
+        """One line: what happened to the product and what to do (value-free)."""
+        rejected = " ".join(v.message for v in self.rejected)
+        empty = [v.delivery for v in self.deliveries if v.outcome is Outcome.empty]
+        if self.status == "published":
+            line = f"published {self.rows_published} rows from {', '.join(self.extracts)}"
+            if self.quarantined:
+                line += (
+                    f"; {self.quarantined.total()} records quarantined "
+                    f"({', '.join(f'{r}: {n}' for r, n in sorted(self.quarantined.items()))})"
+                    " — review them in var/quarantine"
+                )
+        elif self.status == "delivery_rejected":
+            line = "nothing loaded; the previous snapshot stays current"
+        elif self.status == "audit_failed":
+            line = self.failure_reason()
+        else:
+            line = "nothing new"
+        if empty:
+            line += f"; empty deliveries (nothing new): {', '.join(empty)}"
+        if rejected:
+            line += f". Rejected: {rejected}"
+        if self.changed and self.replace:
+            line += (
+                f". Re-delivered with changed content: {', '.join(self.changed)} "
+                "(the newest delivery replaces the snapshot)"
+            )
+        elif self.changed:
+            line += (
+                f". Changed after they were loaded (not reloaded): {', '.join(self.changed)}; "
+                f"if the correction is right, `regionlab run --product {self.product} "
+                "--full-refresh` rebuilds the product from every delivery"
+            )
+        return line
 
     def summary(self) -> str:
         return (
@@ -83,25 +138,20 @@ def fault_point() -> None:
         time.sleep(600)
 
 
-def _remove_staging(paths: Sequence[Path]) -> None:
-    """The staging file holds the raw extract (CPR numbers included): never leave it behind."""
-    for path in paths:
-        for stale in (path, path.with_suffix(".duckdb.wal")):
-            stale.unlink(missing_ok=True)
-
-
-def _staging(settings: Settings, product: Product) -> Path:
-    settings.staging_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.staging_file(product.domain, product.id)
-    for stale in (path, path.with_suffix(".duckdb.wal")):
-        stale.unlink(missing_ok=True)
-    return path
-
-
 def _select_extracts(
-    con: duckdb.DuckDBPyConnection, settings: Settings, product: Product, full_refresh: bool
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    product: Product,
+    full_refresh: bool,
+    run: ProductRun,
 ) -> tuple[list[Extract], bool]:
-    """Extracts this run must load, and whether they replace the table."""
+    """Extracts this run must load, and whether they replace the table.
+
+    A delivery whose content changed after it was loaded is noted in
+    ``run.changed`` in every load mode: a replace product loads its newest
+    delivery again; an append product does not (its rows are published) and the
+    steward decides (``--full-refresh`` rebuilds the product from every delivery).
+    """
     assert product.source is not None
     reader = reader_for(product)
     found = reader.discover(settings.sources_dir, product)
@@ -110,16 +160,32 @@ def _select_extracts(
         raise UserError(
             f"no extracts for {product.ref} in {where}; run `regionlab synth` or deliver them"
         )
+    if full_refresh:
+        return ([found[-1]] if product.source.load is LoadMode.replace else found), True
+    done = load_log.loaded(con, product.ref)
+    run.changed = [
+        e.name for e in found if e.name in done and reader.fingerprint(e) != done[e.name]
+    ]
     if product.source.load is LoadMode.replace:
         newest = found[-1]
-        done = load_log.loaded(con, product.ref)
-        if not full_refresh and done.get(newest.name) == reader.fingerprint(newest):
+        if done.get(newest.name) == reader.fingerprint(newest):
             return [], True
         return [newest], True
-    if full_refresh:
-        return found, True
-    done = load_log.loaded(con, product.ref)
     return [e for e in found if e.name not in done], False
+
+
+def _ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the bookkeeping tables on their own, before a transaction writes to them.
+
+    DuckLake 1.5.5 fails a commit that creates a table and then inlines rows into
+    another existing one (see :func:`regionlab.lake.publishing._publish_once`).
+    """
+    tables = (LOAD_LOG, DELIVERY_LOG, QUALITY_HISTORY)
+    if all(t.exists(con) for t in tables):
+        return
+    with lake.write_lock(con, "lake"):
+        for table in tables:
+            table.ensure(con)
 
 
 def _history_statements(
@@ -139,6 +205,7 @@ def _history_statements(
 
 def _record_failed_audit(con: duckdb.DuckDBPyConnection, product: Product, run: ProductRun) -> None:
     """A blocked run publishes no rows, but its check results still join the history."""
+    _ensure_bookkeeping(con)
     with lake.write_lock(con, "lake"):
         con.execute("BEGIN TRANSACTION")
         for sql, params in _history_statements(con, product, run):
@@ -210,6 +277,7 @@ def _quarantine_known_keys(con: duckdb.DuckDBPyConnection, product: Product) -> 
     con.execute(f"DELETE FROM staged s WHERE {where}")
 
 
+@value_free_errors
 def run_source_product(
     product: Product,
     settings: Settings,
@@ -221,7 +289,11 @@ def run_source_product(
     before_publish: Callable[[], None] | None = None,
     keep_staging: bool = False,
 ) -> ProductRun:
-    """Ingest new extracts, pseudonymise, audit in a staging file, publish in one transaction.
+    """Check the new deliveries, ingest, pseudonymise, audit in a staging file, publish.
+
+    A delivery that fails its delivery-level check is not loaded (one message, the
+    previous snapshot stays current); an empty one is recorded as "nothing new".
+    Every error leaves through :func:`value_free_errors`, without source values.
 
     ``keep_staging`` leaves the staging file (raw rows, CPR numbers included) for the
     benchmark's GX-vs-SQL comparison, which deletes it; nothing else should keep it.
@@ -230,35 +302,137 @@ def run_source_product(
     needs_key = bool(product.source and product.source.person_column)
     key = key or (load_key() if needs_key else None)
     run.key_id = key.key_id if key else None
+    sweep_stale(settings)
     with step("lake_connect"):
         con = lake.connect()
-    cleanup: list[Path] = []
+    private_folders(settings)
     try:
         with step("select_extracts"):
-            files, replace = _select_extracts(con, settings, product, full_refresh)
+            found, replace = _select_extracts(con, settings, product, full_refresh, run)
+        run.replace = replace
+        inflight.set(tuple(f.name for f in found))
+        with step("delivery_checks"):
+            files = _checked(con, product, run, found)
         if not files:
             return run
         run.base_snapshot = lake.current_snapshot(con)
         run.extracts = [f.name for f in files]
         ref_date = max(f.date for f in files)
-        staging = _staging(settings, product)
-        cleanup.append(staging)
-        staged = _stage(con, staging, settings, product, files, key, run, replace, ref_date)
-        if quality_hook is not None:
-            run.checks += quality_hook(con, staging, product, ref_date)
-        with step("quarantine_zone"):
-            quarantine_zone.store(settings, product.ref, staging, settings.sources_dir, run.run_id)
-        if not _cleared_to_publish(con, product, run, staging, before_publish):
+        with staging_file(settings, product.domain, product.id, keep=keep_staging) as staging:
+            staged = run.rows_staged = _stage(
+                con, staging, settings, product, files, key, run, replace, ref_date
+            )
+            if replace:
+                run.checks.append(_volume_guard(con, product, staged))
+            if quality_hook is not None:
+                run.checks += quality_hook(con, staging, product, ref_date)
+            with step("quarantine_zone"):
+                quarantine_zone.store(
+                    settings, product.ref, staging, settings.sources_dir, run.run_id
+                )
+            if not _cleared_to_publish(con, product, run, staging, before_publish):
+                return run
+            with step("publish"):
+                run.snapshot_id = _publish(con, product, run, files, replace)
+            run.rows_published = staged
+            run.status = "published"
             return run
-        with step("publish"):
-            run.snapshot_id = _publish(con, product, run, files, replace)
-        run.rows_published = staged
-        run.status = "published"
-        return run
     finally:
         con.close()
-        if not keep_staging:
-            _remove_staging(cleanup)
+
+
+def _checked(
+    con: duckdb.DuckDBPyConnection, product: Product, run: ProductRun, found: list[Extract]
+) -> list[Extract]:
+    """The deliveries that passed their delivery-level check; record every outcome.
+
+    Rejected and empty deliveries are recorded at once (empty ones also in the load
+    log, so they are not looked at again); the ones to load are recorded with the
+    publish, so a run that fails later leaves no trace of having loaded them.
+    """
+    reader = reader_for(product)
+    run.deliveries = [check_delivery(product, f) for f in found]
+    settled = [(f, v) for f, v in zip(found, run.deliveries, strict=True) if v.outcome != "ok"]
+    known = load_log.last_outcomes(con, product.ref) if run.changed else {}
+    changed = [
+        name
+        for name in ([] if run.replace else run.changed)
+        if known.get(name, ("",))[0] != "changed"
+    ]  # fmt: skip  (recorded once, reported on every run)
+    if settled or changed:
+        outcomes = [
+            (f.name, reader.fingerprint(f), str(v.outcome), v.reason, v.message) for f, v in settled
+        ]
+        outcomes += [
+            (name, "", "changed", "changed_after_load", f"{name}: content changed after it "
+             "was loaded; not reloaded")
+            for name in changed
+        ]  # fmt: skip
+        statements = load_log.outcome_statements(con, product.ref, outcomes, run.run_id)
+        empties = [
+            (f.name, reader.fingerprint(f), f.date, run.run_id)
+            for f, v in settled
+            if v.outcome is Outcome.empty
+        ]
+        if empties:
+            statements += load_log.statements(con, product.ref, empties, replace=False, rows_read=0)
+        _commit(con, statements, f"delivery checks of {product.ref}", run)
+    if run.rejected and not any(v.outcome is Outcome.ok for v in run.deliveries):
+        run.status = "delivery_rejected"
+    return [f for f, v in zip(found, run.deliveries, strict=True) if v.outcome is Outcome.ok]
+
+
+def _commit(
+    con: duckdb.DuckDBPyConnection,
+    statements: list[tuple[str, list[object]]],
+    message: str,
+    run: ProductRun,
+) -> None:
+    """Run bookkeeping statements in one lake transaction with a commit message."""
+    _ensure_bookkeeping(con)
+    with lake.write_lock(con, "lake"):
+        con.execute("BEGIN TRANSACTION")
+        for sql, params in statements:
+            con.execute(sql, params)
+        con.execute(
+            "CALL ducklake_set_commit_message('lake', 'regionlab', ?, extra_info => ?)",
+            [message, json.dumps({"run_id": run.run_id, "product": run.product})],
+        )
+        con.execute("COMMIT")
+
+
+def _volume_guard(con: duckdb.DuckDBPyConnection, product: Product, staged: int) -> CheckResult:
+    """Blocking: a replacing snapshot may not shrink or grow beyond the spec's guard."""
+    assert product.source is not None
+    guard = product.source.volume_guard
+    current = (
+        con.execute(f"SELECT count(*) FROM lake.{product.table}").fetchone()[0]
+        if product_table_exists(con, product.ref)
+        else 0
+    )
+    change = (staged - current) / current if current else 0.0
+    ok = not current or (-guard.max_shrink <= change <= guard.max_growth)
+    detail = (
+        f"the new snapshot has {staged} rows against {current} in the current one "
+        f"({change:+.1%}; allowed {-guard.max_shrink:+.0%} to {guard.max_growth:+.0%})"
+        if current
+        else f"first snapshot: {staged} rows"
+    )
+    if not ok:
+        detail += (
+            "; the previous snapshot stays current. If the change is real, raise "
+            "source.volume_guard in the spec for this delivery; otherwise ask for a new delivery"
+        )
+    return CheckResult(
+        check=DELIVERY_VOLUME.name,
+        category="reconciliation",
+        severity="blocking",
+        status=Status.passed if ok else Status.failed,
+        description=DELIVERY_VOLUME.summary,
+        unexpected_count=None if ok else abs(staged - current),
+        element_count=staged,
+        detail=detail,
+    )
 
 
 def _stage(
@@ -279,6 +453,7 @@ def _stage(
     released afterwards for the quality layer.
     """
     con.execute(f"ATTACH {quote_literal(str(staging))} AS staging")
+    protect(staging)
     con.execute("USE staging")
     with step("ingest"):
         run.rows_read = ingest(con, product, list(files))
@@ -304,7 +479,7 @@ def _stage(
     with step("staging_checkpoint"):
         _close_staging(con)
     if staged + run.quarantined.total() != run.rows_read:
-        raise RuntimeError(
+        raise ReconciliationError(
             f"reconciliation failed for {product.ref}: read {run.rows_read}, "
             f"staged {staged}, quarantined {run.quarantined.total()}"
         )
@@ -318,6 +493,7 @@ def _publish(
     files: Sequence[Extract],
     replace: bool,
 ) -> int:
+    _ensure_bookkeeping(con)
     reader = reader_for(product)
     log_rows = [(f.name, reader.fingerprint(f), f.date, run.run_id) for f in files]
     statements = load_log.statements(con, product.ref, log_rows, replace=replace)
@@ -339,6 +515,7 @@ def _publish(
     )
 
 
+@value_free_errors
 def run_derived_product(
     product: Product,
     settings: Settings,
@@ -350,9 +527,10 @@ def run_derived_product(
     """Run the product's SQL over the lake at one snapshot, audit it, publish it as a whole."""
     assert product.derived is not None
     run = ProductRun(product=product.ref, run_id=run_id or uuid.uuid4().hex)
+    sweep_stale(settings)
     with step("lake_connect"):
         con = lake.connect()
-    cleanup: list[Path] = []
+    private_folders(settings)
     try:
         missing = [up for up in product.upstream if not product_table_exists(con, up)]
         if missing:
@@ -361,36 +539,36 @@ def run_derived_product(
                 f"(`regionlab run` runs upstreams before derived products)"
             )
         source_snapshot = run.base_snapshot = lake.current_snapshot(con)
-        staging = _staging(settings, product)
-        cleanup.append(staging)
-        con.execute(f"ATTACH {quote_literal(str(staging))} AS staging")
-        con.execute(QUARANTINE_DDL.replace("quarantine", "staging.main.quarantine", 1))
-        con.execute("USE lake")
-        con.execute(f"CREATE TABLE staging.main.staged AS {product.derived.sql}")
-        con.execute("USE staging")
-        run.rows_read = con.execute("SELECT count(*) FROM staged").fetchone()[0]
-        names = register_names(settings.sources_dir)
-        with step("audit_privacy"):
-            run.checks = privacy_gates(con, product, names)
-        _close_staging(con)
-        if quality_hook is not None:
-            run.checks += quality_hook(con, staging, product, dt.date.today())
-        if not _cleared_to_publish(con, product, run, staging, before_publish):
+        with staging_file(settings, product.domain, product.id) as staging:
+            con.execute(f"ATTACH {quote_literal(str(staging))} AS staging")
+            protect(staging)
+            con.execute(QUARANTINE_DDL.replace("quarantine", "staging.main.quarantine", 1))
+            con.execute("USE lake")
+            con.execute(f"CREATE TABLE staging.main.staged AS {product.derived.sql}")
+            con.execute("USE staging")
+            run.rows_read = con.execute("SELECT count(*) FROM staged").fetchone()[0]
+            names = register_names(settings.sources_dir)
+            with step("audit_privacy"):
+                run.checks = privacy_gates(con, product, names)
+            _close_staging(con)
+            if quality_hook is not None:
+                run.checks += quality_hook(con, staging, product, dt.date.today())
+            if not _cleared_to_publish(con, product, run, staging, before_publish):
+                return run
+            with step("publish"):
+                _ensure_bookkeeping(con)
+                run.snapshot_id = lake.publish(
+                    con,
+                    product.domain,
+                    product.id,
+                    "staging.main.staged",
+                    mode="replace",
+                    commit_message=f"publish {product.ref}",
+                    extra_info={"run_id": run.run_id, "source_snapshot": source_snapshot},
+                    also=_history_statements(con, product, run),
+                )
+            run.rows_published = run.rows_read
+            run.status = "published"
             return run
-        with step("publish"):
-            run.snapshot_id = lake.publish(
-                con,
-                product.domain,
-                product.id,
-                "staging.main.staged",
-                mode="replace",
-                commit_message=f"publish {product.ref}",
-                extra_info={"run_id": run.run_id, "source_snapshot": source_snapshot},
-                also=_history_statements(con, product, run),
-            )
-        run.rows_published = run.rows_read
-        run.status = "published"
-        return run
     finally:
         con.close()
-        _remove_staging(cleanup)

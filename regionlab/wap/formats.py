@@ -9,14 +9,16 @@ names (see :mod:`regionlab.wap.sources`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from regionlab.spec import Product
 from regionlab.spec.vocab import SourceFormat
 from regionlab.sql import quote_ident, quote_literal
+from regionlab.wap.delivery_checks import MAX_RECORD_BYTES, count_csv_records
 from regionlab.wap.sources import DatedFiles, Extract, register_reader
 
 
@@ -56,28 +58,35 @@ def count_lines(extract: Extract) -> int:
 
 
 class CsvFiles(DatedFiles):
-    """CSV with a header line; DuckDB's rejects tables say which lines failed and why."""
+    """CSV with a header line; DuckDB's rejects tables say which lines failed and why.
+
+    A quoted field may hold a newline: records, not lines, are counted and read.
+    """
 
     suffix = SourceFormat.csv.value
 
     def count(self, delivery: Extract) -> int:
-        return count_lines(delivery) - 1
+        return count_csv_records(delivery.path)
 
     def read(
         self, con: duckdb.DuckDBPyConnection, product: Product, deliveries: list[Extract]
     ) -> None:
+        assert product.source is not None
         paths = [str(f.path) for f in deliveries]
         con.execute(
             f"""CREATE OR REPLACE TABLE raw AS SELECT * FROM read_csv(?, header=true,
             auto_detect=false, columns={_columns_sql(product)}, delim=',', quote='"', escape='"',
             dateformat='%Y-%m-%d', timestampformat='%Y-%m-%d %H:%M:%S', store_rejects=true,
-            rejects_table='rejects_err', rejects_scan='rejects_scan', filename='_extract')""",
-            [paths],
+            rejects_table='rejects_err', rejects_scan='rejects_scan', filename='_extract',
+            max_line_size={MAX_RECORD_BYTES}, encoding=?)""",
+            [paths, str(product.source.encoding)],
         )
         con.execute(
             """INSERT INTO quarantine
             SELECT s.file_path, e.line, NULL,
                    CASE WHEN bool_and(e.error_type = 'CAST') THEN 'type_error'
+                        WHEN bool_or(e.error_type = 'LINE SIZE OVER MAXIMUM')
+                        THEN 'line_too_long'
                         ELSE 'malformed_line' END,
                    string_agg(DISTINCT CAST(e.error_type AS VARCHAR)
                               || coalesce(':' || e.column_name, ''), ', '),
@@ -113,6 +122,43 @@ class ParquetFiles(DatedFiles):
         )
 
 
+_LINES = pa.schema(
+    [("_extract", pa.string()), ("_line", pa.int64()), ("line", pa.string()),
+     ("problem", pa.string())]
+)  # fmt: skip
+
+
+def _json_lines(deliveries: list[Extract], encoding: str) -> Iterator[pa.RecordBatch]:
+    """(extract, line number, text, problem) of every line, in batches.
+
+    Lines are split here rather than by a CSV reader with an unlikely delimiter: any
+    byte may occur in a line, and each line keeps its own number. A line longer than
+    ``MAX_RECORD_BYTES`` or one that does not decode keeps its number and a problem,
+    and no text.
+    """
+    for delivery in deliveries:
+        cols: tuple[list[object], ...] = ([], [], [], [])
+        with delivery.path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                text: str | None = None
+                problem = None
+                if len(raw) > MAX_RECORD_BYTES:
+                    problem = f"line of {len(raw):,} bytes, over the {MAX_RECORD_BYTES:,} limit"
+                else:
+                    try:
+                        text = raw.decode(encoding).rstrip("\r\n")
+                    except UnicodeDecodeError:
+                        problem = f"not valid {encoding}"
+                for col, value in zip(cols, (str(delivery.path), number, text, problem),
+                                      strict=True):  # fmt: skip
+                    col.append(value)
+                if len(cols[0]) >= 50_000:
+                    yield pa.RecordBatch.from_arrays([pa.array(c) for c in cols], schema=_LINES)
+                    cols = ([], [], [], [])
+        if cols[0]:
+            yield pa.RecordBatch.from_arrays([pa.array(c) for c in cols], schema=_LINES)
+
+
 class JsonLinesFiles(DatedFiles):
     """One JSON object per line; a line that is not JSON is quarantined as malformed."""
 
@@ -124,24 +170,29 @@ class JsonLinesFiles(DatedFiles):
     def read(
         self, con: duckdb.DuckDBPyConnection, product: Product, deliveries: list[Extract]
     ) -> None:
-        paths = [str(f.path) for f in deliveries]
+        assert product.source is not None
+        table = pa.Table.from_batches(
+            list(_json_lines(deliveries, str(product.source.encoding))), schema=_LINES
+        )
+        con.register("_json_lines_in", table)
+        con.execute("CREATE OR REPLACE TEMP TABLE lines AS SELECT * FROM _json_lines_in")
+        con.unregister("_json_lines_in")
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE lines AS
-            SELECT filename AS _extract, row_number() OVER (PARTITION BY filename) AS _line, line
-            FROM read_csv(?, header=false, auto_detect=false, columns={'line': 'VARCHAR'},
-                          delim=E'\\x01', quote='', escape='', filename=true)""",
-            [paths],
+            "INSERT INTO quarantine SELECT _extract, _line, NULL, CASE WHEN problem LIKE "
+            "'line of %' THEN 'line_too_long' ELSE 'malformed_line' END, problem, NULL "
+            "FROM lines WHERE problem IS NOT NULL"
         )
         casts, failed = _typed_select(
             product, lambda name: f"json_extract_string(line, {quote_literal('$.' + name)})"
         )
         con.execute(
             "INSERT INTO quarantine SELECT _extract, _line, NULL, 'malformed_line', "
-            "'not valid JSON', line FROM lines WHERE NOT coalesce(json_valid(line), false)"
+            "'not valid JSON', line FROM lines "
+            "WHERE problem IS NULL AND NOT coalesce(json_valid(line), false)"
         )
         con.execute(
             f"""CREATE OR REPLACE TEMP VIEW src AS SELECT *, ({failed}) AS _bad FROM lines
-            WHERE coalesce(json_valid(line), false)"""
+            WHERE problem IS NULL AND coalesce(json_valid(line), false)"""
         )
         con.execute(
             "INSERT INTO quarantine SELECT _extract, _line, NULL, 'type_error', "

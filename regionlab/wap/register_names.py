@@ -9,6 +9,7 @@ counts go on.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -81,11 +82,28 @@ def _names(path: Path, mtime: float) -> KnownNames:
     return KnownNames.of(*roles)
 
 
+@lru_cache(maxsize=16)
+def _usable(path: Path, mtime: float) -> bool:
+    """Whether a register delivery passes its delivery-level check (a rejected one —
+    another encoding, broken quoting, changed columns — would give too few names)."""
+    from regionlab.spec import load_domains
+    from regionlab.wap.delivery_checks import Outcome, check_delivery
+    from regionlab.wap.sources import Extract
+
+    product = load_domains().products.get("/".join(("population", "persons")))
+    if product is None:
+        return True
+    verdict = check_delivery(product, Extract(dt.date.min, path, path.name))
+    return verdict.outcome is Outcome.ok
+
+
 def register_names(sources: Path) -> Register:
-    """Names (by role) of the newest register extract, and that extract (empty if none yet)."""
+    """Names (by role) of the newest usable register extract, and that extract (empty if
+    none yet)."""
     folder = sources.joinpath(*REGISTER)
     files = sorted(folder.glob("persons_*.csv")) if folder.is_dir() else []
-    if not files:
+    usable = [f for f in files if _usable(f, f.stat().st_mtime)]
+    if not usable:
         return Register(KnownNames())
-    newest = files[-1]
+    newest = usable[-1]
     return Register(_names(newest, newest.stat().st_mtime), newest)

@@ -30,6 +30,7 @@ import duckdb
 
 from regionlab.errors import UserError
 from regionlab.spec import Product
+from regionlab.wap.safe_errors import DeliveryError, ReconciliationError, describe
 
 _DATED = re.compile(r"^(?P<name>[a-z0-9_]+)_(?P<date>\d{4}-\d{2}-\d{2})$")
 
@@ -161,19 +162,24 @@ def ingest(con: duckdb.DuckDBPyConnection, product: Product, deliveries: list[Ex
     assert product.source is not None
     reader = reader_for(product)
     con.execute(QUARANTINE_DDL)
+    failure: str | None = None
     try:
         reader.read(con, product, list(deliveries))
     except duckdb.Error as exc:
-        raise UserError(
-            f"cannot read extracts of {product.ref} "
-            f"({', '.join(d.name for d in deliveries)}): {str(exc).splitlines()[0]}; check "
-            f"that the files match source.format={product.source.format}"
-        ) from exc
+        # The reader's error text can quote a source line: only its kind and line survive.
+        failure = describe(
+            exc, product.ref, [d.name for d in deliveries], [c.name for c in product.columns]
+        )
+    if failure is not None:
+        raise DeliveryError(
+            f"cannot read: {failure}; check that the files match "
+            f"source.format={product.source.format}"
+        ) from None
     rows_read = sum(reader.count(d) for d in deliveries)
     staged = con.execute("SELECT count(*) FROM raw").fetchone()[0]
     quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
     if staged + quarantined != rows_read:
-        raise RuntimeError(
+        raise ReconciliationError(
             f"reconciliation failed for {product.ref}: read {rows_read} records, staged "
             f"{staged}, quarantined {quarantined}"
         )

@@ -1,0 +1,117 @@
+"""Staging files: raw extracts (CPR numbers included) during a run, private and short-lived.
+
+A staging file lives in ``var/staging/`` (mode 0700) at mode 0600 and only
+while its run holds the product's lock (an ``flock`` on ``<domain>.<product>.lock``). The
+lock also serialises runs of one product. A run that dies leaves its file
+behind with no lock held, so :func:`sweep_stale` — called when any run starts
+— removes it; a file whose run is alive is locked and left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from regionlab.settings import LOCATIONS, Settings
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def _companions(path: Path) -> list[Path]:
+    """The database file and what DuckDB writes beside it."""
+    return [path, path.with_name(path.name + ".wal"), path.with_suffix(".duckdb.wal")]
+
+
+def _private_dir(settings: Settings) -> Path:
+    folder = settings.staging_dir
+    folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    folder.chmod(DIR_MODE)
+    return folder
+
+
+def _remove(path: Path) -> None:
+    for stale in _companions(path):
+        stale.unlink(missing_ok=True)
+
+
+def protect(path: Path) -> None:
+    """Make the staging file and its WAL (when there is one) readable by the owner only."""
+    for part in _companions(path):
+        with contextlib.suppress(FileNotFoundError):
+            part.chmod(FILE_MODE)
+
+
+def _lock_path(path: Path) -> Path:
+    """``<domain>.<product>.lock``: holds no data, and is not a staging file to erase."""
+    return path.with_suffix(".lock")
+
+
+def _keep_marker(path: Path) -> Path:
+    return path.with_suffix(".keep")
+
+
+def private_folders(settings: Settings) -> None:
+    """Every top folder of ``var/`` that can hold person data is the owner's alone (0700).
+
+    Files inside keep the modes their writers give them (DuckDB, Dagster, Parquet
+    writers use the umask); the folder is what keeps other accounts out.
+    """
+    for location in LOCATIONS:
+        folder = settings.var_dir / location.folder
+        if location.person_data and folder.is_dir():
+            folder.chmod(DIR_MODE)
+
+
+def sweep_stale(settings: Settings) -> list[Path]:
+    """Remove staging files whose run is no longer alive (their lock is free); return them."""
+    folder = settings.staging_dir
+    if not folder.is_dir():
+        return []
+    _private_dir(settings)
+    removed = []
+    for path in sorted(folder.glob("*.duckdb")):
+        if _keep_marker(path).exists():
+            continue  # kept on purpose for a reader that removes it (the benchmark)
+        fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # a live run holds it
+        try:
+            _remove(path)
+            removed.append(path)
+        finally:
+            os.close(fd)  # closing releases the lock
+    return removed
+
+
+@contextlib.contextmanager
+def staging_file(
+    settings: Settings, domain: str, product_id: str, *, keep: bool = False
+) -> Iterator[Path]:
+    """Hold the product's staging lock and yield its (fresh) staging path; remove it after.
+
+    ``keep`` leaves the file for a caller that reads it afterwards and removes it
+    itself (the benchmark); the next run's sweep removes it otherwise.
+    """
+    _private_dir(settings)
+    path = settings.staging_file(domain, product_id)
+    fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # waits for another run of the same product
+        _remove(path)
+        _keep_marker(path).unlink(missing_ok=True)
+        try:
+            yield path
+        finally:
+            if keep:
+                _keep_marker(path).touch(mode=FILE_MODE)
+            else:
+                _remove(path)
+    finally:
+        os.close(fd)

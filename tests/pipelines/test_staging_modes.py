@@ -1,0 +1,73 @@
+"""Issue 15 finding 5: raw CPRs in staging files are private and never outlive their run."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import stat
+from pathlib import Path
+
+from regionlab.settings import LOCATIONS, Settings
+from regionlab.spec import load_domains
+from regionlab.wap.engine import run_source_product
+
+REGISTRY = load_domains()
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_staging_is_private_during_the_run_and_gone_after(platform: Settings) -> None:
+    seen: dict[str, int] = {}
+    staging = platform.staging_file("population", "persons")
+
+    def look() -> None:  # between audit and publish: the raw table is in the file
+        seen["dir"] = _mode(platform.staging_dir)
+        seen["file"] = _mode(staging)
+        seen.update({p.name: _mode(p) for p in platform.staging_dir.iterdir()})
+
+    run = run_source_product(REGISTRY.product("population/persons"), platform, before_publish=look)
+    assert run.status == "published"
+    assert seen["dir"] == 0o700 and seen["file"] == 0o600
+    assert all(mode & 0o077 == 0 for mode in seen.values()), seen
+    assert not staging.exists()
+
+    # Everything under var/ that can hold person data: its top folder is the owner's
+    # alone, and the zone files with raw values are 0600.
+    for location in LOCATIONS:
+        folder = platform.var_dir / location.folder
+        if location.person_data and folder.exists():
+            assert _mode(folder) == 0o700, location.folder
+    for path in [*platform.staging_dir.rglob("*"), *platform.quarantine_dir.rglob("*")]:
+        if path.is_file():
+            assert _mode(path) & 0o077 == 0, path
+
+
+def test_source_files_the_platform_writes_are_0640_or_stricter(platform: Settings) -> None:
+    files = [p for p in platform.sources_dir.rglob("*") if p.is_file()]
+    assert files
+    assert all(_mode(p) & 0o137 == 0 for p in files), {p.name: oct(_mode(p)) for p in files}
+
+
+def test_a_crashed_runs_staging_file_is_removed_when_any_run_starts(platform: Settings) -> None:
+    persons = REGISTRY.product("population/persons")
+    run_source_product(persons, platform, keep_staging=False)
+    # A run of the notes died with its raw table on disk (no process holds its lock) ...
+    crashed = platform.staging_file("clinical_notes", "notes")
+    live = platform.staging_file("diagnoses", "diagnoses")
+    source = next(platform.quarantine_dir.glob("*.duckdb"))
+    for path in (crashed, live):
+        shutil.copy(source, path)
+    # ... while a run of the diagnoses is alive and holds its lock.
+    lock = os.open(live.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        run_source_product(REGISTRY.product("laboratory/lab_results"), platform)
+        assert not crashed.exists()
+        assert live.exists()
+    finally:
+        os.close(lock)
+    run_source_product(REGISTRY.product("laboratory/lab_results"), platform)
+    assert not live.exists()
