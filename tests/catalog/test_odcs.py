@@ -251,5 +251,7 @@ def test_datacontract_test_fails_a_broken_table(
     monkeypatch.chdir(tmp_path)
     [persons] = [p for p in files if p.name == "persons.odcs.yaml"]
     run = DataContract(data_contract_file=str(persons)).test()
-    failed = {c.qualityId for c in run.checks if c.result == "failed"}
-    assert run.result == "failed" and failed == {"person_key_unique"}
+    failed = [c for c in run.checks if c.result == "failed"]
+    assert run.result == "failed"
+    assert "person_key_unique" in {c.qualityId for c in failed}  # the spec's rule
+    assert {c.field for c in failed} == {"person_key"}  # and the primary key; nothing else
