@@ -5,8 +5,11 @@ regionlab opens Lite through the SDK directly
 so no config file is involved. For people who want the ``datahub lite`` CLI
 on the same file, :func:`write_cli_config` writes a ``.datahubenv`` into the
 isolated DataHub home (:mod:`catalog.home`) and :func:`cli_env` gives the
-environment to run the CLI with: the CLI finds its config only through
-``$HOME`` and insists on a ``gms:`` section even for Lite.
+environment to run the CLI with (``regionlab catalog lite …`` does both): the
+CLI finds its config only through ``$HOME``, insists on a ``gms:`` section even
+for Lite, and crashes (``FileNotFoundError: ~/.datahubenv``) in a home without
+one — so :func:`cli_env` writes the config when it is missing, and nothing
+depends on what the user's own home holds.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def write_cli_config(path: Path | None = None) -> Path:
     """Write ``<var>/datahub/home/.datahubenv`` pointing the ``datahub lite`` CLI at our file."""
     home = datahub_home()
     home.mkdir(parents=True, exist_ok=True)
-    config_path = home / ".datahubenv"
+    config_path = cli_config()
     config = {
         # The CLI validates a gms section before it looks at `lite`; nothing connects to it.
         "gms": {"server": os.environ.get("DATAHUB_GMS_URL", "http://localhost:8080")},
@@ -66,8 +69,18 @@ def write_cli_config(path: Path | None = None) -> Path:
     return config_path
 
 
+def cli_config() -> Path:
+    return datahub_home() / ".datahubenv"
+
+
 def cli_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for running the ``datahub`` CLI against regionlab's Lite, home untouched."""
+    """Environment for running the ``datahub`` CLI against regionlab's Lite, home untouched.
+
+    Writes the CLI's config into the isolated home first when it is missing (a
+    config written by :func:`write_cli_config` for another Lite file is kept).
+    """
+    if not cli_config().exists():
+        write_cli_config()
     env = dict(os.environ if base is None else base)
     env["HOME"] = str(datahub_home())
     env.setdefault("DATAHUB_TELEMETRY_ENABLED", "false")

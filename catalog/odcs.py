@@ -1,14 +1,37 @@
-"""Open Data Contract Standard (ODCS v3) contracts: one YAML file per data product.
+"""Open Data Contract Standard (ODCS v3.1.0) contracts: one YAML file per data product.
 
 A contract is what a consumer may rely on: the schema with classifications
-and code systems, the quality rules (as the Great Expectations checks the
-platform runs), the team, the SLA (freshness, retention) and the server
-where the table lives (the DuckLake lake). Everything comes from the spec,
-the region-wide ``domains/catalog.yaml`` and the lake's current state.
+and code systems, the quality rules, the team, the SLA (freshness, retention)
+and the servers where the table lives. Everything comes from the spec, the
+region-wide ``domains/catalog.yaml`` and the lake's current state.
+
+The content follows ODCS v3.1.0 (``team`` as an object, ``logicalType:
+timestamp``, ``id`` on schema objects, library ``metric`` rules) and says so;
+the tests validate it against exactly that JSON Schema and lint and run it
+with datacontract-cli.
+
+Quality rules are exported as checks a consumer's tool can run: each rule type
+projects itself (``odcs_check`` in :mod:`regionlab.spec.rules`) onto an ODCS
+``library`` metric or a ``sql`` query; only a rule with no such form (the
+gap between deliveries) stays ``custom``, run by the platform alone.
+
+Servers carry no path of the exporting machine, and ``physicalName`` is the
+bare table name with the domain as the server's ``schema``:
+
+- ``<lake_server>-duckdb`` (first, so it is the default): a DuckDB database
+  file holding the lake's tables as ``<domain>.<product>``, the form
+  datacontract-cli's ``duckdb`` server type opens (it opens ``database`` as a
+  file path, so a ``ducklake:`` URI does not reach DuckLake). Its location is
+  the file name, relative to where the consumer runs the tool, or set by
+  ``DATACONTRACT_DUCKDB_DATABASE``; :func:`catalog.contract_db.write_contract_db`
+  writes it from the lake.
+- ``<lake_server>`` (type ``custom``): the DuckLake itself, for tools and people
+  that attach it: catalogue and data locations relative to the lake folder.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,7 +47,9 @@ from regionlab.spec.region import RegionCatalogue
 from regionlab.spec.rules import QualityRule
 from regionlab.spec.vocab import Classification, ColumnType, OwnerRole
 
-API_VERSION = "v3.0.2"
+API_VERSION = "v3.1.0"
+#: The DuckDB file the ``-duckdb`` server names (see :mod:`catalog.contract_db`).
+CONTRACT_DB = "regionlab-lake.duckdb"
 _PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
 _LOGICAL = {
@@ -63,35 +88,81 @@ def _custom(**values: Any) -> list[dict[str, Any]]:
     return [{"property": k, "value": v} for k, v in values.items() if v not in (None, "", [])]
 
 
-def _rule(rule: QualityRule) -> dict[str, Any]:
-    data = rule.model_dump(mode="json", exclude_none=True)
+def _rule(rule: QualityRule, product: Product) -> dict[str, Any]:
+    """One spec rule as an ODCS quality rule: runnable where ODCS has a form for it."""
     out: dict[str, Any] = {
         "id": _stable_id(rule.id),
         "name": rule.id,
-        "type": "custom",
-        "engine": "great-expectations",
-        "implementation": data,
+        "description": " ".join((rule.description or rule.default_description()).split()),
+        "dimension": rule.dimension,
         "severity": "error" if rule.severity.value == "blocking" else "warning",
         "tags": [f"kahn:{rule.kahn.value}", f"severity:{rule.severity.value}"],
     }
-    if rule.description:
-        out["description"] = " ".join(rule.description.split())
-    out["dimension"] = rule.dimension
+    check = rule.odcs_check(product)
+    if check is None:
+        out |= {
+            "type": "custom",
+            "engine": "regionlab",
+            "implementation": rule.model_dump(mode="json", exclude_none=True),
+        }
+    else:
+        out |= check
     return out
 
 
-def _server(region: RegionCatalogue, lake: LakeConfig, product: Product) -> dict[str, Any]:
-    catalog = _PASSWORD.sub(r"\1***", lake.catalog)
-    return {
-        "server": region.lake_server,
+def _portable(path: str, base: Path) -> str | None:
+    """``path`` as a consumer can use it: a URL as is, a local path relative to ``base``.
+
+    A local path outside ``base`` is the exporting machine's business: left out.
+    """
+    if "://" in path:
+        return path
+    try:
+        relative = Path(os.path.abspath(path)).relative_to(os.path.abspath(base))
+    except ValueError:
+        return None
+    text = relative.as_posix()
+    return text + "/" if path.endswith("/") and text != "." else text
+
+
+def _servers(region: RegionCatalogue, lake: LakeConfig, product: Product) -> list[dict[str, Any]]:
+    """The DuckDB file datacontract-cli opens, then the DuckLake itself; no absolute path."""
+    duckdb_file = {
+        "server": f"{region.lake_server}-duckdb",
         "type": "duckdb",
-        "description": "Regionens DuckLake-datasø (Parquet-filer og et katalog); "
-        "tabellen læses som lake.<domæne>.<produkt> efter ATTACH.",
+        "description": "Søens tabeller som en DuckDB-fil (skema = domæne, tabel = produkt), "
+        "skrevet fra søen af regionlab; stien er relativ til arbejdsmappen eller sættes "
+        "med DATACONTRACT_DUCKDB_DATABASE.",
         "environment": "prod",
-        "database": f"ducklake:{lake.catalog_type}:{catalog}",
+        "database": CONTRACT_DB,
         "schema": product.domain,
-        "customProperties": _custom(dataPath=lake.data_path, alias=lake.alias),
     }
+    if lake.catalog_type == "sqlite":
+        # The embedded lake: its folder is the unit a consumer copies or mounts.
+        base = Path(lake.catalog).parent
+        catalog: str | None = _portable(lake.catalog, base)
+        data_path = _portable(lake.data_dir, base)
+    else:
+        # A shared catalogue server: its address is public, local disks are not.
+        catalog = _PASSWORD.sub(r"\1***", lake.catalog)
+        data_path = lake.data_dir if not lake.is_local_data else None
+    ducklake = {
+        "server": region.lake_server,
+        "type": "custom",
+        "description": "Regionens DuckLake-datasø (Parquet-filer og et katalog); tabellen "
+        "læses som <alias>.<domæne>.<produkt> efter ATTACH 'ducklake:<catalogType>:<catalog>' "
+        "(DATA_PATH <dataPath>). Stier er relative til søens mappe.",
+        "environment": "prod",
+        "schema": product.domain,
+        "customProperties": _custom(
+            format="ducklake",
+            catalogType=lake.catalog_type,
+            catalog=catalog,
+            dataPath=data_path,
+            alias=lake.alias,
+        ),
+    }
+    return [duckdb_file, ducklake]
 
 
 def contract(
@@ -108,9 +179,9 @@ def contract(
     for rule in product.quality:
         used = rule.columns_used()
         if len(used) == 1 and product.published(used[0]):
-            column_rules.setdefault(used[0], []).append(_rule(rule))
+            column_rules.setdefault(used[0], []).append(_rule(rule, product))
         else:
-            table_rules.append(_rule(rule))
+            table_rules.append(_rule(rule, product))
     properties = []
     for col in product.published_columns:
         prop: dict[str, Any] = {
@@ -142,7 +213,8 @@ def contract(
     schema: dict[str, Any] = {
         "id": _stable_id(product.id),
         "name": product.id,
-        "physicalName": product.table,
+        # Bare: the server's `schema` is the domain (a dotted name is looked up literally).
+        "physicalName": product.id,
         "physicalType": "table",
         "businessName": product.title,
         "description": " ".join(product.description.split()),
@@ -161,7 +233,7 @@ def contract(
             "property": "retention",
             "value": product.retention.years,
             "unit": "y",
-            "element": f"{product.table}.{product.retention.from_column}",
+            "element": f"{product.id}.{product.retention.from_column}",
             "description": " ".join(product.retention.justification.split()),
         }
     ]
@@ -211,7 +283,7 @@ def contract(
             + _k_anonymity_text(product),
         },
         "schema": [schema],
-        "servers": [_server(region, lake, product)],
+        "servers": _servers(region, lake, product),
         "team": {"name": f"{product.domain}-team", "members": members},
         "support": [
             {

@@ -46,6 +46,21 @@ def show(product: str = typer.Argument(..., help="Product id, <domain>/<product>
     console.print(render(product))
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def lite(ctx: typer.Context) -> None:
+    """Run `datahub lite …` on regionlab's DataHub Lite, whatever the user's home holds."""
+    import subprocess
+    import sys
+
+    from catalog.lite import cli_env
+
+    proc = subprocess.run([sys.executable, "-m", "datahub", "lite", *ctx.args], env=cli_env())
+    raise typer.Exit(proc.returncode)
+
+
 @app.command()
 def site(
     serve: bool = typer.Option(False, help="Serve the built site on 127.0.0.1 afterwards."),

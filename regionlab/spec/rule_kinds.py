@@ -14,7 +14,11 @@ says, in the same class, how it reads everywhere the platform uses it:
   table (foreign keys, death dates, the load log), as a :class:`CrossOutcome`
   (None: not a cross-table rule);
 - ``reference()`` — the other product (and its column) the rule reads, for
-  Dagster's check dependencies and the spec's cross-file checks.
+  Dagster's check dependencies and the spec's cross-file checks;
+- ``odcs_check(product)`` — the rule as a check a data-contract consumer can run
+  (ODCS ``library`` metric or ``sql`` query with its comparator, as a plain
+  mapping), or None where no ODCS form fits (the contract then carries it as
+  ``custom``, run by the platform only).
 
 :func:`register_rule_kind` refuses a type that leaves any projection
 undeclared (inheriting the base's is not declaring it) or that is neither GX
@@ -46,6 +50,7 @@ PROJECTIONS = (
     "expectation",
     "cross_check",
     "reference",
+    "odcs_check",
 )
 
 #: ODCS v3 quality dimensions a rule type may name.

@@ -3,9 +3,10 @@
 One model per rule type, discriminated by ``type``, so a typo in a rule names
 exactly the field that is wrong and the JSON Schema offers each type's fields.
 Each class also declares its projections — ODCS dimension, generated
-description, quarantine predicate, GX expectation, cross-table SQL and the
-product it reads — and registers itself (:mod:`regionlab.spec.rule_kinds`),
-so adding a rule type is adding one class here and touching nothing else.
+description, quarantine predicate, GX expectation, cross-table SQL, the
+product it reads and the data-contract check a consumer runs — and registers
+itself (:mod:`regionlab.spec.rule_kinds`), so adding a rule type is adding one
+class here and touching nothing else.
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ if TYPE_CHECKING:
     from regionlab.spec.models import Product
 
 RULE_ID = r"^[a-z][a-z0-9_]*$"
+
+#: The executable part of an ODCS v3.1 quality rule: ``type`` (``library`` or ``sql``),
+#: its metric and arguments or its query, and one comparator (``mustBe`` …).
+OdcsCheck = dict[str, object]
+
+#: For row predicates that do not depend on the delivery date (value sets, patterns, bounds).
+_ANY_DAY = dt.date(2000, 1, 1)
+
+#: The ODCS placeholder datacontract-cli (and other ODCS tools) fill with the table's name.
+ODCS_TABLE = "${table}"
 
 
 class _Rule(BaseModel):
@@ -71,6 +82,9 @@ class _Rule(BaseModel):
         raise NotImplementedError
 
     def reference(self) -> tuple[str, str] | None:
+        raise NotImplementedError
+
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
         raise NotImplementedError
 
     def _row_level(self) -> dict[str, object]:
@@ -116,6 +130,63 @@ def _bound(value: object) -> str:
     return "any" if value is None else str(value)
 
 
+def _odcs_library(metric: str, threshold: float, **arguments: object) -> OdcsCheck:
+    """An ODCS library metric counting failing rows: none, or a share of all rows."""
+    check: OdcsCheck = {"type": "library", "metric": metric}
+    if arguments:
+        check["arguments"] = arguments
+    if threshold:
+        check |= {"unit": "percent", "mustBeLessOrEqualTo": round(threshold * 100, 9)}
+    else:
+        check["mustBe"] = 0
+    return check
+
+
+def _odcs_sql(failing: str, threshold: float, judged: str | None = None) -> OdcsCheck:
+    """An ODCS SQL check over the rows ``judged`` (all rows when None).
+
+    Without a threshold it counts the ``failing`` rows and wants none; with one it
+    computes their share of the judged rows (as GX's ``mostly`` does: nulls a rule
+    does not judge are not in the denominator) and wants at most the threshold.
+    """
+    where = f" WHERE {judged}" if judged else ""
+    if not threshold:
+        cond = f"({judged}) AND ({failing})" if judged else failing
+        return {
+            "type": "sql",
+            "query": f"SELECT count(*) FROM {ODCS_TABLE} WHERE {cond}",
+            "mustBe": 0,
+        }
+    return {
+        "type": "sql",
+        "query": f"SELECT coalesce(avg(CASE WHEN {failing} THEN 1.0 ELSE 0.0 END), 0) "
+        f"FROM {ODCS_TABLE}{where}",
+        "mustBeLessOrEqualTo": threshold,
+    }
+
+
+def _odcs_duplicates(columns: list[str], threshold: float) -> OdcsCheck:
+    """Uniqueness of one column or a combination (rows with any null key are not judged)."""
+    if not threshold:
+        if len(columns) == 1:
+            return _odcs_library("duplicateValues", 0.0)
+        return _odcs_library("duplicateValues", 0.0, properties=list(columns))
+    cols = ", ".join(quote_ident(c) for c in columns)
+    judged = " AND ".join(f"{quote_ident(c)} IS NOT NULL" for c in columns)
+    return {
+        "type": "sql",
+        "query": "SELECT coalesce(sum(n) FILTER (WHERE n > 1) / sum(n), 0) FROM "
+        f"(SELECT count(*) AS n FROM {ODCS_TABLE} WHERE {judged} GROUP BY {cols})",
+        "mustBeLessOrEqualTo": threshold,
+    }
+
+
+def _odcs_table(ref: str) -> str:
+    """Another product as the consumer's server names it: ``<domain>.<product>``."""
+    domain, _, product = ref.partition("/")
+    return f"{quote_ident(domain)}.{quote_ident(product)}"
+
+
 def _missing_reference(ref: str) -> CrossOutcome:
     return CrossOutcome(
         Status.errored,
@@ -145,6 +216,9 @@ class NotNull(_ColumnRule):
     cross_check = not_applicable
     reference = not_applicable
 
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        return _odcs_library("nullValues", self.threshold)
+
 
 @register_rule_kind
 class Unique(_ColumnRule):
@@ -163,6 +237,9 @@ class Unique(_ColumnRule):
 
     cross_check = not_applicable
     reference = not_applicable
+
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        return _odcs_duplicates([self.column], self.threshold)
 
 
 @register_rule_kind
@@ -188,6 +265,9 @@ class UniqueCombination(_Rule):
     cross_check = not_applicable
     reference = not_applicable
 
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        return _odcs_duplicates(list(self.columns), self.threshold)
+
 
 @register_rule_kind
 class InSet(_ColumnRule):
@@ -209,6 +289,15 @@ class InSet(_ColumnRule):
 
     cross_check = not_applicable
     reference = not_applicable
+
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        if self.threshold:
+            return _odcs_sql(
+                self.row_predicate(product, _ANY_DAY) or "",
+                self.threshold,
+                f"{_col(self)} IS NOT NULL",
+            )
+        return _odcs_library("invalidValues", 0.0, validValues=list(self.values))
 
 
 @register_rule_kind
@@ -266,6 +355,15 @@ class InCodeList(_ColumnRule):
             ]
         return []
 
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        if self.threshold:
+            return _odcs_sql(
+                self.row_predicate(product, _ANY_DAY) or "",
+                self.threshold,
+                f"{_col(self)} IS NOT NULL",
+            )
+        return _odcs_library("invalidValues", 0.0, validValues=self.codes(product))
+
 
 @register_rule_kind
 class Regex(_ColumnRule):
@@ -289,6 +387,16 @@ class Regex(_ColumnRule):
 
     cross_check = not_applicable
     reference = not_applicable
+
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        if self.threshold:
+            return _odcs_sql(
+                self.row_predicate(product, _ANY_DAY) or "",
+                self.threshold,
+                f"{_col(self)} IS NOT NULL",
+            )
+        # Anchored, as for GX: ODCS tools search with the pattern, the spec means a full match.
+        return _odcs_library("invalidValues", 0.0, pattern=f"^(?:{self.pattern})$")
 
 
 @register_rule_kind
@@ -323,6 +431,13 @@ class Between(_ColumnRule):
     cross_check = not_applicable
     reference = not_applicable
 
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        # ODCS's library has no range metric; the quarantine predicate is the rule in SQL.
+        failing = self.row_predicate(product, _ANY_DAY)
+        if failing is None:
+            return None
+        return _odcs_sql(failing, self.threshold, f"{_col(self)} IS NOT NULL")
+
 
 @register_rule_kind
 class GreaterOrEqual(_ColumnRule):
@@ -356,6 +471,10 @@ class GreaterOrEqual(_ColumnRule):
     cross_check = not_applicable
     reference = not_applicable
 
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        both = f"{_col(self)} IS NOT NULL AND {quote_ident(self.other)} IS NOT NULL"
+        return _odcs_sql(f"{_col(self)} < {quote_ident(self.other)}", self.threshold, both)
+
 
 @register_rule_kind
 class RowCountBetween(_Rule):
@@ -378,6 +497,16 @@ class RowCountBetween(_Rule):
 
     cross_check = not_applicable
     reference = not_applicable
+
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        check: OdcsCheck = {"type": "library", "metric": "rowCount"}
+        if self.min is not None and self.max is not None:
+            check["mustBeBetween"] = [self.min, self.max]
+        elif self.max is not None:
+            check["mustBeLessOrEqualTo"] = self.max
+        else:
+            check["mustBeGreaterOrEqualTo"] = self.min or 0
+        return check
 
 
 @register_rule_kind
@@ -411,6 +540,14 @@ class ForeignKey(_ColumnRule):
     def reference(self) -> tuple[str, str] | None:
         return self.references, self.reference_column
 
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        """Values with no match in the referenced product, which the same server holds."""
+        failing = (
+            f"NOT EXISTS (SELECT 1 FROM {_odcs_table(self.references)} r "
+            f"WHERE r.{quote_ident(self.reference_column)} = {ODCS_TABLE}.{_col(self)})"
+        )
+        return _odcs_sql(failing, self.threshold, f"{_col(self)} IS NOT NULL")
+
 
 @register_rule_kind
 class NotInFuture(_ColumnRule):
@@ -439,6 +576,10 @@ class NotInFuture(_ColumnRule):
 
     cross_check = not_applicable
     reference = not_applicable
+
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        # The consumer's today stands in for the delivery date the platform checks against.
+        return _odcs_sql(f"CAST({_col(self)} AS DATE) > current_date", self.threshold)
 
 
 @register_rule_kind
@@ -484,6 +625,19 @@ class NotAfterDeath(_ColumnRule):
     def reference(self) -> tuple[str, str] | None:
         return self.population, self.death_column
 
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        """Rows dated after the person's death month, as :meth:`cross_check` counts them."""
+        col, person = _col(self), quote_ident(self.person_column)
+        death = (
+            f"(SELECT max(date_trunc('month', d.{quote_ident(self.death_column)})) "
+            f"FROM {_odcs_table(self.population)} d WHERE d.person_key = {ODCS_TABLE}.{person})"
+        )
+        return _odcs_sql(
+            f"date_trunc('month', {col}) > coalesce({death}, DATE '9999-12-31')",
+            self.threshold,
+            f"{col} IS NOT NULL AND {person} IS NOT NULL",
+        )
+
 
 @register_rule_kind
 class Completeness(_ColumnRule):
@@ -509,6 +663,9 @@ class Completeness(_ColumnRule):
 
     cross_check = not_applicable
     reference = not_applicable
+
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        return _odcs_library("nullValues", max(self.max_null_share, self.threshold))
 
 
 @register_rule_kind
@@ -553,6 +710,11 @@ class Freshness(_Rule):
         )
 
     reference = not_applicable
+
+    def odcs_check(self, product: Product) -> OdcsCheck | None:
+        # The gap between deliveries is in the platform's load log, not in the table:
+        # a consumer cannot measure it (the SLA's latency says the same in words).
+        return None
 
 
 #: A quality rule of any registered type (the spec's ``quality`` items).

@@ -274,3 +274,36 @@ def test_json_file_is_readable_by_datahub_tooling(registry, facts, tmp_path):
     path = write_json(build_mcps(registry, facts), tmp_path / "metadata.json")
     records = list(read_metadata_file(path))
     assert len(records) == len(build_mcps(registry, facts))
+
+
+@pytest.mark.slow
+def test_datahub_lite_init_and_import_work_in_a_fresh_home(registry, facts, tmp_path):
+    """`datahub lite` crashes without ~/.datahubenv; `regionlab catalog lite` needs no home."""
+    fake_home = tmp_path / "home"
+    fake_home.mkdir()
+    var = tmp_path / "var"
+    metadata = write_json(build_mcps(registry, facts), tmp_path / "metadata.json")
+    env = {**os.environ, "HOME": str(fake_home), "REGIONLAB_VAR": str(var)}
+    env.pop("DATAHUB_TELEMETRY_ENABLED", None)
+
+    def lite(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "regionlab", "catalog", "lite", *args],
+            env=env,
+            input="y\n",  # `lite init` asks before it creates the file
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+
+    for args in (("init",), ("import", "--file", str(metadata))):
+        proc = lite(*args)
+        assert proc.returncode == 0, (args, proc.stderr[-2000:])
+    urn = urns.product_dataset("population/persons")
+    proc = lite("get", "--urn", urn, "--aspect", "ownership")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    owners = json.loads(proc.stdout)["ownership"]["owners"]
+    assert {o["type"] for o in owners} >= {"DATA_STEWARD", "TECHNICAL_OWNER"}
+    assert (var / "datahub" / "lite.duckdb").is_file()  # regionlab's Lite, not ~/.datahub
+    assert list(fake_home.iterdir()) == []

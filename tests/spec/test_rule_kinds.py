@@ -3,8 +3,8 @@
 ``MaxLength`` below is a rule type the platform does not ship. It is defined and
 registered here, in this one module, and from then on a steward can write it in
 a product spec and the engine quarantines its failing rows, Great Expectations
-checks it, the Dagster asset declares its check and the data contract names its
-dimension — without touching any other module.
+checks it, the Dagster asset declares its check and the data contract carries it
+as a check a consumer runs — without touching any other module.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def test_a_rule_type_missing_a_projection_is_refused() -> None:
         row_predicate = not_applicable
         cross_check = not_applicable
         reference = not_applicable
+        odcs_check = not_applicable
         # no expectation: neither GX nor SQL would ever check it
 
     with pytest.raises(RuleKindError, match="does not declare expectation"):
@@ -78,6 +79,7 @@ def test_a_rule_type_checked_twice_or_never_is_refused() -> None:
         expectation = not_applicable
         cross_check = not_applicable
         reference = not_applicable
+        odcs_check = not_applicable
 
     with pytest.raises(RuleKindError, match="exactly one of expectation"):
         register_rule_kind(Nowhere)
@@ -107,6 +109,11 @@ class MaxLength(_ColumnRule):
 
     cross_check = not_applicable
     reference = not_applicable
+
+    def odcs_check(self, product) -> dict[str, object] | None:
+        failing = f"length({quote_ident(self.column)}) > {int(self.max)}"
+        return {"type": "sql", "query": f"SELECT count(*) FROM ${{table}} WHERE {failing}",
+                "mustBe": 0}  # fmt: skip
 
 
 @pytest.fixture
@@ -142,11 +149,13 @@ def test_a_new_rule_type_is_one_class(
     rule = product.quality[-1]
     assert isinstance(rule, MaxLength)
 
-    # The Dagster asset declares its check; the data contract names its dimension.
+    # The Dagster asset declares its check; the data contract carries it, runnable.
     assert ("name_short", "name has at most 40 characters.", False) in check_names(product)
     from catalog.odcs import _rule
 
-    assert _rule(rule)["dimension"] == "conformity"
+    contract_rule = _rule(rule, product)
+    assert contract_rule["dimension"] == "conformity"
+    assert contract_rule["type"] == "sql" and contract_rule["mustBe"] == 0
 
     # The engine quarantines the failing rows and GX checks the rest.
     generate(out=keyed_var.sources_dir, persons=50, seed=3, defect_rate=0.0,
