@@ -341,6 +341,31 @@ def _distribution(
     return dist
 
 
+def _analytics(b: _Builder, product: Product, page: URIRef) -> URIRef:
+    """The product page as an analytics distribution: it shows aggregates only.
+
+    The catalogue site's product page reports row counts, freshness and every quality
+    rule with its trend — the aggregate statistics HealthDCAT-AP's ``analytics`` is for.
+    """
+    g = b.g
+    dist = b.node(f"analytics/{product.ref}")
+    g.add((dist, RDF.type, DCAT.Distribution))
+    g.add((dist, DCTERMS.title, b.text(f"Nøgletal for {product.title}")))
+    g.add(
+        (
+            dist,
+            DCTERMS.description,
+            b.text(
+                "Aggregerede nøgletal på produktets side i kataloget: antal rækker, "
+                "friskhed og hver kvalitetsregel med udvikling over tid. Ingen rækker."
+            ),
+        )
+    )
+    g.add((dist, DCAT.accessURL, page))
+    g.add((dist, DCATAP.applicableLegislation, EHDS))
+    return dist
+
+
 def _dataset(
     b: _Builder,
     product: Product,
@@ -388,6 +413,7 @@ def _dataset(
     g.add((ds, HEALTH.hasStructuredData, Literal(True)))
     g.add((ds, HEALTH.hasVariables, _variables(b, product)))
     g.add((ds, DCAT.distribution, _distribution(b, product, page, byte_size)))
+    g.add((ds, HEALTH.analytics, _analytics(b, product, page)))
     g.add((ds, DCAT.landingPage, b.typed(str(page), FOAF.Document)))
     # Documentation: the product's ODCS data contract. (Not dct:conformsTo: HealthDCAT-AP
     # restricts that to its table of health standards, none of which the lake follows.)
