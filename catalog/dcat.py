@@ -191,6 +191,27 @@ def health_themes(product: Product) -> list[str]:
     return sorted(themes)
 
 
+def newest_extract(product: Product, registry: Registry, facts: CatalogFacts) -> dt.date | None:
+    """The newest extract a product's rows come from: its own, or its sources' newest."""
+    if product.source is not None:
+        return facts.product(product.ref).newest_extract
+    found: list[dt.date] = []
+    seen: set[str] = set()
+    todo = list(product.upstream)
+    while todo:
+        ref = todo.pop()
+        if ref in seen or ref not in registry.products:
+            continue
+        seen.add(ref)
+        upstream = registry.products[ref]
+        if upstream.source is not None:
+            if (day := facts.product(ref).newest_extract) is not None:
+                found.append(day)
+        else:
+            todo.extend(upstream.upstream)
+    return max(found) if found else None
+
+
 def clamp_coverage(
     start: dt.date | None, end: dt.date | None, *limits: dt.date | None
 ) -> tuple[dt.date | None, dt.date | None]:
@@ -489,12 +510,13 @@ def _dataset(
             (ds, HEALTH.hasCodingSystem, b.typed(f"{HDEU}coding-system/{code}", DCTERMS.Standard))
         )
 
-    # What the lake holds now (aggregates only). Coverage ends at the newest extract and
-    # the publication at the latest: rows dated later are defects, not coverage.
+    # What the lake holds now (aggregates only). Coverage ends at the newest extract (a
+    # derived product's: its sources') and the publication at the latest: rows dated later
+    # are defects, not coverage.
     coverage_start, coverage_end = clamp_coverage(
         stats.coverage_start,
         stats.coverage_end,
-        state.newest_extract,
+        newest_extract(product, registry, facts),
         state.published_at.date() if state.published_at is not None else None,
     )
     if state.row_count is not None:

@@ -221,6 +221,23 @@ def test_temporal_coverage_ends_at_the_extract_date_not_at_future_rows(
     assert g.value(retention, ns.DCAT.endDate).toPython().year == limit.year + years
 
 
+def test_derived_coverage_ends_at_its_sources_newest_extract(
+    registry: Registry, facts: CatalogFacts
+) -> None:
+    region = load_region(REGION_FILE)
+    derived = registry.products["research/readmissions_30d"]
+    assert derived.source is None and facts.product(derived.ref).newest_extract is None
+    limit = max(facts.product(u).newest_extract for u in derived.upstream)
+    stats = {
+        derived.ref: ProductStats(
+            coverage_start=dt.date(2020, 1, 1), coverage_end=dt.date(limit.year + 1, 3, 1)
+        )
+    }
+    g = build_graph(registry, facts, stats, region)
+    temporal = g.value(dataset_uri(region, derived.ref), ns.DCTERMS.temporal)
+    assert g.value(temporal, ns.DCAT.endDate).toPython() == limit
+
+
 def test_catalogue_node_is_published_by_the_region_and_covers_syddanmark(
     facts: CatalogFacts,
 ) -> None:
