@@ -51,7 +51,30 @@ HDEU = "https://hdeu-dcat.data.health.europa.eu/resource/authority/"
 EHDS = URIRef("http://data.europa.eu/eli/reg/2025/327/oj")
 GDPR = URIRef("http://data.europa.eu/eli/reg/2016/679/oj")
 
-DATASET_TYPE = "STATISTICAL"
+#: EU dataset types (``.../authority/dataset-type/<code>``). Aggregates are statistical
+#: data; row-level data of synthetic persons is synthetic data. The table has no concept for
+#: real pseudonymised microdata, so real row-level products get the region's own concept
+#: (:data:`MICRODATA`) — honest, and flagged by the validator as not EU-managed.
+STATISTICAL = "STATISTICAL"
+SYNTHETIC_DATA = "SYNTHETIC_DATA"
+MICRODATA = "dataset-type/MICRODATA"
+#: The closest ADMS publisher type (the table DCAT-AP asks of a catalogue's publisher) to
+#: each HealthDCAT-AP publisher type; ADMS has no health-specific concepts.
+ADMS_TYPES = "http://purl.org/adms/publishertype/"
+ADMS_PUBLISHER_TYPE = {
+    "regional-authority": f"{ADMS_TYPES}RegionalAuthority",
+    "national-authority": f"{ADMS_TYPES}NationalAuthority",
+    "public-health-org": f"{ADMS_TYPES}NationalAuthority",
+    "healthcare-providers": f"{ADMS_TYPES}RegionalAuthority",
+    "other-government-agency": f"{ADMS_TYPES}NationalAuthority",
+    "stat-agency": f"{ADMS_TYPES}NationalAuthority",
+}
+#: Region Syddanmark in the EU's NUTS classification (NUTS 2, 2021).
+NUTS_REGION = URIRef("http://data.europa.eu/nuts/code/DK03")
+#: HealthDCAT-AP health themes from the health categories: every product is health-system
+#: data of the region's hospitals and registers; medicines data also concerns health products.
+_THEMES_BY_CATEGORY = {"RMMD": "HEALTH_PRODUCTS"}
+_DEFAULT_THEME = "HEALTH_SYSTEMS"
 _ACCESS = {
     AccessLevel.public: "PUBLIC",
     AccessLevel.restricted: "RESTRICTED",
@@ -139,6 +162,72 @@ def contract_url(region: RegionCatalogue, ref: str) -> URIRef:
     """Where the product's ODCS data contract is published beside the catalogue."""
     domain, _, name = ref.partition("/")
     return URIRef(f"{str(region.catalogue_url).rstrip('/')}/odcs/{domain}/{name}.odcs.yaml")
+
+
+def is_row_level(product: Product) -> bool:
+    """One row per person or event (it publishes a person key), not an aggregate."""
+    return product.published("person_key") is not None
+
+
+def dataset_types(product: Product, synthetic: bool) -> list[str]:
+    """EU dataset-type codes (or, for real microdata, the region's own concept path).
+
+    Aggregates are ``STATISTICAL``; computed from synthetic persons they are also
+    ``SYNTHETIC_DATA``. Row-level products are never ``STATISTICAL``.
+    """
+    if is_row_level(product):
+        return [SYNTHETIC_DATA] if synthetic else [MICRODATA]
+    return [STATISTICAL, SYNTHETIC_DATA] if synthetic else [STATISTICAL]
+
+
+def health_themes(product: Product) -> list[str]:
+    """HealthDCAT-AP health-theme codes of a product, from its health categories."""
+    themes = {_DEFAULT_THEME}
+    themes |= {
+        _THEMES_BY_CATEGORY[c.value]
+        for c in product.health_categories
+        if c.value in _THEMES_BY_CATEGORY
+    }
+    return sorted(themes)
+
+
+def newest_extract(product: Product, registry: Registry, facts: CatalogFacts) -> dt.date | None:
+    """The newest extract a product's rows come from: its own, or its sources' newest."""
+    if product.source is not None:
+        return facts.product(product.ref).newest_extract
+    found: list[dt.date] = []
+    seen: set[str] = set()
+    todo = list(product.upstream)
+    while todo:
+        ref = todo.pop()
+        if ref in seen or ref not in registry.products:
+            continue
+        seen.add(ref)
+        upstream = registry.products[ref]
+        if upstream.source is not None:
+            if (day := facts.product(ref).newest_extract) is not None:
+                found.append(day)
+        else:
+            todo.extend(upstream.upstream)
+    return max(found) if found else None
+
+
+def clamp_coverage(
+    start: dt.date | None, end: dt.date | None, *limits: dt.date | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """Temporal coverage never later than the data's extract date or its publication.
+
+    Rows dated after the extract was taken (synthetic defects, data-entry errors) say
+    nothing about the period the data covers; the earliest known limit caps both ends.
+    """
+    known = [d for d in limits if d is not None]
+    if not known:
+        return start, end
+    cap = min(known)
+    return (
+        min(start, cap) if start is not None else None,
+        min(end, cap) if end is not None else None,
+    )
 
 
 def coding_systems(product: Product) -> list[str]:
@@ -242,7 +331,9 @@ def _variables(b: _Builder, product: Product) -> URIRef:
     return group
 
 
-def _distribution(b: _Builder, product: Product, page: URIRef) -> URIRef:
+def _distribution(
+    b: _Builder, product: Product, page: URIRef, byte_size: int | None = None
+) -> URIRef:
     g = b.g
     dist = b.node(f"distribution/{product.ref}")
     g.add((dist, RDF.type, DCAT.Distribution))
@@ -262,10 +353,37 @@ def _distribution(b: _Builder, product: Product, page: URIRef) -> URIRef:
     g.add((dist, DCTERMS.format, b.typed(f"{EU}file-type/PARQUET", DCTERMS.MediaTypeOrExtent)))
     g.add((dist, DCATAP.applicableLegislation, EHDS))
     g.add((dist, DCATAP.availability, URIRef(f"{EU}planned-availability/STABLE")))
+    if byte_size is not None:
+        g.add((dist, DCAT.byteSize, Literal(byte_size, datatype=XSD.decimal)))
     rights = b.node(f"distribution/{product.ref}/rights")
     g.add((rights, RDF.type, DCTERMS.RightsStatement))
     g.add((rights, RDFS.label, b.text(b.region.access.how_to_apply)))
     g.add((dist, DCTERMS.rights, rights))
+    return dist
+
+
+def _analytics(b: _Builder, product: Product, page: URIRef) -> URIRef:
+    """The product page as an analytics distribution: it shows aggregates only.
+
+    The catalogue site's product page reports row counts, freshness and every quality
+    rule with its trend — the aggregate statistics HealthDCAT-AP's ``analytics`` is for.
+    """
+    g = b.g
+    dist = b.node(f"analytics/{product.ref}")
+    g.add((dist, RDF.type, DCAT.Distribution))
+    g.add((dist, DCTERMS.title, b.text(f"Nøgletal for {product.title}")))
+    g.add(
+        (
+            dist,
+            DCTERMS.description,
+            b.text(
+                "Aggregerede nøgletal på produktets side i kataloget: antal rækker, "
+                "friskhed og hver kvalitetsregel med udvikling over tid. Ingen rækker."
+            ),
+        )
+    )
+    g.add((dist, DCAT.accessURL, page))
+    g.add((dist, DCATAP.applicableLegislation, EHDS))
     return dist
 
 
@@ -275,7 +393,10 @@ def _dataset(
     registry: Registry,
     facts: CatalogFacts,
     stats: ProductStats | None,
-) -> None:
+    *,
+    synthetic: bool = False,
+    byte_size: int | None = None,
+) -> URIRef:
     g, region = b.g, b.region
     ds = dataset_uri(region, product.ref)
     page = landing_page(region, product.ref)
@@ -295,9 +416,15 @@ def _dataset(
     for law in (EHDS, GDPR):
         g.add((ds, DCATAP.applicableLegislation, law))
     g.add((ds, DCAT.theme, URIRef(f"{EU}data-theme/HEAL")))
-    # As the official HealthDCAT-AP example does for record-level health data: the EU
-    # dataset-type table has no concept for pseudonymised microdata held for secondary use.
-    g.add((ds, DCTERMS.type, URIRef(f"{EU}dataset-type/{DATASET_TYPE}")))
+    for kind in dataset_types(product, synthetic):
+        if kind == MICRODATA:
+            concept = b.typed(str(b.node(kind)), SKOS.Concept)
+            g.add((concept, SKOS.prefLabel, b.text("Pseudonymiserede mikrodata")))
+        else:
+            concept = URIRef(f"{EU}dataset-type/{kind}")
+        g.add((ds, DCTERMS.type, concept))
+    for theme in health_themes(product):
+        g.add((ds, HEALTH.healthTheme, URIRef(f"{HDEU}health-theme/{theme}")))
     for category in product.health_categories:
         g.add((ds, HEALTH.healthCategory, URIRef(f"{HDEU}healthcategories/{category.value}")))
     g.add((ds, HEALTH.hdab, b.agent("hdab", region.hdab)))
@@ -306,7 +433,8 @@ def _dataset(
     g.add((ds, GEODCATAP.custodian, publisher))
     g.add((ds, HEALTH.hasStructuredData, Literal(True)))
     g.add((ds, HEALTH.hasVariables, _variables(b, product)))
-    g.add((ds, DCAT.distribution, _distribution(b, product, page)))
+    g.add((ds, DCAT.distribution, _distribution(b, product, page, byte_size)))
+    g.add((ds, HEALTH.analytics, _analytics(b, product, page)))
     g.add((ds, DCAT.landingPage, b.typed(str(page), FOAF.Document)))
     # Documentation: the product's ODCS data contract. (Not dct:conformsTo: HealthDCAT-AP
     # restricts that to its table of health standards, none of which the lake follows.)
@@ -315,6 +443,7 @@ def _dataset(
         (ds, DCTERMS.language, b.typed(f"{EU}language/{region.language}", DCTERMS.LinguisticSystem))
     )
     g.add((ds, DCTERMS.spatial, b.typed(f"{EU}country/{region.country}", DCTERMS.Location)))
+    g.add((ds, DCTERMS.spatial, b.typed(str(NUTS_REGION), DCTERMS.Location)))
     g.add(
         (
             ds,
@@ -331,6 +460,7 @@ def _dataset(
     g.add((contact, RDF.type, VCARD.Kind))
     g.add((contact, VCARD.fn, Literal(stewards[0].name)))
     g.add((contact, VCARD.hasEmail, URIRef(f"mailto:{stewards[0].email}")))
+    g.add((contact, VCARD.hasURL, page))
     g.add((ds, DCAT.contactPoint, contact))
 
     # Provenance and the products it is derived from.
@@ -380,7 +510,15 @@ def _dataset(
             (ds, HEALTH.hasCodingSystem, b.typed(f"{HDEU}coding-system/{code}", DCTERMS.Standard))
         )
 
-    # What the lake holds now (aggregates only).
+    # What the lake holds now (aggregates only). Coverage ends at the newest extract (a
+    # derived product's: its sources') and the publication at the latest: rows dated later
+    # are defects, not coverage.
+    coverage_start, coverage_end = clamp_coverage(
+        stats.coverage_start,
+        stats.coverage_end,
+        newest_extract(product, registry, facts),
+        state.published_at.date() if state.published_at is not None else None,
+    )
     if state.row_count is not None:
         g.add(
             (ds, HEALTH.numberOfRecords, Literal(state.row_count, datatype=XSD.nonNegativeInteger))
@@ -416,22 +554,22 @@ def _dataset(
                 b.text(
                     f"Personer i {region.publisher.name} med mindst én række i {product.title}"
                     + (
-                        f", {stats.coverage_start:%Y-%m-%d} til {stats.coverage_end:%Y-%m-%d}."
-                        if stats.coverage_start and stats.coverage_end
+                        f", {coverage_start:%Y-%m-%d} til {coverage_end:%Y-%m-%d}."
+                        if coverage_start and coverage_end
                         else "."
                     )
                 ),
             )
         )
-    if temporal := b.period(f"temporal/{product.ref}", stats.coverage_start, stats.coverage_end):
+    if temporal := b.period(f"temporal/{product.ref}", coverage_start, coverage_end):
         g.add((ds, DCTERMS.temporal, temporal))
     # Retention: rows are kept `years` from their retention column; the period runs from
     # the oldest row to when the newest row's retention ends.
-    if stats.coverage_start and stats.coverage_end:
+    if coverage_start and coverage_end:
         retention = b.period(
             f"retention/{product.ref}",
-            stats.coverage_start,
-            _add_years(stats.coverage_end, product.retention.years),
+            coverage_start,
+            _add_years(coverage_end, product.retention.years),
         )
         assert retention is not None
         g.add((ds, HEALTH.retentionPeriod, retention))
@@ -446,6 +584,7 @@ def _dataset(
             if other != product.ref and facts.product(other).key_id == state.key_id:
                 g.add((ds, DCTERMS.relation, dataset_uri(region, other)))
     _quality_annotation(b, ds, product, facts)
+    return ds
 
 
 def _quality_annotation(b: _Builder, ds: URIRef, product: Product, facts: CatalogFacts) -> None:
@@ -472,30 +611,110 @@ def _quality_annotation(b: _Builder, ds: URIRef, product: Product, facts: Catalo
     g.add((ds, DQV.hasQualityAnnotation, note))
 
 
+def _catalogue(b: _Builder, datasets: list[URIRef]) -> URIRef:
+    """The ``dcat:Catalog`` a national catalogue harvests: the region publishes it.
+
+    DCAT-AP types a catalogue's publisher from the ADMS publisher-type table and
+    HealthDCAT-AP a dataset's from its own, and an agent has one ``dct:type``: the
+    catalogue's publisher is therefore its own node, the same region by name and contact.
+    """
+    g, region = b.g, b.region
+    cat = URIRef(b.base)
+    g.add((cat, RDF.type, DCAT.Catalog))
+    g.add((cat, DCTERMS.title, b.text(f"{region.publisher.name}s sundhedsdatakatalog")))
+    g.add(
+        (
+            cat,
+            DCTERMS.description,
+            b.text(
+                f"Dataprodukter med sundhedsdata fra {region.publisher.name} til sekundær "
+                "anvendelse (forskning, kvalitet, planlægning) efter EHDS."
+            ),
+        )
+    )
+    publisher = b.node("agent/catalogue-publisher")
+    g.add((publisher, RDF.type, FOAF.Agent))
+    g.add((publisher, FOAF.name, b.text(region.publisher.name)))
+    g.add((publisher, DCTERMS.type, URIRef(ADMS_PUBLISHER_TYPE[region.publisher.type])))
+    g.add((publisher, FOAF.homepage, b.typed(str(region.publisher.url), FOAF.Document)))
+    g.add((cat, DCTERMS.publisher, publisher))
+    g.add((cat, FOAF.homepage, b.typed(str(region.catalogue_url), FOAF.Document)))
+    for law in (EHDS, GDPR):
+        g.add((cat, DCATAP.applicableLegislation, law))
+    g.add((cat, DCTERMS.language, URIRef(f"{EU}language/{region.language}")))
+    g.add((cat, DCTERMS.spatial, URIRef(f"{EU}country/{region.country}")))
+    g.add((cat, DCTERMS.spatial, NUTS_REGION))
+    g.add((cat, DCAT.themeTaxonomy, URIRef(f"{EU}data-theme")))
+    for ds in datasets:
+        g.add((cat, DCAT.dataset, ds))
+    return cat
+
+
 def build_graph(
     registry: Registry,
     facts: CatalogFacts,
     stats: dict[str, ProductStats],
     region: RegionCatalogue,
+    *,
+    synthetic: bool = False,
+    byte_sizes: dict[str, int] | None = None,
 ) -> Graph:
-    """The HealthDCAT-AP graph of every product in ``registry``.
+    """The HealthDCAT-AP graph of every product in ``registry``, in the region's catalogue.
 
-    No ``dcat:Catalog`` wraps the datasets: it is optional in HealthDCAT-AP, the
-    harvesting catalogue supplies its own, and DCAT-AP's catalogue publisher
-    must be typed from the ADMS publisher-type table, which the health shapes
-    replaced for datasets with their own (one agent cannot satisfy both).
+    ``synthetic`` says the lake holds the synthetic region (typed ``SYNTHETIC_DATA``);
+    ``byte_sizes`` are the Parquet bytes of each product's current snapshot.
     """
     b = _Builder(region)
+    sizes = byte_sizes or {}
     for law in (EHDS, GDPR):
         b.g.add((law, RDF.type, ELI.LegalResource))
-    for product in offered_products(registry):
-        _dataset(b, product, registry, facts, stats.get(product.ref))
+    datasets = [
+        _dataset(
+            b,
+            product,
+            registry,
+            facts,
+            stats.get(product.ref),
+            synthetic=synthetic,
+            byte_size=sizes.get(product.ref),
+        )
+        for product in offered_products(registry)
+    ]
+    _catalogue(b, datasets)
     return b.g
 
 
 def offered_products(registry: Registry) -> list[Product]:
     """The products the catalogue offers researchers: drafts are left out."""
     return sorted((p for p in registry.products.values() if p.offered), key=lambda p: p.ref)
+
+
+def is_synthetic() -> bool:
+    """The lake was loaded from ``regionlab synth``'s extracts (its manifest is beside them)."""
+    return (get_settings().sources_dir / "manifest.json").exists()
+
+
+def byte_sizes(registry: Registry) -> dict[str, int]:
+    """Bytes of the Parquet data files of each product's current snapshot (no lake: empty)."""
+    from regionlab import lake
+    from regionlab.errors import UserError
+
+    try:
+        con = lake.connect(read_only=True)
+    except UserError:
+        return {}
+    try:
+        present = {f"{d}/{p}" for d, p in lake.list_tables(con)}
+        out: dict[str, int] = {}
+        for ref in registry.products:
+            if ref not in present:
+                continue
+            domain, _, name = ref.partition("/")
+            files = lake.data_files(con, domain, name)
+            out[ref] = sum(f.stat().st_size for f in files if f.exists())
+        return out
+    finally:
+        con.close()
 
 
 def export_dcat(path: Path | None = None) -> tuple[Path, int]:
@@ -507,7 +726,14 @@ def export_dcat(path: Path | None = None) -> tuple[Path, int]:
 
     registry = load_domains()
     region = load_region()
-    graph = build_graph(registry, facts_from_lake(registry), product_stats(registry), region)
+    graph = build_graph(
+        registry,
+        facts_from_lake(registry),
+        product_stats(registry),
+        region,
+        synthetic=is_synthetic(),
+        byte_sizes=byte_sizes(registry),
+    )
     path = path or dcat_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     graph.serialize(path, format="turtle", encoding="utf-8")

@@ -200,6 +200,8 @@ def validate_graph(
     )
     out = LevelReport(level=level, datasets=len(mine))
     for result in report.subjects(RDF.type, SH.ValidationResult):
+        if (None, SH.detail, result) in report:
+            continue  # pySHACL's explanation of an sh:node result, not a result of its own
         focus = report.value(result, SH.focusNode)
         if focus in owned_by_others:
             continue

@@ -62,14 +62,18 @@ def test_each_level_loads_the_files_the_eu_validator_configures(level: AccessLev
         assert path.exists(), path
 
 
-def test_the_official_example_leaves_the_seven_known_violations() -> None:
-    """The EU's own example dataset, validated as the EU validator does: 7 violations
-    (an unknown country, dcat:byteSize typed as integer, a dataset without distribution)."""
+def test_the_official_example_leaves_the_four_known_violations() -> None:
+    """The EU's own example dataset, validated as the EU validator does: 4 violations
+    (dcat:byteSize typed as integer, hence a dataset without a conforming distribution).
+    Its unknown country is a warning, as the vocabulary shape declares it: pySHACL's
+    ``sh:detail`` explanation under that warning is not a violation of its own."""
     [report] = validate_export(EXAMPLE, recommended=False)
     assert report.level is AccessLevel.non_public and report.datasets == 1
-    assert report.violations == 7
+    assert report.violations == 4
     paths = {f.path for f in report.findings if f.severity == "Violation"}
-    assert paths == {None, str(DCAT.distribution), str(DCAT.byteSize)}
+    assert paths == {str(DCAT.distribution), str(DCAT.byteSize)}
+    warned = {f.path for f in report.findings if f.severity == "Warning"}
+    assert str(DCTERMS.spatial) in warned
 
 
 def _example_as(level_name: str, rename: str | None = None) -> Graph:
@@ -143,7 +147,7 @@ def test_cli_prints_counts_per_level_and_exits_1_on_violations(tmp_path: Path) -
     assert "Traceback" not in proc.stderr
     rows = dict(re.findall(r"│ (public|non_public)\s+│ \d+\s+│ (\d+)\s+│", proc.stdout))
     assert set(rows) == {"public", "non_public"}, proc.stdout
-    assert int(rows["non_public"]) >= 7 and int(rows["public"]) >= 1
+    assert int(rows["non_public"]) >= 4 and int(rows["public"]) >= 1
     assert "dcat#distribution" in proc.stdout
 
 

@@ -376,3 +376,27 @@ def test_regenerating_removes_only_the_files_synthesis_owns(tmp_path: Path) -> N
     listed = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["files"]
     assert {out / f["path"] for f in listed} == now
     assert out / "defects.csv" in now
+
+
+def test_every_date_after_the_extract_is_a_labelled_defect(sources) -> None:
+    """Rows dated after ``as_of`` (death dates included) exist only as labelled
+    ``future_date`` defects, so the catalogue may cap coverage at the extract date."""
+    root, _ = sources
+    lab = labels(root)
+    seen = 0
+    for extract, date_col in DATE_COLUMNS.items():
+        for path in _files(root, extract):
+            rel = path.relative_to(root).as_posix()
+            flagged = set(
+                lab.filter((pl.col("file") == rel) & (pl.col("defect") == "future_date"))[
+                    "record_id"
+                ]
+            )
+            rows = _rows(path)
+            id_col = next(iter(rows[0])) if rows else None
+            for r in rows:
+                when = _as_date(r[date_col])
+                if when is not None and when > AS_OF:
+                    seen += 1
+                    assert r[id_col] in flagged, (rel, r["_line"])
+    assert seen > 0
