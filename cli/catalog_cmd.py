@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="DataHub-metadata: udsend og vis kataloget.", no_args_is_help=True)
-console = Console()
+from cli.console import make_console
+
+app = typer.Typer(help="DataHub metadata: emit and show the catalogue.", no_args_is_help=True)
+console = make_console()
 
 
 @app.command()
@@ -63,7 +64,7 @@ def site(
                 httpd.serve_forever()
 
 
-export_app = typer.Typer(help="Eksport af kataloget: HealthDCAT-AP og ODCS.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the catalogue: HealthDCAT-AP and ODCS.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
 

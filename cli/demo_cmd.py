@@ -6,8 +6,7 @@ import datetime as dt
 
 import typer
 
-from cli.console import make_console
-from regionlab.settings import get_settings
+from cli.console import make_console, styled
 
 console = make_console()
 
@@ -22,6 +21,7 @@ def demo(
     from regionlab import lake
     from regionlab.config import current
     from regionlab.privacy.keys import default_key_path, init_key, load_key
+    from regionlab.settings import get_settings
     from regionlab.spec import load_domains
     from regionlab.synth.generate import generate
 
@@ -60,7 +60,7 @@ def demo(
     emit_and_report()
     _catalogue_products()
     if failed:
-        console.print(f"[red]{len(failed)} product(s) not published[/]")
+        console.print(styled("[red]{} product(s) not published[/]", len(failed)))
         raise typer.Exit(1)
 
 

@@ -11,9 +11,8 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.console import make_console
+from cli.console import make_console, styled
 from regionlab.errors import UserError
-from regionlab.settings import get_settings
 
 console = make_console()
 
@@ -61,6 +60,7 @@ def _log_level(quiet: bool) -> str:
 def preflight(registry: Any, refs: list[str]) -> None:
     """Stop before Dagster starts when the key or the sources are missing: one clear message."""
     from regionlab.privacy.keys import load_key
+    from regionlab.settings import get_settings
     from regionlab.wap.sources import find_extracts
 
     products = [registry.product(r) for r in refs]
@@ -233,7 +233,7 @@ def summary_table(runs: list[Any]) -> Table:
         style = {"published": "green", "up_to_date": "cyan", "skipped": "cyan"}.get(status, "red")
         table.add_row(
             run.product,
-            f"[{style}]{status}[/]",
+            styled(f"[{style}]{{}}[/]", status),
             str(run.rows_published),
             str(quarantined),
             str(run.snapshot_id or "-"),
@@ -262,7 +262,7 @@ def run(
     for r in runs:
         if r.status in FAILED:
             reason = getattr(r, "reason", None) or ", ".join(c.check for c in r.blocking_failures)
-            console.print(f"[red]{r.product}[/]: {reason}")
+            console.print(styled("[red]{}[/]: {}", r.product, reason))
     if not any(r.status == "published" for r in runs) and not any(r.status in FAILED for r in runs):
         console.print("nothing new: no product had new extracts or changed upstreams")
     if any(r.status in FAILED for r in runs):
