@@ -112,6 +112,35 @@ def _published_type(product: Product, column: str) -> ColumnType:
     return published.type
 
 
+_NUMERIC = frozenset({ColumnType.integer, ColumnType.bigint, ColumnType.double})
+_TEMPORAL = frozenset({ColumnType.date, ColumnType.timestamp})
+
+
+def _type_problems(
+    rule: _Rule,
+    product: Product,
+    field: str,
+    column: str,
+    allowed: frozenset[ColumnType],
+    what: str,
+) -> list[tuple[str, str, str]]:
+    """A rule on a column of a type it cannot judge (``between`` on varchar compares text).
+
+    An unknown column is reported by the cross-file checks, not here.
+    """
+    published = product.published(column)
+    if published is None or published.type in allowed:
+        return []
+    kind = getattr(rule, "type", "the rule")  # every registered kind has its Literal tag
+    return [
+        (
+            field,
+            f"{kind} needs a {what} column; '{column}' is {published.type}",
+            f"point the rule at a {what} column, or change the column's type",
+        )
+    ]
+
+
 def _bound(value: object) -> str:
     return "any" if value is None else str(value)
 
@@ -286,6 +315,11 @@ class Regex(_ColumnRule):
     cross_check = not_applicable
     reference = not_applicable
 
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        return _type_problems(
+            self, product, "column", self.column, frozenset({ColumnType.varchar}), "varchar"
+        )
+
 
 @register_rule_kind
 class Between(_ColumnRule):
@@ -319,6 +353,29 @@ class Between(_ColumnRule):
     cross_check = not_applicable
     reference = not_applicable
 
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        """The column is numeric or a date, and each bound is of the same kind."""
+        wrong = _type_problems(
+            self, product, "column", self.column, _NUMERIC | _TEMPORAL, "numeric, date or timestamp"
+        )
+        published = product.published(self.column)
+        if wrong or published is None:
+            return wrong
+        temporal = published.type in _TEMPORAL
+        for name in ("min", "max"):
+            bound = getattr(self, name)
+            if bound is None or isinstance(bound, dt.date) == temporal:
+                continue
+            wanted = "a date such as 2020-01-01" if temporal else "a number"
+            wrong.append(
+                (
+                    name,
+                    f"{bound!s} does not fit column '{self.column}' ({published.type})",
+                    f"give {wanted}",
+                )
+            )
+        return wrong
+
 
 @register_rule_kind
 class GreaterOrEqual(_ColumnRule):
@@ -351,6 +408,16 @@ class GreaterOrEqual(_ColumnRule):
 
     cross_check = not_applicable
     reference = not_applicable
+
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        """Both columns of one kind: numbers with numbers, dates/timestamps with dates."""
+        first = product.published(self.column)
+        for family, what in ((_NUMERIC, "numeric"), (_TEMPORAL, "date or timestamp")):
+            if first is not None and first.type in family:
+                return _type_problems(self, product, "other", self.other, family, what)
+        return _type_problems(
+            self, product, "column", self.column, _NUMERIC | _TEMPORAL, "numeric, date or timestamp"
+        )
 
 
 @register_rule_kind
@@ -436,6 +503,9 @@ class NotInFuture(_ColumnRule):
     cross_check = not_applicable
     reference = not_applicable
 
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        return _type_problems(self, product, "column", self.column, _TEMPORAL, "date or timestamp")
+
 
 @register_rule_kind
 class NotAfterDeath(_ColumnRule):
@@ -449,6 +519,9 @@ class NotAfterDeath(_ColumnRule):
 
     def columns_used(self) -> list[str]:
         return [self.column, self.person_column]
+
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        return _type_problems(self, product, "column", self.column, _TEMPORAL, "date or timestamp")
 
     def default_description(self) -> str:
         return f"{self.column} is not after the person's death ({self.population})."
