@@ -57,6 +57,21 @@ def _log_level(quiet: bool) -> str:
     return "DEBUG" if os.environ.get("REGIONLAB_VERBOSE") and not quiet else "CRITICAL"
 
 
+def _check_lake_key(key_id: str) -> None:
+    """Refuse a key the lake is not keyed with before Dagster starts (the engine refuses too)."""
+    from regionlab import lake
+    from regionlab.platform.lake_key import check_key
+
+    try:
+        con = lake.connect(read_only=True)
+    except UserError:
+        return  # no lake yet: the first run keys it
+    try:
+        check_key(con, key_id)
+    finally:
+        con.close()
+
+
 def preflight(registry: Any, refs: list[str]) -> None:
     """Stop before Dagster starts when the key or the sources are missing: one clear message."""
     from regionlab.privacy.keys import load_key
@@ -65,7 +80,7 @@ def preflight(registry: Any, refs: list[str]) -> None:
 
     products = [registry.product(r) for r in refs]
     if any(p.source and p.source.person_column for p in products):
-        load_key()
+        _check_lake_key(load_key().key_id)
     sources = get_settings().sources_dir
     missing = [p.ref for p in products if p.source and not find_extracts(sources, p)]
     if missing:

@@ -24,6 +24,7 @@ import duckdb
 
 from regionlab import lake
 from regionlab.errors import UserError
+from regionlab.platform import lake_key
 from regionlab.platform.tables import QUALITY_HISTORY, product_table_exists, quality_history_rows
 from regionlab.privacy.keys import PseudonymKey, load_key
 from regionlab.results import CheckResult
@@ -223,6 +224,8 @@ def run_source_product(
         con = lake.connect()
     cleanup: list[Path] = []
     try:
+        if key is not None:  # never mix person keys of two keys in one lake
+            lake_key.check_key(con, key.key_id)
         with step("select_extracts"):
             files, replace = _select_extracts(con, settings, product, full_refresh)
         if not files:
@@ -311,6 +314,8 @@ def _publish(
     log_rows = [(f.name, reader.fingerprint(f), f.date, run.run_id) for f in files]
     statements = load_log.statements(con, product.ref, log_rows, replace=replace)
     statements += _history_statements(con, product, run)
+    if run.key_id:
+        statements += lake_key.register_statements(con, run.key_id, run.run_id)
     return lake.publish(
         con,
         product.domain,
