@@ -47,7 +47,8 @@ class KeyMismatch(UserError):
             f"keyed with (id {ids}). Rows keyed with it could not be joined with the lake's, and "
             "persons erased under the lake's key would be published again. Use the lake's key "
             "(REGIONLAB_KEY_FILE or REGIONLAB_KEY; `regionlab keys show` prints the active key "
-            "id), or re-key the lake with `regionlab keys rotate`."
+            "id). Re-keying a lake (every product, the suppression list, labels and "
+            "workspaces) is not supported yet."
         )
 
 

@@ -86,7 +86,7 @@ def test_another_key_is_refused_and_an_erased_person_stays_erased(
         run_source_product(PERSONS, platform, full_refresh=True)
     message = str(refused.value)
     assert other in message and lake_key.key_id in message
-    assert "regionlab keys rotate" in message
+    assert "regionlab keys show" in message
     assert erased not in message
     assert (_snapshot(), _keys_in_lake()) == before  # nothing published with the other key
 
