@@ -172,24 +172,24 @@ _RESULT_STYLE = {"SUCCESS": "green", "FAILURE": "red", "ERROR": "magenta", None:
 
 
 def render(card: ProductCard) -> Group:
-    """A rich renderable of a product card, for the terminal."""
+    """A rich renderable of a product card, for the terminal (in English, as all CLI output)."""
     head = Table.grid(padding=(0, 2))
     head.add_row(Text(card.name, style="bold"), Text(card.ref, style="cyan"))
     head.add_row("dataset", card.urn)
-    head.add_row("domæne", ", ".join(card.domain_names) or "-")
-    head.add_row("dataprodukt", ", ".join(card.data_products) or "-")
+    head.add_row("domain", ", ".join(card.domain_names) or "-")
+    head.add_row("data product", ", ".join(card.data_products) or "-")
     head.add_row(
-        "ejere", ", ".join(f"{card.owner_names.get(o, o)} ({t})" for o, t in card.owners) or "-"
+        "owners", ", ".join(f"{card.owner_names.get(o, o)} ({t})" for o, t in card.owners) or "-"
     )
     head.add_row("upstream", "\n".join(card.upstreams) or "-")
     for key in ("last_snapshot", "row_count", "freshness", "key_id", "access_level"):
         if key in card.properties:
             head.add_row(key, card.properties[key])
     if card.initiatives:
-        head.add_row("initiativer", ", ".join(n for _, n in card.initiatives))
+        head.add_row("initiatives", ", ".join(n for _, n in card.initiatives))
 
-    schema = Table(title="Skema", show_lines=False)
-    for col in ("kolonne", "type", "klassifikation", "kodesystem", "begreber", "fra"):
+    schema = Table(title="Schema", show_lines=False)
+    for col in ("column", "type", "classification", "code system", "terms", "from"):
         schema.add_column(col)
     for f in card.fields:
         schema.add_row(
@@ -203,15 +203,15 @@ def render(card: ProductCard) -> Group:
             ),
         )
 
-    quality = Table(title="Kvalitet (seneste kørsel)")
-    for col in ("regel", "kategori", "alvor", "resultat", "afvigende", "rækker"):
+    quality = Table(title="Quality (latest run)")
+    for col in ("rule", "category", "severity", "result", "unexpected", "rows"):
         quality.add_column(col)
     for c in card.checks:
         quality.add_row(
             c.check,
             c.category,
             c.severity,
-            Text(c.result or "ikke kørt", style=_RESULT_STYLE.get(c.result, "")),
+            Text(c.result or "not run", style=_RESULT_STYLE.get(c.result, "")),
             "" if c.unexpected is None else str(c.unexpected),
             "" if c.rows is None else str(c.rows),
         )

@@ -1,20 +1,10 @@
-"""The ``regionlab`` command line: the outermost ring, rendering only.
-
-Each command group lives in its own module and calls into the layers
-(``regionlab`` core, ``quality``, ``catalog``, ``labeling``, ``pipelines``)
-inside its commands, so ``regionlab check`` stays fast. The configuration is
-resolved once per invocation (:func:`regionlab.config.activate`) and every
-layer reads that one object.
-"""
-
 from __future__ import annotations
 
 import sys
 
 import typer
-from rich.console import Console
 
-from regionlab.config import activate, resolve
+from cli.console import print_error
 from regionlab.errors import UserError
 
 app = typer.Typer(
@@ -23,7 +13,18 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True)
+
+
+@app.callback()
+def _configure(ctx: typer.Context) -> None:
+    """Resolve the configuration once and make it the active one for the command.
+
+    A callback runs only when a command is invoked, so ``--help``, usage errors and
+    shell completion never resolve the configuration (nor import the lake).
+    """
+    from regionlab.config import activate, resolve
+
+    ctx.with_resource(activate(resolve().check()))
 
 
 def _register() -> None:
@@ -73,25 +74,12 @@ def _register() -> None:
 
 
 def main() -> None:
-    """Entry point: turn user errors into one clear line and exit status 1."""
+    """Entry point. Typer runs in standalone mode, so a usage error (no arguments, an unknown
+    command or option) prints the usage line and a hint and exits 2; a :class:`UserError`
+    becomes one escaped ``error:`` line and exit status 1; neither shows a traceback."""
     _register()
     try:
-        with activate(resolve().check()):
-            code = app(standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
+        app()
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        print_error(exc)
         sys.exit(1)
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("aborted")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors carry their own exit codes
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -6,12 +6,11 @@ from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from cli.console import make_console
 
-app = typer.Typer(help="DataHub-metadata: udsend og vis kataloget.", no_args_is_help=True)
+app = typer.Typer(help="DataHub metadata: emit and show the catalogue.", no_args_is_help=True)
 console = make_console()
 
 
@@ -83,7 +82,7 @@ def site(
                 httpd.serve_forever()
 
 
-export_app = typer.Typer(help="Eksport af kataloget: HealthDCAT-AP og ODCS.", no_args_is_help=True)
+export_app = typer.Typer(help="Export the catalogue: HealthDCAT-AP and ODCS.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
 
@@ -124,7 +123,7 @@ def validate(
         table.add_row(
             report.level.value, str(report.datasets), str(report.violations), str(report.warnings)
         )
-    console.print(f"HealthDCAT-AP R8 validation of {escape(str(path))}", highlight=False)
+    console.print(f"HealthDCAT-AP R8 validation of {path}", highlight=False)
     console.print(table)
     failed = False
     for report in reports:
@@ -136,7 +135,7 @@ def validate(
         for (focus, prop, message), n in sorted(grouped.items()):
             failed = True
             console.print(
-                f"{report.level.value}: {n} × {escape(focus)} {escape(prop)}: {escape(message)}",
+                f"{report.level.value}: {n} × {focus} {prop}: {message}",
                 highlight=False,
             )
     if failed:

@@ -6,11 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cli.console import make_console
-from regionlab.settings import get_settings
-from regionlab.spec import jsonschema
-from regionlab.spec.loader import collect
-from regionlab.spec.problems import SpecProblem
+from cli.console import make_console, styled
 
 console = make_console()
 
@@ -22,6 +18,11 @@ def check(
     ),
 ) -> None:
     """Validate all domains, products and the glossary; print each problem with file and field."""
+    from regionlab.settings import get_settings
+    from regionlab.spec import jsonschema
+    from regionlab.spec.loader import collect
+    from regionlab.spec.problems import SpecProblem
+
     root = domains or get_settings().domains_dir
     if write_schema:
         for path in jsonschema.write(root):
@@ -35,9 +36,13 @@ def check(
     for problem in problems:
         console.print(problem.render(base), markup=False, highlight=False, soft_wrap=True)
     if problems:
-        console.print(f"[red]{len(problems)} problem(s)[/] in {root}")
+        console.print(styled("[red]{} problem(s)[/] in {}", len(problems), root))
         raise typer.Exit(1)
     console.print(
-        f"[green]ok[/]: {len(registry.domains)} domains, {len(registry.products)} products, "
-        f"{len(registry.glossary.term_ids())} glossary terms"
+        styled(
+            "[green]ok[/]: {} domains, {} products, {} glossary terms",
+            len(registry.domains),
+            len(registry.products),
+            len(registry.glossary.term_ids()),
+        )
     )

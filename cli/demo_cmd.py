@@ -6,11 +6,9 @@ import datetime as dt
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from cli.console import make_console
-from regionlab.settings import get_settings
+from cli.console import make_console, styled
 
 console = make_console()
 
@@ -25,6 +23,7 @@ def demo(
     from regionlab import lake
     from regionlab.config import current
     from regionlab.privacy.keys import default_key_path, init_key, load_key
+    from regionlab.settings import get_settings
     from regionlab.spec import load_domains
     from regionlab.synth.generate import generate
 
@@ -59,7 +58,7 @@ def demo(
     _explain_flagged_rows(settings.sources_dir, key, manifest.as_of)
     emit_and_report()
     if failed:
-        console.print(f"[red]{len(failed)} product(s) not published[/]")
+        console.print(styled("[red]{} product(s) not published[/]", len(failed)))
         raise typer.Exit(1)
 
 
@@ -79,7 +78,7 @@ def _explain_flagged_rows(sources: Any, key: Any, as_of: dt.date) -> None:
     errored = latest.filter(latest["status"] == "errored")
     console.print(f"{errored.height} errored checks")
     for row in errored.iter_rows(named=True):
-        console.print(f"  [red]{escape(row['product'])}: {escape(row['check'])}[/]")
+        console.print(styled("  [red]{}: {}[/]", row["product"], row["check"]))
     if not matched:
         console.print("No rule flagged any row.")
         return

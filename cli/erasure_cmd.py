@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from cli.console import make_console
+from cli.console import make_console, styled
 from regionlab.errors import UserError
 
 console = make_console()
-err = Console(stderr=True)
+err = make_console(stderr=True)
 
 retention_app = typer.Typer(
     help="Enforce the retention periods from the product specs.", no_args_is_help=True
@@ -119,9 +118,11 @@ def erase(
     _print_receipt(receipt, receipt_path(rid))
     if not receipt.verification.passed:
         err.print(
-            "[bold red]verification failed:[/] rows of the persons were still found (see the "
-            "receipt's verification); make sure no pipeline ran meanwhile and run the request "
-            "again with the same request id"
+            styled(
+                "[bold red]verification failed:[/] rows of the persons were still found (see the "
+                "receipt's verification); make sure no pipeline ran meanwhile and run the request "
+                "again with the same request id"
+            )
         )
         raise typer.Exit(2)
 
@@ -141,5 +142,5 @@ def apply(
     receipt = apply_retention(day)
     _print_receipt(receipt, receipt_path(receipt.request_id))
     if not receipt.verification.passed:
-        err.print("[bold red]verification failed:[/] expired rows are still readable")
+        err.print(styled("[bold red]verification failed:[/] expired rows are still readable"))
         raise typer.Exit(2)

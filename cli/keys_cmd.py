@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from cli.console import make_console
-from regionlab.privacy.keys import KEY_ENV, KEY_FILE_ENV, init_key, load_key
 
 app = typer.Typer(
     help="Create or identify the pseudonymisation key (the key itself is never printed).",
@@ -36,6 +35,8 @@ ForceOption = Annotated[
 @app.command("init")
 def init(path: PathOption = None, force: ForceOption = False) -> None:
     """Write a new random key (32 bytes, hex, file mode 0600)."""
+    from regionlab.privacy.keys import KEY_FILE_ENV, init_key
+
     key = init_key(path, force=force)
     location = key.source.removeprefix("file ")
     console.print(f"key id: {key.key_id}", highlight=False, markup=False)
@@ -49,6 +50,8 @@ def init(path: PathOption = None, force: ForceOption = False) -> None:
 @app.command("show")
 def show() -> None:
     """Print the key id and where the key was found."""
+    from regionlab.privacy.keys import KEY_ENV, KEY_FILE_ENV, load_key
+
     key = load_key()
     console.print(f"key id: {key.key_id}", highlight=False, markup=False)
     console.print(f"source: {key.source}", highlight=False, markup=False)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from cli.console import make_console, styled
 
 app = typer.Typer(help="Label Studio for the labelling team.", no_args_is_help=True)
 server_app = typer.Typer(help="Run the project's Label Studio server.", no_args_is_help=True)
@@ -20,7 +21,7 @@ users_app = typer.Typer(
     help="Annotator accounts (sign-up is by invitation only).", no_args_is_help=True
 )
 app.add_typer(users_app, name="users")
-console = Console(highlight=False)
+console = make_console(highlight=False)
 
 NOT_RUNNING_EXIT = 3  # as LSB init scripts: "program is not running"
 
@@ -114,7 +115,7 @@ def pull_cmd(
         f"(snapshot {result.snapshot_id})"
     )
     if result.rejected:
-        console.print(f"[bold yellow]{len(result.rejected)} annotation(s) rejected:[/]")
+        console.print(styled("[bold yellow]{} annotation(s) rejected:[/]", len(result.rejected)))
         for message in result.rejected:
             console.print(f"  {message}", markup=False)
     for k in result.kappas:

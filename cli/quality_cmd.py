@@ -6,7 +6,6 @@ import typer
 from rich.table import Table
 
 from cli.console import make_console
-from regionlab import lake
 from regionlab.errors import UserError
 
 CATEGORIES = ("conformance", "completeness", "plausibility", "privacy")
@@ -30,6 +29,7 @@ def quality(
 ) -> None:
     """Show each product's latest quality results: pass rate per Kahn category and privacy."""
     from quality.history import quality_summary  # outer layer, imported lazily
+    from regionlab import lake
 
     if product is not None and product.count("/") != 1:
         raise UserError(f"product {product!r} must be written `<domain>/<product>`")

@@ -31,7 +31,7 @@ def show(
     rows = summary(settings, product)
     console = make_console()
     if not rows:
-        console.print(f"{escape(product)}: no rows in quarantine")
+        console.print(f"{product}: no rows in quarantine")
         return
     table = Table(title=f"Quarantine of {escape(product)} (counts only; values stay in the zone)")
     for column in ("reason", "extract", "rows", "last quarantined"):

@@ -8,13 +8,11 @@ from collections import Counter
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.console import make_console
+from cli.console import make_console, styled
 from regionlab.errors import UserError
-from regionlab.settings import get_settings
 
 console = make_console()
 
@@ -69,14 +67,30 @@ def _log_level(quiet: bool) -> str:
     return "DEBUG" if os.environ.get("REGIONLAB_VERBOSE") and not quiet else "CRITICAL"
 
 
+def _check_lake_key(key_id: str) -> None:
+    """Refuse a key the lake is not keyed with before Dagster starts (the engine refuses too)."""
+    from regionlab import lake
+    from regionlab.platform.lake_key import check_key
+
+    try:
+        con = lake.connect(read_only=True)
+    except UserError:
+        return  # no lake yet: the first run keys it
+    try:
+        check_key(con, key_id)
+    finally:
+        con.close()
+
+
 def preflight(registry: Any, refs: list[str]) -> None:
     """Stop before Dagster starts when the key or the sources are missing: one clear message."""
     from regionlab.privacy.keys import load_key
+    from regionlab.settings import get_settings
     from regionlab.wap.sources import find_extracts
 
     products = [registry.product(r) for r in refs]
     if any(p.source and p.source.person_column for p in products):
-        load_key()
+        _check_lake_key(load_key().key_id)
     sources = get_settings().sources_dir
     missing = [p.ref for p in products if p.source and not find_extracts(sources, p)]
     if missing:
@@ -239,7 +253,7 @@ def emit_and_report() -> None:
     if built.odcs:
         console.print(f"ODCS: {len(built.odcs)} data contracts → {built.odcs[0].parent.parent}")
     for name, reason in built.skipped.items():
-        console.print(f"[yellow]{name} not rebuilt:[/] {escape(reason)}")
+        console.print(styled("[yellow]{} not rebuilt:[/] {}", name, reason))
 
 
 def summary_table(runs: list[Any]) -> Table:
@@ -255,12 +269,12 @@ def summary_table(runs: list[Any]) -> Table:
         status = run.status
         style = {"published": "green", "up_to_date": "cyan", "skipped": "cyan"}.get(status, "red")
         blocked = [c for c in getattr(run, "checks", []) if c.blocks]
-        shown = escape(status)
+        shown = status
         if status == "audit_failed" and blocked:
-            shown += "\n" + "\n".join(escape(_short(c)) for c in blocked)
+            shown += "\n" + "\n".join(_short(c) for c in blocked)
         table.add_row(
             run.product,
-            f"[{style}]{shown}[/]",
+            styled(f"[{style}]{{}}[/]", shown),
             str(run.rows_published),
             str(quarantined),
             str(run.snapshot_id or "-"),

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from cli.console import make_console
 from regionlab.errors import UserError
-from regionlab.settings import get_settings
 
 
 def _parse_date(value: str) -> date:
@@ -45,6 +44,7 @@ def synth(
     chunk_size: Annotated[int, typer.Option(help="Persons per progress step.")] = 100_000,
 ) -> None:
     """Generate synthetic source extracts (CPR, LPR3, LABKA, FMK, EPJ, initiatives)."""
+    from regionlab.settings import get_settings
     from regionlab.synth import generate
 
     if persons < 1:

@@ -37,6 +37,19 @@ from regionlab.settings import get_settings
 from regionlab.spec import Registry, load_domains
 
 
+def _check_lake_key(key: PseudonymKey) -> None:
+    """Another key would compute person keys that match nothing: the erasure would remove
+    no one and still look done. Refuse it, as ingest does."""
+    from regionlab import lake
+    from regionlab.platform.lake_key import check_key
+
+    con = lake.connect()
+    try:
+        check_key(con, key.key_id)
+    finally:
+        con.close()
+
+
 def erase(
     request: ErasureRequest,
     *,
@@ -52,6 +65,7 @@ def erase(
             f"{previous}); use a new request id for a new request"
         )
     key = key or load_key()
+    _check_lake_key(key)
     registry = registry or load_domains()
     selection = Selection(
         kind="erasure",

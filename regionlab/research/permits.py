@@ -27,6 +27,7 @@ from regionlab.research.cohort import Cohort, cohort_from_mapping, load_cohort, 
 from regionlab.research.cohort_sql import current_registry
 from regionlab.settings import PROJECT_ROOT, get_settings
 from regionlab.spec import Registry
+from regionlab.spec.problems import did_you_mean
 
 PROJECT_ID = r"^[a-z][a-z0-9-]{1,62}$"
 
@@ -108,39 +109,76 @@ def _permit_message(exc: ValidationError, where: str) -> str:
     return validation_message(exc, where)
 
 
-def check_against_specs(permit: Permit, where: str, registry: Registry | None = None) -> None:
-    """Products and columns must exist as published; names the offending field."""
+def spec_problems(
+    grants: list[tuple[int, ProductGrant]], where: str, registry: Registry | None = None
+) -> list[str]:
+    """Every product and column of the grants that is not published, one line each."""
     registry = registry or current_registry()
+    problems: list[str] = []
     seen: set[str] = set()
-    for i, grant in enumerate(permit.products):
+    for i, grant in grants:
         field = f"{where}: products[{i}]"
         if grant.product in seen:
-            raise UserError(f"{field}.product: {grant.product} is listed twice; merge the entries")
+            problems.append(f"{field}.product: {grant.product} is listed twice; merge the entries")
+            continue
         seen.add(grant.product)
         if grant.product not in registry.products:
-            close = sorted(r for r in registry.products if r.split("/")[-1] in grant.product)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise UserError(
+            close = did_you_mean(grant.product, set(registry.products))
+            hint = f" ({close})" if close else ""
+            problems.append(
                 f"{field}.product: unknown product {grant.product!r}{hint}; use "
                 "<domain>/<product> as declared under domains/"
             )
+            continue
         if not registry.products[grant.product].offered:
-            raise UserError(
+            problems.append(
                 f"{field}.product: {grant.product} is a draft (status: draft in its spec) and "
                 "is not offered to researchers; remove it from the permit, or ask its steward "
                 "to set status: active"
             )
+            continue
         published = [c.name for c in registry.products[grant.product].published_columns]
         unknown = [c for c in grant.columns if c not in published]
         if unknown:
-            raise UserError(
+            problems.append(
                 f"{field}.columns: {', '.join(unknown)} not published by {grant.product}; "
                 f"choose from {', '.join(published)}"
             )
+    return problems
 
 
-def load_permit(path: Path | str, *, registry: Registry | None = None) -> Permit:
-    """Read, validate and resolve a permit file (the cohort file is inlined)."""
+def check_against_specs(permit: Permit, where: str, registry: Registry | None = None) -> None:
+    """Products and columns must exist as published; one UserError names every offending field."""
+    problems = spec_problems(list(enumerate(permit.products)), where, registry)
+    if problems:
+        raise UserError("\n".join(problems))
+
+
+#: Stands in for an invalid inline cohort (already reported) while the rest is validated.
+_SEE_ABOVE = "(inline cohort, see above)"
+
+
+def _valid_grants(data: dict[str, Any]) -> list[tuple[int, ProductGrant]]:
+    """The entries of ``products`` that are well-formed, by index, from a permit that may not be."""
+    raw = data.get("products")
+    grants = []
+    for i, item in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            grants.append((i, ProductGrant.model_validate(item)))
+        except ValidationError:
+            continue  # reported by the permit's own validation
+    return grants
+
+
+def load_permit(
+    path: Path | str, *, registry: Registry | None = None, expires_after: date | None = None
+) -> Permit:
+    """Read, validate and resolve a permit file (the cohort file is inlined).
+
+    Every problem is reported at once, one line each: the schema's, the inline
+    cohort's, the products and columns against the specs and, with
+    ``expires_after``, an expiry not after that day.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"permit file {path} does not exist; check the path")
@@ -152,15 +190,31 @@ def load_permit(path: Path | str, *, registry: Registry | None = None) -> Permit
         raise UserError(f"{path}{where}: not valid YAML; fix the indentation or quoting") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: a permit must be a mapping (project_id, applicant, ...)")
+    problems: list[str] = []
+    if isinstance(data.get("cohort"), dict):  # checked here so its problems join the others
+        try:
+            cohort_from_mapping(data["cohort"], "cohort")
+        except UserError as exc:
+            problems += [f"{path}: {line}" for line in str(exc).splitlines()]
+            data = {**data, "cohort": _SEE_ABOVE}
+    permit: Permit | None = None
     try:
         permit = Permit.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_permit_message(exc, str(path))) from None
-    except UserError as exc:  # an inline cohort's own message, prefixed with the file
-        raise UserError(f"{path}: {exc}") from None
-    if isinstance(permit.cohort, str):
-        permit = permit.model_copy(update={"cohort": _resolve_cohort_file(permit.cohort, path)})
-    check_against_specs(permit, str(path), registry)
+        problems += _permit_message(exc, str(path)).splitlines()
+    problems += spec_problems(_valid_grants(data), str(path), registry)
+    if permit is not None and expires_after is not None and permit.expires <= expires_after:
+        problems.append(
+            f"{path}: expires: {permit.expires.isoformat()} is not in the future; a permit must "
+            "be registered before it expires — ask for a new expiry date"
+        )
+    if permit is not None and isinstance(permit.cohort, str) and permit.cohort != _SEE_ABOVE:
+        try:
+            permit = permit.model_copy(update={"cohort": _resolve_cohort_file(permit.cohort, path)})
+        except UserError as exc:
+            problems += str(exc).splitlines()
+    if problems or permit is None:
+        raise UserError("\n".join(problems))
     return permit
 
 
@@ -192,13 +246,7 @@ def register_permit(
     path: Path | str, *, replace: bool = False, today: date | None = None
 ) -> Permit:
     """Validate a permit file and store its resolved copy; returns the registered permit."""
-    permit = load_permit(path)
-    today = today or date.today()
-    if permit.expires <= today:
-        raise UserError(
-            f"{path}: expires: {permit.expires.isoformat()} is not in the future; a permit must "
-            "be registered before it expires — ask for a new expiry date"
-        )
+    permit = load_permit(path, expires_after=today or date.today())
     target = registered_path(permit.project_id)
     if target.exists() and not replace:
         raise UserError(
@@ -237,6 +285,7 @@ __all__ = [
     "Permit",
     "ProductGrant",
     "check_against_specs",
+    "spec_problems",
     "get_permit",
     "list_permits",
     "load_permit",

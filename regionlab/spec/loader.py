@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from regionlab.errors import UserError
 from regionlab.spec.checks import cross_checks
+from regionlab.spec.lenient import validate_leniently
 from regionlab.spec.models import Domain, Glossary, Product, Registry
 from regionlab.spec.problems import SpecProblem, from_validation_error
 from regionlab.spec.region import CATALOG_FILE, RegionCatalogue
@@ -51,20 +52,31 @@ def _read_yaml(path: Path, problems: list[SpecProblem]) -> Any:
 
 
 def _parse(path: Path, model: type[M], problems: list[SpecProblem]) -> M | None:
+    return _parse_leniently(path, model, problems, lenient=False)[0]
+
+
+def _parse_leniently(
+    path: Path, model: type[M], problems: list[SpecProblem], *, lenient: bool = True
+) -> tuple[M | None, set[str] | None]:
+    """The model and, when it was read past schema errors (:mod:`regionlab.spec.lenient`),
+    the field paths left at their defaults; ``None`` for those when the file was valid."""
+    before = len(problems)
     data = _read_yaml(path, problems)
-    if data is None and not problems:
+    if data is None and len(problems) == before:
         data = {}
     if not isinstance(data, dict):
         if data is not None:
             problems.append(
                 SpecProblem(path, "(file)", "expected a mapping of fields", "see domains/README.md")
             )
-        return None
+        return None, None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), None
     except ValidationError as exc:
         problems.extend(from_validation_error(path, exc, data, model))
-        return None
+    if not lenient:
+        return None, None
+    return validate_leniently(data, model)
 
 
 def collect(root: Path) -> tuple[Registry, list[SpecProblem]]:
@@ -75,6 +87,7 @@ def collect(root: Path) -> tuple[Registry, list[SpecProblem]]:
     domains: dict[str, Domain] = {}
     products: dict[str, Product] = {}
     files: dict[str, Path] = {}
+    set_aside: dict[Path, set[str]] = {}  # file read past schema errors -> defaulted fields
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         domain_file = folder / DOMAIN_FILE
         if not domain_file.exists():
@@ -95,9 +108,11 @@ def collect(root: Path) -> tuple[Registry, list[SpecProblem]]:
         for path in sorted(folder.glob("*.yaml")):
             if path.name == DOMAIN_FILE:
                 continue
-            product = _parse(path, Product, problems)
+            product, defaulted = _parse_leniently(path, Product, problems)
             if product is None:
                 continue
+            if defaulted is not None:
+                set_aside[path] = defaulted
             if product.id != path.stem:
                 problems.append(
                     SpecProblem(
@@ -134,8 +149,18 @@ def collect(root: Path) -> tuple[Registry, list[SpecProblem]]:
         # Region-wide catalogue facts: optional, but checked with the rest when present.
         _parse(catalog_path, RegionCatalogue, problems)
     registry = Registry(domains=domains, products=products, glossary=glossary)
-    problems.extend(cross_checks(registry, files, root))
+    problems.extend(
+        p for p in cross_checks(registry, files, root) if not _about_defaulted(p, set_aside)
+    )
     return registry, problems
+
+
+def _about_defaulted(problem: SpecProblem, set_aside: dict[Path, set[str]]) -> bool:
+    """A semantic problem about a field the lenient reading left at its default."""
+    return any(
+        problem.field == where or problem.field.startswith((f"{where}.", f"{where}["))
+        for where in set_aside.get(problem.file, ())
+    )
 
 
 def load_domains(root: Path | None = None) -> Registry:

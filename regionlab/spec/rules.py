@@ -126,6 +126,35 @@ def _published_type(product: Product, column: str) -> ColumnType:
     return published.type
 
 
+_NUMERIC = frozenset({ColumnType.integer, ColumnType.bigint, ColumnType.double})
+_TEMPORAL = frozenset({ColumnType.date, ColumnType.timestamp})
+
+
+def _type_problems(
+    rule: _Rule,
+    product: Product,
+    field: str,
+    column: str,
+    allowed: frozenset[ColumnType],
+    what: str,
+) -> list[tuple[str, str, str]]:
+    """A rule on a column of a type it cannot judge (``between`` on varchar compares text).
+
+    An unknown column is reported by the cross-file checks, not here.
+    """
+    published = product.published(column)
+    if published is None or published.type in allowed:
+        return []
+    kind = getattr(rule, "type", "the rule")  # every registered kind has its Literal tag
+    return [
+        (
+            field,
+            f"{kind} needs a {what} column; '{column}' is {published.type}",
+            f"point the rule at a {what} column, or change the column's type",
+        )
+    ]
+
+
 def _bound(value: object) -> str:
     return "any" if value is None else str(value)
 
@@ -398,6 +427,11 @@ class Regex(_ColumnRule):
         # Anchored, as for GX: ODCS tools search with the pattern, the spec means a full match.
         return _odcs_library("invalidValues", 0.0, pattern=f"^(?:{self.pattern})$")
 
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        return _type_problems(
+            self, product, "column", self.column, frozenset({ColumnType.varchar}), "varchar"
+        )
+
 
 @register_rule_kind
 class Between(_ColumnRule):
@@ -438,6 +472,29 @@ class Between(_ColumnRule):
             return None
         return _odcs_sql(failing, self.threshold, f"{_col(self)} IS NOT NULL")
 
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        """The column is numeric or a date, and each bound is of the same kind."""
+        wrong = _type_problems(
+            self, product, "column", self.column, _NUMERIC | _TEMPORAL, "numeric, date or timestamp"
+        )
+        published = product.published(self.column)
+        if wrong or published is None:
+            return wrong
+        temporal = published.type in _TEMPORAL
+        for name in ("min", "max"):
+            bound = getattr(self, name)
+            if bound is None or isinstance(bound, dt.date) == temporal:
+                continue
+            wanted = "a date such as 2020-01-01" if temporal else "a number"
+            wrong.append(
+                (
+                    name,
+                    f"{bound!s} does not fit column '{self.column}' ({published.type})",
+                    f"give {wanted}",
+                )
+            )
+        return wrong
+
 
 @register_rule_kind
 class GreaterOrEqual(_ColumnRule):
@@ -474,6 +531,16 @@ class GreaterOrEqual(_ColumnRule):
     def odcs_check(self, product: Product) -> OdcsCheck | None:
         both = f"{_col(self)} IS NOT NULL AND {quote_ident(self.other)} IS NOT NULL"
         return _odcs_sql(f"{_col(self)} < {quote_ident(self.other)}", self.threshold, both)
+
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        """Both columns of one kind: numbers with numbers, dates/timestamps with dates."""
+        first = product.published(self.column)
+        for family, what in ((_NUMERIC, "numeric"), (_TEMPORAL, "date or timestamp")):
+            if first is not None and first.type in family:
+                return _type_problems(self, product, "other", self.other, family, what)
+        return _type_problems(
+            self, product, "column", self.column, _NUMERIC | _TEMPORAL, "numeric, date or timestamp"
+        )
 
 
 @register_rule_kind
@@ -581,6 +648,9 @@ class NotInFuture(_ColumnRule):
         # The consumer's today stands in for the delivery date the platform checks against.
         return _odcs_sql(f"CAST({_col(self)} AS DATE) > current_date", self.threshold)
 
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        return _type_problems(self, product, "column", self.column, _TEMPORAL, "date or timestamp")
+
 
 @register_rule_kind
 class NotAfterDeath(_ColumnRule):
@@ -594,6 +664,9 @@ class NotAfterDeath(_ColumnRule):
 
     def columns_used(self) -> list[str]:
         return [self.column, self.person_column]
+
+    def spec_problems(self, product: Product) -> list[tuple[str, str, str]]:
+        return _type_problems(self, product, "column", self.column, _TEMPORAL, "date or timestamp")
 
     def default_description(self) -> str:
         return f"{self.column} is not after the person's death ({self.population})."

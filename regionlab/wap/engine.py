@@ -24,6 +24,7 @@ import duckdb
 
 from regionlab import lake
 from regionlab.errors import UserError
+from regionlab.platform import lake_key
 from regionlab.platform.names import DELIVERY_VOLUME
 from regionlab.platform.tables import (
     DELIVERY_LOG,
@@ -307,6 +308,8 @@ def run_source_product(
         con = lake.connect()
     private_folders(settings)
     try:
+        if key is not None:  # never mix person keys of two keys in one lake
+            lake_key.check_key(con, key.key_id)
         with step("select_extracts"):
             found, replace = _select_extracts(con, settings, product, full_refresh, run)
         run.replace = replace
@@ -498,6 +501,8 @@ def _publish(
     log_rows = [(f.name, reader.fingerprint(f), f.date, run.run_id) for f in files]
     statements = load_log.statements(con, product.ref, log_rows, replace=replace)
     statements += _history_statements(con, product, run)
+    if run.key_id:
+        statements += lake_key.register_statements(con, run.key_id, run.run_id)
     return lake.publish(
         con,
         product.domain,

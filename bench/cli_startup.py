@@ -1,0 +1,96 @@
+"""Wall time of ``regionlab --help`` against the floor of starting Python at all.
+
+Usage::
+
+    .tools/bin/uv run --frozen python -m bench.cli_startup              # 7 rounds
+    .tools/bin/uv run --frozen python -m bench.cli_startup --rounds 15 --before <commit>
+
+Every round runs, interleaved so machine load hits them alike: the baseline
+``python -c pass``; the CLI's floor ``python -c "import typer, rich.console"``
+(what any typer+rich CLI pays); the installed ``regionlab --help``; and, with
+``--before``, the same ``--help`` from a ``git worktree`` of that commit
+(imported from its folder by this interpreter, so only the code differs). The
+medians and their ratios to the baseline print as a Markdown table for
+``bench/RESULTS.md`` ("CLI startup").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+HELP_FROM_FOLDER = "import sys; sys.argv = ['regionlab', '--help']; import cli; cli.main()"
+
+
+def _time(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def _worktree(commit: str, into: Path) -> Path:
+    subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(into), commit],
+        check=True,
+        capture_output=True,
+    )
+    return into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--before", help="A commit to compare with (e.g. main).")
+    args = parser.parse_args()
+    python = sys.executable
+    regionlab = str(Path(python).parent / "regionlab")
+    with tempfile.TemporaryDirectory(prefix="cli-startup-") as tmp:
+        env = {**os.environ, "REGIONLAB_VAR": str(Path(tmp) / "var"), "COLUMNS": "100"}
+        cases: dict[str, tuple[list[str], Path]] = {
+            "python -c pass (baseline)": ([python, "-c", "pass"], REPO),
+            "import typer, rich.console (floor of a typer CLI)": (
+                [python, "-c", "import typer, rich.console"],
+                REPO,
+            ),
+            "regionlab --help": ([regionlab, "--help"], REPO),
+        }
+        before_dir = Path(tmp) / "before"
+        if args.before:
+            _worktree(args.before, before_dir)
+            cases[f"regionlab --help at {args.before}"] = (
+                [python, "-c", HELP_FROM_FOLDER],
+                before_dir,
+            )
+        try:
+            times: dict[str, list[float]] = {name: [] for name in cases}
+            for argv, cwd in cases.values():  # warm the file cache once
+                _time(argv, cwd, env)
+            for _ in range(args.rounds):
+                for name, (argv, cwd) in cases.items():
+                    times[name].append(_time(argv, cwd, env))
+        finally:
+            if args.before:
+                subprocess.run(
+                    ["git", "-C", str(REPO), "worktree", "remove", "--force", str(before_dir)],
+                    check=False,
+                    capture_output=True,
+                )
+    base = statistics.median(times["python -c pass (baseline)"])
+    load = os.getloadavg()[0]
+    print(f"{args.rounds} rounds, median wall time, 1-minute load average {load:.1f}\n")
+    print("| command | median (s) | min (s) | × baseline |")
+    print("|---|---:|---:|---:|")
+    for name, values in times.items():
+        med = statistics.median(values)
+        print(f"| {name} | {med:.3f} | {min(values):.3f} | {med / base:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
