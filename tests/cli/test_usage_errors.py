@@ -25,7 +25,10 @@ def _paths() -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     def walk(command: object, path: tuple[str, ...]) -> None:
         children = getattr(command, "commands", None)
         if children is None:
-            commands.append(path)
+            # A pass-through (`catalog lite`) hands its options to the tool it wraps.
+            settings = getattr(command, "context_settings", None) or {}
+            if not settings.get("ignore_unknown_options"):
+                commands.append(path)
             return
         groups.append(path)
         for name, child in children.items():
