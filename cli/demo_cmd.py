@@ -57,9 +57,34 @@ def demo(
     quality(None)
     _explain_flagged_rows(settings.sources_dir, key, manifest.as_of)
     emit_and_report()
+    _example_workspaces()
     if failed:
         console.print(styled("[red]{} product(s) not published[/]", len(failed)))
         raise typer.Exit(1)
+
+
+def _example_workspaces() -> None:
+    """Register the repository's example permits and build their workspaces.
+
+    Notebook 02 opens the ``t2d-hba1c`` workspace; without this step a new user
+    would meet "no registered permit" there. Re-running replaces them (idempotent).
+    """
+    from regionlab.errors import UserError
+    from regionlab.research.permits import register_permit
+    from regionlab.research.workspace import build_workspace
+    from regionlab.settings import PROJECT_ROOT
+
+    for path in sorted((PROJECT_ROOT / "permits").glob("*.yaml")):
+        try:
+            permit = register_permit(path, replace=True)
+            built = build_workspace(permit.project_id)
+        except UserError as exc:
+            console.print(f"example permit {path.name} not set up: {exc}")
+            continue
+        console.print(
+            f"workspace {permit.project_id}: snapshot {built.lake_snapshot} "
+            f"(permit expires {permit.expires.isoformat()}; used by notebooks/)"
+        )
 
 
 def _explain_flagged_rows(sources: Any, key: Any, as_of: dt.date) -> None:

@@ -15,3 +15,12 @@ def test_first_demo_has_no_errored_checks_and_computes_its_explanation(demo_var:
     assert found, out[-2000:]
     assert int(found.group(1)) > 0
     assert "matched with var/sources/defects.csv" in out
+
+
+def test_demo_sets_up_the_example_workspaces_notebook_02_opens(demo_var: Path) -> None:
+    """Notebook 02 opens t2d-hba1c: the demo registers the example permits and builds them."""
+    out = " ".join((demo_var.parent / "demo.out").read_text(encoding="utf-8").split())
+    for project in ("t2d-hba1c", "readmissions-vejle"):
+        assert f"workspace {project}: snapshot" in out, out[-2000:]
+        assert (demo_var / "research" / "permits" / f"{project}.yaml").is_file()
+        assert list((demo_var / "research").rglob(f"*{project}*.duckdb")), project
