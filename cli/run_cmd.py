@@ -271,7 +271,8 @@ def summary_table(runs: list[Any]) -> Table:
 def _short(check: Any) -> str:
     """A blocking failure in a table cell: the rule and its failing rows out of the total."""
     if check.unexpected_count is not None and check.element_count is not None:
-        return f"{check.check}: {check.unexpected_count} of {check.element_count} rows"
+        unit = getattr(check, "unit", "rows")
+        return f"{check.check}: {check.unexpected_count} of {check.element_count} {unit}"
     return f"{check.check}: {check.status}"
 
 
