@@ -167,7 +167,16 @@ def execute(refs: list[str], full_refresh: bool = False, quiet: bool = False) ->
     finally:
         unsubscribe()
     failures = _failures(result)
-    return [runs.get(r) or _Missing(r, failures.get(r)) for r in refs]
+    return [_outcome(r, runs.get(r), failures.get(r)) for r in refs]
+
+
+def _outcome(ref: str, run: Any, failure: str | None) -> Any:
+    """The product's run, unless its Dagster step failed after the engine reported: then the
+    step's failure (a product published by the engine whose step Dagster rejected must not
+    read as published, nor leave its derived products silently skipped)."""
+    if run is not None and (failure is None or run.status in FAILED):
+        return run
+    return _Missing(ref, failure)
 
 
 def _execute_on_workers(refs: list[str], full_refresh: bool) -> list[Any]:
@@ -285,7 +294,8 @@ def summary_table(runs: list[Any]) -> Table:
 def _short(check: Any) -> str:
     """A blocking failure in a table cell: the rule and its failing rows out of the total."""
     if check.unexpected_count is not None and check.element_count is not None:
-        return f"{check.check}: {check.unexpected_count} of {check.element_count} rows"
+        unit = getattr(check, "unit", "rows")
+        return f"{check.check}: {check.unexpected_count} of {check.element_count} {unit}"
     return f"{check.check}: {check.status}"
 
 
