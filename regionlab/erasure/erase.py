@@ -16,9 +16,12 @@ Order of one request (:func:`erase`), the stores' order:
    Label Studio's database, Dagster's run storage and the platform's logs;
 6. write the receipt and append to the erasure register.
 
-Do not run an erasure while pipelines run: a derived product computed from
-the lake before step 2 and published after it would bring rows back (the
-verification would then fail, and the erasure must be repeated).
+Steps 2 to 5 run holding every product's run lock (:func:`regionlab.wap.staging.quiesced`):
+the erasure first waits (bounded) for in-flight runs to finish, and a run
+that starts meanwhile waits for the erasure. So no run's staging file is
+deleted under it, and no run that staged or computed rows before step 2
+publishes them after it; the run that follows reads the updated suppression
+list and leaves the erased persons out.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from regionlab.platform.names import is_labelled_ref
 from regionlab.privacy.keys import PseudonymKey, load_key
 from regionlab.settings import get_settings
 from regionlab.spec import Registry, load_domains
+from regionlab.wap.staging import QUIESCE_WAIT, quiesced
 
 
 def _check_lake_key(key: PseudonymKey) -> None:
@@ -55,8 +59,12 @@ def erase(
     *,
     key: PseudonymKey | None = None,
     registry: Registry | None = None,
+    wait: float = QUIESCE_WAIT,
 ) -> Receipt:
-    """Carry out one erasure request; returns the receipt (also written and registered)."""
+    """Carry out one erasure request; returns the receipt (also written and registered).
+
+    ``wait``: seconds to wait for in-flight pipeline runs before giving up (nothing erased).
+    """
     started = datetime.now(UTC)
     previous = receipt_path(request.request_id)
     if previous.is_file() and '"passed": true' in previous.read_text(encoding="utf-8"):
@@ -67,16 +75,19 @@ def erase(
     key = key or load_key()
     _check_lake_key(key)
     registry = registry or load_domains()
+    settings = get_settings()
     selection = Selection(
         kind="erasure",
         request_id=request.request_id,
         registry=registry,
-        settings=get_settings(),
+        settings=settings,
         key=key,
         started=started,
         keys=person_keys(request.cprs, key),
     )
-    out, verification = execute(selection)
+    products = [(p.domain, p.id) for p in registry.products.values()]
+    with quiesced(settings, products, wait=wait):
+        out, verification = execute(selection)
     pending = sorted(p for p, w in out.workspaces.items() if w.flagged)
     if pending:
         # The scan cannot see rows it cannot identify: a workspace that could not be

@@ -53,6 +53,7 @@ from regionlab.settings import Settings
 from regionlab.spec import Registry
 from regionlab.sql import row_key_sql
 from regionlab.steps import step
+from regionlab.wap import staging
 
 PERSON_KEY = "person_key"
 SKIP_SCHEMAS = (PLATFORM_SCHEMA, LABELS_SCHEMA)
@@ -332,7 +333,11 @@ class WorkspacesStore:
 
 
 class StagingStore:
-    """Staging files: scratch copies of raw extracts (CPR numbers included) a run left."""
+    """Staging files: scratch copies of raw extracts (CPR numbers included) a run left.
+
+    Only files no run is using: :func:`regionlab.erasure.erase.erase` holds every
+    product's run lock (:func:`regionlab.wap.staging.quiesced`) while the stores run.
+    """
 
     name = "staging"
     locations = ("staging",)
@@ -340,10 +345,7 @@ class StagingStore:
     def delete(self, sel: Selection, out: Outcome) -> None:
         if sel.kind != "erasure":
             return
-        files = sel.settings.staging_files()
-        for path in files:
-            path.unlink(missing_ok=True)
-        out.staging_files = len(files)
+        out.staging_files = staging.remove_all(sel.settings)
 
     def verify(self, sel: Selection, v: Verification) -> None:
         if sel.kind == "erasure":

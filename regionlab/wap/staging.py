@@ -12,13 +12,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from regionlab.errors import UserError
 from regionlab.settings import LOCATIONS, Settings
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+#: How long an erasure waits for in-flight runs before it gives up (seconds).
+QUIESCE_WAIT = 600.0
+_POLL = 0.2
 
 
 def _companions(path: Path) -> list[Path]:
@@ -115,3 +120,61 @@ def staging_file(
                 _remove(path)
     finally:
         os.close(fd)
+
+
+def _product_of(lock: Path) -> str:
+    return lock.stem.replace(".", "/", 1)
+
+
+@contextlib.contextmanager
+def quiesced(
+    settings: Settings, products: Iterable[tuple[str, str]], *, wait: float = QUIESCE_WAIT
+) -> Iterator[None]:
+    """Hold the lock of every product (and of every staging file left) for the block.
+
+    An erasure runs inside it: it waits for each in-flight run to finish (its
+    staging file is then gone, its rows published and about to be erased), and
+    a run that starts meanwhile waits for the erasure, so it stages after the
+    suppression list is updated and leaves the erased persons out. Waits at
+    most ``wait`` seconds in all, then names the runs still holding a lock.
+    """
+    folder = _private_dir(settings)
+    locks = {_lock_path(settings.staging_file(d, p)) for d, p in products}
+    locks |= {_lock_path(f) for f in folder.glob("*.duckdb")}
+    deadline = time.monotonic() + wait
+    held: list[int] = []
+    try:
+        waiting = sorted(locks)
+        while waiting:
+            busy = []
+            for lock in waiting:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT, FILE_MODE)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    busy.append(lock)
+                    continue
+                held.append(fd)
+            waiting = busy
+            if waiting and time.monotonic() >= deadline:
+                names = ", ".join(_product_of(lock) for lock in waiting)
+                raise UserError(
+                    f"runs of {names} are still in flight after {wait:g} s (they hold "
+                    f"{', '.join(str(lock) for lock in waiting)}); let them finish or stop "
+                    "them, then repeat the erasure — nothing was erased"
+                )
+            if waiting:
+                time.sleep(_POLL)
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)  # closing releases the lock
+
+
+def remove_all(settings: Settings) -> int:
+    """Remove every staging file (call inside :func:`quiesced`); returns how many there were."""
+    files = settings.staging_files()
+    for path in files:
+        path.unlink(missing_ok=True)
+    return len(files)
