@@ -132,6 +132,7 @@ def product_properties(product: Product, facts: CatalogFacts) -> dict[str, str]:
             "freshness": state.newest_extract.isoformat() if state.newest_extract else None,
             "published_at": state.published_at.isoformat() if state.published_at else None,
             "last_run_id": state.run_id,
+            "last_delivery_rejected": state.last_delivery_rejected,
             **(erasure_properties(erasure) if erasure is not None else {}),
         }
     )

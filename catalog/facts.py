@@ -34,6 +34,9 @@ class ProductFacts(_Facts):
     #: Id of the pseudonymisation key (never the key): products with equal ids can be joined.
     key_id: str | None = None
     run_id: str | None = None
+    #: ``<file>: <reason>`` when the product's newest delivery was rejected (value-free,
+    #: from the delivery log): its previous snapshot is still the current one.
+    last_delivery_rejected: str | None = None
 
 
 class QualityRun(_Facts):

@@ -25,12 +25,37 @@ from catalog.erasure_facts import erasure_facts
 from catalog.facts import CatalogFacts, Initiative, PipelineRun, ProductFacts, QualityRun
 from regionlab import lake
 from regionlab.errors import UserError
-from regionlab.platform.tables import LOAD_LOG, QUALITY_HISTORY, product_table_exists
+from regionlab.platform.tables import (
+    DELIVERY_LOG,
+    LOAD_LOG,
+    QUALITY_HISTORY,
+    product_table_exists,
+)
 from regionlab.results import CheckResult
 from regionlab.spec import Registry
 
 #: The initiatives register, a product of its own (``initiatives/initiatives``).
 INITIATIVES = "initiatives/initiatives"
+
+
+def _rejected_last(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Product → ``<file>: <reason>`` where the newest delivery checked was rejected.
+
+    The delivery log's messages are value-free by construction (file, line, column,
+    reason); a delivery loaded or found empty after a rejection clears it.
+    """
+    if not DELIVERY_LOG.exists(con):
+        return {}
+    rows = con.execute(
+        f"SELECT product, extract, reason, message FROM {DELIVERY_LOG.qualified} "
+        "QUALIFY row_number() OVER (PARTITION BY product ORDER BY checked_at DESC, "
+        "extract DESC) = 1 AND outcome = 'rejected'"
+    ).fetchall()
+    out = {}
+    for product, extract, reason, message in rows:
+        text = str(message or reason or "rejected")
+        out[str(product)] = text if text.startswith(f"{extract}:") else f"{extract}: {text}"
+    return out
 
 
 def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, ProductFacts]:
@@ -45,6 +70,7 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
             f"SELECT product, max(extract_date) FROM {LOAD_LOG.qualified} GROUP BY product"
         ).fetchall()
         newest = {str(p): d for p, d in rows if d is not None}
+    rejected = _rejected_last(con)
     facts: dict[str, ProductFacts] = {}
     for product in registry.topological():
         snap = latest.get(product.ref)
@@ -61,6 +87,7 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
             published_at=snap.time if snap else None,
             key_id=key_id,
             run_id=info.get("run_id") or None,
+            last_delivery_rejected=rejected.get(product.ref),
         )
     return facts
 

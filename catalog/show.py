@@ -185,6 +185,9 @@ def render(card: ProductCard) -> Group:
     for key in ("last_snapshot", "row_count", "freshness", "key_id", "access_level"):
         if key in card.properties:
             head.add_row(key, card.properties[key])
+    if rejected := card.properties.get("last_delivery_rejected"):
+        # The previous snapshot is still current; say which delivery was refused and why.
+        head.add_row(Text("last delivery rejected", style="bold red"), Text(rejected))
     if card.initiatives:
         head.add_row("initiatives", ", ".join(n for _, n in card.initiatives))
 

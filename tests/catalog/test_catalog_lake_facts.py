@@ -203,3 +203,100 @@ def test_every_kind_of_snapshot_keeps_the_catalogue_working(small_lake, var_dir,
     monkeypatch.delenv("DATAHUB_GMS_URL", raising=False)
     result = CliRunner().invoke(app, ["emit"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
+
+
+def _deliveries(rows: list[tuple[str, str, str, str, str, str]]) -> None:
+    """Delivery-log rows ``(product, extract, outcome, reason, message, checked_at)``."""
+    from regionlab.platform.tables import DELIVERY_LOG
+
+    con = lake.connect()
+    try:
+        for sql, params in DELIVERY_LOG.create_statements(con):
+            con.execute(sql, params)
+        for product, extract, outcome, reason, message, at in rows:
+            con.execute(
+                DELIVERY_LOG.insert,
+                [
+                    product,
+                    extract,
+                    "sha",
+                    outcome,
+                    reason,
+                    message,
+                    "r2",
+                    dt.datetime.fromisoformat(at),
+                ],
+            )
+    finally:
+        con.close()
+
+
+REJECTED = (
+    "p3.csv: the header does not match the spec (missing column sex). Expected person_key, "
+    "age_band, sex; found person_key, age_band. Ask the source for a corrected delivery"
+)
+
+
+def test_the_catalogue_shows_the_last_rejected_delivery(small_lake, registry, var_dir, monkeypatch):
+    """Issue 16: a product whose newest delivery was rejected says so, value-free."""
+    _deliveries(
+        [
+            ("population/persons", "p2.csv", "ok", "", "", "2025-02-01T10:00:00+00:00"),
+            (
+                "population/persons",
+                "p3.csv",
+                "rejected",
+                "columns",
+                REJECTED,
+                "2025-03-01T10:00:00+00:00",
+            ),
+            # a rejection followed by a delivery that loaded: nothing to report
+            (
+                "patient_administration/contacts",
+                "c1.csv",
+                "rejected",
+                "delimiter",
+                "c1.csv: the delimiter is semicolon (';')",
+                "2025-02-01T10:00:00+00:00",
+            ),
+            (
+                "patient_administration/contacts",
+                "c2.csv",
+                "ok",
+                "",
+                "",
+                "2025-02-02T10:00:00+00:00",
+            ),
+        ]  # fmt: skip
+    )
+    facts = facts_from_lake(registry, now=dt.datetime(2025, 3, 2, tzinfo=dt.UTC))
+    assert facts.products["population/persons"].last_delivery_rejected == REJECTED
+    assert facts.products["patient_administration/contacts"].last_delivery_rejected is None
+
+    monkeypatch.setenv("REGIONLAB_DOMAINS", str(FIXTURE_DOMAINS))
+    monkeypatch.delenv("DATAHUB_GMS_URL", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["emit"], catch_exceptions=False).exit_code == 0
+    emitted = json.loads((var_dir / "catalog" / "metadata.json").read_text())
+    custom = {
+        m["entityUrn"]: m["aspect"]["json"].get("customProperties", {})
+        for m in emitted
+        if m.get("aspectName") == "datasetProperties"
+    }
+    persons = next(c for c in custom.values() if c.get("product_ref") == "population/persons")
+    contacts = next(
+        c for c in custom.values() if c.get("product_ref") == "patient_administration/contacts"
+    )
+    assert persons["last_delivery_rejected"] == REJECTED
+    assert "last_delivery_rejected" not in contacts
+    shown = runner.invoke(
+        app, ["show", "population/persons"], catch_exceptions=False, env={"COLUMNS": "400"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "last delivery rejected" in shown.output
+    assert "p3.csv: the header does not match the spec" in shown.output
+    other = runner.invoke(
+        app, ["show", "patient_administration/contacts"], catch_exceptions=False,
+        env={"COLUMNS": "400"},
+    )  # fmt: skip
+    assert other.exit_code == 0 and "last delivery rejected" not in other.output

@@ -202,7 +202,7 @@
             ${kAnonymityFact(props)}
             <div class="fact"><dt>Opbevaring</dt><dd>${esc(props.retention || "–")}<div class="small muted">${esc(props.retention_justification || "")}</div></dd></div>
             ${erasureFact(props)}
-            <div class="fact"><dt>Friskhed</dt><dd>nyeste data ${fmtDate(freshness(p))}${age != null ? ` <span class="small muted">(${age} dage)</span>` : ""}<div class="small muted">snapshot ${esc(props.last_snapshot || "–")} · publiceret ${fmtDateTime(props.published_at)} · ${fmtInt(props.row_count)} rækker</div></dd></div>
+            <div class="fact"><dt>Friskhed</dt><dd>nyeste data ${fmtDate(freshness(p))}${age != null ? ` <span class="small muted">(${age} dage)</span>` : ""}<div class="small muted">snapshot ${esc(props.last_snapshot || "–")} · publiceret ${fmtDateTime(props.published_at)} · ${fmtInt(props.row_count)} rækker</div>${props.last_delivery_rejected ? `<div class="small">${chip("seneste levering afvist", "advarsel")} ${esc(props.last_delivery_rejected)}</div>` : ""}</dd></div>
             <div class="fact"><dt>Nøgle-id</dt><dd><span class="mono">${esc(props.key_id || "–")}</span>
               <div class="small muted">${linkable.length ? "Kan kobles med " + linkable.map((o) => productLink(o.ref)).join(", ") : props.key_id ? "Intet andet produkt har samme nøgle." : "Ingen personnøgle."}</div></dd></div>
             <div class="fact"><dt>Sundhedskategorier</dt><dd>${esc(props.health_categories || "–")}</dd></div>
