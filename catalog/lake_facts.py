@@ -23,6 +23,7 @@ import duckdb
 
 from catalog.erasure_facts import erasure_facts
 from catalog.facts import CatalogFacts, Initiative, PipelineRun, ProductFacts, QualityRun
+from catalog.safety import looks_like_values
 from regionlab import lake
 from regionlab.errors import UserError
 from regionlab.platform.tables import (
@@ -42,7 +43,9 @@ def _rejected_last(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Product → ``<file>: <reason>`` where the newest delivery checked was rejected.
 
     The delivery log's messages are value-free by construction (file, line, column,
-    reason); a delivery loaded or found empty after a rejection clears it.
+    reason); one that still looks like it quotes something (a found delimiter) is
+    shortened to the reason code. A delivery loaded or found empty after a rejection
+    clears it.
     """
     if not DELIVERY_LOG.exists(con):
         return {}
@@ -54,6 +57,8 @@ def _rejected_last(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     out = {}
     for product, extract, reason, message in rows:
         text = str(message or reason or "rejected")
+        if looks_like_values(text):
+            text = f"{extract}: {reason or 'rejected'}"
         out[str(product)] = text if text.startswith(f"{extract}:") else f"{extract}: {text}"
     return out
 

@@ -300,3 +300,14 @@ def test_the_catalogue_shows_the_last_rejected_delivery(small_lake, registry, va
         env={"COLUMNS": "400"},
     )  # fmt: skip
     assert other.exit_code == 0 and "last delivery rejected" not in other.output
+
+    # A message that looks like it quotes something is shortened to file and reason code.
+    _deliveries(
+        [("patient_administration/contacts", "c3.csv", "rejected", "delimiter",
+          "c3.csv: the delimiter is semicolon (';'), the spec's format is comma",
+          "2025-02-03T10:00:00+00:00")]
+    )  # fmt: skip
+    facts = facts_from_lake(registry, now=dt.datetime(2025, 3, 2, tzinfo=dt.UTC))
+    assert facts.products["patient_administration/contacts"].last_delivery_rejected == (
+        "c3.csv: delimiter"
+    )
