@@ -15,18 +15,20 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("show")
 def show(
-    product: str = typer.Argument(help="Product id `<domain>/<product>`."),
+    product: str = typer.Argument(help="Product `<domain>/<product>` (or its id alone)."),
 ) -> None:
     """List the reasons rows of a product are in quarantine, with counts (never values)."""
     from regionlab.spec import load_domains
     from regionlab.wap.quarantine_zone import summary, zone_file
 
     registry = load_domains()
-    if product not in registry.products:
+    matches = [r for r in registry.products if product in (r, r.split("/")[1])]
+    if len(matches) != 1:
         raise UserError(
             f"unknown product {product!r}; write `<domain>/<product>`, one of: "
             + ", ".join(sorted(registry.products))
         )
+    product = matches[0]
     settings = get_settings()
     rows = summary(settings, product)
     console = make_console()

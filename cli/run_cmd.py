@@ -167,7 +167,7 @@ def execute(refs: list[str], full_refresh: bool = False, quiet: bool = False) ->
     finally:
         unsubscribe()
     failures = _failures(result)
-    return [_outcome(r, runs.get(r), failures.get(r)) for r in refs]
+    return _name_skips([_outcome(r, runs.get(r), failures.get(r)) for r in refs])
 
 
 def _outcome(ref: str, run: Any, failure: str | None) -> Any:
@@ -190,9 +190,12 @@ def _execute_on_workers(refs: list[str], full_refresh: bool) -> list[Any]:
         for e in result.all_events
         if e.is_step_materialization
     }
-    return [
-        _Reported(r, published[r]) if r in published else _Missing(r, failures.get(r)) for r in refs
-    ]
+    return _name_skips(
+        [
+            _Reported(r, published[r]) if r in published else _Missing(r, failures.get(r))
+            for r in refs
+        ]
+    )
 
 
 class _Reported:
@@ -216,6 +219,24 @@ class _Missing:
         self.rows_published = 0
         self.snapshot_id = None
         self.quarantined: Counter[str] = Counter()
+
+
+def _name_skips(runs: list[Any]) -> list[Any]:
+    """Say why each skipped product did not run: which upstream failed, or that none changed."""
+    from regionlab.spec import load_domains
+
+    registry = load_domains()
+    failed = {r.product for r in runs if r.status in FAILED}
+    for r in runs:
+        if r.status != "skipped":
+            continue
+        broken = [u for u in registry.product(r.product).upstream if u in failed]
+        r.reason = (
+            f"not run: upstream {', '.join(broken)} failed; fix it and run again"
+            if broken
+            else "not run: no upstream product changed"
+        )
+    return runs
 
 
 def _failures(result: Any) -> dict[str, str]:

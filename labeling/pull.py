@@ -379,6 +379,12 @@ def pull(
     accepted, rejected, total = _validate(_export(sdk, project_id), schema, emails)
     for message in rejected:
         log.warning("rejected %s", message)
+    if not accepted:
+        # An empty labelled product would be catalogued as a product without content.
+        raise UserError(
+            f"no valid annotations in '{title}' yet ({total} exported, {len(rejected)} "
+            "rejected): nothing published; annotate in Label Studio, then pull again"
+        )
 
     name = labelled_name(product, task)
     ref = names.labelled_ref(name)

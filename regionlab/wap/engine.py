@@ -90,7 +90,8 @@ class ProductRun:
         rejected = " ".join(v.message for v in self.rejected)
         empty = [v.delivery for v in self.deliveries if v.outcome is Outcome.empty]
         if self.status == "published":
-            line = f"published {self.rows_published} rows from {', '.join(self.extracts)}"
+            source = ", ".join(self.extracts) or "its upstream products"
+            line = f"published {self.rows_published} rows from {source}"
             if self.quarantined:
                 line += (
                     f"; {self.quarantined.total()} records quarantined "

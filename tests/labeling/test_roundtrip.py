@@ -17,8 +17,10 @@ import polars as pl
 import pytest
 
 from labeling import server as ls
+from labeling.pull import pull
 from labeling.push import push, resolve
 from regionlab import lake
+from regionlab.errors import UserError
 from regionlab.privacy.scrub import scrub_text
 from tests.leakscan import Identifiers, scan_text
 
@@ -143,6 +145,19 @@ def test_no_cpr_name_or_phone_reaches_the_server(env, pushed) -> None:
         for value in (first, last, cpr, cpr.replace("-", ""), phone, phone.replace(" ", "")[-8:]):
             assert value not in sent
     assert "[NAVN]" in sent and "[CPR]" in sent and "[TELEFON]" in sent  # the scrubber ran
+
+
+def test_pull_before_any_annotation_publishes_nothing(env, pushed, ls_var) -> None:
+    """An empty labelled product would be catalogued without content: pull refuses."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REGIONLAB_VAR", str(ls_var))
+        with pytest.raises(UserError, match="no valid annotations"):
+            pull(PRODUCT, TASK, sdk=env["sdk"], base_url=env["url"])
+        con = lake.connect(read_only=True)
+        try:
+            assert not [t for t in lake.list_tables(con) if t[0] == "labels"]
+        finally:
+            con.close()
 
 
 def _span(text: str, phrase: str, label: str, shift: int = 0) -> dict:

@@ -55,6 +55,8 @@ def test_audit_failed_names_rule_counts_and_where_to_look(
     persons_csv = platform.sources_dir / "cpr" / "persons" / "persons_2026-11-01.csv"
     ids = register_identifiers(persons_csv)
     assert scan_text(listing + out, ids).total() == 0
+    by_id = _run("quarantine", "show", "persons", env=env)
+    assert by_id.returncode == 0 and by_id.stdout == shown.stdout  # as `run --product` accepts
 
 
 def test_quarantine_show_unknown_product_is_one_clear_message(platform: Settings) -> None:

@@ -135,3 +135,17 @@ def test_full_run_leaks_no_identifier_into_lake_files_or_event_log(platform: Set
     namesakes = {n for n in ids.full_names if any(n in owner for owner in owners)}
     patients_only = dataclasses.replace(ids, full_names=ids.full_names - namesakes)
     assert scan_text(metadata, patients_only).total() == 0
+
+
+def test_a_skipped_product_says_whether_an_upstream_failed_or_nothing_changed() -> None:
+    from types import SimpleNamespace
+
+    from cli.run_cmd import _Missing, _name_skips
+
+    failed = SimpleNamespace(product="population/persons", status="audit_failed")
+    skipped = _Missing("research/monthly_activity", None)
+    _name_skips([failed, skipped])
+    assert skipped.reason == "not run: upstream population/persons failed; fix it and run again"
+    quiet = _Missing("research/monthly_activity", None)
+    _name_skips([SimpleNamespace(product="population/persons", status="up_to_date"), quiet])
+    assert quiet.reason == "not run: no upstream product changed"
