@@ -72,7 +72,10 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
     newest: dict[str, dt.date] = {}
     if LOAD_LOG.exists(con):
         rows = con.execute(
-            f"SELECT product, max(extract_date) FROM {LOAD_LOG.qualified} GROUP BY product"
+            # An empty delivery ("nothing new", rows_read 0) is no newer data: a truncated
+            # transfer must not make a product look fresh.
+            f"SELECT product, max(extract_date) FILTER (WHERE rows_read IS DISTINCT FROM 0) "
+            f"FROM {LOAD_LOG.qualified} GROUP BY product"
         ).fetchall()
         newest = {str(p): d for p, d in rows if d is not None}
     rejected = _rejected_last(con)

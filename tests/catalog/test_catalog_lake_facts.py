@@ -45,7 +45,9 @@ def small_lake(var_dir):
         con.execute(
             "INSERT INTO lake._regionlab.load_log VALUES "
             "('population/persons', 'p1.csv', 'x', DATE '2025-01-01', 5, 'r1', now()),"
-            "('population/persons', 'p2.csv', 'y', DATE '2025-02-01', 5, 'r1', now())"
+            "('population/persons', 'p2.csv', 'y', DATE '2025-02-01', 5, 'r1', now()),"
+            # an empty delivery is recorded (so it is not looked at again) but is no newer data
+            "('population/persons', 'p3.csv', 'z', DATE '2025-03-01', 0, 'r2', now())"
         )
         con.execute(
             "CREATE TABLE lake._regionlab.quality_history (product VARCHAR, snapshot_id BIGINT, "
