@@ -82,6 +82,17 @@ def describe(
 inflight: ContextVar[tuple[str, ...]] = ContextVar("regionlab_inflight_deliveries", default=())
 
 
+def _retold(exc: UserError) -> UserError:
+    """The same platform error (its type and attributes, e.g. KeyMismatch) without its chain.
+
+    Built without calling ``__init__``, whose signature differs per error type.
+    """
+    new = type(exc).__new__(type(exc))
+    new.args = exc.args
+    new.__dict__.update(exc.__dict__)
+    return new
+
+
 def value_free_errors(func: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
     """Wrap an engine entry point (first argument: the product) so that nothing but a
     value-free error leaves it."""
@@ -96,8 +107,8 @@ def value_free_errors(func: Callable[Concatenate[Any, P], R]) -> Callable[Concat
             failure = type(exc)(*exc.args)
         except UserError as exc:
             # The platform's own messages (missing key, missing sources) name paths and
-            # fixes; they are kept, but lose any chain they carried.
-            failure = UserError(*exc.args)
+            # fixes; they are kept (with their type, e.g. KeyMismatch), but lose any chain.
+            failure = _retold(exc)
         except Exception as exc:  # noqa: BLE001 — the boundary: every kind is retold
             columns = [c.name for c in getattr(product, "columns", [])]
             failure = EngineError(describe(exc, product.ref, inflight.get(), columns))
