@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -143,7 +144,12 @@ def _hint(error: dict[str, Any], model: type[BaseModel]) -> str:
     if kind == "string_pattern_mismatch":
         return "use lower_snake_case: a-z, 0-9 and _"
     if kind in ("enum", "literal_error", "union_tag_invalid"):
-        return "pick one of the listed values"
+        ctx = error.get("ctx") or {}
+        given = ctx.get("tag", error.get("input"))
+        listed = str(ctx.get("expected_tags") or ctx.get("expected"))
+        options = set(re.findall(r"'([^']*)'", listed))
+        suggestion = did_you_mean(str(given), options) if isinstance(given, str) else ""
+        return suggestion or "pick one of the listed values"
     if kind == "value_error" and "email" in error["msg"]:
         return "give a full e-mail address such as navn@rsyd.dk"
     return ""

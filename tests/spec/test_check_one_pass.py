@@ -117,3 +117,14 @@ def test_no_follow_on_problem_about_a_value_left_at_its_default(
     assert found[0].startswith(
         "domains/clinical_notes/notes.yaml: columns[cpr].pseudonymisation: Input should be"
     )
+
+
+def test_a_misspelled_rule_type_gets_a_did_you_mean(
+    domains_copy: Path, problems_of: Problems
+) -> None:
+    edit(domains_copy / NOTES, "    type: in_set\n    column: note_type\n",
+         "    type: in_sett\n    column: note_type\n")  # fmt: skip
+    found = problems_of(domains_copy)
+    assert len(found) == 1, found
+    assert found[0].startswith("domains/clinical_notes/notes.yaml: quality[note_type_valid]")
+    assert found[0].endswith("(did you mean 'in_set'?)"), found

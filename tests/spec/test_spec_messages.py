@@ -111,7 +111,7 @@ def test_bad_rule_type(domains_copy: Path, problems_of: Problems) -> None:
         "using 'type' does not match any of the expected tags: 'not_null', 'unique', "
         "'unique_combination', 'in_set', 'in_code_list', 'regex', 'between', 'greater_or_equal', "
         "'row_count_between', 'foreign_key', 'not_in_future', 'not_after_death', 'completeness', "
-        "'freshness' (pick one of the listed values)"
+        "'freshness' (did you mean 'completeness'?)"
     ]
 
 
