@@ -96,7 +96,7 @@ class ProductRun:
                 line += (
                     f"; {self.quarantined.total()} records quarantined "
                     f"({', '.join(f'{r}: {n}' for r, n in sorted(self.quarantined.items()))})"
-                    " — review them in var/quarantine"
+                    f" — `regionlab quarantine show {self.product}` lists them"
                 )
         elif self.status == "delivery_rejected":
             line = "nothing loaded; the previous snapshot stays current"
