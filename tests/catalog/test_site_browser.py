@@ -285,3 +285,14 @@ def test_no_requests_leave_the_site(browser, demo_site: Path) -> None:  # type: 
         page.wait_for_selector("h1")
     context.close()
     assert outside == []
+
+
+def test_a_failing_warning_rule_reads_as_a_warning_on_the_front_page(page, demo_site: Path) -> None:  # type: ignore[no-untyped-def]
+    """The demo's failing rules are warnings (injected defects): none may read "fejlet"."""
+    data = _site_data(demo_site)
+    failing = [c for p in data["products"] for c in p["checks"] if c["result"] == "FAILURE"]
+    assert failing and all(c["severity"] != "blocking" for c in failing)
+    page.goto((demo_site / "index.html").as_uri())
+    section = page.locator("section", has=page.locator("h2", has_text="Afvigende kvalitetsregler"))
+    chips = section.locator(".chip").all_inner_texts()
+    assert chips and set(chips) == {"advarsel"}, chips

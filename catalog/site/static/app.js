@@ -24,6 +24,9 @@
   };
   const STATUS_LABEL = { ok: "OK", advarsel: "Advarsel", fejl: "Fejl", ukendt: "Ikke kørt" };
   const RESULT_LABEL = { SUCCESS: "bestået", FAILURE: "fejlet", ERROR: "fejl i kørsel" };
+  // A failing warning rule did not block anything: it reads as a warning, not as a failure.
+  const resultLabel = (c) =>
+    c.result === "FAILURE" && c.severity !== "blocking" ? "advarsel" : RESULT_LABEL[c.result] || c.result;
   const CODE_LABEL = {
     sks_diagnoses: "SKS-diagnoser", sks_procedures: "SKS-procedurer", npu: "NPU", atc: "ATC",
     municipalities: "Kommunekoder",
@@ -126,7 +129,7 @@
           <h2>Afvigende kvalitetsregler</h2>
           <div class="panel"><ul class="plain">${
             failing.map(([p, c]) => `<li>${productLink(p.ref)}<br><span class="small">${esc(c.description || c.check)}</span>
-              ${chip(RESULT_LABEL[c.result] || c.result, c.severity === "blocking" ? "fejl" : "advarsel")}</li>`).join("") ||
+              ${chip(resultLabel(c), c.severity === "blocking" ? "fejl" : "advarsel")}</li>`).join("") ||
             '<li class="muted">Alle regler bestået ved seneste kørsel.</li>'
           }</ul></div>
         </section>
@@ -283,12 +286,12 @@
         <div class="small"><strong>${passed} af ${ran.length}</strong> regler bestået ved seneste kørsel</div>
         <ul class="plain checks">${checks.map((c) => `<li>${esc(c.description || c.check)}
           <div class="small muted"><span class="mono">${esc(c.check)}</span> · ${c.severity === "blocking" ? "blokerende" : "advarsel"}
-          ${c.result ? "· " + chip(RESULT_LABEL[c.result] || c.result, c.result === "SUCCESS" ? "ok" : c.severity === "blocking" ? "fejl" : "advarsel") : "· ikke kørt"}
+          ${c.result ? "· " + chip(resultLabel(c), c.result === "SUCCESS" ? "ok" : c.severity === "blocking" ? "fejl" : "advarsel") : "· ikke kørt"}
           ${c.unexpected ? `· ${fmtInt(c.unexpected)} afvigende af ${fmtInt(c.rows)}` : ""}</div></li>`).join("")}</ul>
       </div>`;
     });
     const other = p.checks.filter((c) => !KAHN.some(([k]) => k === c.category));
-    return `<div class="kahn">${cats.join("")}</div>${other.length ? `<p class="small muted">Øvrige kontroller (platform, privatliv): ${other.map((c) => esc(c.check) + " " + (c.result ? chip(RESULT_LABEL[c.result] || c.result, c.result === "SUCCESS" ? "ok" : "advarsel") : "")).join(" · ")}</p>` : ""}
+    return `<div class="kahn">${cats.join("")}</div>${other.length ? `<p class="small muted">Øvrige kontroller (platform, privatliv): ${other.map((c) => esc(c.check) + " " + (c.result ? chip(resultLabel(c), c.result === "SUCCESS" ? "ok" : "advarsel") : "")).join(" · ")}</p>` : ""}
       <p class="small muted">${p.quality_history.length} kørsel${p.quality_history.length === 1 ? "" : "er"} i historikken · seneste ${fmtDateTime((p.quality_history[p.quality_history.length - 1] || {}).at)}</p>`;
   }
 
