@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -95,6 +96,15 @@ def export_dcat() -> None:
     console.print(f"HealthDCAT-AP: {n} datasets → {path}", highlight=False)
 
 
+def _print_warnings(report: Any) -> None:
+    """One line per (property, message) with the number of datasets or nodes it concerns."""
+    grouped = Counter(
+        (f.path or "-", f.message[:200]) for f in report.findings if f.severity == "Warning"
+    )
+    for (prop, message), n in sorted(grouped.items(), key=lambda item: (-item[1], item[0])):
+        console.print(f"{report.level.value}: warning {n} × {prop}: {message}", highlight=False)
+
+
 @app.command()
 def validate(
     file: Path | None = typer.Option(
@@ -103,6 +113,9 @@ def validate(
     export: bool = typer.Option(False, "--export", help="Write the export first."),
     recommended: bool = typer.Option(
         True, help="Also check the recommended properties (their results are warnings)."
+    ),
+    warnings: bool = typer.Option(
+        False, "--warnings", help="Also list the warnings, grouped by property and message."
     ),
 ) -> None:
     """Validate the HealthDCAT-AP export against the official R8 shapes, per access level.
@@ -138,6 +151,8 @@ def validate(
                 f"{report.level.value}: {n} × {focus} {prop}: {message}",
                 highlight=False,
             )
+        if warnings:
+            _print_warnings(report)
     if failed:
         raise typer.Exit(1)
 

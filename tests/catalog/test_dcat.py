@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -391,3 +392,20 @@ def test_cli_validate_finds_no_violation_at_any_access_level(demo_env: Path) -> 
     for report in reports:
         assert report.violations == 0, report.findings
         assert f"{report.level.value} " in result.output
+
+
+def test_cli_validate_lists_the_warnings_on_request(demo_env: Path) -> None:
+    """`--warnings` lists each warning (property, message, count), so 90 is not a bare number."""
+    from typer.testing import CliRunner
+
+    from catalog.validation import validate_export
+    from cli.catalog_cmd import app
+
+    result = CliRunner().invoke(app, ["validate", "--export", "--warnings"])
+    assert result.exit_code == 0, result.output
+    listed = re.findall(r"^(\w+): warning (\d+) × ", result.output, flags=re.M)
+    for report in validate_export(demo_env / "catalog" / "healthdcat-ap.ttl"):
+        shown = sum(int(n) for level, n in listed if level == report.level.value)
+        assert shown == report.warnings > 0, (report.level, result.output[-1500:])
+    quiet = CliRunner().invoke(app, ["validate"])
+    assert " warning " not in quiet.output
