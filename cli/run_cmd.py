@@ -353,7 +353,9 @@ def run(
     preflight(registry, refs)
     runs = execute(refs, full_refresh=full_refresh)
     console.print(summary_table(runs))
-    if catalog and any(r.status == "published" for r in runs):
+    # A rejected delivery changes what the catalogue says ("last delivery rejected") even when
+    # nothing was published.
+    if catalog and any(r.status == "published" or getattr(r, "rejected", None) for r in runs):
         emit_and_report()
     report_outcomes(runs)
     if not any(r.status == "published" for r in runs) and not any(r.status in FAILED for r in runs):

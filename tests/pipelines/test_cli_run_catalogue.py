@@ -36,3 +36,21 @@ def test_run_refreshes_the_site_and_the_exports(platform: Settings) -> None:
     # the site shows what it describes: the run's product as published
     assert "population/persons" in (catalog / "site" / "data.js").read_text(encoding="utf-8")
     assert "not rebuilt" not in result.stdout
+
+    # A rejected delivery publishes nothing, but the catalogue says so after that run too.
+    delivered = platform.sources_dir / "cpr" / "persons" / "persons_2026-11-01.csv"
+    lines = delivered.read_text(encoding="utf-8").splitlines()[:3]
+    bad = delivered.with_name("persons_2026-11-02.csv")
+    bad.write_text("\n".join(line.replace(",", ";") for line in lines) + "\n", encoding="utf-8")
+    rejected = subprocess.run(
+        [*CLI, "run", "--product", "population/persons"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert rejected.returncode == 1, rejected.stdout + rejected.stderr
+    emitted = metadata.read_text(encoding="utf-8")
+    assert "last_delivery_rejected" in emitted and "persons_2026-11-02.csv" in emitted
+    site = (catalog / "site" / "data.js").read_text(encoding="utf-8")
+    assert "persons_2026-11-02.csv" in site  # the product page's "seneste levering afvist"
