@@ -158,6 +158,16 @@ class Settings(BaseModel):
         """Label Studio's own home: its database, server state and virtual environment."""
         return self.var_dir / "labelstudio"
 
+    # --- access service -------------------------------------------------------
+
+    @property
+    def service_dir(self) -> Path:
+        """The access service's own state: identities, the audit store, its runtime file.
+
+        In the multi-user profile this folder, ``lake/`` and ``secrets/`` belong to the
+        service's OS user alone (mode 0700)."""
+        return self.var_dir / "service"
+
     # --- erasure -----------------------------------------------------------------
 
     @property
@@ -208,6 +218,8 @@ LOCATIONS: tuple[Location, ...] = (
     Location("catalog", False, "catalogue metadata, exports and site: counts only"),
     Location("datahub", False, "DataHub Lite: the same metadata as the catalogue"),
     Location("dagster", True, "Dagster's run storage: event metadata and logs of runs"),
+    Location("service", False, "the access service: hashed tokens, the audit store (who asked "
+             "which cohort definition and the answer's shape; no person rows)"),
     Location("secrets", False, "the pseudonymisation key and service passwords"),
 )  # fmt: skip
 

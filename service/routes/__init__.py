@@ -1,0 +1,11 @@
+"""Every router the service mounts, in the order the OpenAPI description lists them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.routes import health
+
+ROUTERS: tuple[APIRouter, ...] = (health.router,)
+
+__all__ = ["ROUTERS"]
