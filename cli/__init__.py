@@ -43,6 +43,7 @@ def _register() -> None:
         quarantine_cmd,
         research_cmd,
         run_cmd,
+        service_cmd,
         synth_cmd,
     )
 
@@ -59,6 +60,9 @@ def _register() -> None:
     app.add_typer(research_cmd.permit_app, name="permit")
     app.add_typer(research_cmd.workspace_app, name="workspace")
     app.add_typer(research_cmd.output_app, name="output")
+    app.command("serve")(service_cmd.serve)
+    app.add_typer(service_cmd.users_app, name="users")
+    app.command("login")(service_cmd.login)
     app.command("erase")(erasure_cmd.erase)
     app.add_typer(erasure_cmd.retention_app, name="retention")
     app.add_typer(

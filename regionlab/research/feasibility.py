@@ -7,17 +7,20 @@ not an answer. The result object holds displayed values only; hidden counts
 are dropped before it is built, so nothing downstream (notebook, CLI, log) can
 leak them.
 
+This runs inside the access service only (``POST /feasibility``): the caller's
+name comes from the verified token and the threshold floor from the service's
+settings (:mod:`service.settings`), never from the researcher's environment.
+Researchers call it through :mod:`regionlab.research.client`, which receives
+:class:`~regionlab.research.answer.FeasibilityAnswer` — displayed values only.
+
 Residual risk the lab does not remove here: differencing across overlapping
 queries (ask for a cohort, then the same cohort minus one criterion). The
 audit log records every query with its cohort hash and shape so that such
-series can be spotted afterwards; the threshold floor (``REGIONLAB_MIN_CELL``,
-default 5) stops a researcher from simply lowering it.
+series can be spotted afterwards.
 """
 
 from __future__ import annotations
 
-import getpass
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,8 +51,6 @@ DIMENSIONS: dict[str, str] = {
     "municipality": "municipality_code",
 }
 MISSING_LEVEL = "ukendt"
-MIN_THRESHOLD_ENV = "REGIONLAB_MIN_CELL"
-USER_ENV = "REGIONLAB_USER"
 
 
 def audit_log_path() -> Path:
@@ -57,23 +58,16 @@ def audit_log_path() -> Path:
     return get_settings().feasibility_log
 
 
-def min_threshold() -> int:
-    """The platform's floor for the suppression threshold (not the researcher's to lower)."""
-    raw = os.environ.get(MIN_THRESHOLD_ENV, "").strip()
-    if not raw:
-        return DEFAULT_THRESHOLD
-    try:
-        value = int(raw)
-    except ValueError:
-        raise UserError(f"{MIN_THRESHOLD_ENV} must be a whole number, e.g. 5") from None
-    if value < 1:
-        raise UserError(f"{MIN_THRESHOLD_ENV} must be at least 1")
-    return value
-
-
-def current_user() -> str:
-    """Who is asking: ``REGIONLAB_USER`` or the login name."""
-    return os.environ.get(USER_ENV, "").strip() or getpass.getuser()
+def check_threshold(threshold: int | None, floor: int) -> int:
+    """The threshold to apply: ``floor`` when none is asked, else the asked one if not lower."""
+    if threshold is None:
+        return floor
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < floor:
+        raise UserError(
+            f"threshold {threshold!r} is below the platform minimum of {floor}; "
+            "counts smaller than that are never shown (ask for the same or a higher threshold)"
+        )
+    return threshold
 
 
 def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -150,30 +144,56 @@ def _counts(
     return con.execute(sql).pl().with_columns(pl.col("count").cast(pl.Int64))
 
 
+def _audit(
+    audit_log: AuditLog | Path | None,
+    *,
+    user: str,
+    compiled: CompiledCohort,
+    snapshot_id: int,
+    dims: tuple[str, ...],
+    shape: Any,
+    threshold: int,
+) -> str:
+    """The one place a feasibility answer is audited (the server-side audit store
+    replaces the JSONL log here); returns the entry id. Raises if it cannot write,
+    so no answer leaves without its entry."""
+    log = audit_log if isinstance(audit_log, AuditLog) else AuditLog(audit_log or audit_log_path())
+    entry = log.record(
+        user,
+        compiled.cohort.name,
+        compiled.fingerprint,
+        snapshot_id,
+        dims,
+        shape,
+        threshold=threshold,
+        products=compiled.products,
+    )
+    return entry.entry_id
+
+
 def feasibility(
     cohort: Cohort | CohortBuilder | Path | str | Mapping[str, Any],
     by: str | Sequence[str] | None = None,
     *,
+    user: str,
+    floor: int = DEFAULT_THRESHOLD,
     snapshot: int | None = None,
-    user: str | None = None,
-    threshold: int = DEFAULT_THRESHOLD,
+    threshold: int | None = None,
     audit_log: AuditLog | Path | None = None,
 ) -> FeasibilityResult:
     """Count a cohort's unique persons, optionally by sex, age_band and/or municipality.
 
-    Runs at ``snapshot`` (default: the newest), suppresses small cells with
-    ``threshold`` (never below the platform floor) and logs the query before
-    returning.
+    ``user`` is the verified caller (the service passes the token's name) and
+    ``floor`` the service's threshold floor; ``threshold`` (default: the floor)
+    may be higher, never lower. Runs at ``snapshot`` (default: the newest),
+    suppresses small cells and logs the query before returning.
     """
     started = time.perf_counter()
+    if not user.strip():
+        raise UserError("a feasibility query needs the caller's name (from the token)")
     definition = as_cohort(cohort)
     dims = parse_dimensions(by)
-    floor = min_threshold()
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < floor:
-        raise UserError(
-            f"threshold {threshold!r} is below the platform minimum of {floor}; "
-            "counts smaller than that are never shown"
-        )
+    threshold = check_threshold(threshold, floor)
     compiled = compile_cohort(definition)
     con = lake.connect(read_only=True, snapshot=snapshot)
     try:
@@ -195,16 +215,14 @@ def feasibility(
         shape = {"cells": 1, "hidden": int(isinstance(total, str))}
     del counts  # the only object holding hidden values
 
-    log = audit_log if isinstance(audit_log, AuditLog) else AuditLog(audit_log or audit_log_path())
-    entry = log.record(
-        user or current_user(),
-        compiled.cohort.name,
-        compiled.fingerprint,
-        snapshot_id,
-        dims,
-        shape,
+    entry_id = _audit(
+        audit_log,
+        user=user,
+        compiled=compiled,
+        snapshot_id=snapshot_id,
+        dims=dims,
+        shape=shape,
         threshold=threshold,
-        products=compiled.products,
     )
     return FeasibilityResult(
         cohort_name=compiled.cohort.name,
@@ -216,7 +234,7 @@ def feasibility(
         table=table,
         notes=compiled.notes,
         products=compiled.products,
-        audit_entry_id=entry.entry_id,
+        audit_entry_id=entry_id,
         seconds=time.perf_counter() - started,
     )
 
@@ -225,8 +243,7 @@ __all__ = [
     "DIMENSIONS",
     "FeasibilityResult",
     "audit_log_path",
-    "current_user",
+    "check_threshold",
     "feasibility",
-    "min_threshold",
     "parse_dimensions",
 ]
