@@ -36,10 +36,21 @@ def serve(
     status: Annotated[
         bool, typer.Option("--status", help="Say whether an embedded service runs, and exit.")
     ] = False,
+    write_docs: Annotated[
+        bool,
+        typer.Option("--write-docs", help="Write docs/access.md and docs/openapi.json, and exit."),
+    ] = False,
 ) -> None:
     """Run the access service: the one process that reads the lake for researchers."""
     from regionlab.research import client
 
+    if write_docs:
+        from regionlab.settings import PROJECT_ROOT
+        from service.matrix import write_docs as write
+
+        for path in write(PROJECT_ROOT):
+            console.print(f"wrote {path}", highlight=False)
+        return
     if stop:
         pid = client.stop_embedded()
         console.print("no embedded service was running" if pid is None else f"stopped {pid}")
