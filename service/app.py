@@ -5,11 +5,12 @@ the OpenAPI description and the role matrix are both read from one object.
 ``serve_app`` and ``embedded_app`` are the factories uvicorn starts
 (``--factory``): the first for ``regionlab serve``, the second for the service a
 client starts on demand in the embedded profile, which stops itself after
-``idle_minutes`` without a request.
+``idle_seconds`` without a request.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -91,19 +92,21 @@ def serve_app() -> FastAPI:
 
 
 def embedded_app() -> FastAPI:
-    """The on-demand service of the embedded profile: stops after ``idle_minutes`` idle."""
+    """The on-demand service of the embedded profile: stops after ``idle_seconds`` idle,
+    and removes the runtime file the client wrote for it (when it is still its own)."""
     settings = load_service_settings()
     last = [time.monotonic()]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
-        if settings.idle_minutes:
+        if settings.idle_seconds:
             threading.Thread(
-                target=_idle_watch, args=(last, settings.idle_minutes * 60, stop), daemon=True
+                target=_idle_watch, args=(last, settings.idle_seconds, stop), daemon=True
             ).start()
         yield
         stop.set()
+        _forget_runtime()
 
     app = _build(settings, default_verifiers(settings), lifespan)
 
@@ -113,6 +116,17 @@ def embedded_app() -> FastAPI:
         return await call_next(request)
 
     return app
+
+
+def _forget_runtime() -> None:
+    from regionlab.research.client import runtime_path
+
+    path = runtime_path()
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _idle_watch(last: list[float], limit: float, stop: threading.Event) -> None:

@@ -63,7 +63,7 @@ class ServiceSettings(BaseModel):
     """The threshold floor: counts below it are never shown, whatever the client asks."""
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=0, le=65535)
-    idle_minutes: int = Field(30, ge=0)
+    idle_seconds: int = Field(1800, ge=0)
     """An embedded service started on demand stops after this long without a request
     (0: never). ``regionlab serve`` in the foreground ignores it."""
     oidc: OidcSettings = OidcSettings()
