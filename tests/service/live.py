@@ -18,22 +18,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(var: Path, factory: str = "service.app:serve_app") -> tuple[subprocess.Popen, str]:
-    """A real uvicorn process serving ``var``; returns it and its URL once /health answers."""
+def start_server(var: Path) -> tuple[subprocess.Popen, str]:
+    """``regionlab serve`` serving ``var`` on a free port; the process and its URL once
+    /health answers."""
     port = free_port()
     env = {**os.environ, "REGIONLAB_VAR": str(var)}
+    log_path = var.parent / f"service-{port}.log"  # a file, not a pipe: a full pipe would block
+    log = open(log_path, "wb")  # noqa: SIM115 - the child writes it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "regionlab", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=log,
     )  # fmt: skip
+    log.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"service exited: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"service exited: {log_path.read_text()[-2000:]}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return proc, url
