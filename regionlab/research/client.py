@@ -290,6 +290,11 @@ class ServiceClient:
     def whoami(self) -> dict[str, str]:
         return dict(self._call("GET", "/whoami"))
 
+    def lake_tables(self) -> tuple[int, dict[str, int | str]]:
+        """The newest lake snapshot and rows per published product (small counts hidden)."""
+        data = self._call("GET", "/lake/tables")
+        return int(data["snapshot"]), dict(data["tables"])
+
     def feasibility(
         self,
         cohort: Any,

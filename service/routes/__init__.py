@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import feasibility, health
+from service.routes import feasibility, health, lake
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, feasibility.router)
+ROUTERS: tuple[APIRouter, ...] = (health.router, feasibility.router, lake.router)
 
 __all__ = ["ROUTERS"]

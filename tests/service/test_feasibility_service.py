@@ -174,3 +174,16 @@ def test_the_python_client_against_the_live_service(
     assert frame.columns == ["sex", "count", "display"]
     assert answer.cell("Total").display == len(population)
     assert answer.total == len(population)
+
+
+def test_lake_tables_answers_what_notebooks_used_to_read_from_the_lake(
+    population: list[dict[str, object]], store: TokenStore, tokens: dict[Role, str]
+) -> None:
+    client = client_for(store)
+    response = client.get("/lake/tables", headers=_auth(tokens[Role.researcher]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["snapshot"] > 0
+    assert body["tables"]["population.persons"] >= len(population) > 5
+    assert not any(name.startswith("_") for name in body["tables"])
+    assert client.get("/lake/tables", headers=_auth(tokens[Role.labeller])).status_code == 403
