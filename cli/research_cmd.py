@@ -80,6 +80,10 @@ def feasibility(
         "hidden so that totals cannot reveal them.",
         highlight=False,
     )
+    if result.rounding > 1:
+        console.print(
+            f"Shown counts are rounded to the nearest {result.rounding}.", highlight=False
+        )
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
     if show_sql:

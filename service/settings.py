@@ -61,6 +61,8 @@ class ServiceSettings(BaseModel):
 
     min_cell: int = Field(5, ge=2, le=1000)
     """The threshold floor: counts below it are never shown, whatever the client asks."""
+    rounding: int = Field(1, ge=1, le=100)
+    """Shown counts are rounded to a multiple of this (1: exact), after suppression."""
     host: str = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=0, le=65535)
     idle_seconds: int = Field(1800, ge=0)

@@ -52,6 +52,8 @@ class FeasibilityAnswer(BaseModel):
     products: tuple[str, ...] = ()
     audit_entry_id: str
     seconds: float = 0.0
+    rounding: int = Field(1, ge=1)
+    """Shown counts are multiples of this (the service's policy; 1: exact)."""
     user: str
     """Who the service counted this for (the token's name)."""
 
@@ -109,6 +111,7 @@ class FeasibilityAnswer(BaseModel):
             products=result.products,
             audit_entry_id=result.audit_entry_id,
             seconds=result.seconds,
+            rounding=result.rounding,
             user=user,
         )
 

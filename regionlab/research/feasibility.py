@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,15 @@ def check_threshold(threshold: int | None, floor: int) -> int:
     return threshold
 
 
+def round_shown(display: int | str, base: int) -> int | str:
+    """A shown count rounded half up to a multiple of ``base``; hidden markers and 0 as they
+    are, and a non-zero count never rounded to 0 (rounding only ever adds uncertainty on top
+    of suppression, which was decided on the exact counts)."""
+    if isinstance(display, str) or display == 0 or base <= 1:
+        return display
+    return max(base, (display + base // 2) // base * base)
+
+
 def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
     """``"sex,age_band"`` or a list → validated dimension names."""
     if by is None:
@@ -103,6 +112,8 @@ class FeasibilityResult:
     products: tuple[str, ...]
     audit_entry_id: str
     seconds: float
+    rounding: int = 1
+    """Shown counts are multiples of this (1: exact)."""
 
     @property
     def marker(self) -> str:
@@ -179,6 +190,7 @@ def feasibility(
     floor: int = DEFAULT_THRESHOLD,
     snapshot: int | None = None,
     threshold: int | None = None,
+    rounding: int = 1,
     audit_log: AuditLog | Path | None = None,
 ) -> FeasibilityResult:
     """Count a cohort's unique persons, optionally by sex, age_band and/or municipality.
@@ -186,7 +198,8 @@ def feasibility(
     ``user`` is the verified caller (the service passes the token's name) and
     ``floor`` the service's threshold floor; ``threshold`` (default: the floor)
     may be higher, never lower. Runs at ``snapshot`` (default: the newest),
-    suppresses small cells and logs the query before returning.
+    suppresses small cells, rounds the shown counts to ``rounding`` (the
+    service's policy; 1 = exact) and logs the query before returning.
     """
     started = time.perf_counter()
     if not user.strip():
@@ -214,6 +227,15 @@ def feasibility(
         total = suppress_count(n, threshold)
         shape = {"cells": 1, "hidden": int(isinstance(total, str))}
     del counts  # the only object holding hidden values
+    if rounding > 1:
+        total = round_shown(total, rounding)
+        if table is not None:
+            table = replace(
+                table,
+                cells=tuple(
+                    replace(c, display=round_shown(c.display, rounding)) for c in table.cells
+                ),
+            )
 
     entry_id = _audit(
         audit_log,
@@ -232,6 +254,7 @@ def feasibility(
         threshold=threshold,
         total=total,
         table=table,
+        rounding=rounding,
         notes=compiled.notes,
         products=compiled.products,
         audit_entry_id=entry_id,
@@ -246,4 +269,5 @@ __all__ = [
     "check_threshold",
     "feasibility",
     "parse_dimensions",
+    "round_shown",
 ]

@@ -48,13 +48,15 @@ def feasibility(
     """Count a cohort's unique persons with small-cell suppression; every query is audited."""
     from regionlab.research.feasibility import feasibility as count
 
-    floor = request.app.state.settings.min_cell
+    settings = request.app.state.settings
+    # body.project is for the audit store and the differencing guard (issue 18, to come)
     result = count(
         body.cohort,
         body.by,
         user=who.name,
-        floor=floor,
+        floor=settings.min_cell,
         snapshot=body.snapshot,
         threshold=body.threshold,
+        rounding=settings.rounding,
     )
     return FeasibilityAnswer.from_result(result, user=who.name)

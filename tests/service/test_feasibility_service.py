@@ -187,3 +187,29 @@ def test_lake_tables_answers_what_notebooks_used_to_read_from_the_lake(
     assert body["tables"]["population.persons"] >= len(population) > 5
     assert not any(name.startswith("_") for name in body["tables"])
     assert client.get("/lake/tables", headers=_auth(tokens[Role.labeller])).status_code == 403
+
+
+def test_rounding_is_a_server_policy_applied_after_suppression(
+    population: list[dict[str, object]], var_dir: Path, store: TokenStore, tokens: dict[Role, str]
+) -> None:
+    (var_dir / "service").mkdir(exist_ok=True)
+    (var_dir / "service" / "settings.toml").write_text("rounding = 5\n", encoding="utf-8")
+    client = client_for(store)
+    body = {**BODY, "by": ["sex", "municipality"]}
+    answer = client.post("/feasibility", json=body, headers=_auth(tokens[Role.researcher])).json()
+    assert answer["rounding"] == 5
+    shown = [c["display"] for c in answer["cells"] if isinstance(c["display"], int)]
+    assert shown and all(n % 5 == 0 for n in shown)
+    assert any(c["display"] == "<5" for c in answer["cells"])  # hidden cells stay hidden
+    expected = Counter((p["sex"], p["municipality"]) for p in population)
+    for c in answer["cells"]:
+        key = tuple(c["key"])
+        if key in expected and isinstance(c["display"], int):
+            assert abs(c["display"] - expected[key]) <= 2
+
+
+def test_round_shown() -> None:
+    from regionlab.research.feasibility import round_shown
+
+    assert [round_shown(n, 5) for n in (0, 1, 5, 6, 7, 8, 12, 13)] == [0, 5, 5, 5, 5, 10, 10, 15]
+    assert round_shown("<5", 5) == "<5" and round_shown(7, 1) == 7
