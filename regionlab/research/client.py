@@ -144,57 +144,56 @@ def running_embedded() -> dict[str, Any] | None:
     return None
 
 
+def _spawn(port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k not in (URL_ENV, TOKEN_ENV)}
+    env["REGIONLAB_VAR"] = str(current().settings.var_dir)
+    argv = [sys.executable, "-m", "uvicorn", EMBEDDED_FACTORY, "--factory"]
+    argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # outlives the command that started it
+        )
+
+
+def _started(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> bool:
+    """Wait until ``proc`` answers on ``url``; ``False`` when it exited (e.g. the port was
+    taken in the meantime), an error when it neither answers nor exits in time."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if _healthy(url, timeout=1.0):
+            return proc.poll() is None  # and not some other process on that port
+        time.sleep(0.2)
+    proc.terminate()
+    raise UserError(
+        f"the access service did not answer within {START_TIMEOUT:.0f} s; see {log_path}"
+    )
+
+
 def ensure_embedded() -> str:
     """The URL of this ``var/``'s embedded service, started now if none answers."""
     path = runtime_path()
+    log_path = path.parent / LOG_FILE
     with _start_lock(path.parent):
         info = running_embedded()
         if info:
             return str(info["url"])
         path.unlink(missing_ok=True)  # stale: the process is gone or does not answer
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {k: v for k, v in os.environ.items() if k not in (URL_ENV, TOKEN_ENV)}
-        env["REGIONLAB_VAR"] = str(current().settings.var_dir)
-        log = open(path.parent / LOG_FILE, "ab")  # noqa: SIM115 - handed to the child
-        try:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    EMBEDDED_FACTORY,
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # outlives the command that started it
-            )
-        finally:
-            log.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise UserError(
-                    f"the access service did not start (exit status {proc.returncode}); "
-                    f"see {path.parent / LOG_FILE}"
-                )
-            if _healthy(url, timeout=1.0):
+        for _attempt in range(3):
+            port = _free_port()
+            url = f"http://127.0.0.1:{port}"
+            proc = _spawn(port, log_path)
+            if _started(proc, url, log_path):
                 break
-            time.sleep(0.2)
         else:
-            proc.terminate()
             raise UserError(
-                f"the access service did not answer within {START_TIMEOUT:.0f} s; "
-                f"see {path.parent / LOG_FILE}"
+                f"the access service did not start (exit status {proc.returncode}); see {log_path}"
             )
         record = {"pid": proc.pid, "port": port, "url": url, "started": time.time()}
         tmp = path.with_suffix(".tmp")

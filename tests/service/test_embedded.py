@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from regionlab.errors import UserError
 from regionlab.research import client
 from regionlab.research.audit_log import AuditLog
 from regionlab.research.cohort import Cohort, diagnosis
@@ -119,3 +120,12 @@ def test_the_cli_starts_the_service_asks_and_stops_it(
     assert stopped.returncode == 0 and str(pid) in stopped.stdout
     assert _gone(pid)
     assert cli("serve", "--status").returncode == 1
+
+
+def test_a_service_that_cannot_start_is_one_clear_error(embedded: Path) -> None:
+    (embedded / "service").mkdir(exist_ok=True)
+    (embedded / "service" / "settings.toml").write_text("min_cell = 1\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"did not start .*service\.log"):
+        client.service_url()
+    assert not (embedded / "service" / "runtime.json").exists()
+    assert "min_cell" in (embedded / "service" / "service.log").read_text(encoding="utf-8")
