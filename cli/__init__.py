@@ -37,6 +37,7 @@ def _register() -> None:
         check_cmd,
         demo_cmd,
         erasure_cmd,
+        harden_cmd,
         keys_cmd,
         labeling_cmd,
         quality_cmd,
@@ -48,6 +49,7 @@ def _register() -> None:
 
     app.command("check")(check_cmd.check)
     app.add_typer(keys_cmd.app, name="keys")
+    app.command("harden")(harden_cmd.harden)
     app.command("synth")(synth_cmd.synth)
     app.command("run")(run_cmd.run)
     app.command("demo")(demo_cmd.demo)
