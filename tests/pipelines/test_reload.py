@@ -256,6 +256,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_regionlab_run_names_the_reload_command_and_runs_it(lab: Settings) -> None:
     """Through the CLI and Dagster: the report names the exact command; it works, then the
     file is no longer reported; an unknown file is one clear error. No value is printed."""
