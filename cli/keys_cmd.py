@@ -60,6 +60,17 @@ def show() -> None:
         highlight=False,
         markup=False,
     )
+    if key.source.startswith("file "):
+        from regionlab.rotation.keyfiles import read_pending
+
+        pending = read_pending(Path(key.source.removeprefix("file ")))
+        if pending is not None:
+            console.print(
+                f"a key rotation to key id {pending.key_id} did not finish: run "
+                "`regionlab keys rotate` again",
+                highlight=False,
+                markup=False,
+            )
 
 
 CprsOption = Annotated[

@@ -221,7 +221,9 @@ def test_a_failure_mid_rotation_leaves_the_old_key_current(platform: Settings) -
                                                if k in before[1]}  # fmt: skip
 
 
-def test_a_crash_after_the_commit_is_resumed(platform: Settings) -> None:
+def test_a_crash_after_the_commit_is_resumed(
+    platform: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run_source_product(PERSONS, platform).status == "published"
     old = load_key()
     key_file = platform.secrets_dir / "pseudonym.key"
@@ -240,8 +242,11 @@ def test_a_crash_after_the_commit_is_resumed(platform: Settings) -> None:
     con = lake.connect(read_only=True)
     assert lake_key_ids(con) == [pending.key_id]  # committed
     con.close()
-    with pytest.raises(KeyMismatch):  # every run refuses until the rotation is finished
+    with pytest.raises(KeyMismatch) as refused:  # every run refuses until it is finished
         run_source_product(PERSONS, platform, full_refresh=True)
+    assert "regionlab keys rotate" in str(refused.value)
+    code, output = run_cli(capsys, "keys", "show")
+    assert code == 0 and "did not finish" in " ".join(output.split())
     keys = lake_keys("population/persons")
     report = rotate()
     assert report.resumed and report.new_key_id == pending.key_id
