@@ -139,4 +139,6 @@ def rotate(cprs: CprsOption = None, drop_unmapped: DropOption = False) -> None:
         console.print(f"workspaces rebuilt: {', '.join(report.workspaces_rebuilt)}")
     for project, why in sorted(report.workspaces_removed.items()):
         console.print(f"workspace {project} removed (could not be rebuilt: {why})")
+    for note in report.notes:
+        console.print(styled("[yellow]note:[/] {}", note), highlight=False)
     console.print(f"old key kept in: {report.backup} (mode 0600)", highlight=False)

@@ -80,6 +80,8 @@ class RotationReport:
     workspaces_removed: dict[str, str] = field(default_factory=dict)
     key_file: Path | None = None
     backup: Path | None = None
+    #: What the rotation could not re-key itself and who has to act (no values).
+    notes: list[str] = field(default_factory=list)
 
 
 def _refuse_if_incomplete(p: Plan, drop_unmapped: bool) -> None:
@@ -163,6 +165,23 @@ def _rewrite(
     return int(row[0])
 
 
+def _label_studio_notes(p: Plan) -> list[str]:
+    """Label Studio's database is not regionlab's to edit (as for erasure): name the tasks
+    whose row keys are person keys, so the labelling team re-pushes them."""
+    data = get_settings().labelstudio_dir / "data"
+    databases = (
+        [f for f in data.rglob("*") if f.suffix in (".sqlite3", ".db")] if data.is_dir() else []
+    )
+    if not databases:
+        return []
+    return [
+        f"Label Studio tasks of {t.ref} carry person keys under the old key: re-push the task "
+        "(`regionlab labeling push`) and delete the old project"
+        for t in p.tables
+        if t.row_key_parts
+    ]
+
+
 def _workspaces(new: PseudonymKey, report: RotationReport, say: Progress) -> None:
     """Step 6: rebuild each workspace under the new key, or remove it."""
     from regionlab.research.workspace import build_workspace, remove_workspace
@@ -227,9 +246,14 @@ def rotate(
                 report.snapshot_id = lake.current_snapshot(con)
             else:
                 p = plan(con, registry)
-                _refuse_if_incomplete(p, drop_unmapped)
+                try:
+                    _refuse_if_incomplete(p, drop_unmapped)
+                except UserError:
+                    keyfiles.discard_pending(key_file)  # nothing is keyed with it: no trace
+                    raise
                 report.rows_dropped = dict(p.unmapped_rows) if drop_unmapped else {}
                 report.snapshot_id = _rewrite(con, p, old, new, drop_unmapped, report, say)
+                report.notes += _label_studio_notes(p)
                 say(f"committed snapshot {report.snapshot_id}: the lake is keyed with {new.key_id}")
             say("expiring older snapshots (they hold the old person keys)")
             with step("rotate.expire"):

@@ -274,6 +274,7 @@ def test_persons_missing_from_the_sources_refuse_and_an_erased_one_never_returns
     assert code == 1
     text = " ".join(output.split())
     assert "1 of 1 erased persons" in text and "--cprs" in text
+    assert not keyfiles.pending_path(platform.secrets_dir / "pseudonym.key").exists()
     assert erased not in output and gone not in output
     cpr_file = platform.var_dir / "erased.txt"
     cpr_file.write_text(erased + "\n")
