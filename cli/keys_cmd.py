@@ -112,18 +112,27 @@ def rotate(cprs: CprsOption = None, drop_unmapped: DropOption = False) -> None:
 
     report = rotate_keys(extra_cprs=extra, drop_unmapped=drop_unmapped, progress=say)
     rows = sum(report.rows.values())
-    console.print(
-        styled(
-            "[green]rotated[/]: key {} → {}; {} rows in {} tables re-keyed, {} erased persons "
-            "kept suppressed",
-            report.old_key_id,
-            report.new_key_id,
-            rows,
-            len(report.rows),
-            report.suppressed,
-        ),
-        highlight=False,
-    )
+    if report.resumed:
+        console.print(
+            styled(
+                "[green]rotated[/]: finished the rotation to key {} committed earlier",
+                report.new_key_id,
+            ),
+            highlight=False,
+        )
+    else:
+        console.print(
+            styled(
+                "[green]rotated[/]: key {} → {}; {} rows in {} tables re-keyed, {} erased persons "
+                "kept suppressed",
+                report.old_key_id,
+                report.new_key_id,
+                rows,
+                len(report.rows),
+                report.suppressed,
+            ),
+            highlight=False,
+        )
     if report.rows_dropped:
         console.print(f"rows dropped (persons not mappable): {sum(report.rows_dropped.values())}")
     if report.deliveries_unreadable:
