@@ -95,9 +95,14 @@ def swap(key_file: Path, old: PseudonymKey) -> Path:
     Returns the backup's path. Idempotent: an existing backup of the same key is kept.
     """
     backup = backup_path(key_file, old.key_id)
+    owner = key_file.stat() if key_file.exists() else None
     if not backup.exists():
         _write_private(backup, old.secret.hex() + "\n")
     os.chmod(backup, 0o600)
     os.replace(pending_path(key_file), key_file)
     os.chmod(key_file, 0o600)
+    if owner is not None and os.geteuid() == 0:
+        # Run as root on a hardened var/: the service account must keep reading its key.
+        for path in (key_file, backup):
+            os.chown(path, owner.st_uid, owner.st_gid)
     return backup

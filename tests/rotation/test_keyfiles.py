@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -44,3 +45,15 @@ def test_pending_key_then_swap_keeps_the_old_key_beside_it(
     monkeypatch.setenv("REGIONLAB_KEY_FILE", str(backup))
     assert load_key().key_id == old.key_id
     assert keyfiles.read_pending(key_file) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_swap_as_root_keeps_the_key_files_owner(tmp_path: Path) -> None:
+    key_file = tmp_path / "pseudonym.key"
+    old = init_key(key_file)
+    os.chown(key_file, 4321, 4321)  # as a hardened var/ gives it to the service account
+    keyfiles.write_pending(key_file)
+    backup = keyfiles.swap(key_file, old)
+    for path in (key_file, backup):
+        assert (path.stat().st_uid, path.stat().st_gid) == (4321, 4321)
+        assert _mode(path) == 0o600
