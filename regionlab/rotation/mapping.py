@@ -78,7 +78,11 @@ def build_mapping(
 ) -> SourceCount:
     """Create ``temp.main.__rl_rotate_map(old, new)`` on ``con`` (the lake connection)."""
     count = SourceCount()
-    scratch = duckdb_connect()
+    # In memory; should DuckDB spill, it spills into the staging folder (0700, owner only),
+    # not into the working directory.
+    spill = settings.staging_dir
+    spill.mkdir(parents=True, exist_ok=True, mode=0o700)
+    scratch = duckdb_connect(config={"temp_directory": str(spill / "rotation.tmp")})
     try:
         install_cpr_macros(scratch)
         scratch.execute("CREATE TABLE cprs (norm VARCHAR)")
