@@ -125,7 +125,8 @@ def _mac(key: bytes, prev_mac: str, digest: str) -> str:
 
 
 def _at_text(at: datetime) -> str:
-    return at.astimezone(UTC).strftime(_AT_FORMAT)
+    """A naive time is taken as UTC (the store's clock), never as the host's local time."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).strftime(_AT_FORMAT)
 
 
 def _at_parse(text: str) -> datetime:
