@@ -303,3 +303,23 @@ def test_the_old_jsonl_log_is_migrated_once(var_dir: Path) -> None:
     }
     assert len(open_store().entries()) == 3  # a second open migrates nothing
     assert store.verify().ok
+
+
+def test_the_profile_picks_backend_and_checkpoint_folder(
+    var_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from regionlab.research.audit_store import open_store
+
+    embedded = open_store()
+    assert isinstance(embedded.backend, SQLiteBackend)
+    assert embedded.backend.path == var_dir / "service" / "audit.sqlite"
+    assert embedded.checkpoints.path == var_dir / "service" / "checkpoints"
+    monkeypatch.setenv("REGIONLAB_PROFILE", "multiuser")
+    multi = open_store()
+    assert isinstance(multi.backend, PostgresBackend)
+    assert "dbname=regionlab_audit" in multi.backend.conninfo
+    monkeypatch.setenv("REGIONLAB_AUDIT_CHECKPOINTS", str(tmp_path / "worm"))
+    assert open_store().checkpoints.path == tmp_path / "worm"
+    monkeypatch.setenv("REGIONLAB_AUDIT_STORE", "mysql:x")
+    with pytest.raises(UserError, match="audit_store must be"):
+        open_store()
