@@ -323,3 +323,31 @@ def test_the_profile_picks_backend_and_checkpoint_folder(
     monkeypatch.setenv("REGIONLAB_AUDIT_STORE", "mysql:x")
     with pytest.raises(UserError, match="audit_store must be"):
         open_store()
+
+
+def _process_writer(kind: str, where: str, root: str, n: int) -> None:
+    backend = SQLiteBackend(Path(where)) if kind == "sqlite" else PostgresBackend(where)
+    store = _store(backend, Path(root))
+    for i in range(6):
+        _query(store, user=f"proc{n}", low=i)
+
+
+def test_concurrent_processes_keep_one_chain(store: AuditStore, kind: str, tmp_path: Path) -> None:
+    import multiprocessing
+
+    where = str(store.backend.path) if kind == "sqlite" else store.backend.conninfo
+    _query(store)  # creates the keys first, as the running service would have
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_process_writer, args=(kind, where, str(tmp_path), n)) for n in range(3)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    rows = store.backend.rows()
+    assert [r.seq for r in rows] == list(range(1, 20))
+    assert store.verify().ok
+    latest = json.loads((store.checkpoints.path / "latest.json").read_text())
+    assert latest["count"] == 19  # the newest head, whichever writer finished last
