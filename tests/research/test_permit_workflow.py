@@ -122,3 +122,26 @@ def test_an_application_is_checked_against_the_specs(store: AuditStore) -> None:
     with pytest.raises(UserError, match="cpr not published"):
         wf.apply(ANNA, bad, today=DAY, audit=store)
     assert wf.list_applications(OLGA) == [] and store.entries() == []
+
+
+def test_permit_list_shows_due_dates_and_overdue(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from cli import research_cmd
+    from service.app import token_store
+    from service.roles import Role
+
+    wf.apply(ANNA, _permit(), today=date(2025, 1, 10), audit=store)  # decision was due 2025-04-10
+    wf.apply(BO, _permit("readmissions-vejle"), audit=store)  # applied today: not overdue
+    app = typer.Typer()
+    app.add_typer(research_cmd.permit_app, name="permit")
+    token = token_store().issue("olga", Role.access_officer)
+    result = CliRunner().invoke(app, ["permit", "list"], env={"REGIONLAB_TOKEN": token})
+    assert result.exit_code == 0, result.output
+    lines = {ln.split()[1]: ln for ln in result.output.splitlines() if "│ " in ln and "-" in ln}
+    assert "decision 2025-04-10 (overdue)" in lines["t2d-hba1c"]
+    assert "overdue" not in lines["readmissions-vejle"]
+    assert "pending" in lines["readmissions-vejle"]
