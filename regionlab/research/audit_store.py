@@ -181,7 +181,9 @@ class AuditStore:
                 f"audit entry ({action}) refused: a field holds a CPR-number-shaped value; "
                 "the audit store holds no identifiers"
             )
-        key = read_secret(self.mac_key_file)
+        key = read_secret(
+            self.mac_key_file, create=self.mac_key_file.exists() or not self.backend.rows()
+        )  # a new key for a store with entries would make every entry look re-chained
         row_id = uuid.uuid4().hex
 
         def make(head_seq: int, head_mac: str) -> Row:

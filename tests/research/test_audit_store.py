@@ -351,3 +351,13 @@ def test_concurrent_processes_keep_one_chain(store: AuditStore, kind: str, tmp_p
     assert store.verify().ok
     latest = json.loads((store.checkpoints.path / "latest.json").read_text())
     assert latest["count"] == 19  # the newest head, whichever writer finished last
+
+
+def test_a_lost_key_is_not_silently_replaced(store: AuditStore) -> None:
+    _query(store)
+    store.mac_key_file.unlink()
+    with pytest.raises(UserError, match="restore it from the service's backup"):
+        _query(store)
+    with pytest.raises(UserError, match="restore it from the service's backup"):
+        store.verify()
+    assert len(store.entries()) == 1
