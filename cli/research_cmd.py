@@ -124,8 +124,8 @@ def permit_apply(
     from regionlab.research.permit_workflow import apply
     from regionlab.research.permits import load_permit
 
-    actor = _caller()
-    application = apply(actor, load_permit(path))
+    permit = load_permit(path)  # read and checked here: the service gets the resolved permit
+    application = apply(_caller(), permit)
     console.print(
         f"applied for {application.project_id} as {application.applicant}; an access officer "
         f"decides by {application.due.isoformat() if application.due else '-'}",
