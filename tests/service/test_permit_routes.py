@@ -95,3 +95,44 @@ def test_replace_needs_the_officer_and_the_flag(http) -> None:  # type: ignore[n
     done = client.post("/permits/applications/t2d-hba1c/approve?replace=true", headers=h["olga"])
     assert done.status_code == 200
     assert "2031-12-31" in registered_path("t2d-hba1c").read_text()
+
+
+def test_over_real_http_a_researcher_cannot_approve(var_dir: Path) -> None:
+    """The same separation through a real uvicorn server on 127.0.0.1 and an HTTP client."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    tokens = TokenStore(var_dir / "service" / "identities.sqlite")
+    anna = {"Authorization": f"Bearer {tokens.issue('anna', Role.researcher)}"}
+    olga = {"Authorization": f"Bearer {tokens.issue('olga', Role.access_officer)}"}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app([builtin_verifier(tokens)]), host="127.0.0.1", port=port, log_level="error"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as web:
+            assert web.post("/permits/applications", json=_body(), headers=anna).status_code == 200
+            denied = web.post("/permits/applications/t2d-hba1c/approve", headers=anna)
+            assert denied.status_code == 403 and "access-officer" in denied.json()["detail"]
+            assert not registered_path("t2d-hba1c").exists()
+            assert web.get("/audit/verify", headers=anna).status_code == 403
+            ok = web.post("/permits/applications/t2d-hba1c/approve", headers=olga)
+            assert ok.status_code == 200 and registered_path("t2d-hba1c").is_file()
+            report = web.get("/audit/verify", headers=olga).json()
+            assert report["problems"] == [] and report["entries"] == 2
+    finally:
+        server.should_exit = True
+        thread.join(30)
