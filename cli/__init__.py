@@ -33,6 +33,7 @@ def _register() -> None:
     if app.registered_commands:
         return
     from cli import (
+        audit_cmd,
         catalog_cmd,
         check_cmd,
         demo_cmd,
@@ -61,6 +62,9 @@ def _register() -> None:
     app.add_typer(research_cmd.permit_app, name="permit")
     app.add_typer(research_cmd.workspace_app, name="workspace")
     app.add_typer(research_cmd.output_app, name="output")
+    app.add_typer(
+        audit_cmd.app, name="audit", help="The audit store: verify, review queries, checkpoint."
+    )
     app.command("erase")(erasure_cmd.erase)
     app.add_typer(erasure_cmd.retention_app, name="retention")
     app.add_typer(

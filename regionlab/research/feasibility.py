@@ -2,14 +2,14 @@
 
 A count leaves this module only after small-cell suppression (primary and
 secondary, :mod:`regionlab.research.suppression`) and only once its audit entry
-is on disk: if the audit log cannot be written, the researcher gets an error,
+is stored: if the audit store cannot be written, the researcher gets an error,
 not an answer. The result object holds displayed values only; hidden counts
 are dropped before it is built, so nothing downstream (notebook, CLI, log) can
 leak them.
 
 Residual risk the lab does not remove here: differencing across overlapping
 queries (ask for a cohort, then the same cohort minus one criterion). The
-audit log records every query with its cohort hash and shape so that such
+audit store records every query with its normalised definition so that such
 series can be spotted afterwards; the threshold floor (``REGIONLAB_MIN_CELL``,
 default 5) stops a researcher from simply lowering it.
 """
@@ -29,9 +29,10 @@ import polars as pl
 
 from regionlab import codelists, lake
 from regionlab.errors import UserError
-from regionlab.research.audit_log import AuditLog
+from regionlab.research.audit_store import AuditStore
 from regionlab.research.cohort import AGE_BANDS, SEXES, Cohort, CohortBuilder, as_cohort
 from regionlab.research.cohort_sql import CompiledCohort, compile_cohort
+from regionlab.research.feasibility_audit import record_feasibility
 from regionlab.research.suppression import (
     DEFAULT_THRESHOLD,
     SuppressedTable,
@@ -39,7 +40,6 @@ from regionlab.research.suppression import (
     suppress,
     suppress_count,
 )
-from regionlab.settings import get_settings
 
 #: Dimension a researcher may ask for → the column of the compiled cohort.
 DIMENSIONS: dict[str, str] = {
@@ -50,11 +50,6 @@ DIMENSIONS: dict[str, str] = {
 MISSING_LEVEL = "ukendt"
 MIN_THRESHOLD_ENV = "REGIONLAB_MIN_CELL"
 USER_ENV = "REGIONLAB_USER"
-
-
-def audit_log_path() -> Path:
-    """Where feasibility queries are logged: ``<var>/research/audit/feasibility.jsonl``."""
-    return get_settings().feasibility_log
 
 
 def min_threshold() -> int:
@@ -157,7 +152,7 @@ def feasibility(
     snapshot: int | None = None,
     user: str | None = None,
     threshold: int = DEFAULT_THRESHOLD,
-    audit_log: AuditLog | Path | None = None,
+    audit_store: AuditStore | None = None,
 ) -> FeasibilityResult:
     """Count a cohort's unique persons, optionally by sex, age_band and/or municipality.
 
@@ -195,14 +190,15 @@ def feasibility(
         shape = {"cells": 1, "hidden": int(isinstance(total, str))}
     del counts  # the only object holding hidden values
 
-    log = audit_log if isinstance(audit_log, AuditLog) else AuditLog(audit_log or audit_log_path())
-    entry = log.record(
-        user or current_user(),
-        compiled.cohort.name,
-        compiled.fingerprint,
-        snapshot_id,
-        dims,
-        shape,
+    entry_id = record_feasibility(
+        audit_store,
+        user=user or current_user(),
+        cohort=compiled.cohort,
+        snapshot_id=snapshot_id,
+        dimensions=dims,
+        total=total,
+        table=table,
+        shape=shape,
         threshold=threshold,
         products=compiled.products,
     )
@@ -216,7 +212,7 @@ def feasibility(
         table=table,
         notes=compiled.notes,
         products=compiled.products,
-        audit_entry_id=entry.entry_id,
+        audit_entry_id=entry_id,
         seconds=time.perf_counter() - started,
     )
 
@@ -224,7 +220,6 @@ def feasibility(
 __all__ = [
     "DIMENSIONS",
     "FeasibilityResult",
-    "audit_log_path",
     "current_user",
     "feasibility",
     "min_threshold",
