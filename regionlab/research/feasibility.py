@@ -2,7 +2,7 @@
 
 A count leaves this module only after small-cell suppression (primary and
 secondary, :mod:`regionlab.research.suppression`) and only once its audit entry
-is on disk: if the audit log cannot be written, the researcher gets an error,
+is stored: if the audit store cannot be written, the researcher gets an error,
 not an answer. The result object holds displayed values only; hidden counts
 are dropped before it is built, so nothing downstream (notebook, CLI, log) can
 leak them.
@@ -15,7 +15,7 @@ Researchers call it through :mod:`regionlab.research.client`, which receives
 
 Residual risk the lab does not remove here: differencing across overlapping
 queries (ask for a cohort, then the same cohort minus one criterion). The
-audit log records every query with its cohort hash and shape so that such
+audit store records every query with its normalised definition so that such
 series can be spotted afterwards.
 """
 
@@ -32,9 +32,10 @@ import polars as pl
 
 from regionlab import codelists, lake
 from regionlab.errors import UserError
-from regionlab.research.audit_log import AuditLog
+from regionlab.research.audit_store import AuditStore
 from regionlab.research.cohort import AGE_BANDS, SEXES, Cohort, CohortBuilder, as_cohort
 from regionlab.research.cohort_sql import CompiledCohort, compile_cohort
+from regionlab.research.feasibility_audit import record_feasibility
 from regionlab.research.suppression import (
     DEFAULT_THRESHOLD,
     SuppressedTable,
@@ -42,7 +43,6 @@ from regionlab.research.suppression import (
     suppress,
     suppress_count,
 )
-from regionlab.settings import get_settings
 
 #: Dimension a researcher may ask for → the column of the compiled cohort.
 DIMENSIONS: dict[str, str] = {
@@ -51,11 +51,6 @@ DIMENSIONS: dict[str, str] = {
     "municipality": "municipality_code",
 }
 MISSING_LEVEL = "ukendt"
-
-
-def audit_log_path() -> Path:
-    """Where feasibility queries are logged: ``<var>/research/audit/feasibility.jsonl``."""
-    return get_settings().feasibility_log
 
 
 def check_threshold(threshold: int | None, floor: int) -> int:
@@ -70,13 +65,15 @@ def check_threshold(threshold: int | None, floor: int) -> int:
     return threshold
 
 
-def round_shown(display: int | str, base: int) -> int | str:
+def round_shown(display: int | str, base: int, threshold: int = 1) -> int | str:
     """A shown count rounded half up to a multiple of ``base``; hidden markers and 0 as they
-    are, and a non-zero count never rounded to 0 (rounding only ever adds uncertainty on top
-    of suppression, which was decided on the exact counts)."""
+    are. A shown count is never rounded below ``threshold`` (it would read as a small count):
+    it goes up to the first multiple at or above it instead. Rounding only adds uncertainty on
+    top of suppression, which was decided on the exact counts."""
     if isinstance(display, str) or display == 0 or base <= 1:
         return display
-    return max(base, (display + base // 2) // base * base)
+    rounded = (display + base // 2) // base * base
+    return max(rounded, -(-max(threshold, 1) // base) * base)
 
 
 def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -155,33 +152,6 @@ def _counts(
     return con.execute(sql).pl().with_columns(pl.col("count").cast(pl.Int64))
 
 
-def _audit(
-    audit_log: AuditLog | Path | None,
-    *,
-    user: str,
-    compiled: CompiledCohort,
-    snapshot_id: int,
-    dims: tuple[str, ...],
-    shape: Any,
-    threshold: int,
-) -> str:
-    """The one place a feasibility answer is audited (the server-side audit store
-    replaces the JSONL log here); returns the entry id. Raises if it cannot write,
-    so no answer leaves without its entry."""
-    log = audit_log if isinstance(audit_log, AuditLog) else AuditLog(audit_log or audit_log_path())
-    entry = log.record(
-        user,
-        compiled.cohort.name,
-        compiled.fingerprint,
-        snapshot_id,
-        dims,
-        shape,
-        threshold=threshold,
-        products=compiled.products,
-    )
-    return entry.entry_id
-
-
 def feasibility(
     cohort: Cohort | CohortBuilder | Path | str | Mapping[str, Any],
     by: str | Sequence[str] | None = None,
@@ -191,7 +161,8 @@ def feasibility(
     snapshot: int | None = None,
     threshold: int | None = None,
     rounding: int = 1,
-    audit_log: AuditLog | Path | None = None,
+    project: str | None = None,
+    audit_store: AuditStore | None = None,
 ) -> FeasibilityResult:
     """Count a cohort's unique persons, optionally by sex, age_band and/or municipality.
 
@@ -199,7 +170,7 @@ def feasibility(
     ``floor`` the service's threshold floor; ``threshold`` (default: the floor)
     may be higher, never lower. Runs at ``snapshot`` (default: the newest),
     suppresses small cells, rounds the shown counts to ``rounding`` (the
-    service's policy; 1 = exact) and logs the query before returning.
+    service's policy; 1 = exact) and records the query, as shown, before returning.
     """
     started = time.perf_counter()
     if not user.strip():
@@ -228,23 +199,28 @@ def feasibility(
         shape = {"cells": 1, "hidden": int(isinstance(total, str))}
     del counts  # the only object holding hidden values
     if rounding > 1:
-        total = round_shown(total, rounding)
+        total = round_shown(total, rounding, threshold)
         if table is not None:
             table = replace(
                 table,
                 cells=tuple(
-                    replace(c, display=round_shown(c.display, rounding)) for c in table.cells
+                    replace(c, display=round_shown(c.display, rounding, threshold))
+                    for c in table.cells
                 ),
             )
 
-    entry_id = _audit(
-        audit_log,
+    entry_id = record_feasibility(
+        audit_store,
         user=user,
-        compiled=compiled,
+        cohort=compiled.cohort,
         snapshot_id=snapshot_id,
-        dims=dims,
+        dimensions=dims,
+        total=total,
+        table=table,
         shape=shape,
         threshold=threshold,
+        products=compiled.products,
+        project=project,
     )
     return FeasibilityResult(
         cohort_name=compiled.cohort.name,
@@ -265,7 +241,6 @@ def feasibility(
 __all__ = [
     "DIMENSIONS",
     "FeasibilityResult",
-    "audit_log_path",
     "check_threshold",
     "feasibility",
     "parse_dimensions",

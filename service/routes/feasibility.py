@@ -49,7 +49,6 @@ def feasibility(
     from regionlab.research.feasibility import feasibility as count
 
     settings = request.app.state.settings
-    # body.project is for the audit store and the differencing guard (issue 18, to come)
     result = count(
         body.cohort,
         body.by,
@@ -58,5 +57,6 @@ def feasibility(
         snapshot=body.snapshot,
         threshold=body.threshold,
         rounding=settings.rounding,
+        project=body.project,
     )
     return FeasibilityAnswer.from_result(result, user=who.name)

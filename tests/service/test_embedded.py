@@ -16,9 +16,8 @@ import pytest
 
 from regionlab.errors import UserError
 from regionlab.research import client
-from regionlab.research.audit_log import AuditLog
+from regionlab.research.audit_store import FEASIBILITY, open_store
 from regionlab.research.cohort import Cohort, diagnosis
-from regionlab.research.feasibility import audit_log_path
 from service.roles import Role
 from service.tokens import TokenStore
 from tests.research.handbuilt import INDEX
@@ -115,7 +114,7 @@ def test_the_cli_starts_the_service_asks_and_stops_it(
     again = cli("feasibility", str(cohort), "--by", "sex")
     assert again.returncode == 0, again.stderr
     assert json.loads((embedded / "service" / "runtime.json").read_text("utf-8"))["pid"] == pid
-    assert [e.user for e in AuditLog(audit_log_path()).entries()] == ["anna", "anna"]
+    assert [e.user for e in open_store().entries(action=FEASIBILITY)] == ["anna", "anna"]
     stopped = cli("serve", "--stop")
     assert stopped.returncode == 0 and str(pid) in stopped.stdout
     assert _gone(pid)

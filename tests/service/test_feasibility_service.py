@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from regionlab.research.audit_log import AuditLog
+from regionlab.research.audit_store import FEASIBILITY, open_store
 from regionlab.research.client import ServiceClient
 from regionlab.research.cohort import Cohort, diagnosis
-from regionlab.research.feasibility import audit_log_path
 from service.roles import Role
 from service.tokens import TokenStore
 from tests.research.handbuilt import INDEX
@@ -37,7 +36,7 @@ def test_a_researcher_gets_suppressed_counts_audited_under_the_token_name(
     population: list[dict[str, object]], store: TokenStore, tokens: dict[Role, str]
 ) -> None:
     client = client_for(store)
-    body = {**BODY, "by": ["sex", "municipality"]}
+    body = {**BODY, "by": ["sex", "municipality"], "project": "t2d-hba1c"}
     response = client.post("/feasibility", json=body, headers=_auth(tokens[Role.researcher]))
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -53,8 +52,10 @@ def test_a_researcher_gets_suppressed_counts_audited_under_the_token_name(
             assert cells[key] == n
     assert cells[("Total", "Total")] == len(population)
     assert "primary" not in response.text and "secondary" not in response.text
-    (entry,) = AuditLog(audit_log_path()).entries()
-    assert entry.user == "anna" and entry.entry_id == answer["audit_entry_id"]
+    (entry,) = open_store().entries(action=FEASIBILITY)
+    assert entry.user == "anna" and entry.id == answer["audit_entry_id"]
+    assert entry.project == "t2d-hba1c"
+    assert entry.data["answer"]["cells"]["Total|Total"] == len(population)
 
 
 def test_a_lower_threshold_is_refused_and_a_higher_one_applies(
@@ -65,7 +66,7 @@ def test_a_lower_threshold_is_refused_and_a_higher_one_applies(
     low = client.post("/feasibility", json={**BODY, "threshold": 1}, headers=headers)
     assert low.status_code == 422
     assert "below the platform minimum of 5" in low.json()["detail"]
-    assert not audit_log_path().exists()
+    assert open_store().entries(action=FEASIBILITY) == []
     high = client.post(
         "/feasibility", json={**BODY, "by": ["municipality"], "threshold": 50}, headers=headers
     )
@@ -115,7 +116,7 @@ def test_other_roles_may_not_ask_counts(
         response = client.post("/feasibility", json=BODY, headers=_auth(tokens[role]))
         assert response.status_code == 403, role
     assert client.post("/feasibility", json=BODY).status_code == 401
-    assert not audit_log_path().exists()
+    assert open_store().entries(action=FEASIBILITY) == []
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -151,8 +152,9 @@ def test_the_cli_asks_through_the_live_service_and_env_bypasses_fail(
     assert lowered.returncode == 1
     assert lowered.stderr.strip().startswith("error:") and "Traceback" not in lowered.stderr
     assert "below the platform minimum of 5" in lowered.stderr
-    (entry,) = AuditLog(audit_log_path()).entries()
+    (entry,) = open_store().entries(action=FEASIBILITY)
     assert entry.user == "anna"  # not REGIONLAB_USER
+    assert entry.data["threshold"] == 5
     bad = _cli(["feasibility", str(cohort_file)], {**env, "REGIONLAB_TOKEN": "rl_forged"})
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "regionlab login" in bad.stderr
@@ -213,3 +215,5 @@ def test_round_shown() -> None:
 
     assert [round_shown(n, 5) for n in (0, 1, 5, 6, 7, 8, 12, 13)] == [0, 5, 5, 5, 5, 10, 10, 15]
     assert round_shown("<5", 5) == "<5" and round_shown(7, 1) == 7
+    assert round_shown(5, 4, threshold=5) == 8  # never shown as 4, which reads as small
+    assert round_shown(9, 4, threshold=5) == 8
