@@ -115,10 +115,10 @@ def _feasibility_through_the_service() -> None:
     from regionlab.errors import UserError
     from regionlab.research import client
     from regionlab.settings import PROJECT_ROOT, get_settings
-    from service.app import token_store
     from service.roles import Role
+    from service.users import add_user
 
-    token = token_store().issue(DEMO_APPLICANT, Role.researcher, replace=True)
+    token = add_user(DEMO_APPLICANT, Role.researcher, replace=True)
     token_file = get_settings().service_dir / "demo-researcher.token"
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -85,10 +85,10 @@ def users_add(
         bool, typer.Option("--replace", help="Issue a new token; the old one stops working.")
     ] = False,
 ) -> None:
-    """Issue a token for a user; it is shown once and stored only as a hash."""
+    """Issue a token for a user; it is shown once, stored only as a hash, and audited."""
     from regionlab.errors import UserError
-    from service.app import token_store
     from service.roles import Role
+    from service.users import add_user
 
     try:
         parsed = Role(role)
@@ -96,7 +96,7 @@ def users_add(
         raise UserError(
             f"unknown role {role}; choose from {', '.join(r.value for r in Role)}"
         ) from None
-    token = token_store().issue(name, parsed, replace=replace)
+    token = add_user(name, parsed, replace=replace)
     console.print(f"user {name} ({parsed.value}); token (shown once, store it now):")
     console.print(token, highlight=False, soft_wrap=True)
     console.print(
@@ -127,9 +127,9 @@ def users_revoke(
     name: Annotated[str, typer.Argument(help="User whose token stops working now.")],
 ) -> None:
     """Revoke a user's token (``users add NAME --replace`` issues a new one)."""
-    from service.app import token_store
+    from service.users import revoke_user
 
-    token_store().revoke(name)
+    revoke_user(name)
     console.print(f"revoked the token of {name}")
 
 

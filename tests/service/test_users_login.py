@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from cli import _register, app
 from regionlab.errors import UserError
+from regionlab.research.audit_store import open_store
 from regionlab.research.client import ServiceClient, load_token, token_path
 
 _register()
@@ -31,10 +32,18 @@ def test_users_add_shows_a_token_once_list_and_revoke(var_dir: Path) -> None:
     assert _token_from(replaced.output) != token
     bad = runner.invoke(app, ["users", "add", "bo", "--role", "root"])
     assert isinstance(bad.exception, UserError) and "researcher" in str(bad.exception)
+    events = [(e.action, e.subject, e.data["details"]) for e in open_store().entries()]
+    assert events == [
+        ("user.add", "anna", {"role": "researcher"}),
+        ("user.replace", "anna", {"role": "steward"}),
+    ]
+    assert all(e.user.startswith("os:") for e in open_store().entries())
     listed = runner.invoke(app, ["users", "list"])
     assert "anna" in listed.output and "steward" in listed.output and "active" in listed.output
     assert runner.invoke(app, ["users", "revoke", "anna"]).exit_code == 0
     assert "revoked" in runner.invoke(app, ["users", "list"]).output
+    assert open_store().entries()[-1].action == "user.revoke"
+    assert token not in str([e.data for e in open_store().entries()])
     again = runner.invoke(app, ["users", "revoke", "anna"])
     assert isinstance(again.exception, UserError)
 
