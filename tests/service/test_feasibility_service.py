@@ -217,3 +217,17 @@ def test_round_shown() -> None:
     assert round_shown("<5", 5) == "<5" and round_shown(7, 1) == 7
     assert round_shown(5, 4, threshold=5) == 8  # never shown as 4, which reads as small
     assert round_shown(9, 4, threshold=5) == 8
+
+
+def test_a_bad_request_is_a_422_naming_the_problem_and_is_not_counted(
+    population: list[dict[str, object]], store: TokenStore, tokens: dict[Role, str]
+) -> None:
+    client = client_for(store)
+    headers = _auth(tokens[Role.researcher])
+    bad_dim = client.post("/feasibility", json={**BODY, "by": ["postcode"]}, headers=headers)
+    assert bad_dim.status_code == 422 and "unknown dimension" in bad_dim.json()["detail"]
+    bad_cohort = client.post("/feasibility", json={"cohort": {"name": "Bad Name"}}, headers=headers)
+    assert bad_cohort.status_code == 422 and "name" in bad_cohort.json()["detail"]
+    extra = client.post("/feasibility", json={**BODY, "user": "mallory"}, headers=headers)
+    assert extra.status_code == 422  # no field names the caller: the token does
+    assert open_store().entries(action=FEASIBILITY) == []
