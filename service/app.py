@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from regionlab.config import current
 from regionlab.errors import UserError
 from service.identity import Identity
+from service.lake_pool import LakePool
 from service.routes import ROUTERS
 from service.settings import ServiceSettings, load_service_settings
 from service.tokens import TokenStore
@@ -80,6 +81,7 @@ def _build(
     )
     app.state.settings = settings
     app.state.verifiers = verifiers
+    app.state.lake = LakePool()
     app.add_exception_handler(UserError, _user_error)
     for router in ROUTERS:
         app.include_router(router)

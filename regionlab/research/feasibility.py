@@ -22,7 +22,7 @@ series can be spotted afterwards.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -152,6 +152,10 @@ def _counts(
     return con.execute(sql).pl().with_columns(pl.col("count").cast(pl.Int64))
 
 
+def _connect(snapshot: int | None) -> duckdb.DuckDBPyConnection:
+    return lake.connect(read_only=True, snapshot=snapshot)
+
+
 def feasibility(
     cohort: Cohort | CohortBuilder | Path | str | Mapping[str, Any],
     by: str | Sequence[str] | None = None,
@@ -163,6 +167,7 @@ def feasibility(
     rounding: int = 1,
     project: str | None = None,
     audit_store: AuditStore | None = None,
+    connect: Callable[[int | None], duckdb.DuckDBPyConnection] | None = None,
 ) -> FeasibilityResult:
     """Count a cohort's unique persons, optionally by sex, age_band and/or municipality.
 
@@ -171,6 +176,8 @@ def feasibility(
     may be higher, never lower. Runs at ``snapshot`` (default: the newest),
     suppresses small cells, rounds the shown counts to ``rounding`` (the
     service's policy; 1 = exact) and records the query, as shown, before returning.
+    ``connect(snapshot)`` gives the lake connection (the service passes its pool's;
+    default: a new read-only connection); it is closed after counting.
     """
     started = time.perf_counter()
     if not user.strip():
@@ -179,7 +186,7 @@ def feasibility(
     dims = parse_dimensions(by)
     threshold = check_threshold(threshold, floor)
     compiled = compile_cohort(definition)
-    con = lake.connect(read_only=True, snapshot=snapshot)
+    con = (connect or _connect)(snapshot)
     try:
         snapshot_id = lake.current_snapshot(con)
         compiled.check_lake(con)

@@ -58,5 +58,6 @@ def feasibility(
         threshold=body.threshold,
         rounding=settings.rounding,
         project=body.project,
+        connect=request.app.state.lake.connect,
     )
     return FeasibilityAnswer.from_result(result, user=who.name)

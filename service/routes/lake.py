@@ -36,7 +36,7 @@ def lake_tables(
     from regionlab.research.suppression import suppress_count
 
     floor = request.app.state.settings.min_cell
-    con = lake.connect(read_only=True)
+    con = request.app.state.lake.connect()
     try:
         snapshot = lake.current_snapshot(con)
         counts = lake.table_row_counts(con)

@@ -231,3 +231,23 @@ def test_a_bad_request_is_a_422_naming_the_problem_and_is_not_counted(
     extra = client.post("/feasibility", json={**BODY, "user": "mallory"}, headers=headers)
     assert extra.status_code == 422  # no field names the caller: the token does
     assert open_store().entries(action=FEASIBILITY) == []
+
+
+def test_the_shared_lake_connection_sees_new_publishes_and_pinned_snapshots_still_work(
+    population: list[dict[str, object]], store: TokenStore, tokens: dict[Role, str]
+) -> None:
+    from regionlab import lake
+
+    client = client_for(store)
+    headers = _auth(tokens[Role.researcher])
+    before = client.post("/feasibility", json=BODY, headers=headers).json()
+    assert before["total"] == len(population)
+    con = lake.connect()
+    lake.publish(con, "diagnoses", "diagnoses", "SELECT * FROM lake.diagnoses.diagnoses LIMIT 10")
+    con.close()
+    now = client.post("/feasibility", json=BODY, headers=headers).json()
+    assert now["snapshot_id"] > before["snapshot_id"] and now["total"] == 10
+    pinned = client.post(
+        "/feasibility", json={**BODY, "snapshot": before["snapshot_id"]}, headers=headers
+    ).json()
+    assert pinned["total"] == len(population) and pinned["snapshot_id"] == before["snapshot_id"]
