@@ -1,0 +1,164 @@
+"""The trust boundary held by the operating system: the service runs as its own account.
+
+The service runs as ``regionlab-svc`` over a hardened ``var/``; the researcher is
+another account with a token. Each bypass that issue 18 reproduced is tried
+from the researcher's own process and must fail — by the OS (permission
+denied) or by the service (the token and the server's settings decide).
+
+The project's virtual environment links to an interpreter under ``/root`` that
+other accounts cannot reach, so both accounts run Debian's ``python3.11`` (the
+same minor version, so the same wheels) with the environment's site-packages
+on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import site
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from regionlab.platform.zones import harden
+from regionlab.research.cohort import Cohort, diagnosis
+from regionlab.settings import Settings
+from tests.research.handbuilt import INDEX, build_population_lake
+from tests.service.live import free_port
+from tests.service.test_zones import RESEARCHER_ACCOUNT, SERVICE_ACCOUNT, ensure_account
+
+REPO = Path(__file__).resolve().parents[2]
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+
+T2D = Cohort.builder("t2d_all", index_date=INDEX).include(diagnosis("DE11")).build()
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="creates OS accounts: needs root (CI)"),
+    pytest.mark.slow,
+]
+
+
+def _python_env(home: Path, **extra: str) -> list[str]:
+    paths = [*site.getsitepackages(), str(REPO)]
+    pairs = {"HOME": str(home), "PYTHONPATH": os.pathsep.join(paths), "PATH": "/usr/bin:/bin"}
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        if name in os.environ:
+            pairs[name] = os.environ[name]
+    pairs.update(extra)
+    return ["env", "-i", *(f"{k}={v}" for k, v in pairs.items())]
+
+
+def as_account(
+    account: str, home: Path, args: list[str], **env: str
+) -> subprocess.CompletedProcess[str]:
+    command = ["runuser", "-u", account, "--", *_python_env(home, **env), SYSTEM_PYTHON, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[dict[str, object]]:
+    """A hardened var/ with a small lake, the service running as its own account."""
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        pytest.fail(f"{SYSTEM_PYTHON} is needed to run as another account (apt install python3.11)")
+    ensure_account(SERVICE_ACCOUNT)
+    ensure_account(RESEARCHER_ACCOUNT)
+    root = Path(tempfile.mkdtemp(prefix="regionlab-boundary-"))
+    root.chmod(0o755)
+    var = root / "var"
+    homes = {a: root / a for a in (SERVICE_ACCOUNT, RESEARCHER_ACCOUNT)}
+    old = os.environ.get("REGIONLAB_VAR")
+    os.environ["REGIONLAB_VAR"] = str(var)
+    try:
+        build_population_lake()
+    finally:
+        if old is None:
+            os.environ.pop("REGIONLAB_VAR")
+        else:
+            os.environ["REGIONLAB_VAR"] = old
+    harden(Settings(domains_dir=REPO / "domains", var_dir=var), SERVICE_ACCOUNT)
+    for account, home in homes.items():
+        home.mkdir(mode=0o700)
+        shutil.chown(home, account, account)
+    svc_home = homes[SERVICE_ACCOUNT]
+    issued = as_account(
+        SERVICE_ACCOUNT, svc_home,
+        ["-m", "regionlab", "users", "add", "anna", "--role", "researcher"],
+        REGIONLAB_VAR=str(var),
+    )  # fmt: skip
+    assert issued.returncode == 0, issued.stderr
+    token = next(w for w in issued.stdout.split() if w.startswith("rl_"))
+    port = free_port()
+    svc_env = _python_env(svc_home, REGIONLAB_VAR=str(var))
+    command = ["runuser", "-u", SERVICE_ACCOUNT, "--", *svc_env,
+               SYSTEM_PYTHON, "-m", "regionlab", "serve", "--port", str(port)]  # fmt: skip
+    log = open(root / "service.log", "wb")  # noqa: SIM115 - the child writes it
+    proc = subprocess.Popen(command, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, (root / "service.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the service did not answer /health"
+            time.sleep(0.3)
+        cohort = root / "t2d_all.json"
+        cohort.write_text(json.dumps(T2D.model_dump(mode="json", by_alias=True, exclude_none=True)))
+        cohort.chmod(0o644)
+        yield {"var": var, "url": url, "token": token, "home": homes[RESEARCHER_ACCOUNT],
+               "svc_home": svc_home, "cohort": cohort, "root": root}  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        shutil.rmtree(root)
+
+
+def researcher(
+    platform: dict[str, object], args: list[str], **env: str
+) -> subprocess.CompletedProcess[str]:
+    base = {"REGIONLAB_SERVICE_URL": str(platform["url"]),
+            "REGIONLAB_TOKEN": str(platform["token"]),
+            "REGIONLAB_VAR": str(platform["var"])}  # fmt: skip
+    return as_account(RESEARCHER_ACCOUNT, Path(str(platform["home"])), args, **{**base, **env})
+
+
+def test_the_researcher_counts_through_the_service(platform: dict[str, object]) -> None:
+    done = researcher(platform, ["-m", "regionlab", "feasibility", str(platform["cohort"])])
+    assert done.returncode == 0, done.stderr
+    assert "t2d_all" in done.stdout
+
+
+def test_the_researchers_process_cannot_open_the_lake_the_key_or_the_audit_store(
+    platform: dict[str, object],
+) -> None:
+    var = Path(str(platform["var"]))
+    probe = (
+        "import sys\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        open(path, 'rb').read(1)\n"
+        "        print('READ', path)\n"
+        "    except PermissionError:\n"
+        "        print('DENIED', path)\n"
+    )
+    targets = [var / "lake" / "catalog.sqlite", var / "secrets" / "pseudonym.key",
+               var / "service" / "audit.sqlite", var / "service" / "identities.sqlite"]  # fmt: skip
+    done = researcher(platform, ["-c", probe, *map(str, targets)])
+    assert done.stdout.split("\n")[:-1] == [f"DENIED {t}" for t in targets], (
+        done.stdout + done.stderr
+    )
+    connect = researcher(
+        platform, ["-c", "from regionlab import lake; lake.connect(read_only=True)"]
+    )
+    assert connect.returncode != 0
+    assert "Permission denied" in connect.stderr or "permission" in connect.stderr.lower()
