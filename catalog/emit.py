@@ -12,6 +12,7 @@ from catalog.facts import CatalogFacts, millis
 from catalog.initiatives import initiative_mcps
 from catalog.lineage import lineage_mcps
 from catalog.people import corpuser_mcps
+from catalog.profiling import profile_mcps
 from catalog.quality import assertion_mcps, run_event_mcps
 from catalog.runs import flow_mcps, run_mcps
 from regionlab.spec import Registry
@@ -39,6 +40,7 @@ def build_mcps(registry: Registry, facts: CatalogFacts) -> list[MCP]:
     mcps += initiative_mcps(registry, facts, when)
     mcps += run_mcps(registry, facts)
     mcps += run_event_mcps(registry, facts)
+    mcps += profile_mcps(registry, facts)
     return mcps
 
 

@@ -22,6 +22,18 @@ class _Facts(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ColumnProfile(_Facts):
+    """Counts about one published column of the current snapshot: never a value.
+
+    Null and distinct counts only; no minimum, maximum, mean or sample, because
+    for person-level and free-text columns any of those would be a value.
+    """
+
+    name: str
+    null_count: int
+    distinct_count: int
+
+
 class ProductFacts(_Facts):
     """The current published state of one product."""
 
@@ -37,6 +49,8 @@ class ProductFacts(_Facts):
     #: ``<file>: <reason>`` when the product's newest delivery was rejected (value-free,
     #: from the delivery log): its previous snapshot is still the current one.
     last_delivery_rejected: str | None = None
+    #: Per published column of the current snapshot: null and distinct counts.
+    columns: list[ColumnProfile] = Field(default_factory=list)
 
 
 class QualityRun(_Facts):

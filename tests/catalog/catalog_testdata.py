@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from catalog.erasure_facts import ErasureFacts
-from catalog.facts import CatalogFacts, PipelineRun, ProductFacts, QualityRun
+from catalog.facts import CatalogFacts, ColumnProfile, PipelineRun, ProductFacts, QualityRun
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Registry, load_domains
 
@@ -69,6 +69,11 @@ def fixed_facts() -> CatalogFacts:
                 published_at=T0 + dt.timedelta(minutes=5),
                 key_id="a1b2c3d4e5f60718",
                 run_id="run-0002",
+                columns=[
+                    ColumnProfile(name="person_key", null_count=0, distinct_count=1200),
+                    ColumnProfile(name="sex", null_count=0, distinct_count=2),
+                    ColumnProfile(name="death_month", null_count=1100, distinct_count=37),
+                ],
             ),
             "patient_administration/contacts": ProductFacts(
                 snapshot_id=8,

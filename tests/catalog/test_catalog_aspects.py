@@ -1,0 +1,61 @@
+"""The aspects a DataHub user navigates by: profile, last update, links, properties, paths."""
+
+from __future__ import annotations
+
+import pytest
+from catalog_testdata import T0
+
+from catalog import urns
+from catalog.emit import build_mcps
+from catalog.facts import millis
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+#: Profile keys that would carry a value of the data; the catalogue never fills them.
+VALUE_KEYS = {
+    "min",
+    "max",
+    "mean",
+    "median",
+    "stdev",
+    "quantiles",
+    "distinctValueFrequencies",
+    "histogram",
+    "sampleValues",
+}
+
+
+def _aspects(mcps, urn: str, name: str) -> list[dict]:
+    return [m.aspect.to_obj() for m in mcps if m.entityUrn == urn and m.aspectName == name]
+
+
+def test_dataset_profile_holds_counts_only(registry, facts):
+    mcps = build_mcps(registry, facts)
+    persons = registry.products["population/persons"]
+    [profile] = _aspects(mcps, urns.product_dataset(persons), "datasetProfile")
+    assert profile["rowCount"] == 1200
+    assert profile["columnCount"] == len(persons.published_columns)
+    assert profile["timestampMillis"] == millis(T0) + 5 * 60 * 1000  # the publish time
+    fields = {f["fieldPath"]: f for f in profile["fieldProfiles"]}
+    assert fields["death_month"]["nullCount"] == 1100
+    assert fields["death_month"]["nullProportion"] == pytest.approx(1100 / 1200)
+    assert fields["sex"]["uniqueCount"] == 2
+    assert fields["person_key"]["uniqueProportion"] == 1.0
+    for field in fields.values():
+        assert not VALUE_KEYS & {k for k, v in field.items() if v is not None}, field
+    # a product never published has no profile
+    readmissions = urns.product_dataset("research/readmissions_30d")
+    unpublished = facts.model_copy(
+        update={"products": {k: v for k, v in facts.products.items() if "readm" not in k}}
+    )
+    assert not _aspects(build_mcps(registry, unpublished), readmissions, "datasetProfile")
+
+
+def test_operation_says_when_the_product_was_last_published(registry, facts):
+    mcps = build_mcps(registry, facts)
+    contacts = urns.product_dataset("patient_administration/contacts")
+    [operation] = _aspects(mcps, contacts, "operation")
+    published = millis(facts.products["patient_administration/contacts"].published_at)
+    assert operation["lastUpdatedTimestamp"] == published
+    assert operation["numAffectedRows"] == 5400
+    assert operation["customProperties"] == {"snapshot_id": "8", "run_id": "run-0002"}
