@@ -21,6 +21,8 @@ from datahub.metadata.schema_classes import (
     DatasetPropertiesClass,
     DateTypeClass,
     DomainsClass,
+    InstitutionalMemoryClass,
+    InstitutionalMemoryMetadataClass,
     NumberTypeClass,
     OtherSchemaClass,
     PlatformTypeClass,
@@ -38,8 +40,9 @@ from catalog.common import MCP, ownership, proposal, props, stamp, tags, terms
 from catalog.domains import CLASSIFICATION_TAGS
 from catalog.erasure_facts import custom_properties as erasure_properties
 from catalog.facts import CatalogFacts
+from catalog.links import CatalogueLinks
 from regionlab.spec import Product, Registry
-from regionlab.spec.vocab import Classification, CodeSystem, ColumnType
+from regionlab.spec.vocab import AccessLevel, Classification, CodeSystem, ColumnType
 
 PRODUCT_SUBTYPE = "Data Product Table"
 SOURCE_SUBTYPE = "Source Extract"
@@ -138,7 +141,29 @@ def product_properties(product: Product, facts: CatalogFacts) -> dict[str, str]:
     )
 
 
-def product_dataset_mcps(product: Product, facts: CatalogFacts, when: int) -> Iterator[MCP]:
+def institutional_memory(
+    product: Product, links: CatalogueLinks, when: int
+) -> InstitutionalMemoryClass:
+    """Links a DataHub user follows: the site's product page, the data contract and, for a
+    product offered under a permit, the access application on the access service."""
+    found = [
+        (links.product_page(product.ref), "Produktets side i regionens datakatalog"),
+        (links.contract(product.ref), "Datakontrakt (ODCS): skema, kvalitetsregler, vilkår"),
+    ]
+    application = links.access_application(product.ref)
+    if application and product.offered and product.access_level is not AccessLevel.public:
+        found.append((application, "Ansøg om adgang (regionens adgangstjeneste)"))
+    return InstitutionalMemoryClass(
+        elements=[
+            InstitutionalMemoryMetadataClass(url=url, description=text, createStamp=stamp(when))
+            for url, text in found
+        ]
+    )
+
+
+def product_dataset_mcps(
+    product: Product, facts: CatalogFacts, when: int, links: CatalogueLinks | None = None
+) -> Iterator[MCP]:
     urn = urns.product_dataset(product)
     yield proposal(
         urn,
@@ -170,6 +195,8 @@ def product_dataset_mcps(product: Product, facts: CatalogFacts, when: int) -> It
     yield from _common(urn, product, PRODUCT_SUBTYPE, when)
     if term_aspect := terms(product.glossary_terms, when):
         yield proposal(urn, term_aspect, when)
+    if links is not None:
+        yield proposal(urn, institutional_memory(product, links, when), when)
 
 
 def source_dataset_mcps(product: Product, when: int) -> Iterator[MCP]:
@@ -229,9 +256,11 @@ def platform_mcps(registry: Registry, when: int) -> Iterator[MCP]:
         )
 
 
-def dataset_mcps(registry: Registry, facts: CatalogFacts, when: int) -> Iterator[MCP]:
+def dataset_mcps(
+    registry: Registry, facts: CatalogFacts, when: int, links: CatalogueLinks | None = None
+) -> Iterator[MCP]:
     for product in sorted(registry.products.values(), key=lambda p: p.ref):
-        yield from product_dataset_mcps(product, facts, when)
+        yield from product_dataset_mcps(product, facts, when, links)
         if product.source is not None:
             yield from source_dataset_mcps(product, when)
 

@@ -26,6 +26,7 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
 from catalog.facts import CatalogFacts
 from catalog.lake_stats import ProductStats
+from catalog.links import CatalogueLinks
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
 from regionlab.spec.region import Agent, RegionCatalogue
@@ -126,7 +127,7 @@ def dataset_uri(region: RegionCatalogue, ref: str) -> URIRef:
 
 
 def landing_page(region: RegionCatalogue, ref: str) -> URIRef:
-    return URIRef(f"{str(region.catalogue_url).rstrip('/')}/#/produkt/{ref}")
+    return URIRef(CatalogueLinks.from_region(region).product_page(ref))
 
 
 def personal_data(product: Product) -> list[str]:
@@ -160,8 +161,7 @@ def temporal_resolution(product: Product) -> str | None:
 
 def contract_url(region: RegionCatalogue, ref: str) -> URIRef:
     """Where the product's ODCS data contract is published beside the catalogue."""
-    domain, _, name = ref.partition("/")
-    return URIRef(f"{str(region.catalogue_url).rstrip('/')}/odcs/{domain}/{name}.odcs.yaml")
+    return URIRef(CatalogueLinks.from_region(region).contract(ref))
 
 
 def is_row_level(product: Product) -> bool:

@@ -14,6 +14,7 @@ from catalog.emit import build_mcps, entity_counts
 from catalog.facts import millis
 from catalog.labeling import labeling_mcps, load_manifests
 from catalog.lake_facts import facts_from_lake
+from catalog.links import region_links
 from catalog.sinks import rest_target, write_json, write_lite, write_rest
 from regionlab.spec import Registry, load_domains
 from regionlab.steps import step
@@ -34,7 +35,7 @@ def emit_catalog(registry: Registry | None = None, *, lite: bool = True) -> Emit
     with step("lake_facts"):
         facts = facts_from_lake(registry)
     with step("build_proposals"):
-        mcps = build_mcps(registry, facts)
+        mcps = build_mcps(registry, facts, region_links())
         mcps += labeling_mcps(load_manifests(), millis(facts.generated_at))
     with step("sink_json"):
         json_path = write_json(mcps)

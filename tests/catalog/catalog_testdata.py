@@ -7,6 +7,7 @@ from pathlib import Path
 
 from catalog.erasure_facts import ErasureFacts
 from catalog.facts import CatalogFacts, ColumnProfile, PipelineRun, ProductFacts, QualityRun
+from catalog.links import CatalogueLinks
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Registry, load_domains
 
@@ -16,6 +17,10 @@ GOLDEN = HERE / "golden" / "metadata.json"
 UPDATE_GOLDEN_ENV = "REGIONLAB_UPDATE_GOLDEN"
 
 T0 = dt.datetime(2025, 3, 1, 6, 0, tzinfo=dt.UTC)
+#: The region's addresses as the golden emission links them.
+LINKS = CatalogueLinks(
+    site="https://data.example.dk/katalog", access_service="https://data.example.dk/adgang"
+)
 
 # Planted secrets: none of these may ever appear in the emitted metadata.
 PLANTED_CPR = "010203-1234"

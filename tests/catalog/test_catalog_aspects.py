@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from catalog_testdata import T0
+from catalog_testdata import LINKS, T0
 
 from catalog import urns
 from catalog.emit import build_mcps
 from catalog.facts import millis
+from catalog.links import CatalogueLinks
+from regionlab.spec.vocab import AccessLevel
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -59,3 +61,42 @@ def test_operation_says_when_the_product_was_last_published(registry, facts):
     assert operation["lastUpdatedTimestamp"] == published
     assert operation["numAffectedRows"] == 5400
     assert operation["customProperties"] == {"snapshot_id": "8", "run_id": "run-0002"}
+
+
+def _links(mcps, urn: str) -> dict[str, str]:
+    [memory] = _aspects(mcps, urn, "institutionalMemory")
+    return {e["url"]: e["description"] for e in memory["elements"]}
+
+
+def test_links_to_site_page_contract_and_access_application(registry, facts):
+    mcps = build_mcps(registry, facts, LINKS)
+    links = _links(mcps, urns.product_dataset("population/persons"))
+    assert list(links) == [
+        "https://data.example.dk/katalog/#/produkt/population/persons",
+        "https://data.example.dk/katalog/odcs/population/persons.odcs.yaml",
+        "https://data.example.dk/adgang/permits/apply?product=population%2Fpersons",
+    ]
+    assert all(links.values())
+    # a public product needs no application; without an access service there is no form
+    persons = registry.products["population/persons"]
+    public = persons.model_copy(update={"access_level": AccessLevel.public})
+    changed = registry.model_copy(update={"products": {**registry.products, persons.ref: public}})
+    assert len(_links(build_mcps(changed, facts, LINKS), urns.product_dataset(persons))) == 2
+    no_service = CatalogueLinks(site=LINKS.site)
+    assert len(_links(build_mcps(registry, facts, no_service), urns.product_dataset(persons))) == 2
+    # without links (no catalog.yaml) the datasets carry none
+    assert not _aspects(
+        build_mcps(registry, facts), urns.product_dataset(persons), "institutionalMemory"
+    )
+
+
+def test_links_come_from_the_region_file(monkeypatch):
+    from catalog.links import region_links
+    from regionlab.settings import PROJECT_ROOT
+
+    monkeypatch.setenv("REGIONLAB_DOMAINS", str(PROJECT_ROOT / "domains"))
+    links = region_links()
+    assert links is not None and links.site == "https://data.rsyd.dk/katalog"
+    assert links.access_application("a/b") == (
+        "https://data.rsyd.dk/adgang/permits/apply?product=a%2Fb"
+    )

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from catalog_testdata import GOLDEN, UPDATE_GOLDEN_ENV
+from catalog_testdata import GOLDEN, LINKS, UPDATE_GOLDEN_ENV
 from datahub.testing.compare_metadata_json import diff_metadata_json, load_json_file
 from datahub.testing.mcp_diff import MCPDiff
 
@@ -25,7 +25,7 @@ from regionlab.spec.vocab import OwnerRole
 
 
 def _emit(registry: Registry, facts, path: Path) -> list[dict]:
-    write_json(build_mcps(registry, facts), path)
+    write_json(build_mcps(registry, facts, LINKS), path)
     return load_json_file(path)
 
 
@@ -55,7 +55,7 @@ def test_emission_is_deterministic_and_all_upserts(registry, facts, tmp_path):
 
 
 def test_entity_counts_cover_every_kind(registry, facts):
-    counts = entity_counts(build_mcps(registry, facts))
+    counts = entity_counts(build_mcps(registry, facts, LINKS))
     assert counts["dataset"] == 3 + 2  # three product tables, two source extracts
     assert counts["dataProduct"] == 3
     assert counts["domain"] == 3
