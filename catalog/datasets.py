@@ -41,6 +41,7 @@ from catalog.domains import CLASSIFICATION_TAGS
 from catalog.erasure_facts import custom_properties as erasure_properties
 from catalog.facts import CatalogFacts
 from catalog.links import CatalogueLinks
+from catalog.properties import assignments, browse_path, product_values
 from regionlab.spec import Product, Registry
 from regionlab.spec.vocab import AccessLevel, Classification, CodeSystem, ColumnType
 
@@ -197,6 +198,7 @@ def product_dataset_mcps(
         yield proposal(urn, term_aspect, when)
     if links is not None:
         yield proposal(urn, institutional_memory(product, links, when), when)
+    yield proposal(urn, assignments(product_values(product), when), when)
 
 
 def source_dataset_mcps(product: Product, when: int) -> Iterator[MCP]:
@@ -270,3 +272,4 @@ def _common(urn: str, product: Product, subtype: str, when: int) -> Iterator[MCP
     yield proposal(urn, DomainsClass(domains=[urns.domain(product.domain)]), when)
     yield proposal(urn, ownership(product.owners, when), when)
     yield proposal(urn, StatusClass(removed=False), when)
+    yield proposal(urn, browse_path(product), when)

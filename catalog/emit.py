@@ -14,6 +14,7 @@ from catalog.lineage import lineage_mcps
 from catalog.links import CatalogueLinks
 from catalog.people import corpuser_mcps
 from catalog.profiling import profile_mcps
+from catalog.properties import definition_mcps
 from catalog.quality import assertion_mcps, run_event_mcps
 from catalog.runs import flow_mcps, run_mcps
 from regionlab.spec import Registry
@@ -34,6 +35,7 @@ def build_mcps(
     when = millis(facts.generated_at)
     mcps: list[MCP] = []
     mcps += tag_mcps(when)
+    mcps += definition_mcps(when)
     mcps += corpuser_mcps(registry, when)
     mcps += glossary_mcps(registry, when)
     mcps += domain_mcps(registry, when)

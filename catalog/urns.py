@@ -93,6 +93,10 @@ def schema_field(dataset_urn: str, column: str) -> str:
     return b.make_schema_field_urn(dataset_urn, column)
 
 
+def structured_property(qualified_name: str) -> str:
+    return f"urn:li:structuredProperty:{qualified_name}"
+
+
 def application(initiative_id: str) -> str:
     return f"urn:li:application:{initiative_id}"
 

@@ -100,3 +100,38 @@ def test_links_come_from_the_region_file(monkeypatch):
     assert links.access_application("a/b") == (
         "https://data.rsyd.dk/adgang/permits/apply?product=a%2Fb"
     )
+
+
+def test_access_level_and_legal_basis_are_filterable_structured_properties(registry, facts):
+    mcps = build_mcps(registry, facts, LINKS)
+    defs = {m.entityUrn: m.aspect for m in mcps if m.aspectName == "propertyDefinition"}
+    access = urns.structured_property("regionlab.access_level")
+    legal = urns.structured_property("regionlab.legal_basis")
+    assert {access, legal} <= set(defs)
+    assert sum(m.aspectName == "propertyDefinition" and m.entityUrn == access for m in mcps) == 1
+    assert {v.value for v in defs[access].allowedValues} == {a.value for a in AccessLevel}
+    assert defs[legal].cardinality == "MULTIPLE"
+    settings = {m.entityUrn: m.aspect for m in mcps if m.aspectName == "structuredPropertySettings"}
+    assert settings[access].showInSearchFilters and settings[legal].showInSearchFilters
+    for ref, product in registry.products.items():
+        [assigned] = [
+            m.aspect
+            for m in mcps
+            if m.entityUrn == urns.product_dataset(ref) and m.aspectName == "structuredProperties"
+        ]
+        values = {p.propertyUrn: p.values for p in assigned.properties}
+        assert values[access] == [product.access_level.value]
+        assert values[legal][0] == f"GDPR {product.legal_basis.gdpr_article_6}"
+        assert set(product.legal_basis.national) <= set(values[legal])
+
+
+def test_browse_paths_go_domain_then_product(registry, facts):
+    mcps = build_mcps(registry, facts, LINKS)
+    for ref, product in registry.products.items():
+        expected = [urns.domain(product.domain), urns.data_product(product)]
+        datasets = [urns.product_dataset(ref)]
+        if product.source is not None:
+            datasets.append(urns.source_dataset(product))
+        for urn in datasets:
+            [paths] = _aspects(mcps, urn, "browsePathsV2")
+            assert [e["urn"] for e in paths["path"]] == expected, urn
