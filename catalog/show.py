@@ -84,6 +84,11 @@ def product_card(lite: DataHubLiteLocal, ref: str) -> ProductCard:
             f"DataHub Lite has no dataset for product {ref!r}; check the product id "
             "(`<domain>/<product>`) or run `regionlab catalog emit`"
         )
+    if (aspects.get("status") or {}).get("removed"):
+        raise UserError(
+            f"product {ref!r} was removed from the catalogue (its spec left domains/); "
+            "DataHub Lite keeps its history only"
+        )
     props = aspects.get("datasetProperties", {})
     schema = aspects.get("schemaMetadata", {})
     lineage = aspects.get("upstreamLineage", {})
