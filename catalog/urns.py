@@ -89,6 +89,11 @@ def assertion(product: Product | str, check: str) -> str:
     return b.make_assertion_urn(f"regionlab.{domain_id}.{name}.{check}")
 
 
+def data_contract(product: Product | str) -> str:
+    domain_id, name = _split(product)
+    return f"urn:li:dataContract:regionlab.{domain_id}.{name}"
+
+
 def schema_field(dataset_urn: str, column: str) -> str:
     return b.make_schema_field_urn(dataset_urn, column)
 

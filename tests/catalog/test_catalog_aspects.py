@@ -135,3 +135,83 @@ def test_browse_paths_go_domain_then_product(registry, facts):
         for urn in datasets:
             [paths] = _aspects(mcps, urn, "browsePathsV2")
             assert [e["urn"] for e in paths["path"]] == expected, urn
+
+
+def _assertion_infos(mcps) -> dict[str, object]:
+    return {m.entityUrn: m.aspect for m in mcps if m.aspectName == "assertionInfo"}
+
+
+def test_rules_become_native_assertions_where_one_fits(registry, facts):
+    infos = _assertion_infos(build_mcps(registry, facts, LINKS))
+    persons = registry.products["population/persons"]
+    dataset = urns.product_dataset(persons)
+
+    def info(check: str):
+        return infos[urns.assertion(persons, check)]
+
+    fresh = info("fresh_extract")
+    assert fresh.type == "FRESHNESS" and fresh.customAssertion is None
+    assert fresh.freshnessAssertion.entity == dataset
+    assert fresh.freshnessAssertion.schedule.fixedInterval.unit == "DAY"
+    assert fresh.freshnessAssertion.schedule.fixedInterval.multiple == 35
+    volume = info("has_rows")
+    assert volume.type == "VOLUME" and volume.volumeAssertion.type == "ROW_COUNT_TOTAL"
+    assert volume.volumeAssertion.rowCountTotal.operator == "GREATER_THAN_OR_EQUAL_TO"
+    assert volume.volumeAssertion.rowCountTotal.parameters.value.value == "1"
+    unique = info("person_key_unique").fieldAssertion
+    assert unique.fieldPath == "person_key"
+    assert unique.fieldMetricAssertion.metric == "UNIQUE_PERCENTAGE"
+    in_set = info("sex_valid").fieldAssertion.fieldValuesAssertion
+    assert in_set.operator == "IN" and in_set.parameters.value.type == "SET"
+    assert in_set.failThreshold.type == "COUNT" and in_set.failThreshold.value == 0
+    complete = info("municipality_complete").fieldAssertion.fieldMetricAssertion
+    assert complete.metric == "NULL_PERCENTAGE" and complete.operator == "LESS_THAN_OR_EQUAL_TO"
+    assert info("age_band_valid").fieldAssertion.fieldValuesAssertion.operator == "REGEX_MATCH"
+    # no native type says the same: code lists, not-in-future stay CUSTOM, and say their kind
+    for check in ("municipality_in_region", "death_not_in_future"):
+        assert info(check).type == "CUSTOM", check
+        assert info(check).customProperties["rule_type"] == info(check).customAssertion.type
+    # platform checks no spec declares stay CUSTOM
+    assert info("privacy_identifier_scan").type == "CUSTOM"
+    kinds = {i.type for i in infos.values()}
+    assert {"FRESHNESS", "VOLUME", "FIELD", "CUSTOM"} <= kinds
+
+
+def test_a_data_contract_per_product_links_its_rule_assertions(registry, facts):
+    mcps = build_mcps(registry, facts, LINKS)
+    for ref, product in registry.products.items():
+        contract = next(
+            m.aspect
+            for m in mcps
+            if m.entityUrn == urns.data_contract(product)
+            and m.aspectName == "dataContractProperties"
+        )
+        assert contract.entity == urns.product_dataset(ref)
+        linked = [c.assertion for c in (contract.freshness or []) + (contract.dataQuality or [])]
+        assert sorted(linked) == sorted(urns.assertion(product, r.id) for r in product.quality)
+        fresh = {urns.assertion(product, r.id) for r in product.quality if r.type == "freshness"}
+        assert {c.assertion for c in contract.freshness or []} == fresh
+
+
+@pytest.mark.slow
+def test_datahub_check_metadata_file_accepts_the_emission(registry, facts, tmp_path):
+    """DataHub's own validator reads every aspect (profiles, contracts, native assertions)."""
+    import os
+    import subprocess
+    import sys
+
+    from catalog.sinks import write_json
+
+    path = write_json(build_mcps(registry, facts, LINKS), tmp_path / "metadata.json")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "DATAHUB_TELEMETRY_ENABLED": "false"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "datahub", "check", "metadata-file", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "all valid" in proc.stdout + proc.stderr
