@@ -42,6 +42,7 @@ from catalog.erasure_facts import custom_properties as erasure_properties
 from catalog.facts import CatalogFacts
 from catalog.links import CatalogueLinks
 from catalog.properties import assignments, browse_path, product_values
+from catalog.quality_label import QualityLabel, label_properties, label_values, quality_label
 from regionlab.spec import Product, Registry
 from regionlab.spec.vocab import AccessLevel, Classification, CodeSystem, ColumnType
 
@@ -101,7 +102,9 @@ def _schema(
     )
 
 
-def product_properties(product: Product, facts: CatalogFacts) -> dict[str, str]:
+def product_properties(
+    product: Product, facts: CatalogFacts, label: QualityLabel | None = None
+) -> dict[str, str]:
     """The custom properties of a product table: the spec's promises and the lake's state.
 
     Retention and erasure appear as the ``regionlab.*`` properties of
@@ -138,6 +141,7 @@ def product_properties(product: Product, facts: CatalogFacts) -> dict[str, str]:
             "last_run_id": state.run_id,
             "last_delivery_rejected": state.last_delivery_rejected,
             **(erasure_properties(erasure) if erasure is not None else {}),
+            **(label_properties(label) if label is not None else {}),
         }
     )
 
@@ -163,7 +167,11 @@ def institutional_memory(
 
 
 def product_dataset_mcps(
-    product: Product, facts: CatalogFacts, when: int, links: CatalogueLinks | None = None
+    product: Product,
+    facts: CatalogFacts,
+    when: int,
+    links: CatalogueLinks | None = None,
+    label: QualityLabel | None = None,
 ) -> Iterator[MCP]:
     urn = urns.product_dataset(product)
     yield proposal(
@@ -173,7 +181,7 @@ def product_dataset_mcps(
             name=product.title,
             qualifiedName=urns.product_dataset_name(product.domain, product.id),
             description=product.description.strip(),
-            customProperties=product_properties(product, facts),
+            customProperties=product_properties(product, facts, label),
             tags=sorted(product.keywords),
         ),
         when,
@@ -198,7 +206,8 @@ def product_dataset_mcps(
         yield proposal(urn, term_aspect, when)
     if links is not None:
         yield proposal(urn, institutional_memory(product, links, when), when)
-    yield proposal(urn, assignments(product_values(product), when), when)
+    values = product_values(product) | (label_values(label) if label is not None else {})
+    yield proposal(urn, assignments(values, when), when)
 
 
 def source_dataset_mcps(product: Product, when: int) -> Iterator[MCP]:
@@ -262,7 +271,8 @@ def dataset_mcps(
     registry: Registry, facts: CatalogFacts, when: int, links: CatalogueLinks | None = None
 ) -> Iterator[MCP]:
     for product in sorted(registry.products.values(), key=lambda p: p.ref):
-        yield from product_dataset_mcps(product, facts, when, links)
+        label = quality_label(product, registry, facts)
+        yield from product_dataset_mcps(product, facts, when, links, label)
         if product.source is not None:
             yield from source_dataset_mcps(product, when)
 

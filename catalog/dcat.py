@@ -24,7 +24,7 @@ from pathlib import Path
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
-from catalog.facts import CatalogFacts
+from catalog.facts import CatalogFacts, newest_extract
 from catalog.lake_stats import ProductStats
 from catalog.links import CatalogueLinks
 from regionlab.settings import get_settings
@@ -189,27 +189,6 @@ def health_themes(product: Product) -> list[str]:
         if c.value in _THEMES_BY_CATEGORY
     }
     return sorted(themes)
-
-
-def newest_extract(product: Product, registry: Registry, facts: CatalogFacts) -> dt.date | None:
-    """The newest extract a product's rows come from: its own, or its sources' newest."""
-    if product.source is not None:
-        return facts.product(product.ref).newest_extract
-    found: list[dt.date] = []
-    seen: set[str] = set()
-    todo = list(product.upstream)
-    while todo:
-        ref = todo.pop()
-        if ref in seen or ref not in registry.products:
-            continue
-        seen.add(ref)
-        upstream = registry.products[ref]
-        if upstream.source is not None:
-            if (day := facts.product(ref).newest_extract) is not None:
-                found.append(day)
-        else:
-            todo.extend(upstream.upstream)
-    return max(found) if found else None
 
 
 def clamp_coverage(

@@ -15,7 +15,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from catalog.erasure_facts import ErasureFacts
+from catalog.lake_stats import ProductStats
 from regionlab.results import CheckResult
+from regionlab.spec import Product, Registry
 
 
 class _Facts(BaseModel):
@@ -108,6 +110,8 @@ class CatalogFacts(_Facts):
     initiatives: list[Initiative] = Field(default_factory=list)
     #: Retention and erasure per product, from the erasure register (counts only).
     erasure: dict[str, ErasureFacts] = Field(default_factory=dict)
+    #: Aggregates over each product's current snapshot (individuals, ages, coverage).
+    stats: dict[str, ProductStats] = Field(default_factory=dict)
 
     def product(self, ref: str) -> ProductFacts:
         return self.products.get(ref) or ProductFacts()
@@ -120,3 +124,24 @@ def millis(value: dt.datetime | dt.date) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return int(value.timestamp() * 1000)
+
+
+def newest_extract(product: Product, registry: Registry, facts: CatalogFacts) -> dt.date | None:
+    """The newest extract a product's rows come from: its own, or its sources' newest."""
+    if product.source is not None:
+        return facts.product(product.ref).newest_extract
+    found: list[dt.date] = []
+    seen: set[str] = set()
+    todo = list(product.upstream)
+    while todo:
+        ref = todo.pop()
+        if ref in seen or ref not in registry.products:
+            continue
+        seen.add(ref)
+        upstream = registry.products[ref]
+        if upstream.source is not None:
+            if (day := facts.product(ref).newest_extract) is not None:
+                found.append(day)
+        else:
+            todo.extend(upstream.upstream)
+    return max(found) if found else None

@@ -30,6 +30,7 @@ from catalog.facts import (
     ProductFacts,
     QualityRun,
 )
+from catalog.lake_stats import stats_from
 from catalog.safety import looks_like_values
 from regionlab import lake
 from regionlab.errors import UserError
@@ -258,6 +259,7 @@ def facts_from_lake(registry: Registry, now: dt.datetime | None = None) -> Catal
             runs=_runs(con, quality),
             initiatives=_initiatives(con),
             erasure=erasure,
+            stats=stats_from(con, registry),
         )
     finally:
         con.close()

@@ -27,6 +27,7 @@ from datahub.metadata.schema_classes import (
 
 from catalog import urns
 from catalog.common import MCP, proposal, stamp
+from catalog.quality_label import LABEL_LEVEL, LABEL_SCORE, LEVELS, NO_LEVEL
 from regionlab.spec import Product
 from regionlab.spec.vocab import AccessLevel
 
@@ -75,6 +76,19 @@ def definitions() -> list[StructuredPropertyDefinitionClass]:
             "Adgangsniveau",
             "EU-adgangsniveau (HealthDCAT-AP dct:accessRights) fra produktets spec.",
             allowed=[(level.value, _ACCESS_TEXT[level]) for level in AccessLevel],
+        ),
+        definition(
+            LABEL_LEVEL,
+            "EHDS-kvalitetsmærke",
+            "Datakvalitets- og anvendelighedsmærke (EHDS art. 78), beregnet af platformen "
+            "fra dokumentation, kvalitetshistorik, dækning, tilgængelighed og berigelser.",
+            allowed=[(code, title) for _, code, title in LEVELS] + [NO_LEVEL],
+        ),
+        definition(
+            LABEL_SCORE,
+            "EHDS-kvalitetsscore",
+            "Mærkets samlede score 0–100 (vægtet sum af mærkets elementer).",
+            value_type=NUMBER,
         ),
         definition(
             LEGAL_BASIS,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from catalog.erasure_facts import ErasureFacts
 from catalog.facts import CatalogFacts, ColumnProfile, PipelineRun, ProductFacts, QualityRun
+from catalog.lake_stats import ProductStats
 from catalog.links import CatalogueLinks
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Registry, load_domains
@@ -158,6 +159,18 @@ def fixed_facts() -> CatalogFacts:
                     results=[_result("days_within_window", Status.passed, 0, 310)],
                 ),
             ],
+        },
+        stats={
+            "population/persons": ProductStats(
+                individuals=1200,
+                coverage_start=dt.date(2015, 1, 1),
+                coverage_end=dt.date(2025, 2, 1),
+            ),
+            "patient_administration/contacts": ProductStats(
+                individuals=900,
+                coverage_start=dt.date(2020, 3, 1),
+                coverage_end=dt.date(2025, 2, 28),
+            ),
         },
         runs=[
             PipelineRun(

@@ -118,11 +118,15 @@ def test_changed_lineage_edge_shows_up_as_an_upstream_lineage_diff(registry, fac
     diff = _diff(_emit(mutated, facts, tmp_path / "after.json"), golden)
     dataset = urns.product_dataset(derived)
     assert "upstreamLineage" in diff.aspect_changes[dataset]
-    # the only other effects: the job's and its run's inputs and the `derived_from` property
+    # the only other effects: the job's and its run's inputs, the `derived_from` property, and
+    # the quality label of persons (now used by a derived product: an enrichment)
     changed = {(urn, aspect) for urn, aspects in diff.aspect_changes.items() for aspect in aspects}
+    persons = urns.product_dataset("population/persons")
     assert changed == {
         (dataset, "upstreamLineage"),
         (dataset, "datasetProperties"),
+        (persons, "datasetProperties"),
+        (persons, "structuredProperties"),
         (urns.job(derived), "dataJobInputOutput"),
         (urns.run_instance("run-0002", derived), "dataProcessInstanceInput"),
     }
