@@ -27,6 +27,14 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 from catalog.facts import CatalogFacts, newest_extract
 from catalog.lake_stats import ProductStats
 from catalog.links import CatalogueLinks
+from catalog.quality_label import (
+    DIMENSION_TITLES,
+    DIMENSIONS,
+    ELEMENT_TITLES,
+    WEIGHTS,
+    QualityLabel,
+    quality_label,
+)
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
 from regionlab.spec.region import Agent, RegionCatalogue
@@ -563,6 +571,7 @@ def _dataset(
             if other != product.ref and facts.product(other).key_id == state.key_id:
                 g.add((ds, DCTERMS.relation, dataset_uri(region, other)))
     _quality_annotation(b, ds, product, facts)
+    _quality_label(b, ds, quality_label(product, registry, facts), facts)
     return ds
 
 
@@ -586,6 +595,59 @@ def _quality_annotation(b: _Builder, ds: URIRef, product: Product, facts: Catalo
     g.add((note, OA.hasTarget, ds))
     g.add((note, OA.motivatedBy, DQV.qualityAssessment))
     g.add((note, OA.hasBody, landing_page(b.region, product.ref)))
+    g.add((note, RDFS.comment, b.text(text)))
+    g.add((ds, DQV.hasQualityAnnotation, note))
+
+
+def _label_vocabulary(b: _Builder) -> None:
+    """The label's category, dimensions and metrics (DQV), once per export."""
+    g = b.g
+    category = b.node("quality/ehds-label")
+    g.add((category, RDF.type, DQV.Category))
+    g.add((category, SKOS.prefLabel, b.text("EHDS-datakvalitets- og anvendelighedsmærke")))
+    g.add((category, RDFS.seeAlso, EHDS))
+    elements = [(k, ELEMENT_TITLES[k]) for k in WEIGHTS]
+    dimensions = [(f"technical_quality/{k}", DIMENSION_TITLES[k]) for k in DIMENSIONS]
+    for key, title in [*elements, *dimensions, ("score", "Samlet score (0–100)")]:
+        dimension = b.node(f"quality/dimension/{key.split('/')[-1]}")
+        g.add((dimension, RDF.type, DQV.Dimension))
+        g.add((dimension, SKOS.prefLabel, b.text(title)))
+        g.add((dimension, DQV.inCategory, category))
+        metric = b.node(f"quality/metric/{key}")
+        g.add((metric, RDF.type, DQV.Metric))
+        g.add((metric, SKOS.prefLabel, b.text(title)))
+        g.add((metric, DQV.inDimension, dimension))
+        g.add((metric, DQV.expectedDataType, XSD.integer if key == "score" else XSD.decimal))
+
+
+def _quality_label(b: _Builder, ds: URIRef, label: QualityLabel, facts: CatalogFacts) -> None:
+    """The EHDS label (art. 78) as DQV: one measurement per element and per technical
+    dimension measured, and a certificate naming the level (what the site shows)."""
+    g, ref = b.g, label.product_ref
+    values: list[tuple[str, Literal]] = [
+        (e.key, Literal(f"{e.score:.3f}", datatype=XSD.decimal)) for e in label.elements
+    ]
+    values += [
+        (f"technical_quality/{k}", Literal(f"{v:.3f}", datatype=XSD.decimal))
+        for k, v in label.dimensions.items()
+        if v is not None
+    ]
+    values.append(("score", Literal(label.score, datatype=XSD.integer)))
+    for key, value in values:
+        measurement = b.node(f"quality/measurement/{ref}/{key}")
+        g.add((measurement, RDF.type, DQV.QualityMeasurement))
+        g.add((measurement, DQV.computedOn, ds))
+        g.add((measurement, DQV.isMeasurementOf, b.node(f"quality/metric/{key}")))
+        g.add((measurement, DQV.value, value))
+        g.add((measurement, DCTERMS.date, Literal(facts.generated_at.date(), datatype=XSD.date)))
+        g.add((ds, DQV.hasQualityMeasurement, measurement))
+    note = b.node(f"quality/label/{ref}")
+    g.add((note, RDF.type, DQV.QualityCertificate))
+    g.add((note, OA.hasTarget, ds))
+    g.add((note, OA.motivatedBy, DQV.qualityAssessment))
+    g.add((note, OA.hasBody, landing_page(b.region, ref)))
+    parts = "; ".join(f"{e.title} {e.score:.2f} ({e.basis})" for e in label.elements)
+    text = f"EHDS-kvalitetsmærke (art. 78): {label.level_title}, {label.score}/100. {parts}."
     g.add((note, RDFS.comment, b.text(text)))
     g.add((ds, DQV.hasQualityAnnotation, note))
 
@@ -645,6 +707,9 @@ def build_graph(
     """
     b = _Builder(region)
     sizes = byte_sizes or {}
+    if stats and not facts.stats:  # the label reads the lake's aggregates from the facts
+        facts = facts.model_copy(update={"stats": stats})
+    _label_vocabulary(b)
     for law in (EHDS, GDPR):
         b.g.add((law, RDF.type, ELI.LegalResource))
     datasets = [
