@@ -190,6 +190,9 @@ def render(card: ProductCard) -> Group:
     for key in ("last_snapshot", "row_count", "freshness", "key_id", "access_level"):
         if key in card.properties:
             head.add_row(key, card.properties[key])
+    if level := card.properties.get("ehds_label.level"):
+        score = card.properties.get("ehds_label.score", "?")
+        head.add_row("EHDS quality label", f"{level} ({score}/100)")
     if rejected := card.properties.get("last_delivery_rejected"):
         # The previous snapshot is still current; say which delivery was refused and why.
         head.add_row(Text("last delivery rejected", style="bold red"), Text(rejected))
