@@ -198,7 +198,7 @@ def _coverage(
     if stats.coverage_start is not None and end is not None:
         years = max((end - stats.coverage_start).days, 0) / 365.25
         scores.append(min(years / FULL_COVERAGE_YEARS, 1.0))
-        parts.append(f"{years:.1f} år ({stats.coverage_start:%Y}–{end:%Y})")
+        parts.append(f"{years:.1f} år ({stats.coverage_start:%Y}–{end:%Y})".replace(".", ","))
     population = facts.stats.get(PERSONS)
     if stats.individuals is not None and population and population.individuals:
         share = min(stats.individuals / population.individuals, 1.0)

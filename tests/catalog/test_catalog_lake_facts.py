@@ -89,6 +89,9 @@ def test_facts_from_lake(registry, small_lake):
         ("age_band", 0, 1),
         ("sex", 2, 1),
     ]
+    # aggregates for the quality label; the spec's retention column is not in this table
+    assert facts.stats["population/persons"].individuals == 5
+    assert facts.stats["population/persons"].coverage_end is None
     # the derived product is not in the lake, but inherits the key id of its upstream
     derived = facts.products["research/readmissions_30d"]
     assert derived.snapshot_id is None and derived.key_id == "00aa11bb22cc33dd"
