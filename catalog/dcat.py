@@ -764,16 +764,16 @@ def byte_sizes(registry: Registry) -> dict[str, int]:
 def export_dcat(path: Path | None = None) -> tuple[Path, int]:
     """Write ``<var>/catalog/healthdcat-ap.ttl`` from specs, region config and lake."""
     from catalog.lake_facts import facts_from_lake
-    from catalog.lake_stats import product_stats
     from regionlab.spec import load_domains
     from regionlab.spec.region import load_region
 
     registry = load_domains()
     region = load_region()
+    facts = facts_from_lake(registry)  # with the lake's aggregates (one read of the lake)
     graph = build_graph(
         registry,
-        facts_from_lake(registry),
-        product_stats(registry),
+        facts,
+        facts.stats,
         region,
         synthetic=is_synthetic(),
         byte_sizes=byte_sizes(registry),
