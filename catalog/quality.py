@@ -2,8 +2,11 @@
 
 One assertion per rule of the spec (plus one per extra check the platform
 ran, e.g. the privacy gates), described by the rule's description, its Kahn
-category and severity. A run event carries pass/fail and the counts — never
-the result's ``detail`` text, and never a value.
+category and severity. A rule DataHub has a native type for (freshness,
+volume, column checks: :mod:`catalog.assertion_kinds`) is emitted as that type,
+the rest as CUSTOM; each product's rule assertions form its DataHub data
+contract. A run event carries pass/fail and the counts — never the result's
+``detail`` text, and never a value.
 """
 
 from __future__ import annotations
