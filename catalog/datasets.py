@@ -21,6 +21,8 @@ from datahub.metadata.schema_classes import (
     DatasetPropertiesClass,
     DateTypeClass,
     DomainsClass,
+    InstitutionalMemoryClass,
+    InstitutionalMemoryMetadataClass,
     NumberTypeClass,
     OtherSchemaClass,
     PlatformTypeClass,
@@ -38,8 +40,11 @@ from catalog.common import MCP, ownership, proposal, props, stamp, tags, terms
 from catalog.domains import CLASSIFICATION_TAGS
 from catalog.erasure_facts import custom_properties as erasure_properties
 from catalog.facts import CatalogFacts
+from catalog.links import CatalogueLinks
+from catalog.properties import assignments, browse_path, product_values
+from catalog.quality_label import QualityLabel, label_properties, label_values, quality_label
 from regionlab.spec import Product, Registry
-from regionlab.spec.vocab import Classification, CodeSystem, ColumnType
+from regionlab.spec.vocab import AccessLevel, Classification, CodeSystem, ColumnType
 
 PRODUCT_SUBTYPE = "Data Product Table"
 SOURCE_SUBTYPE = "Source Extract"
@@ -97,7 +102,9 @@ def _schema(
     )
 
 
-def product_properties(product: Product, facts: CatalogFacts) -> dict[str, str]:
+def product_properties(
+    product: Product, facts: CatalogFacts, label: QualityLabel | None = None
+) -> dict[str, str]:
     """The custom properties of a product table: the spec's promises and the lake's state.
 
     Retention and erasure appear as the ``regionlab.*`` properties of
@@ -134,11 +141,38 @@ def product_properties(product: Product, facts: CatalogFacts) -> dict[str, str]:
             "last_run_id": state.run_id,
             "last_delivery_rejected": state.last_delivery_rejected,
             **(erasure_properties(erasure) if erasure is not None else {}),
+            **(label_properties(label) if label is not None else {}),
         }
     )
 
 
-def product_dataset_mcps(product: Product, facts: CatalogFacts, when: int) -> Iterator[MCP]:
+def institutional_memory(
+    product: Product, links: CatalogueLinks, when: int
+) -> InstitutionalMemoryClass:
+    """Links a DataHub user follows: the site's product page, the data contract and, for a
+    product offered under a permit, the access application on the access service."""
+    found = [
+        (links.product_page(product.ref), "Produktets side i regionens datakatalog"),
+        (links.contract(product.ref), "Datakontrakt (ODCS): skema, kvalitetsregler, vilkår"),
+    ]
+    application = links.access_application(product.ref)
+    if application and product.offered and product.access_level is not AccessLevel.public:
+        found.append((application, "Ansøg om adgang (regionens adgangstjeneste)"))
+    return InstitutionalMemoryClass(
+        elements=[
+            InstitutionalMemoryMetadataClass(url=url, description=text, createStamp=stamp(when))
+            for url, text in found
+        ]
+    )
+
+
+def product_dataset_mcps(
+    product: Product,
+    facts: CatalogFacts,
+    when: int,
+    links: CatalogueLinks | None = None,
+    label: QualityLabel | None = None,
+) -> Iterator[MCP]:
     urn = urns.product_dataset(product)
     yield proposal(
         urn,
@@ -147,7 +181,7 @@ def product_dataset_mcps(product: Product, facts: CatalogFacts, when: int) -> It
             name=product.title,
             qualifiedName=urns.product_dataset_name(product.domain, product.id),
             description=product.description.strip(),
-            customProperties=product_properties(product, facts),
+            customProperties=product_properties(product, facts, label),
             tags=sorted(product.keywords),
         ),
         when,
@@ -170,6 +204,10 @@ def product_dataset_mcps(product: Product, facts: CatalogFacts, when: int) -> It
     yield from _common(urn, product, PRODUCT_SUBTYPE, when)
     if term_aspect := terms(product.glossary_terms, when):
         yield proposal(urn, term_aspect, when)
+    if links is not None:
+        yield proposal(urn, institutional_memory(product, links, when), when)
+    values = product_values(product) | (label_values(label) if label is not None else {})
+    yield proposal(urn, assignments(values, when), when)
 
 
 def source_dataset_mcps(product: Product, when: int) -> Iterator[MCP]:
@@ -229,9 +267,12 @@ def platform_mcps(registry: Registry, when: int) -> Iterator[MCP]:
         )
 
 
-def dataset_mcps(registry: Registry, facts: CatalogFacts, when: int) -> Iterator[MCP]:
+def dataset_mcps(
+    registry: Registry, facts: CatalogFacts, when: int, links: CatalogueLinks | None = None
+) -> Iterator[MCP]:
     for product in sorted(registry.products.values(), key=lambda p: p.ref):
-        yield from product_dataset_mcps(product, facts, when)
+        label = quality_label(product, registry, facts)
+        yield from product_dataset_mcps(product, facts, when, links, label)
         if product.source is not None:
             yield from source_dataset_mcps(product, when)
 
@@ -241,3 +282,4 @@ def _common(urn: str, product: Product, subtype: str, when: int) -> Iterator[MCP
     yield proposal(urn, DomainsClass(domains=[urns.domain(product.domain)]), when)
     yield proposal(urn, ownership(product.owners, when), when)
     yield proposal(urn, StatusClass(removed=False), when)
+    yield proposal(urn, browse_path(product), when)

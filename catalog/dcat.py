@@ -24,8 +24,17 @@ from pathlib import Path
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
-from catalog.facts import CatalogFacts
+from catalog.facts import CatalogFacts, newest_extract
 from catalog.lake_stats import ProductStats
+from catalog.links import CatalogueLinks
+from catalog.quality_label import (
+    DIMENSION_TITLES,
+    DIMENSIONS,
+    ELEMENT_TITLES,
+    WEIGHTS,
+    QualityLabel,
+    quality_label,
+)
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
 from regionlab.spec.region import Agent, RegionCatalogue
@@ -126,7 +135,7 @@ def dataset_uri(region: RegionCatalogue, ref: str) -> URIRef:
 
 
 def landing_page(region: RegionCatalogue, ref: str) -> URIRef:
-    return URIRef(f"{str(region.catalogue_url).rstrip('/')}/#/produkt/{ref}")
+    return URIRef(CatalogueLinks.from_region(region).product_page(ref))
 
 
 def personal_data(product: Product) -> list[str]:
@@ -160,8 +169,7 @@ def temporal_resolution(product: Product) -> str | None:
 
 def contract_url(region: RegionCatalogue, ref: str) -> URIRef:
     """Where the product's ODCS data contract is published beside the catalogue."""
-    domain, _, name = ref.partition("/")
-    return URIRef(f"{str(region.catalogue_url).rstrip('/')}/odcs/{domain}/{name}.odcs.yaml")
+    return URIRef(CatalogueLinks.from_region(region).contract(ref))
 
 
 def is_row_level(product: Product) -> bool:
@@ -189,27 +197,6 @@ def health_themes(product: Product) -> list[str]:
         if c.value in _THEMES_BY_CATEGORY
     }
     return sorted(themes)
-
-
-def newest_extract(product: Product, registry: Registry, facts: CatalogFacts) -> dt.date | None:
-    """The newest extract a product's rows come from: its own, or its sources' newest."""
-    if product.source is not None:
-        return facts.product(product.ref).newest_extract
-    found: list[dt.date] = []
-    seen: set[str] = set()
-    todo = list(product.upstream)
-    while todo:
-        ref = todo.pop()
-        if ref in seen or ref not in registry.products:
-            continue
-        seen.add(ref)
-        upstream = registry.products[ref]
-        if upstream.source is not None:
-            if (day := facts.product(ref).newest_extract) is not None:
-                found.append(day)
-        else:
-            todo.extend(upstream.upstream)
-    return max(found) if found else None
 
 
 def clamp_coverage(
@@ -584,6 +571,7 @@ def _dataset(
             if other != product.ref and facts.product(other).key_id == state.key_id:
                 g.add((ds, DCTERMS.relation, dataset_uri(region, other)))
     _quality_annotation(b, ds, product, facts)
+    _quality_label(b, ds, quality_label(product, registry, facts), facts)
     return ds
 
 
@@ -607,6 +595,59 @@ def _quality_annotation(b: _Builder, ds: URIRef, product: Product, facts: Catalo
     g.add((note, OA.hasTarget, ds))
     g.add((note, OA.motivatedBy, DQV.qualityAssessment))
     g.add((note, OA.hasBody, landing_page(b.region, product.ref)))
+    g.add((note, RDFS.comment, b.text(text)))
+    g.add((ds, DQV.hasQualityAnnotation, note))
+
+
+def _label_vocabulary(b: _Builder) -> None:
+    """The label's category, dimensions and metrics (DQV), once per export."""
+    g = b.g
+    category = b.node("quality/ehds-label")
+    g.add((category, RDF.type, DQV.Category))
+    g.add((category, SKOS.prefLabel, b.text("EHDS-datakvalitets- og anvendelighedsmærke")))
+    g.add((category, RDFS.seeAlso, EHDS))
+    elements = [(k, ELEMENT_TITLES[k]) for k in WEIGHTS]
+    dimensions = [(f"technical_quality/{k}", DIMENSION_TITLES[k]) for k in DIMENSIONS]
+    for key, title in [*elements, *dimensions, ("score", "Samlet score (0–100)")]:
+        dimension = b.node(f"quality/dimension/{key.split('/')[-1]}")
+        g.add((dimension, RDF.type, DQV.Dimension))
+        g.add((dimension, SKOS.prefLabel, b.text(title)))
+        g.add((dimension, DQV.inCategory, category))
+        metric = b.node(f"quality/metric/{key}")
+        g.add((metric, RDF.type, DQV.Metric))
+        g.add((metric, SKOS.prefLabel, b.text(title)))
+        g.add((metric, DQV.inDimension, dimension))
+        g.add((metric, DQV.expectedDataType, XSD.integer if key == "score" else XSD.decimal))
+
+
+def _quality_label(b: _Builder, ds: URIRef, label: QualityLabel, facts: CatalogFacts) -> None:
+    """The EHDS label (art. 78) as DQV: one measurement per element and per technical
+    dimension measured, and a certificate naming the level (what the site shows)."""
+    g, ref = b.g, label.product_ref
+    values: list[tuple[str, Literal]] = [
+        (e.key, Literal(f"{e.score:.3f}", datatype=XSD.decimal)) for e in label.elements
+    ]
+    values += [
+        (f"technical_quality/{k}", Literal(f"{v:.3f}", datatype=XSD.decimal))
+        for k, v in label.dimensions.items()
+        if v is not None
+    ]
+    values.append(("score", Literal(label.score, datatype=XSD.integer)))
+    for key, value in values:
+        measurement = b.node(f"quality/measurement/{ref}/{key}")
+        g.add((measurement, RDF.type, DQV.QualityMeasurement))
+        g.add((measurement, DQV.computedOn, ds))
+        g.add((measurement, DQV.isMeasurementOf, b.node(f"quality/metric/{key}")))
+        g.add((measurement, DQV.value, value))
+        g.add((measurement, DCTERMS.date, Literal(facts.generated_at.date(), datatype=XSD.date)))
+        g.add((ds, DQV.hasQualityMeasurement, measurement))
+    note = b.node(f"quality/label/{ref}")
+    g.add((note, RDF.type, DQV.QualityCertificate))
+    g.add((note, OA.hasTarget, ds))
+    g.add((note, OA.motivatedBy, DQV.qualityAssessment))
+    g.add((note, OA.hasBody, landing_page(b.region, ref)))
+    parts = "; ".join(f"{e.title} {e.score:.2f} ({e.basis})" for e in label.elements)
+    text = f"EHDS-kvalitetsmærke (art. 78): {label.level_title}, {label.score}/100. {parts}."
     g.add((note, RDFS.comment, b.text(text)))
     g.add((ds, DQV.hasQualityAnnotation, note))
 
@@ -666,6 +707,9 @@ def build_graph(
     """
     b = _Builder(region)
     sizes = byte_sizes or {}
+    if stats and not facts.stats:  # the label reads the lake's aggregates from the facts
+        facts = facts.model_copy(update={"stats": stats})
+    _label_vocabulary(b)
     for law in (EHDS, GDPR):
         b.g.add((law, RDF.type, ELI.LegalResource))
     datasets = [
@@ -720,16 +764,16 @@ def byte_sizes(registry: Registry) -> dict[str, int]:
 def export_dcat(path: Path | None = None) -> tuple[Path, int]:
     """Write ``<var>/catalog/healthdcat-ap.ttl`` from specs, region config and lake."""
     from catalog.lake_facts import facts_from_lake
-    from catalog.lake_stats import product_stats
     from regionlab.spec import load_domains
     from regionlab.spec.region import load_region
 
     registry = load_domains()
     region = load_region()
+    facts = facts_from_lake(registry)  # with the lake's aggregates (one read of the lake)
     graph = build_graph(
         registry,
-        facts_from_lake(registry),
-        product_stats(registry),
+        facts,
+        facts.stats,
         region,
         synthetic=is_synthetic(),
         byte_sizes=byte_sizes(registry),

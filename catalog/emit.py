@@ -11,14 +11,22 @@ from catalog.domains import data_product_mcps, domain_mcps, glossary_mcps, tag_m
 from catalog.facts import CatalogFacts, millis
 from catalog.initiatives import initiative_mcps
 from catalog.lineage import lineage_mcps
+from catalog.links import CatalogueLinks
 from catalog.people import corpuser_mcps
+from catalog.profiling import profile_mcps
+from catalog.properties import definition_mcps
 from catalog.quality import assertion_mcps, run_event_mcps
 from catalog.runs import flow_mcps, run_mcps
 from regionlab.spec import Registry
 
 
-def build_mcps(registry: Registry, facts: CatalogFacts) -> list[MCP]:
+def build_mcps(
+    registry: Registry, facts: CatalogFacts, links: CatalogueLinks | None = None
+) -> list[MCP]:
     """Every UPSERT proposal the catalogue holds for ``registry`` given ``facts``.
+
+    ``links`` (from ``domains/catalog.yaml``) adds each product's links: site page,
+    data contract, access application; without it the datasets carry none.
 
     Deterministic for fixed inputs (all time stamps come from ``facts``), which
     is what the golden-file tests pin. Entities come before the aspects that
@@ -27,11 +35,12 @@ def build_mcps(registry: Registry, facts: CatalogFacts) -> list[MCP]:
     when = millis(facts.generated_at)
     mcps: list[MCP] = []
     mcps += tag_mcps(when)
+    mcps += definition_mcps(when)
     mcps += corpuser_mcps(registry, when)
     mcps += glossary_mcps(registry, when)
     mcps += domain_mcps(registry, when)
     mcps += platform_mcps(registry, when)
-    mcps += dataset_mcps(registry, facts, when)
+    mcps += dataset_mcps(registry, facts, when, links)
     mcps += lineage_mcps(registry, when)
     mcps += data_product_mcps(registry, when)
     mcps += flow_mcps(registry, when)
@@ -39,6 +48,7 @@ def build_mcps(registry: Registry, facts: CatalogFacts) -> list[MCP]:
     mcps += initiative_mcps(registry, facts, when)
     mcps += run_mcps(registry, facts)
     mcps += run_event_mcps(registry, facts)
+    mcps += profile_mcps(registry, facts)
     return mcps
 
 

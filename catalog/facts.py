@@ -15,11 +15,25 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from catalog.erasure_facts import ErasureFacts
+from catalog.lake_stats import ProductStats
 from regionlab.results import CheckResult
+from regionlab.spec import Product, Registry
 
 
 class _Facts(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ColumnProfile(_Facts):
+    """Counts about one published column of the current snapshot: never a value.
+
+    Null and distinct counts only; no minimum, maximum, mean or sample, because
+    for person-level and free-text columns any of those would be a value.
+    """
+
+    name: str
+    null_count: int
+    distinct_count: int
 
 
 class ProductFacts(_Facts):
@@ -37,6 +51,8 @@ class ProductFacts(_Facts):
     #: ``<file>: <reason>`` when the product's newest delivery was rejected (value-free,
     #: from the delivery log): its previous snapshot is still the current one.
     last_delivery_rejected: str | None = None
+    #: Per published column of the current snapshot: null and distinct counts.
+    columns: list[ColumnProfile] = Field(default_factory=list)
 
 
 class QualityRun(_Facts):
@@ -94,6 +110,8 @@ class CatalogFacts(_Facts):
     initiatives: list[Initiative] = Field(default_factory=list)
     #: Retention and erasure per product, from the erasure register (counts only).
     erasure: dict[str, ErasureFacts] = Field(default_factory=dict)
+    #: Aggregates over each product's current snapshot (individuals, ages, coverage).
+    stats: dict[str, ProductStats] = Field(default_factory=dict)
 
     def product(self, ref: str) -> ProductFacts:
         return self.products.get(ref) or ProductFacts()
@@ -106,3 +124,24 @@ def millis(value: dt.datetime | dt.date) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return int(value.timestamp() * 1000)
+
+
+def newest_extract(product: Product, registry: Registry, facts: CatalogFacts) -> dt.date | None:
+    """The newest extract a product's rows come from: its own, or its sources' newest."""
+    if product.source is not None:
+        return facts.product(product.ref).newest_extract
+    found: list[dt.date] = []
+    seen: set[str] = set()
+    todo = list(product.upstream)
+    while todo:
+        ref = todo.pop()
+        if ref in seen or ref not in registry.products:
+            continue
+        seen.add(ref)
+        upstream = registry.products[ref]
+        if upstream.source is not None:
+            if (day := facts.product(ref).newest_extract) is not None:
+                found.append(day)
+        else:
+            todo.extend(upstream.upstream)
+    return max(found) if found else None

@@ -22,7 +22,15 @@ from collections import defaultdict
 import duckdb
 
 from catalog.erasure_facts import erasure_facts
-from catalog.facts import CatalogFacts, Initiative, PipelineRun, ProductFacts, QualityRun
+from catalog.facts import (
+    CatalogFacts,
+    ColumnProfile,
+    Initiative,
+    PipelineRun,
+    ProductFacts,
+    QualityRun,
+)
+from catalog.lake_stats import stats_from
 from catalog.safety import looks_like_values
 from regionlab import lake
 from regionlab.errors import UserError
@@ -33,7 +41,8 @@ from regionlab.platform.tables import (
     product_table_exists,
 )
 from regionlab.results import CheckResult
-from regionlab.spec import Registry
+from regionlab.spec import Product, Registry
+from regionlab.sql import quote_ident
 
 #: The initiatives register, a product of its own (``initiatives/initiatives``).
 INITIATIVES = "initiatives/initiatives"
@@ -63,6 +72,35 @@ def _rejected_last(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return out
 
 
+def _column_profiles(con: duckdb.DuckDBPyConnection, product: Product) -> list[ColumnProfile]:
+    """Null and distinct counts of the product's published columns, in one aggregate query.
+
+    Only counts leave the query: no minimum, maximum, mean, quantile or sample, since
+    for person-level and free-text columns each of those is a value. Columns the
+    table does not have (a spec edited since the last publish) are left out.
+    """
+    table = lake.table_name(product.domain, product.id)
+    present = {d[0] for d in con.execute(f"SELECT * FROM {table} LIMIT 0").description}
+    names = [c.name for c in product.published_columns if c.name in present]
+    if not names:
+        return []
+    parts = ["count(*)"]
+    for name in names:
+        col = quote_ident(name)
+        parts += [f"count({col})", f"count(DISTINCT {col})"]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchone()
+    assert row is not None
+    total = int(row[0])
+    return [
+        ColumnProfile(
+            name=name,
+            null_count=total - int(row[1 + 2 * i]),
+            distinct_count=int(row[2 + 2 * i]),
+        )
+        for i, name in enumerate(names)
+    ]
+
+
 def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, ProductFacts]:
     counts = lake.table_row_counts(con)
     latest: dict[str, lake.Snapshot] = {}
@@ -79,6 +117,7 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
         ).fetchall()
         newest = {str(p): d for p, d in rows if d is not None}
     rejected = _rejected_last(con)
+    present = {f"{d}/{p}" for d, p in lake.list_tables(con)}
     facts: dict[str, ProductFacts] = {}
     for product in registry.topological():
         snap = latest.get(product.ref)
@@ -96,6 +135,7 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
             key_id=key_id,
             run_id=info.get("run_id") or None,
             last_delivery_rejected=rejected.get(product.ref),
+            columns=_column_profiles(con, product) if product.ref in present else [],
         )
     return facts
 
@@ -219,6 +259,7 @@ def facts_from_lake(registry: Registry, now: dt.datetime | None = None) -> Catal
             runs=_runs(con, quality),
             initiatives=_initiatives(con),
             erasure=erasure,
+            stats=stats_from(con, registry),
         )
     finally:
         con.close()

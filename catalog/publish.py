@@ -14,7 +14,10 @@ from catalog.emit import build_mcps, entity_counts
 from catalog.facts import millis
 from catalog.labeling import labeling_mcps, load_manifests
 from catalog.lake_facts import facts_from_lake
-from catalog.sinks import rest_target, write_json, write_lite, write_rest
+from catalog.links import region_links
+from catalog.lite import lite_file
+from catalog.removed import previous_urns, removed_mcps
+from catalog.sinks import json_path, rest_target, write_json, write_lite, write_rest
 from regionlab.spec import Registry, load_domains
 from regionlab.steps import step
 
@@ -24,6 +27,8 @@ class EmitResult:
     proposals: int
     json_path: Path
     lite_written: int | None = None
+    #: Entities marked ``Status(removed=True)``: gone from the specs since an earlier emission.
+    removed: int = 0
     rest_url: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -34,11 +39,16 @@ def emit_catalog(registry: Registry | None = None, *, lite: bool = True) -> Emit
     with step("lake_facts"):
         facts = facts_from_lake(registry)
     with step("build_proposals"):
-        mcps = build_mcps(registry, facts)
+        mcps = build_mcps(registry, facts, region_links())
         mcps += labeling_mcps(load_manifests(), millis(facts.generated_at))
+        # What the previous emission held and this one does not is soft-deleted.
+        previous = previous_urns(json_path(), lite_file() if lite else None)
+        ghosts = removed_mcps(previous, mcps, millis(facts.generated_at))
+    counts = entity_counts(mcps)
+    mcps += ghosts
     with step("sink_json"):
-        json_path = write_json(mcps)
-    result = EmitResult(proposals=len(mcps), json_path=json_path, counts=entity_counts(mcps))
+        written = write_json(mcps)
+    result = EmitResult(proposals=len(mcps), json_path=written, counts=counts, removed=len(ghosts))
     if lite:
         with step("sink_datahub_lite"):
             result.lite_written = write_lite(mcps)

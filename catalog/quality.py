@@ -2,8 +2,11 @@
 
 One assertion per rule of the spec (plus one per extra check the platform
 ran, e.g. the privacy gates), described by the rule's description, its Kahn
-category and severity. A run event carries pass/fail and the counts — never
-the result's ``detail`` text, and never a value.
+category and severity. A rule DataHub has a native type for (freshness,
+volume, column checks: :mod:`catalog.assertion_kinds`) is emitted as that type,
+the rest as CUSTOM; each product's rule assertions form its DataHub data
+contract. A run event carries pass/fail and the counts — never the result's
+``detail`` text, and never a value.
 """
 
 from __future__ import annotations
@@ -20,10 +23,17 @@ from datahub.metadata.schema_classes import (
     AssertionSourceTypeClass,
     AssertionTypeClass,
     CustomAssertionInfoClass,
+    DataContractPropertiesClass,
+    DataContractStateClass,
+    DataContractStatusClass,
     DataPlatformInstanceClass,
+    DataQualityContractClass,
+    FreshnessContractClass,
+    StatusClass,
 )
 
 from catalog import urns
+from catalog.assertion_kinds import Native, native_assertion
 from catalog.common import MCP, proposal, props, stamp
 from catalog.facts import CatalogFacts, millis
 from catalog.safety import safe_text
@@ -53,17 +63,18 @@ def _info(
     columns: list[str],
     extra: dict[str, object],
     when: int,
+    native: Native | None = None,
 ) -> AssertionInfoClass:
+    """A native assertion where the rule has one (:mod:`catalog.assertion_kinds`), else CUSTOM."""
     dataset = urns.product_dataset(product)
     field = urns.schema_field(dataset, columns[0]) if len(columns) == 1 else None
+    kind_of = native or {
+        "type": AssertionTypeClass.CUSTOM,
+        "customAssertion": CustomAssertionInfoClass(type=kind, entity=dataset, field=field),
+    }
     return AssertionInfoClass(
-        type=AssertionTypeClass.CUSTOM,
+        **kind_of,
         description=description,
-        customAssertion=CustomAssertionInfoClass(
-            type=kind,
-            entity=dataset,
-            field=field,
-        ),
         customProperties=props(
             {
                 "product_ref": product.ref,
@@ -83,6 +94,7 @@ def assertion_mcps(registry: Registry, facts: CatalogFacts, when: int) -> Iterat
     platform = DataPlatformInstanceClass(platform=urns.platform(urns.QUALITY_PLATFORM))
     for product in sorted(registry.products.values(), key=lambda p: p.ref):
         declared: set[str] = set()
+        contract: dict[bool, list[str]] = {True: [], False: []}  # freshness?, assertion urns
         for rule in product.quality:
             declared.add(rule.id)
             urn = urns.assertion(product, rule.id)
@@ -94,11 +106,14 @@ def assertion_mcps(registry: Registry, facts: CatalogFacts, when: int) -> Iterat
                 rule.kahn.value,
                 rule.severity.value,
                 rule.columns_used(),
-                {"threshold": rule.threshold, "source": "spec"},
+                {"threshold": rule.threshold, "source": "spec", "rule_type": rule.type},
                 when,
+                native_assertion(rule, product, urns.product_dataset(product)),
             )
             yield proposal(urn, info, when)
             yield proposal(urn, platform, when)
+            contract[info.type == AssertionTypeClass.FRESHNESS].append(urn)
+        yield from _contract_mcps(product, contract[True], contract[False], when)
         # Checks the platform ran that no spec rule declares (privacy gates, reconciliation).
         extra: dict[str, CheckResult] = {}
         runs = sorted(facts.quality.get(product.ref, []), key=lambda r: (r.checked_at, r.run_id))
@@ -122,6 +137,35 @@ def assertion_mcps(registry: Registry, facts: CatalogFacts, when: int) -> Iterat
             )
             yield proposal(urn, info, when)
             yield proposal(urn, platform, when)
+
+
+def _contract_mcps(
+    product: Product, freshness: list[str], quality: list[str], when: int
+) -> Iterator[MCP]:
+    """The product's data contract in DataHub: its spec rules' assertions, grouped as DataHub
+    groups them (freshness, data quality). The full contract is the ODCS file it links."""
+    if not freshness and not quality:
+        return
+    urn = urns.data_contract(product)
+    yield proposal(
+        urn,
+        DataContractPropertiesClass(
+            entity=urns.product_dataset(product),
+            freshness=[FreshnessContractClass(assertion=a) for a in freshness] or None,
+            dataQuality=[DataQualityContractClass(assertion=a) for a in quality] or None,
+        ),
+        when,
+    )
+    yield proposal(
+        urn,
+        DataContractStatusClass(
+            state=DataContractStateClass.ACTIVE
+            if product.offered
+            else DataContractStateClass.PENDING
+        ),
+        when,
+    )
+    yield proposal(urn, StatusClass(removed=False), when)
 
 
 def run_event_mcps(registry: Registry, facts: CatalogFacts) -> Iterator[MCP]:

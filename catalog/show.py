@@ -84,6 +84,11 @@ def product_card(lite: DataHubLiteLocal, ref: str) -> ProductCard:
             f"DataHub Lite has no dataset for product {ref!r}; check the product id "
             "(`<domain>/<product>`) or run `regionlab catalog emit`"
         )
+    if (aspects.get("status") or {}).get("removed"):
+        raise UserError(
+            f"product {ref!r} was removed from the catalogue (its spec left domains/); "
+            "DataHub Lite keeps its history only"
+        )
     props = aspects.get("datasetProperties", {})
     schema = aspects.get("schemaMetadata", {})
     lineage = aspects.get("upstreamLineage", {})
@@ -185,6 +190,9 @@ def render(card: ProductCard) -> Group:
     for key in ("last_snapshot", "row_count", "freshness", "key_id", "access_level"):
         if key in card.properties:
             head.add_row(key, card.properties[key])
+    if level := card.properties.get("ehds_label.level"):
+        score = card.properties.get("ehds_label.score", "?")
+        head.add_row("EHDS quality label", f"{level} ({score}/100)")
     if rejected := card.properties.get("last_delivery_rejected"):
         # The previous snapshot is still current; say which delivery was refused and why.
         head.add_row(Text("last delivery rejected", style="bold red"), Text(rejected))

@@ -89,8 +89,17 @@ def assertion(product: Product | str, check: str) -> str:
     return b.make_assertion_urn(f"regionlab.{domain_id}.{name}.{check}")
 
 
+def data_contract(product: Product | str) -> str:
+    domain_id, name = _split(product)
+    return f"urn:li:dataContract:regionlab.{domain_id}.{name}"
+
+
 def schema_field(dataset_urn: str, column: str) -> str:
     return b.make_schema_field_urn(dataset_urn, column)
+
+
+def structured_property(qualified_name: str) -> str:
+    return f"urn:li:structuredProperty:{qualified_name}"
 
 
 def application(initiative_id: str) -> str:

@@ -28,6 +28,10 @@ def emit(
         console.print(
             f"DataHub Lite: {result.lite_written} written (unchanged aspects are not versioned)"
         )
+    if result.removed:
+        console.print(
+            f"{result.removed} entities no longer in the specs marked removed (soft delete)"
+        )
     if result.rest_url is not None:
         console.print(
             f"DataHub REST: {result.proposals} sent to {result.rest_url}", highlight=False

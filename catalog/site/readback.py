@@ -39,6 +39,8 @@ class Entities:
         self.aspects: dict[str, dict[str, Any]] = defaultdict(dict)
         self.kinds: dict[str, str] = {}
         self.events: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        #: Entities marked ``Status(removed=True)``: gone from the specs, not shown.
+        self.removed: set[str] = set()
         for mcp in proposals:
             urn, name = mcp.get("entityUrn"), mcp.get("aspectName")
             aspect = (mcp.get("aspect") or {}).get("json")
@@ -48,9 +50,12 @@ class Entities:
             if name in _TIMESERIES:
                 self.events[urn].append(aspect)
             self.aspects[urn][name] = aspect
+        self.removed = {
+            u for u, a in self.aspects.items() if (a.get("status") or {}).get("removed")
+        }
 
     def of_kind(self, kind: str) -> list[str]:
-        return sorted(u for u, k in self.kinds.items() if k == kind)
+        return sorted(u for u, k in self.kinds.items() if k == kind and u not in self.removed)
 
     def get(self, urn: str, aspect: str) -> dict[str, Any]:
         return self.aspects.get(urn, {}).get(aspect) or {}

@@ -74,6 +74,11 @@ class Access(_Config):
     how_to_apply: str
     application_url: HttpUrl
     email: EmailStr
+    service_url: HttpUrl | None = Field(
+        None,
+        description="Base address of the region's access service; the catalogue links its "
+        "access application (/permits/apply) from every non-public product.",
+    )
 
 
 class RegionCatalogue(_Config):

@@ -6,7 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 from catalog.erasure_facts import ErasureFacts
-from catalog.facts import CatalogFacts, PipelineRun, ProductFacts, QualityRun
+from catalog.facts import CatalogFacts, ColumnProfile, PipelineRun, ProductFacts, QualityRun
+from catalog.lake_stats import ProductStats
+from catalog.links import CatalogueLinks
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Registry, load_domains
 
@@ -16,6 +18,10 @@ GOLDEN = HERE / "golden" / "metadata.json"
 UPDATE_GOLDEN_ENV = "REGIONLAB_UPDATE_GOLDEN"
 
 T0 = dt.datetime(2025, 3, 1, 6, 0, tzinfo=dt.UTC)
+#: The region's addresses as the golden emission links them.
+LINKS = CatalogueLinks(
+    site="https://data.example.dk/katalog", access_service="https://data.example.dk/adgang"
+)
 
 # Planted secrets: none of these may ever appear in the emitted metadata.
 PLANTED_CPR = "010203-1234"
@@ -69,6 +75,11 @@ def fixed_facts() -> CatalogFacts:
                 published_at=T0 + dt.timedelta(minutes=5),
                 key_id="a1b2c3d4e5f60718",
                 run_id="run-0002",
+                columns=[
+                    ColumnProfile(name="person_key", null_count=0, distinct_count=1200),
+                    ColumnProfile(name="sex", null_count=0, distinct_count=2),
+                    ColumnProfile(name="death_month", null_count=1100, distinct_count=37),
+                ],
             ),
             "patient_administration/contacts": ProductFacts(
                 snapshot_id=8,
@@ -148,6 +159,18 @@ def fixed_facts() -> CatalogFacts:
                     results=[_result("days_within_window", Status.passed, 0, 310)],
                 ),
             ],
+        },
+        stats={
+            "population/persons": ProductStats(
+                individuals=1200,
+                coverage_start=dt.date(2015, 1, 1),
+                coverage_end=dt.date(2025, 2, 1),
+            ),
+            "patient_administration/contacts": ProductStats(
+                individuals=900,
+                coverage_start=dt.date(2020, 3, 1),
+                coverage_end=dt.date(2025, 2, 28),
+            ),
         },
         runs=[
             PipelineRun(

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from catalog_testdata import GOLDEN, UPDATE_GOLDEN_ENV
+from catalog_testdata import GOLDEN, LINKS, UPDATE_GOLDEN_ENV
 from datahub.testing.compare_metadata_json import diff_metadata_json, load_json_file
 from datahub.testing.mcp_diff import MCPDiff
 
@@ -25,7 +25,7 @@ from regionlab.spec.vocab import OwnerRole
 
 
 def _emit(registry: Registry, facts, path: Path) -> list[dict]:
-    write_json(build_mcps(registry, facts), path)
+    write_json(build_mcps(registry, facts, LINKS), path)
     return load_json_file(path)
 
 
@@ -55,7 +55,7 @@ def test_emission_is_deterministic_and_all_upserts(registry, facts, tmp_path):
 
 
 def test_entity_counts_cover_every_kind(registry, facts):
-    counts = entity_counts(build_mcps(registry, facts))
+    counts = entity_counts(build_mcps(registry, facts, LINKS))
     assert counts["dataset"] == 3 + 2  # three product tables, two source extracts
     assert counts["dataProduct"] == 3
     assert counts["domain"] == 3
@@ -118,11 +118,15 @@ def test_changed_lineage_edge_shows_up_as_an_upstream_lineage_diff(registry, fac
     diff = _diff(_emit(mutated, facts, tmp_path / "after.json"), golden)
     dataset = urns.product_dataset(derived)
     assert "upstreamLineage" in diff.aspect_changes[dataset]
-    # the only other effects: the job's and its run's inputs and the `derived_from` property
+    # the only other effects: the job's and its run's inputs, the `derived_from` property, and
+    # the quality label of persons (now used by a derived product: an enrichment)
     changed = {(urn, aspect) for urn, aspects in diff.aspect_changes.items() for aspect in aspects}
+    persons = urns.product_dataset("population/persons")
     assert changed == {
         (dataset, "upstreamLineage"),
         (dataset, "datasetProperties"),
+        (persons, "datasetProperties"),
+        (persons, "structuredProperties"),
         (urns.job(derived), "dataJobInputOutput"),
         (urns.run_instance("run-0002", derived), "dataProcessInstanceInput"),
     }

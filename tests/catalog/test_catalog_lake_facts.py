@@ -26,7 +26,8 @@ def small_lake(var_dir):
             con,
             "population",
             "persons",
-            "SELECT 'k' || i AS person_key, '0-4' AS age_band, 'K' AS sex FROM range(5) t(i)",
+            "SELECT 'k' || i AS person_key, '0-4' AS age_band, "
+            "CASE WHEN i < 3 THEN 'K' END AS sex FROM range(5) t(i)",
             extra_info={"run_id": "r1", "key_id": "00aa11bb22cc33dd"},
         )
         contacts = lake.publish(
@@ -82,6 +83,15 @@ def test_facts_from_lake(registry, small_lake):
     assert persons.newest_extract == dt.date(2025, 2, 1)
     assert persons.key_id == "00aa11bb22cc33dd" and persons.run_id == "r1"
     assert facts.products["patient_administration/contacts"].row_count == 3
+    # the profile: counts per published column the table has, never a value
+    assert [(c.name, c.null_count, c.distinct_count) for c in persons.columns] == [
+        ("person_key", 0, 5),
+        ("age_band", 0, 1),
+        ("sex", 2, 1),
+    ]
+    # aggregates for the quality label; the spec's retention column is not in this table
+    assert facts.stats["population/persons"].individuals == 5
+    assert facts.stats["population/persons"].coverage_end is None
     # the derived product is not in the lake, but inherits the key id of its upstream
     derived = facts.products["research/readmissions_30d"]
     assert derived.snapshot_id is None and derived.key_id == "00aa11bb22cc33dd"

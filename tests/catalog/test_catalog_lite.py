@@ -214,6 +214,7 @@ def test_render_names_product_and_checks(cards):
     assert "pseudonym" in text and "sensitive" in text
     assert "municipalities" in text  # the code system column
     assert "Mette Kjær Jensen" in text  # owners by name, from their corpuser
+    assert "EHDS quality label" in text and "/100)" in text
 
 
 def test_datahub_lite_cli_reads_our_file_without_touching_home(

@@ -409,3 +409,41 @@ def test_cli_validate_lists_the_warnings_on_request(demo_env: Path) -> None:
         assert shown == report.warnings > 0, (report.level, result.output[-1500:])
     quiet = CliRunner().invoke(app, ["validate"])
     assert " warning " not in quiet.output
+
+
+def test_quality_label_is_published_as_dqv_measurements_and_a_certificate(
+    registry: Registry, facts: CatalogFacts, tmp_path: Path
+) -> None:
+    """The EHDS label (art. 78): a DQV measurement per element and per measured dimension,
+    a certificate naming the level; the official shapes still find no violation."""
+    from catalog.quality_label import quality_label
+
+    dqv = ns.Namespace("http://www.w3.org/ns/dqv#")
+    region = load_region(REGION_FILE)
+    g = build_graph(registry, facts, {}, region)
+    persons = registry.products["population/persons"]
+    label = quality_label(persons, registry, facts)
+    ds = dataset_uri(region, persons.ref)
+    measured = {
+        str(g.value(m, dqv.isMeasurementOf)).rsplit("/metric/", 1)[-1]: g.value(m, dqv.value)
+        for m in g.objects(ds, dqv.hasQualityMeasurement)
+    }
+    assert measured["score"] == Literal(label.score, datatype=ns.XSD.integer)
+    assert measured["technical_quality"].toPython() == pytest.approx(0.75)
+    assert measured["technical_quality/validity"].toPython() == pytest.approx(0.5)
+    assert "technical_quality/completeness" not in measured  # no rule measures it
+    for m in g.objects(ds, dqv.hasQualityMeasurement):
+        metric = g.value(m, dqv.isMeasurementOf)
+        assert (metric, RDF.type, dqv.Metric) in g
+        assert g.value(g.value(metric, dqv.inDimension), dqv.inCategory) is not None
+    certificates = [
+        str(g.value(a, ns.RDFS.comment))
+        for a in g.objects(ds, dqv.hasQualityAnnotation)
+        if "EHDS" in str(g.value(a, ns.RDFS.comment))
+    ]
+    assert certificates == [certificates[0]] and f"{label.score}/100" in certificates[0]
+    assert label.level_title in certificates[0]
+    ttl = tmp_path / "label.ttl"
+    g.serialize(ttl, format="turtle")
+    violations, lines = run_validator(ttl)
+    assert violations == 0, "\n".join(lines)

@@ -240,6 +240,29 @@ def test_product_page_shows_whether_the_product_is_k_anonymous(page, fixture_sit
     assert page.errors == []
 
 
+def test_product_page_shows_the_ehds_quality_label(
+    page, fixture_site: Path, registry, facts
+) -> None:  # type: ignore[no-untyped-def]
+    """The EHDS label (art. 78) with its level, score and every element, in Danish."""
+    from catalog.quality_label import quality_label
+
+    label = quality_label(registry.products["population/persons"], registry, facts)
+    page.goto(fixture_site.joinpath("index.html").as_uri() + "#/produkt/population/persons")
+    page.wait_for_selector("#quality-label")
+    panel = page.locator("#quality-label")
+    assert "EHDS-kvalitetsmærke" in panel.locator("h3").inner_text()
+    assert panel.locator(".chip").inner_text() == label.level_title
+    assert panel.locator('[data-k="label-score"]').inner_text() == str(label.score)
+    rows = panel.locator("tr[data-element]")
+    assert rows.count() == len(label.elements)
+    tech = panel.locator('[data-k="label-technical_quality"]').inner_text()
+    assert tech == str(round(label.element("technical_quality").score * 100))
+    dims = panel.locator('[data-k="label-dimensions"]').inner_text()
+    assert "validitet 50 %" in dims and "fuldstændighed ikke målt" in dims
+    assert "Dokumentation" in panel.inner_text() and "Dækning" in panel.inner_text()
+    assert page.errors == []
+
+
 def test_initiatives_board_shows_every_phase(page, demo_site: Path) -> None:  # type: ignore[no-untyped-def]
     data = _site_data(demo_site)
     page.goto((demo_site / "index.html").as_uri() + "#/initiativer")

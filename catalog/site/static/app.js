@@ -217,6 +217,7 @@
           <h3 style="margin-top:1rem">Sådan får du adgang</h3>${apply}
         </section>
       </div>
+      ${qualityLabel(props)}
       <h2>Skema</h2>${schemaTable(p)}
       <h2>Kvalitet</h2>${quality(p)}
       <h2>Afstamning (lineage)</h2>${lineage(p)}
@@ -225,6 +226,43 @@
           `<li><a href="#/initiativer/${esc(i.id)}">${esc(i.name)}</a> ${chip(i.phase)} <span class="small muted">${esc(i.department)}</span></li>`).join("")
       }</ul></div>` : ""}
       ${p.terms.length ? `<h2>Begreber</h2><p>${p.terms.map(termLink).join(" · ")}</p>` : ""}`;
+  }
+
+  /* The EHDS data quality and utility label (art. 78), from the product's ehds_label.* properties. */
+  const LABEL_ELEMENTS = [
+    ["documentation", "Dokumentation"],
+    ["technical_quality", "Teknisk kvalitet"],
+    ["coverage", "Dækning"],
+    ["availability", "Tid fra indsamling til adgang"],
+    ["enrichment", "Berigelse (kobling, kodning, annotering)"],
+  ];
+  const LABEL_DIMENSIONS = [
+    ["completeness", "fuldstændighed"], ["uniqueness", "unikhed"], ["validity", "validitet"],
+    ["consistency", "konsistens"], ["timeliness", "aktualitet"],
+  ];
+  const LABEL_CLASS = { platinum: "ok", gold: "ok", silver: "advarsel", bronze: "advarsel", none: "fejl" };
+  function qualityLabel(props) {
+    const k = (name) => props["ehds_label." + name];
+    if (k("level") == null) return "";
+    const pct = (v) => Math.round(Number(v) * 100);
+    const rows = LABEL_ELEMENTS.filter(([key]) => k(key) != null).map(([key, title]) => `<tr data-element="${key}">
+        <td>${esc(title)}</td>
+        <td class="num"><span data-k="label-${key}">${pct(k(key))}</span> %</td>
+        <td><div class="bar" role="img" aria-label="${pct(k(key))} %"><span style="width:${pct(k(key))}%"></span></div></td>
+        <td class="small muted">${esc(k(key + ".basis") || "")}</td></tr>`).join("");
+    const dims = LABEL_DIMENSIONS.map(([key, title]) =>
+      k("dimension." + key) != null ? `${esc(title)} ${pct(k("dimension." + key))} %` : `${esc(title)} ikke målt`).join(" · ");
+    return `<section class="panel" id="quality-label">
+        <div class="head"><h3>EHDS-kvalitetsmærke</h3>
+          ${chip(k("level_title") || k("level"), LABEL_CLASS[k("level")] || "")}
+          <span class="score"><strong data-k="label-score">${esc(k("score"))}</strong> / 100</span></div>
+        <p class="small muted">Datakvalitets- og anvendelighedsmærke efter EHDS-forordningens art. 78, beregnet af
+          platformen ud fra specifikationen, kvalitetshistorikken og søen (kun optællinger). Platin ≥ 90, guld ≥ 75,
+          sølv ≥ 60, bronze ≥ 40.</p>
+        <div class="table-wrap"><table class="label"><thead><tr><th>Element</th><th>Score</th><th></th><th>Grundlag</th></tr></thead>
+          <tbody>${rows}</tbody></table></div>
+        <p class="small">Teknisk kvalitet pr. dimension: <span data-k="label-dimensions">${dims}</span></p>
+      </section>`;
   }
 
   /* Whether the product is k-anonymous over its quasi-identifiers, or row-level under a permit only. */
