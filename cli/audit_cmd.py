@@ -19,7 +19,7 @@ from cli.console import make_console, styled
 from regionlab.errors import UserError
 
 if TYPE_CHECKING:
-    from regionlab.research.audit_store import AuditStore
+    from regionlab.research.audit_store import AuditEntry, VerifyReport
 
 console = make_console()
 
@@ -29,11 +29,32 @@ app = typer.Typer(
 )
 
 
-def _audit() -> AuditStore:
-    """The audit store (later: the service client, which answers the same three calls)."""
-    from regionlab.research.audit_store import open_store
+class _RemoteAudit:
+    """The audit store as the access service shows it to an access officer or the DPO."""
 
-    return open_store()
+    def __init__(self) -> None:
+        from regionlab.research.client import ServiceClient
+
+        self.client = ServiceClient()
+
+    def verify(self) -> VerifyReport:
+        from regionlab.research.audit_store import VerifyReport
+
+        return VerifyReport.model_validate(self.client.audit_verify())
+
+    def entries(self, user: str | None, since: datetime | None) -> list[AuditEntry]:
+        from regionlab.research.audit_store import AuditEntry
+
+        stamp = since.isoformat() if since else None
+        return [AuditEntry.model_validate(e) for e in self.client.audit_entries(user, stamp)]
+
+    def checkpoint(self) -> dict[str, str]:
+        return self.client.audit_checkpoint()
+
+
+def _audit() -> _RemoteAudit:
+    """The audit store, reached through the service with the caller's token."""
+    return _RemoteAudit()
 
 
 def _since(text: str | None) -> datetime | None:
@@ -118,14 +139,10 @@ def show(
 @app.command("checkpoint")
 def checkpoint() -> None:
     """Write a signed checkpoint of the chain's head now (also done every N entries)."""
-    store = _audit()
-    name = store.checkpoint()
-    console.print(f"checkpoint {name} written to {store.checkpoints.path}", highlight=False)
-    from regionlab.research.audit_keys import public_key_hex, signing_key
-
+    written = _audit().checkpoint()
+    console.print(f"checkpoint {written['file']} written", highlight=False)
     console.print(
-        f"public key (to check checkpoints without the service): "
-        f"{public_key_hex(signing_key(store.signing_key_file, create=False))}",
+        f"public key (to check checkpoints without the service): {written['public_key']}",
         highlight=False,
     )
 

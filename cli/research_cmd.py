@@ -98,31 +98,17 @@ def feasibility(
     )
 
 
-TOKEN_ENV = "REGIONLAB_TOKEN"
+def _client() -> Any:
+    """The access service with the caller's token: permits are decided there, not here."""
+    from regionlab.research.client import ServiceClient
+
+    return ServiceClient()
 
 
-def _caller() -> Any:
-    """The caller's identity, from their token (``regionlab users add`` shows it once).
+def _application(data: dict[str, Any]) -> Any:
+    from service.routes.permits import ApplicationView
 
-    The one place to switch to the access service's client: until then the CLI
-    resolves the token against the embedded issuer itself.
-    """
-    from regionlab.errors import UserError
-    from regionlab.research.client import load_token
-    from regionlab.research.permit_workflow import Actor
-    from service.app import token_store
-
-    try:
-        token = load_token()  # REGIONLAB_TOKEN, else the token `regionlab login` stored
-    except UserError:
-        token = ""
-    user = token_store().lookup(token) if token else None
-    if user is None:
-        raise UserError(
-            f"permit commands need your token: run `regionlab login` or set {TOKEN_ENV} to the "
-            "token `regionlab users add NAME --role ...` showed (unknown, revoked or missing now)"
-        )
-    return Actor(user.name, user.role.value)
+    return ApplicationView.model_validate(data)
 
 
 @permit_app.command("apply")
@@ -130,11 +116,11 @@ def permit_apply(
     path: Annotated[Path, typer.Argument(help="Permit file, e.g. permits/t2d-hba1c.yaml.")],
 ) -> None:
     """Apply for a permit (researcher): checked against the specs, then pending a decision."""
-    from regionlab.research.permit_workflow import apply
     from regionlab.research.permits import load_permit
 
     permit = load_permit(path)  # read and checked here: the service gets the resolved permit
-    application = apply(_caller(), permit)
+    body = permit.model_dump(mode="json", by_alias=True, exclude_none=True)
+    application = _application(_client().apply(body))
     console.print(
         f"applied for {application.project_id} as {application.applicant}; an access officer "
         f"decides by {application.due.isoformat() if application.due else '-'}",
@@ -150,15 +136,10 @@ def permit_approve(
     ] = False,
 ) -> None:
     """Approve an application and register its permit (access officer)."""
-    from regionlab.research.permit_workflow import approve
-    from regionlab.research.permits import registered_path
-
-    application = approve(_caller(), project, replace=replace)
-    permit = application.permit
+    permit = _application(_client().decide(project, "approve", replace=replace)).permit
     console.print(
         f"approved and registered permit {permit.project_id} (expires "
-        f"{permit.expires.isoformat()}, {len(permit.products)} product(s)) at "
-        f"{registered_path(permit.project_id)}",
+        f"{permit.expires.isoformat()}, {len(permit.products)} product(s))",
         highlight=False,
     )
     console.print(f"next: regionlab workspace build {permit.project_id}", highlight=False)
@@ -170,9 +151,7 @@ def permit_refuse(
     reason: Annotated[str, typer.Option("--reason", help="Why, for the applicant.")],
 ) -> None:
     """Refuse an application with a reason (access officer); nothing is registered."""
-    from regionlab.research.permit_workflow import refuse
-
-    refuse(_caller(), project, reason=reason)
+    _client().decide(project, "refuse", reason=reason)
     console.print(f"refused the application for {project}", highlight=False)
 
 
@@ -182,42 +161,27 @@ def permit_incomplete(
     reason: Annotated[str, typer.Option("--reason", help="What is missing.")],
 ) -> None:
     """Tell the applicant the application is incomplete; they have 4 weeks (access officer)."""
-    from regionlab.research.permit_workflow import incomplete
-
-    application = incomplete(_caller(), project, reason=reason)
+    application = _application(_client().decide(project, "incomplete", reason=reason))
     due = application.due.isoformat() if application.due else "-"
     console.print(f"{project}: incomplete; the applicant completes it by {due}", highlight=False)
 
 
 @permit_app.command("list")
 def permit_list() -> None:
-    """Applications (yours, or all for an access officer) with their due dates, and permits."""
-    from regionlab.research.permit_workflow import list_applications
-    from regionlab.research.permits import list_permits
-
+    """Applications (yours, or all for an access officer): status, due dates, permit expiry."""
     apps = Table(title="Permit applications")
-    for col in ("project", "applicant", "status", "submitted", "due", "reason"):
+    for col in ("project", "applicant", "status", "submitted", "due", "expires", "reason"):
         apps.add_column(col)
-    for a in list_applications(_caller()):
+    for a in map(_application, _client().applications()):
         due = f"{a.due_what} {a.due.isoformat()}" if a.due else "-"
-        if a.overdue():
+        if a.overdue:
             due = styled("[bold red]{} (overdue)[/]", due)
         reason = Text(a.reason or "")  # the officer's words, printed as written
-        apps.add_row(a.project_id, a.applicant, a.status, a.submitted_on.isoformat(), due, reason)
-    console.print(apps)
-    table = Table(title="Registered permits")
-    for col in ("project", "applicant", "organisation", "products", "expires"):
-        table.add_column(col)
-    for p in list_permits():
-        state = " (expired)" if p.expired() else ""
-        table.add_row(
-            p.project_id,
-            p.applicant.name,
-            p.organisation,
-            ", ".join(g.product for g in p.products),
-            p.expires.isoformat() + state,
+        expires = a.permit.expires.isoformat() + (" (expired)" if a.permit.expired() else "")
+        apps.add_row(
+            a.project_id, a.applicant, a.status, a.submitted_on.isoformat(), due, expires, reason
         )
-    console.print(table)
+    console.print(apps)
 
 
 @workspace_app.command("build")

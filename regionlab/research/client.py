@@ -286,6 +286,41 @@ class ServiceClient:
             raise UserError(_detail(response))
         return response.json()
 
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Any endpoint: the JSON answer, or one :class:`UserError` with the service's reason."""
+        return self._call(method, path, **kwargs)
+
+    # ---------------------------------------------------------------- permits
+
+    def apply(self, permit: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply for a permit (researcher); the cohort travels inline."""
+        return dict(self._call("POST", "/permits/applications", json=dict(permit)))
+
+    def applications(self) -> list[dict[str, Any]]:
+        """Your applications, or every one for an access officer."""
+        return list(self._call("GET", "/permits/applications"))
+
+    def decide(
+        self, project: str, decision: str, *, reason: str | None = None, replace: bool = False
+    ) -> dict[str, Any]:
+        """``approve`` (optionally ``replace``), ``refuse`` or ``incomplete`` (access officer)."""
+        path = f"/permits/applications/{project}/{decision}"
+        if decision == "approve":
+            return dict(self._call("POST", path, params={"replace": replace}))
+        return dict(self._call("POST", path, json={"reason": reason}))
+
+    # ---------------------------------------------------------------- audit
+
+    def audit_verify(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/audit/verify"))
+
+    def audit_entries(self, user: str | None = None, since: str | None = None) -> list[Any]:
+        params = {k: v for k, v in {"user": user, "since": since}.items() if v}
+        return list(self._call("GET", "/audit/entries", params=params))
+
+    def audit_checkpoint(self) -> dict[str, Any]:
+        return dict(self._call("POST", "/audit/checkpoint"))
+
     def whoami(self) -> dict[str, str]:
         return dict(self._call("GET", "/whoami"))
 

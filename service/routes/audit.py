@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from regionlab.research.audit_keys import public_key_hex, signing_key
 from regionlab.research.audit_store import AuditEntry, AuditStore, VerifyReport, open_store
 from service.auth import allow
 from service.identity import Identity
@@ -34,6 +35,8 @@ Store = Annotated[AuditStore, Depends(audit_store)]
 
 class CheckpointWritten(BaseModel):
     file: str
+    public_key: str
+    """Ed25519 public key (hex) that checks the checkpoints without the service."""
 
 
 @router.get("/verify", response_model=VerifyReport)
@@ -55,4 +58,5 @@ def checkpoint(who: Reviewer, store: Store) -> CheckpointWritten:
     """Write a signed checkpoint of the chain's head now."""
     name = store.checkpoint()
     store.record_event(user=who.name, action="audit.checkpoint-requested", subject=name, details={})
-    return CheckpointWritten(file=name)
+    key = public_key_hex(signing_key(store.signing_key_file, create=False))
+    return CheckpointWritten(file=name, public_key=key)

@@ -328,8 +328,10 @@ def test_cli_permit_apply_approve_workspace_build_and_output_check(
     lab: Path, tmp_path: Path
 ) -> None:
     from cli import research_cmd
+    from regionlab.settings import get_settings
     from service.app import token_store
     from service.roles import Role
+    from tests.service.live import start_server, stop_server
 
     app = typer.Typer()
     app.add_typer(research_cmd.permit_app, name="permit")
@@ -338,20 +340,26 @@ def test_cli_permit_apply_approve_workspace_build_and_output_check(
     runner = CliRunner()
     path = write_permit(lab, "proj-cli", expires=(date.today() + timedelta(days=30)).isoformat())
     tokens = token_store()
-    researcher = {"REGIONLAB_TOKEN": tokens.issue("anna", Role.researcher)}
-    officer = {"REGIONLAB_TOKEN": tokens.issue("olga", Role.access_officer)}
-    result = runner.invoke(app, ["permit", "apply", str(path)], env=researcher)
-    assert result.exit_code == 0, result.output
-    assert "applied for proj-cli as anna" in result.output
-    result = runner.invoke(app, ["permit", "approve", "proj-cli"], env=researcher)
-    assert result.exit_code == 1 and "only the access-officer role" in str(result.exception)
-    assert runner.invoke(app, ["permit", "approve", "proj-cli"], env={}).exit_code == 1
-    result = runner.invoke(app, ["permit", "approve", "proj-cli"], env=officer)
-    assert result.exit_code == 0, result.output
-    assert "approved and registered permit proj-cli" in result.output
-    result = runner.invoke(app, ["permit", "list"], env=officer)
-    assert result.exit_code == 0, result.output
-    assert "approved" in result.output and "proj-cli" in result.output
+    proc, url = start_server(get_settings().var_dir)
+    try:
+        researcher = {"REGIONLAB_SERVICE_URL": url,
+                      "REGIONLAB_TOKEN": tokens.issue("anna", Role.researcher)}  # fmt: skip
+        officer = {**researcher, "REGIONLAB_TOKEN": tokens.issue("olga", Role.access_officer)}
+        result = runner.invoke(app, ["permit", "apply", str(path)], env=researcher)
+        assert result.exit_code == 0, result.output
+        assert "applied for proj-cli as anna" in result.output
+        result = runner.invoke(app, ["permit", "approve", "proj-cli"], env=researcher)
+        assert result.exit_code == 1 and "not allowed" in str(result.exception)
+        no_token = {**researcher, "REGIONLAB_TOKEN": "rl_forged"}
+        assert runner.invoke(app, ["permit", "approve", "proj-cli"], env=no_token).exit_code == 1
+        result = runner.invoke(app, ["permit", "approve", "proj-cli"], env=officer)
+        assert result.exit_code == 0, result.output
+        assert "approved and registered permit proj-cli" in result.output
+        result = runner.invoke(app, ["permit", "list"], env=officer)
+        assert result.exit_code == 0, result.output
+        assert "approved" in result.output and "proj-cli" in result.output
+    finally:
+        stop_server(proc)
     result = runner.invoke(app, ["workspace", "build", "proj-cli"])
     assert result.exit_code == 0, result.output
     assert "laboratory.lab_results" in result.output

@@ -77,12 +77,20 @@ def test_officer_reviews_a_user_and_dpo_sees_tampering(client, store: AuditStore
     assert (store.checkpoints.path / written).is_file()
 
 
-def test_cli_verify_exits_1_and_names_entry_and_kind(store: AuditStore) -> None:
+def test_cli_verify_exits_1_and_names_entry_and_kind(
+    store: AuditStore, var_dir: Path, live: str
+) -> None:
+    """The officer's CLI asks the running service; a researcher's token is refused."""
     from cli import _register, app
 
     _register()
     ids = [_query(store, "forsker1", low) for low in (50, 55, 60)]
-    runner = CliRunner()
+    tokens = TokenStore(var_dir / "service" / "identities.sqlite")
+    dpo = {"REGIONLAB_SERVICE_URL": live, "REGIONLAB_TOKEN": tokens.issue("dora", Role.dpo)}
+    researcher = {**dpo, "REGIONLAB_TOKEN": tokens.issue("anna", Role.researcher)}
+    runner = CliRunner(env=dpo)
+    refused = runner.invoke(app, ["audit", "verify"], env=researcher)
+    assert refused.exit_code == 1 and "not allowed" in str(refused.exception)
     ok = runner.invoke(app, ["audit", "verify"])
     assert ok.exit_code == 0, ok.output
     assert "ok: 3 entries" in ok.output
