@@ -162,3 +162,57 @@ def test_the_researchers_process_cannot_open_the_lake_the_key_or_the_audit_store
     )
     assert connect.returncode != 0
     assert "Permission denied" in connect.stderr or "permission" in connect.stderr.lower()
+
+
+def _audited_users(platform: dict[str, object]) -> list[str]:
+    """Who the service's audit store says asked — read as the service account."""
+    probe = (
+        "from regionlab.research.audit_store import open_store, FEASIBILITY\n"
+        "print(' '.join(e.user for e in open_store().entries() if e.action == FEASIBILITY))\n"
+    )
+    done = as_account(
+        SERVICE_ACCOUNT, Path(str(platform["svc_home"])), ["-c", probe],
+        REGIONLAB_VAR=str(platform["var"]),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_bypass_lowering_the_threshold_from_the_client_fails(platform: dict[str, object]) -> None:
+    ask = ["-m", "regionlab", "feasibility", str(platform["cohort"]), "--by", "municipality"]
+    low = researcher(platform, [*ask, "--threshold", "1"], REGIONLAB_MIN_CELL="1")
+    assert low.returncode == 1 and "below the platform minimum of 5" in low.stderr
+    shown = researcher(platform, ask, REGIONLAB_MIN_CELL="1")
+    assert shown.returncode == 0, shown.stderr
+    assert "<5" in shown.stdout  # Middelfart's three T2D members stay hidden
+
+
+def test_bypass_another_var_or_user_name_still_audits_the_token_holder_centrally(
+    platform: dict[str, object],
+) -> None:
+    before = _audited_users(platform)
+    elsewhere = Path(str(platform["home"])) / "my-own-var"
+    done = researcher(
+        platform,
+        ["-m", "regionlab", "feasibility", str(platform["cohort"])],
+        REGIONLAB_VAR=str(elsewhere),
+        REGIONLAB_USER="somebody-else",
+    )
+    assert done.returncode == 0, done.stderr
+    after = _audited_users(platform)
+    assert after == [*before, "anna"]
+    assert not (elsewhere / "service").exists()
+
+
+def test_bypass_a_researcher_cannot_decide_permits_or_read_the_audit(
+    platform: dict[str, object],
+) -> None:
+    approve = researcher(platform, ["-m", "regionlab", "permit", "approve", "any-project"])
+    assert approve.returncode == 1 and "not allowed" in approve.stderr
+    replace = researcher(
+        platform, ["-m", "regionlab", "permit", "approve", "any-project", "--replace"]
+    )
+    assert replace.returncode == 1 and "not allowed" in replace.stderr
+    verify = researcher(platform, ["-m", "regionlab", "audit", "verify"])
+    assert verify.returncode == 1 and "not allowed" in verify.stderr
+    assert "Traceback" not in approve.stderr + replace.stderr + verify.stderr
