@@ -29,9 +29,11 @@ import polars as pl
 
 from regionlab import codelists, lake
 from regionlab.errors import UserError
+from regionlab.research import disclosure
 from regionlab.research.audit_log import AuditLog
 from regionlab.research.cohort import AGE_BANDS, SEXES, Cohort, CohortBuilder, as_cohort
 from regionlab.research.cohort_sql import CompiledCohort, compile_cohort
+from regionlab.research.query_history import QueryHistory
 from regionlab.research.suppression import (
     DEFAULT_THRESHOLD,
     SuppressedTable,
@@ -109,6 +111,8 @@ class FeasibilityResult:
     products: tuple[str, ...]
     audit_entry_id: str
     seconds: float
+    protection: disclosure.Protection | None = None
+    """What the differencing defence did; ``protection.answer`` is what the audit store keeps."""
 
     @property
     def marker(self) -> str:
@@ -158,12 +162,19 @@ def feasibility(
     user: str | None = None,
     threshold: int = DEFAULT_THRESHOLD,
     audit_log: AuditLog | Path | None = None,
+    project: str | None = None,
+    history: QueryHistory | None = None,
+    defence: disclosure.DisclosureSettings | None = None,
+    secret: bytes | None = None,
 ) -> FeasibilityResult:
     """Count a cohort's unique persons, optionally by sex, age_band and/or municipality.
 
     Runs at ``snapshot`` (default: the newest), suppresses small cells with
     ``threshold`` (never below the platform floor) and logs the query before
-    returning.
+    returning. With ``defence`` (the server's policy), ``history`` (the user's
+    past queries) and ``secret`` (the server's noise key) the differencing
+    defence of :mod:`regionlab.research.disclosure` guards and post-processes
+    the answer; without ``defence`` it is off (suppression only).
     """
     started = time.perf_counter()
     definition = as_cohort(cohort)
@@ -175,11 +186,23 @@ def feasibility(
             "counts smaller than that are never shown"
         )
     compiled = compile_cohort(definition)
+    # Differencing defence (helper "disclosure"), 1/3: definition-only checks, before counting.
+    decision = disclosure.guard(
+        history,
+        user=user or current_user(),
+        project=project,
+        definition=disclosure.normalise(compiled.cohort),
+        dimensions=dims,
+        settings=defence,
+    )
+    decision.raise_if_refused()
     con = lake.connect(read_only=True, snapshot=snapshot)
     try:
         snapshot_id = lake.current_snapshot(con)
         compiled.check_lake(con)
         counts = _counts(con, compiled, dims)
+        # Differencing defence (helper "disclosure"), 2/3: membership reads on this connection.
+        evidence = disclosure.measure(decision, con, compiled, threshold=threshold, secret=secret)
     finally:
         con.close()
 
@@ -194,6 +217,11 @@ def feasibility(
         total = suppress_count(n, threshold)
         shape = {"cells": 1, "hidden": int(isinstance(total, str))}
     del counts  # the only object holding hidden values
+    # Differencing defence (helper "disclosure"), 3/3: reuse a near-identical answer or perturb.
+    total, table, protection = disclosure.protect(
+        decision, evidence, total=total, table=table, threshold=threshold, secret=secret
+    )
+    shape = table if table is not None else {"cells": 1, "hidden": int(isinstance(total, str))}
 
     log = audit_log if isinstance(audit_log, AuditLog) else AuditLog(audit_log or audit_log_path())
     entry = log.record(
@@ -214,10 +242,11 @@ def feasibility(
         threshold=threshold,
         total=total,
         table=table,
-        notes=compiled.notes,
+        notes=compiled.notes + protection.notes,
         products=compiled.products,
         audit_entry_id=entry.entry_id,
         seconds=time.perf_counter() - started,
+        protection=protection,
     )
 
 
