@@ -284,3 +284,28 @@ def test_attrition_steps_hide_small_drops() -> None:
         [Step("a", 10, 0), Step("b", 9, 0)], threshold=5, secret=None, settings=None
     )
     assert plain == [("a", 10), ("b", 9)]
+
+
+def test_attrition_output_through_the_lake(var_dir: Path) -> None:
+    """t2d_vejle: 8 pass the person filters, 6 have DE11, 4 the HbA1c, 3 are left."""
+    from regionlab.research.attrition import attrition
+    from tests.research.handbuilt import build_lake
+
+    build_lake()
+    off = attrition(VEJLE_COHORT, user="ann")
+    assert [v for _, v in off.steps] == [8, 6, "<5", "<5"]  # the drop of 2 is exact: a leak
+    guarded = attrition(VEJLE_COHORT, user="ann", defence=DisclosureSettings(noise_sd=0,
+                        rounding_base=1), secret=SECRET)  # fmt: skip
+    assert [v for _, v in guarded.steps] == [8, 8, 8, "<5"]
+    full = attrition(VEJLE_COHORT, user="ann", defence=DisclosureSettings(), secret=SECRET)
+    values = [v for _, v in full.steps]
+    assert values[0] == values[1] == values[2] and values[3] == "<5"
+    assert isinstance(values[0], int) and values[0] % 5 == 0
+    assert full.answer["total"] == "<5" and len(full.answer["cells"]) == 4
+    history = History()
+    locked = DisclosureSettings(budget=1)
+    history.entries.append(
+        PastQuery(datetime.now(UTC), "ann", None, {"q": 1}, ("attrition",), 1, {"total": 1})
+    )
+    with pytest.raises(Refused, match="budget"):
+        attrition(VEJLE_COHORT, user="ann", history=history, defence=locked, secret=SECRET)
