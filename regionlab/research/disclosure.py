@@ -397,8 +397,11 @@ def guard(
     lifts = [q for q in past if q.refused is not None and q.refused.startswith("lift:")]
     answered = [q for q in past if q.refused is None]
 
+    # A near-identical refusal was decided after a count: it spends budget like an answer,
+    # so "was it refused" cannot be asked for free.
+    spent = [q for q in past if q.refused is None or q.refused.startswith(REFUSED_NEAR)]
     budget_from = _lifted_at(lifts, LIFT_BUDGET)
-    used = sum(1 for q in answered if budget_from is None or q.at > budget_from)
+    used = sum(1 for q in spent if budget_from is None or q.at > budget_from)
     left = settings.budget - used
     if left <= 0:
         reason = (

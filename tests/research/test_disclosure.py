@@ -159,6 +159,16 @@ def test_budget_refuses_after_the_allowance_and_an_officer_resets_it() -> None:
     with pytest.raises(Refused):
         decision.raise_if_refused()
     assert not guard(history, **{**ask, "user": "bob"}, now=NOW, settings=settings).refused
+    # Refusals before counting are free; a near-identical refusal (after a count) is not.
+    history.entries.pop(0)
+    free = PastQuery(NOW - timedelta(hours=2), "ann", "p1", {}, (), 0, {}, refused="lockout: ...")
+    history.entries.append(free)
+    assert not guard(history, **ask, now=NOW, settings=settings).refused
+    paid = PastQuery(
+        NOW - timedelta(hours=2), "ann", "p1", {}, (), 0, {}, refused="near-identical: ..."
+    )
+    history.entries.append(paid)
+    assert guard(history, **ask, now=NOW, settings=settings).refused
     reset = PastQuery(NOW - timedelta(hours=1), "ann", "p1", {}, (), 0, {}, refused=LIFT_BUDGET)
     history.entries.append(reset)
     assert guard(history, **ask, now=NOW, settings=settings).budget_left == 3
