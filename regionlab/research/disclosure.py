@@ -544,17 +544,25 @@ def members_hashes(
     return {tuple(str(v) for v in row[:-1]): int(row[-1] or 0) for row in rows}
 
 
-def symmetric_difference(
-    con: duckdb.DuckDBPyConnection, a: CompiledCohort, b: CompiledCohort
-) -> int:
-    """How many people are in exactly one of two cohorts (hidden; never shown)."""
-    sql = (
-        f"WITH a AS (SELECT DISTINCT person_key FROM ({a.sql})), "
-        f"b AS (SELECT DISTINCT person_key FROM ({b.sql})) "
-        "SELECT (SELECT count(*) FROM (SELECT person_key FROM a EXCEPT SELECT person_key FROM b))"
-        " + (SELECT count(*) FROM (SELECT person_key FROM b EXCEPT SELECT person_key FROM a))"
-    )
-    return int(con.execute(sql).fetchone()[0])  # type: ignore[index]
+def symmetric_differences(
+    con: duckdb.DuckDBPyConnection, cohort: CompiledCohort, others: Sequence[CompiledCohort]
+) -> list[int]:
+    """How many people are in exactly one of ``cohort`` and each other cohort (hidden).
+
+    One statement for all of them, the new cohort's members read once.
+    """
+    if not others:
+        return []
+    ctes = [f"cur AS MATERIALIZED (SELECT DISTINCT person_key FROM ({cohort.sql}))"]
+    parts = []
+    for i, other in enumerate(others):
+        ctes.append(f"o{i} AS (SELECT DISTINCT person_key FROM ({other.sql}))")
+        only_new = f"SELECT person_key FROM cur EXCEPT SELECT person_key FROM o{i}"
+        only_old = f"SELECT person_key FROM o{i} EXCEPT SELECT person_key FROM cur"
+        parts.append(f"(SELECT count(*) FROM ({only_new})) + (SELECT count(*) FROM ({only_old}))")
+    row = con.execute(f"WITH {', '.join(ctes)} SELECT {', '.join(parts)}").fetchone()
+    assert row is not None
+    return [int(v) for v in row]
 
 
 def _reuse(
@@ -649,12 +657,15 @@ def measure(
 
     snapshot_id = current_snapshot(con)
     dims = decision.dimensions
-    for nb in decision.neighbours:
-        if nb.entry.snapshot_id != snapshot_id:
-            continue  # another snapshot: the keyed noise protects (module docstring)
-        other = compile_cohort(cohort_of(nb.compare_with))
-        other.check_lake(con)
-        if symmetric_difference(con, compiled, other) >= threshold:
+    # Another snapshot: the keyed noise protects (module docstring).
+    near = [nb for nb in decision.neighbours if nb.entry.snapshot_id == snapshot_id]
+    others = [compile_cohort(cohort_of(nb.compare_with)) for nb in near]
+    for other in others:
+        if not set(other.products) <= set(compiled.products):
+            other.check_lake(con)
+    differences = symmetric_differences(con, compiled, others)
+    for nb, difference in zip(near, differences, strict=True):
+        if difference >= threshold:
             continue
         earlier_dims = tuple(nb.entry.dimensions)
         if dims and dims != earlier_dims:
@@ -786,5 +797,5 @@ __all__ = [
     "perturb",
     "protect",
     "protect_steps",
-    "symmetric_difference",
+    "symmetric_differences",
 ]
