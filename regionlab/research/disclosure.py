@@ -26,10 +26,11 @@ Four layers, each closing what the others leave open:
    ``neighbour_edits`` edits away (one bound, one list item, one criterion, the
    index date ...), answered at any snapshot.
 
-3. **Same answer for a small difference** (:func:`protect`, after counting).
-   For each near-identical earlier query answered at the same snapshot, the
-   server counts the people in exactly one of the two cohorts (the symmetric
-   difference, a hidden value that never leaves this module). If it is below
+3. **Same answer for a small difference** (:func:`measure` on the counting
+   connection, :func:`protect` after suppression). For each near-identical
+   earlier query answered at the same snapshot, the server counts the people in
+   exactly one of the two cohorts (the symmetric difference, a hidden value that
+   never leaves :func:`measure`). If it is below
    the threshold, the new query gets the *earlier displayed answer* (the same
    suppression pattern, the same numbers); a cell of the new table that the
    earlier one lacks shows the hidden marker. The answer is therefore identical
@@ -40,7 +41,7 @@ Four layers, each closing what the others leave open:
    the shown value unnoticed. When the dimensions differ (the earlier query by
    sex, the new one by municipality) no earlier table fits, and the query is
    refused with a reason; the refusal tells only "fewer than threshold people
-   differ", exactly what a reused answer tells.
+   differ", exactly what a reused answer tells, and it spends budget like one.
 
 4. **Keyed noise and rounding of shown counts** (the ABS cell-key method, as
    i2b2/SHRINE obfuscate counts). Every shown, non-zero count gets integer

@@ -7,10 +7,12 @@ not an answer. The result object holds displayed values only; hidden counts
 are dropped before it is built, so nothing downstream (notebook, CLI, log) can
 leak them.
 
-Residual risk the lab does not remove here: differencing across overlapping
-queries (ask for a cohort, then the same cohort minus one criterion). The
-audit log records every query with its cohort hash and shape so that such
-series can be spotted afterwards; the threshold floor (``REGIONLAB_MIN_CELL``,
+Differencing across overlapping queries (ask for a cohort, then the same
+cohort minus one criterion) is the job of :mod:`regionlab.research.disclosure`
+when the server passes its policy (``defence``): near-identical queries get
+the same answer, shown counts carry keyed noise, a budget and a lockout cap
+the series. The audit log records every query with its cohort hash and shape so
+that such series can be reviewed afterwards; the threshold floor (``REGIONLAB_MIN_CELL``,
 default 5) stops a researcher from simply lowering it.
 """
 
