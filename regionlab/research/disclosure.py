@@ -89,6 +89,9 @@ Residual risks (what this does not remove, documented for the DPO):
 * **Across snapshots.** Only answers from the same snapshot are compared by
   membership; across a new delivery the noise is the protection (a changed
   cell gets fresh noise, an unchanged cell the same).
+* **Collusion.** Budgets, lockouts and near-identical answers are per user
+  (near-identical detection spans the user's projects); two researchers
+  pooling their answers are protected by the noise alone.
 * **Approximate margins.** With noise, cells need not add up to their margins;
   the researcher is told counts are rounded and perturbed.
 """
@@ -394,7 +397,8 @@ def guard(
     now = now or datetime.now(UTC)
     since = now - timedelta(days=settings.window_days)
     past = [] if history is None else history.past_queries(user, since=since)
-    past = [q for q in past if q.project == project and q.at >= since and q.user == user]
+    mine = [q for q in past if q.at >= since and q.user == user]
+    past = [q for q in mine if q.project == project]
     lifts = [q for q in past if q.refused is not None and q.refused.startswith("lift:")]
     answered = [q for q in past if q.refused is None]
 
@@ -428,7 +432,9 @@ def guard(
         return Decision("refuse", normal, dims, settings, reason, budget_left=left, repeats=repeats)
 
     neighbours: list[Neighbour] = []
-    for q in reversed(answered):  # newest first
+    # Near-identical queries are looked for in all the user's projects: a second
+    # project must not be a clean slate for differencing.
+    for q in reversed([q for q in mine if q.refused is None]):  # newest first
         origin = (q.answer.get("reused") or {}).get("definition")
         compare_with = dict(origin) if origin else dict(q.definition)
         distance = min(edits(normal, q.definition), edits(normal, compare_with))

@@ -220,6 +220,10 @@ def test_guard_lists_near_identical_queries_from_definitions_alone() -> None:
     decision = guard(history, **ask, now=NOW, settings=settings)
     assert decision.neighbours[0].compare_with == far
     assert guard(history, **ask, now=NOW, settings=None).action == "allow"
+    # Another project of the same user is no clean slate; another user's queries are not seen.
+    elsewhere = guard(history, **{**ask, "project": "p2"}, now=NOW, settings=settings)
+    assert elsewhere.neighbours and elsewhere.budget_left == settings.budget
+    assert not guard(history, **{**ask, "user": "bob"}, now=NOW, settings=settings).neighbours
 
 
 # ------------------------------------------------------------------ noise
