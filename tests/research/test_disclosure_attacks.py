@@ -538,3 +538,19 @@ def test_evasive_pairs_beat_exact_counts_but_not_the_noise(lake_var: Path) -> No
     assert not recovered(posterior, TRUTH["vejle_50_54"]), posterior
     assert att.refused >= 1, "the attacker spent the whole budget"
     assert att.asked - att.refused == FULL.budget
+
+
+def test_repeating_one_query_gives_one_answer_then_a_lockout(lake_var: Path) -> None:
+    att = Attacker(DisclosureSettings(lockout_after=4))
+    cohort = t2d(age=(50, 70), municipality=["630"])
+    seen = [att.ask(cohort) for _ in range(6)]
+    shown = {s.total for s in seen if s is not None}
+    assert len(shown) == 1 and att.refused == 2
+    assert att.history.entries[-1].refused.startswith("lockout:")  # type: ignore[union-attr]
+    # The access officer lifts it; the next ask is answered, with the same value.
+    lift = disclosure.lift_lockout(
+        user=att.user, project=att.project, definition=disclosure.normalise(cohort), officer="ao"
+    )
+    att.history.entries.append(lift)
+    again = att.ask(cohort)
+    assert again is not None and again.total in shown
