@@ -33,10 +33,12 @@ def _register() -> None:
     if app.registered_commands:
         return
     from cli import (
+        audit_cmd,
         catalog_cmd,
         check_cmd,
         demo_cmd,
         erasure_cmd,
+        harden_cmd,
         keys_cmd,
         labeling_cmd,
         quality_cmd,
@@ -48,6 +50,7 @@ def _register() -> None:
 
     app.command("check")(check_cmd.check)
     app.add_typer(keys_cmd.app, name="keys")
+    app.command("harden")(harden_cmd.harden)
     app.command("synth")(synth_cmd.synth)
     app.command("run")(run_cmd.run)
     app.command("demo")(demo_cmd.demo)
@@ -59,6 +62,9 @@ def _register() -> None:
     app.add_typer(research_cmd.permit_app, name="permit")
     app.add_typer(research_cmd.workspace_app, name="workspace")
     app.add_typer(research_cmd.output_app, name="output")
+    app.add_typer(
+        audit_cmd.app, name="audit", help="The audit store: verify, review queries, checkpoint."
+    )
     app.command("erase")(erasure_cmd.erase)
     app.add_typer(erasure_cmd.retention_app, name="retention")
     app.add_typer(

@@ -63,28 +63,51 @@ def demo(
         raise typer.Exit(1)
 
 
-def _example_workspaces() -> None:
-    """Register the repository's example permits and build their workspaces.
+#: The demo's two people: separation of duties holds in the demo too.
+DEMO_APPLICANT = "demo-researcher"
+DEMO_OFFICER = "demo-officer"
 
-    Notebook 02 opens the ``t2d-hba1c`` workspace; without this step a new user
-    would meet "no registered permit" there. Re-running replaces them (idempotent).
+
+def _example_workspaces() -> None:
+    """Apply for the repository's example permits, approve them, build their workspaces.
+
+    The demo applies as a researcher and approves as an access officer (two
+    identities, both audited), as on the platform. Notebook 02 opens the
+    ``t2d-hba1c`` workspace; without this step a new user would meet "no
+    registered permit" there. Re-running applies again and approves with
+    ``--replace`` (idempotent).
     """
     from regionlab.errors import UserError
-    from regionlab.research.permits import register_permit
+    from regionlab.research.permit_workflow import ACCESS_OFFICER, RESEARCHER, Actor, approve
+    from regionlab.research.permit_workflow import apply as apply_permit
+    from regionlab.research.permits import load_permit, registered_path
     from regionlab.research.workspace import build_workspace
     from regionlab.settings import PROJECT_ROOT
 
+    applicant, officer = Actor(DEMO_APPLICANT, RESEARCHER), Actor(DEMO_OFFICER, ACCESS_OFFICER)
     for path in sorted((PROJECT_ROOT / "permits").glob("*.yaml")):
         try:
-            permit = register_permit(path, replace=True)
+            permit = load_permit(path)
+            replace = registered_path(permit.project_id).exists()
+            if not _pending(permit.project_id):  # an interrupted run may have left one
+                apply_permit(applicant, permit)
+            approve(officer, permit.project_id, replace=replace)
             built = build_workspace(permit.project_id)
         except UserError as exc:
             console.print(f"example permit {path.name} not set up: {exc}")
             continue
         console.print(
             f"workspace {permit.project_id}: snapshot {built.lake_snapshot} "
-            f"(permit expires {permit.expires.isoformat()}; used by notebooks/)"
+            f"(applied by {DEMO_APPLICANT}, approved by {DEMO_OFFICER}; permit expires "
+            f"{permit.expires.isoformat()}; used by notebooks/)"
         )
+
+
+def _pending(project_id: str) -> bool:
+    from regionlab.research.permit_workflow import applications_dir, get_application
+
+    has = (applications_dir() / f"{project_id}.json").is_file()
+    return has and get_application(project_id).status == "pending"
 
 
 def _explain_flagged_rows(sources: Any, key: Any, as_of: dt.date) -> None:

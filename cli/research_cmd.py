@@ -9,16 +9,19 @@ pseudonym or a hidden count.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from cli.console import make_console
+from cli.console import make_console, styled
 
 console = make_console()
 
-permit_app = typer.Typer(help="Register and list data permits.", no_args_is_help=True)
+permit_app = typer.Typer(
+    help="Permits: researchers apply, access officers approve or refuse.", no_args_is_help=True
+)
 workspace_app = typer.Typer(help="Build and inspect project workspaces.", no_args_is_help=True)
 output_app = typer.Typer(
     help="Check result tables before they leave a workspace.", no_args_is_help=True
@@ -88,30 +91,111 @@ def feasibility(
     )
 
 
-@permit_app.command("add")
-def permit_add(
+TOKEN_ENV = "REGIONLAB_TOKEN"
+
+
+def _caller() -> Any:
+    """The caller's identity, from their token (``regionlab users add`` shows it once).
+
+    The one place to switch to the access service's client: until then the CLI
+    resolves the token against the embedded issuer itself.
+    """
+    import os
+
+    from regionlab.errors import UserError
+    from regionlab.research.permit_workflow import Actor
+    from service.app import token_store
+
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    user = token_store().lookup(token) if token else None
+    if user is None:
+        raise UserError(
+            f"permit commands need your token: set {TOKEN_ENV} to the token "
+            "`regionlab users add NAME --role ...` showed (unknown, revoked or missing now)"
+        )
+    return Actor(user.name, user.role.value)
+
+
+@permit_app.command("apply")
+def permit_apply(
     path: Annotated[Path, typer.Argument(help="Permit file, e.g. permits/t2d-hba1c.yaml.")],
+) -> None:
+    """Apply for a permit (researcher): checked against the specs, then pending a decision."""
+    from regionlab.research.permit_workflow import apply
+    from regionlab.research.permits import load_permit
+
+    permit = load_permit(path)  # read and checked here: the service gets the resolved permit
+    application = apply(_caller(), permit)
+    console.print(
+        f"applied for {application.project_id} as {application.applicant}; an access officer "
+        f"decides by {application.due.isoformat() if application.due else '-'}",
+        highlight=False,
+    )
+
+
+@permit_app.command("approve")
+def permit_approve(
+    project: Annotated[str, typer.Argument(help="Project id of a pending application.")],
     replace: Annotated[
-        bool, typer.Option("--replace", help="Replace a registered permit of the same project.")
+        bool, typer.Option("--replace", help="Replace the project's registered permit.")
     ] = False,
 ) -> None:
-    """Validate a permit against the product specs and register it."""
-    from regionlab.research.permits import register_permit, registered_path
+    """Approve an application and register its permit (access officer)."""
+    from regionlab.research.permit_workflow import approve
+    from regionlab.research.permits import registered_path
 
-    permit = register_permit(path, replace=replace)
+    application = approve(_caller(), project, replace=replace)
+    permit = application.permit
     console.print(
-        f"registered permit {permit.project_id} (expires {permit.expires.isoformat()}, "
-        f"{len(permit.products)} product(s)) at {registered_path(permit.project_id)}",
+        f"approved and registered permit {permit.project_id} (expires "
+        f"{permit.expires.isoformat()}, {len(permit.products)} product(s)) at "
+        f"{registered_path(permit.project_id)}",
         highlight=False,
     )
     console.print(f"next: regionlab workspace build {permit.project_id}", highlight=False)
 
 
+@permit_app.command("refuse")
+def permit_refuse(
+    project: Annotated[str, typer.Argument(help="Project id of a pending application.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the applicant.")],
+) -> None:
+    """Refuse an application with a reason (access officer); nothing is registered."""
+    from regionlab.research.permit_workflow import refuse
+
+    refuse(_caller(), project, reason=reason)
+    console.print(f"refused the application for {project}", highlight=False)
+
+
+@permit_app.command("incomplete")
+def permit_incomplete(
+    project: Annotated[str, typer.Argument(help="Project id of a pending application.")],
+    reason: Annotated[str, typer.Option("--reason", help="What is missing.")],
+) -> None:
+    """Tell the applicant the application is incomplete; they have 4 weeks (access officer)."""
+    from regionlab.research.permit_workflow import incomplete
+
+    application = incomplete(_caller(), project, reason=reason)
+    due = application.due.isoformat() if application.due else "-"
+    console.print(f"{project}: incomplete; the applicant completes it by {due}", highlight=False)
+
+
 @permit_app.command("list")
 def permit_list() -> None:
-    """List registered permits."""
+    """Applications (yours, or all for an access officer) with their due dates, and permits."""
+    from regionlab.research.permit_workflow import list_applications
     from regionlab.research.permits import list_permits
 
+    apps = Table(title="Permit applications")
+    for col in ("project", "applicant", "status", "submitted", "due", "reason"):
+        apps.add_column(col)
+    for a in list_applications(_caller()):
+        due = f"{a.due_what} {a.due.isoformat()}" if a.due else "-"
+        if a.overdue():
+            due = styled("[bold red]{} (overdue)[/]", due)
+        reason = Text(a.reason or "")  # the officer's words, printed as written
+        apps.add_row(a.project_id, a.applicant, a.status, a.submitted_on.isoformat(), due, reason)
+    console.print(apps)
     table = Table(title="Registered permits")
     for col in ("project", "applicant", "organisation", "products", "expires"):
         table.add_column(col)

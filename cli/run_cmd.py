@@ -52,6 +52,31 @@ def select(registry: Any, domain: str | None, product: str | None) -> list[str]:
 FAILED = ("failed", "audit_failed", "delivery_rejected")
 
 
+def reload_targets(
+    registry: Any, given: str, domain: str | None, product: str | None
+) -> tuple[list[str], dict[str, str]]:
+    """The products ``--reload FILE`` runs (each product with the delivery, then the products
+    derived from them, in run order) and the delivery each of the first reloads."""
+    from regionlab.settings import get_settings
+    from regionlab.wap.sources import deliveries_named
+
+    sources = get_settings().sources_dir
+    allowed = set(select(registry, domain, product))
+    candidates = [p for p in registry.topological() if p.ref in allowed]
+    found = deliveries_named(candidates, sources, given)
+    if not found:
+        raise UserError(
+            f"no product has a delivery {given} under {sources}; give the file's path or its "
+            "name as `regionlab run` reports it (e.g. <system>/<extract>/<extract>_YYYY-MM-DD.csv)"
+        )
+    reload = {p.ref: e.name for p, e in found}
+    wanted = set(reload)
+    for p in registry.topological():  # upstreams come first: one pass collects every level
+        if p.is_derived and wanted & set(p.upstream):
+            wanted.add(p.ref)
+    return [p.ref for p in registry.topological() if p.ref in wanted], reload
+
+
 def outcome_line(run: Any) -> str:
     """What happened to one product and what to do, in one line (never a value)."""
     explain = getattr(run, "explain", None)
@@ -100,22 +125,29 @@ def preflight(registry: Any, refs: list[str]) -> None:
         )
 
 
-def execute(refs: list[str], full_refresh: bool = False, quiet: bool = False) -> list[Any]:
+def execute(
+    refs: list[str],
+    full_refresh: bool = False,
+    quiet: bool = False,
+    reload: dict[str, str] | None = None,
+) -> list[Any]:
     """Materialize ``refs`` in one Dagster run; return the ProductRun of each product that ran.
+
+    ``reload`` maps a product to the delivery whose published rows it replaces.
 
     The embedded profile runs in this process; a profile with the Celery executor
     spreads the steps over the workers (which must be running) and reports from
     the run's events.
     """
     if _profile().executor == "celery":
-        return _execute_on_workers(refs, full_refresh)
+        return _execute_on_workers(refs, full_refresh, reload)
     import dagster as dg
 
     from pipelines import progress
     from pipelines.launch import dagster_home
 
     dagster_home()
-    from pipelines.assets import asset_key
+    from pipelines.assets import asset_key, op_config
     from pipelines.definitions import build_definitions
     from regionlab.spec import load_domains
 
@@ -145,11 +177,7 @@ def execute(refs: list[str], full_refresh: bool = False, quiet: bool = False) ->
     # A product with no new extracts reports no checks, by design; Dagster warns about
     # every such blocking check on stderr, which is noise on the command line.
     logging.getLogger("dagster._core.execution.plan.active").setLevel(logging.ERROR)
-    config = (
-        {"ops": {}}
-        if not full_refresh
-        else {"ops": {"__".join(r.split("/")): {"config": {"full_refresh": True}} for r in refs}}
-    )
+    config = {"ops": op_config(refs, full_refresh, reload)}
     try:
         with bar:
             result = dg.materialize(
@@ -179,11 +207,13 @@ def _outcome(ref: str, run: Any, failure: str | None) -> Any:
     return _Missing(ref, failure)
 
 
-def _execute_on_workers(refs: list[str], full_refresh: bool) -> list[Any]:
+def _execute_on_workers(
+    refs: list[str], full_refresh: bool, reload: dict[str, str] | None = None
+) -> list[Any]:
     from pipelines.definitions_multiuser import run_products
 
     with console.status(f"running {len(refs)} products on the Celery workers"):
-        result = run_products(refs, full_refresh=full_refresh)
+        result = run_products(refs, full_refresh=full_refresh, reload=reload)
     failures = _failures(result)
     published = {
         e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
@@ -341,6 +371,14 @@ def run(
     domain: str = typer.Option(None, "--domain", help="Only this domain's products."),
     product: str = typer.Option(None, "--product", help="Only this product (id or domain/id)."),
     full_refresh: bool = typer.Option(False, "--full-refresh", help="Reload every extract."),
+    reload: str = typer.Option(
+        None,
+        "--reload",
+        metavar="FILE",
+        help="Replace the published rows of one loaded delivery (its path, or its name as "
+        "`regionlab run` reports it) by its current content, in one snapshot; products "
+        "derived from it are rebuilt.",
+    ),
     catalog: bool = typer.Option(
         True, "--catalog/--no-catalog", help="Emit the catalogue when anything was published."
     ),
@@ -349,9 +387,18 @@ def run(
     from regionlab.spec import load_domains
 
     registry = load_domains()
-    refs = select(registry, domain, product)
+    reloads: dict[str, str] | None = None
+    if reload:
+        if full_refresh:
+            raise UserError(
+                "--reload replaces one delivery's rows and --full-refresh rebuilds from every "
+                "delivery; give one of them"
+            )
+        refs, reloads = reload_targets(registry, reload, domain, product)
+    else:
+        refs = select(registry, domain, product)
     preflight(registry, refs)
-    runs = execute(refs, full_refresh=full_refresh)
+    runs = execute(refs, full_refresh=full_refresh, reload=reloads)
     console.print(summary_table(runs))
     # A rejected delivery changes what the catalogue says ("last delivery rejected") even when
     # nothing was published.

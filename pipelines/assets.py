@@ -16,10 +16,29 @@ from regionlab.wap.engine import ProductRun, run_derived_product, run_source_pro
 
 class ProductRunConfig(dg.Config):
     full_refresh: bool = Field(False, description="Reload every extract and replace the table.")
+    reload: str = Field(
+        "",
+        description="A loaded delivery (its name under the sources folder) whose published "
+        "rows are replaced by its current content in one snapshot.",
+    )
 
 
 def asset_key(ref: str) -> dg.AssetKey:
     return dg.AssetKey(ref.split("/"))
+
+
+def op_config(
+    refs: list[str], full_refresh: bool = False, reload: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The run config's ``ops`` block: :class:`ProductRunConfig` per product that needs one."""
+    out: dict[str, Any] = {}
+    for ref in refs:
+        config: dict[str, Any] = {"full_refresh": True} if full_refresh else {}
+        if reload and ref in reload:
+            config["reload"] = reload[ref]
+        if config:
+            out["__".join(ref.split("/"))] = {"config": config}
+    return out
 
 
 def _column_schema(product: Product) -> dg.TableSchema:
@@ -159,6 +178,7 @@ def _product_asset(product: Product, order: list[Product]) -> dg.AssetsDefinitio
                 full_refresh=config.full_refresh,
                 quality_hook=quality_hook,
                 run_id=run_id,
+                reload=config.reload or None,
             )
         context.log.info(run.summary())
         progress.emit("finished", product.ref, run)

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-from pipelines.assets import asset_key
+from pipelines.assets import asset_key, op_config
 from pipelines.celery_executor import executor_for
 from pipelines.definitions import build_definitions
 from pipelines.launch import DOMAIN_TAG
@@ -75,6 +75,7 @@ def run_products(
     *,
     job: str = "all_products",
     full_refresh: bool = False,
+    reload: dict[str, str] | None = None,
     tags: dict[str, str] | None = None,
     instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecutionResult:
@@ -82,14 +83,11 @@ def run_products(
 
     Blocks until the run ends; the workers must be running (see
     ``pipelines.celery_executor.worker_command``) with the same profile variables.
+    ``reload`` maps a product to the delivery whose rows it replaces.
     """
     registry = load_domains()
     refs = refs or [p.ref for p in registry.topological()]
-    run_config: dict = {"ops": {}}
-    if full_refresh:
-        run_config["ops"] = {
-            "__".join(r.split("/")): {"config": {"full_refresh": True}} for r in refs
-        }
+    run_config: dict = {"ops": op_config(refs, full_refresh, reload)}
     return dg.execute_job(
         reconstructable_job(job),
         instance=instance or dg.DagsterInstance.get(),

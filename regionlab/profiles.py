@@ -62,6 +62,11 @@ class Profile(BaseModel):
     celery_queue: str = Field("regionlab", pattern=r"^[A-Za-z0-9_.-]+$")
     label_studio_db: Literal["sqlite", "postgresql"] = "sqlite"
     label_studio_postgres: str = ""
+    audit_store: str = ""
+    """Empty: SQLite under the service folder; ``postgres:<libpq string>`` for PostgreSQL."""
+    audit_checkpoints: str = ""
+    """Folder of the signed audit checkpoints; empty: ``<var>/service/checkpoints``."""
+    audit_checkpoint_every: int = Field(100, ge=1)
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:

@@ -100,7 +100,8 @@ class Settings(BaseModel):
         return self.research_dir / "permits"
 
     @property
-    def feasibility_log(self) -> Path:
+    def legacy_feasibility_log(self) -> Path:
+        """The JSONL feasibility log before the audit store; read once, by the migration."""
         return self.research_dir / "audit" / "feasibility.jsonl"
 
     @property
@@ -168,6 +169,26 @@ class Settings(BaseModel):
         service's OS user alone (mode 0700)."""
         return self.var_dir / "service"
 
+    @property
+    def audit_store_file(self) -> Path:
+        """The audit store of the embedded profile (SQLite, 0600)."""
+        return self.service_dir / "audit.sqlite"
+
+    @property
+    def audit_checkpoints_dir(self) -> Path:
+        """Default home of the signed audit checkpoints (``audit_checkpoints`` overrides it)."""
+        return self.service_dir / "checkpoints"
+
+    @property
+    def audit_mac_key_file(self) -> Path:
+        """The key of the audit store's MAC chain (held by the service only)."""
+        return self.secrets_dir / "audit-mac.key"
+
+    @property
+    def audit_signing_key_file(self) -> Path:
+        """The Ed25519 key that signs audit checkpoints."""
+        return self.secrets_dir / "audit-checkpoint.key"
+
     # --- erasure -----------------------------------------------------------------
 
     @property
@@ -211,7 +232,7 @@ LOCATIONS: tuple[Location, ...] = (
     Location("lake", True, "published and labelled products, snapshots, data files"),
     Location("staging", True, "scratch copies of raw extracts during a run"),
     Location("quarantine", True, "rows that could not be published, with their raw text"),
-    Location("research", True, "workspaces (row level), permits and the feasibility log"),
+    Location("research", True, "workspaces (row level), permits and applications"),
     Location("labeling", True, "training exports and manifests of labelled products"),
     Location("labelstudio", True, "Label Studio's database: tasks hold sampled texts"),
     Location("erasure", False, "receipts and the register: counts and digests only"),

@@ -11,10 +11,12 @@ ingest, which computes person keys anyway, compares their digests
 with any product — so the decoding scan after an erasure can include the
 list's files and still find nothing.
 
-``key_id`` records which pseudonymisation key the digest belongs to: after a
-key rotation the old digests no longer match anything, and the requests in
-the erasure register must be re-applied with their CPR numbers (kept by the
-region's case handling, not by regionlab).
+``key_id`` records which pseudonymisation key the digest belongs to. A key
+rotation (``regionlab keys rotate``, :mod:`regionlab.rotation`) re-keys every
+digest in the transaction that re-keys the products, through the CPR numbers
+of the source zone or those the operator gives (kept by the region's case
+handling, not by regionlab), and refuses when one cannot be re-keyed: an old
+digest would match nothing, and the erased person would be published again.
 """
 
 from __future__ import annotations

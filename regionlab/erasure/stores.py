@@ -421,8 +421,10 @@ class DagsterStorageStore:
 
 
 class LogsStore:
-    """The platform's own logs — feasibility audit log, erasure register and receipts —
-    hold counts, hashes and ids only; verified by searching them for the persons' keys."""
+    """The platform's own logs — the access service's audit store, the erasure register and
+    receipts — hold cohort definitions, counts as shown, hashes and ids only; verified by
+    searching them for the persons' keys. The audit store is append-only by design (an
+    erasure must not break its chain), so a key found there fails the verification."""
 
     name = "logs"
     locations = ("erasure",)
@@ -431,10 +433,15 @@ class LogsStore:
         return None
 
     def verify(self, sel: Selection, v: Verification) -> None:
+        from regionlab.research.audit_store import open_store
+
         s = sel.settings
-        files = [s.feasibility_log, s.erasure_register, *_files_under(s.receipts_dir)]
+        files = [s.erasure_register, *_files_under(s.receipts_dir)]
         for path, n in _byte_matches([f for f in files if f.is_file()], sel.keys).items():
             v.other_found[f"logs:{Path(path).name}"] = n
+        found = open_store().count_matches([k.encode() for k in sel.keys])
+        if found:
+            v.other_found["logs:audit-store"] = found
 
 
 #: Every store, in the order an erasure or retention run visits them.

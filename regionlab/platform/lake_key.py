@@ -47,8 +47,8 @@ class KeyMismatch(UserError):
             f"keyed with (id {ids}). Rows keyed with it could not be joined with the lake's, and "
             "persons erased under the lake's key would be published again. Use the lake's key "
             "(REGIONLAB_KEY_FILE or REGIONLAB_KEY; `regionlab keys show` prints the active key "
-            "id). Re-keying a lake (every product, the suppression list, labels and "
-            "workspaces) is not supported yet."
+            "id), or re-key the lake with `regionlab keys rotate` (every product, the "
+            "suppression list, labels and workspaces in one transaction)."
         )
 
 
@@ -91,4 +91,18 @@ def register_statements(
         return [(PSEUDONYM_KEY.insert, [key_id, dt.datetime.now(dt.UTC), run_id])]
     return [(sql, []) for sql in PSEUDONYM_KEY.ddl] + [
         (PSEUDONYM_KEY.insert, [key_id, dt.datetime.now(dt.UTC), run_id])
+    ]
+
+
+def replace_statements(key_id: str, run_id: str) -> list[tuple[str, list[object]]]:
+    """Statements for a key rotation: the lake's key id becomes ``key_id``.
+
+    In the rotation's own transaction, with the rewritten products, so a failure
+    leaves the old key id (and the old person keys) current everywhere.
+    """
+    cols = ", ".join(f"{name} {kind}" for name, kind in PSEUDONYM_KEY.columns)
+    return [
+        (PSEUDONYM_KEY.ddl[0], []),
+        (f"CREATE OR REPLACE TABLE {PSEUDONYM_KEY.qualified} ({cols})", []),
+        (PSEUDONYM_KEY.insert, [key_id, dt.datetime.now(dt.UTC), run_id]),
     ]

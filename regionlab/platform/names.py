@@ -70,3 +70,9 @@ DELIVERY_VOLUME = PrivacyCheck(
 
 #: Category of the privacy gates' results (beside the Kahn categories of quality rules).
 PRIVACY_CATEGORY = "privacy"
+
+#: The platform's column in every source product's lake table: the delivery (its name under
+#: the sources folder, as in the load log) each row came from, so ``regionlab run --reload``
+#: can replace exactly those rows. Platform metadata, not a data column: the spec does not
+#: declare it, so the catalogue, ODCS, permits and workspaces never offer it.
+DELIVERY_COLUMN = "_regionlab_delivery"

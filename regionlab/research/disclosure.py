@@ -67,7 +67,9 @@ History markers (the audit store writes them as :class:`PastQuery` entries):
   a refused query (definition recorded, no answer);
 * ``refused="lift:lockout"``: the access officer lifted the lockout of
   ``definition`` for ``user``/``project`` at ``at`` (an empty ``definition``
-  lifts every lockout of that user and project); :func:`lift_lockout` builds it;
+  lifts every lockout of that user and project); :func:`record_lift` writes it
+  into the audit store (``answer["lifted_by"]`` names the officer),
+  :func:`lift_lockout` builds the same entry for an in-memory history;
 * ``refused="lift:budget"``: the officer reset the budget; queries before
   ``at`` no longer count.
 
@@ -110,7 +112,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -232,24 +234,16 @@ def _criterion(raw: Mapping[str, Any], index: date) -> dict[str, Any]:
     return {"kind": "any_of", "criteria": [members[k] for k in sorted(members)]}
 
 
-def _uses_windows(data: Mapping[str, Any]) -> bool:
-    for section in ("include", "exclude"):
-        for crit in data.get(section) or []:
-            members = crit["criteria"] if crit["kind"] == "any_of" else [crit]
-            if any(m.get("within") is not None for m in members):
-                return True
-    return False
-
-
 def normalise(
     cohort: Cohort | CohortBuilder | Mapping[str, Any], today: date | None = None
 ) -> dict:
     """The canonical form of a definition: equal for every trivial rewrite of one query.
 
     The result is itself a valid cohort mapping (without ``name``), so the
-    server can count it again (:func:`cohort_of`). ``index_date`` is ``None``
-    when nothing depends on it, and the first of the month when only
-    ``alive_at_index`` does (it reads the death month).
+    server can count it again (:func:`cohort_of`). ``index_date`` is always
+    kept (the audit shows it); two queries that differ only in an index date
+    nothing reads are one edit apart, and the membership comparison finds them
+    equal.
     """
     model = as_cohort(cohort).resolved(today)
     raw = model.model_dump(mode="json", by_alias=True)
@@ -259,12 +253,7 @@ def normalise(
     exclude = {_canonical(c): c for c in (_criterion(r, index) for r in raw["exclude"])}
     out["include"] = [include[k] for k in sorted(include)]
     out["exclude"] = [exclude[k] for k in sorted(exclude)]
-    if _uses_windows(out):
-        out["index_date"] = index.isoformat()
-    elif model.alive_at_index:
-        out["index_date"] = index.replace(day=1).isoformat()
-    else:
-        out["index_date"] = None
+    out["index_date"] = index.isoformat()  # kept even when unused: the audit shows it
     out["alive_at_index"] = bool(model.alive_at_index)
     if model.age is not None:
         bands = model.age.bands()
@@ -479,6 +468,55 @@ def lift_lockout(
     )
 
 
+class _RecordsQueries(Protocol):
+    def record_query(
+        self,
+        *,
+        user: str,
+        project: str | None,
+        definition: Mapping[str, Any],
+        snapshot_id: int | None,
+        dimensions: Sequence[str],
+        answer: Mapping[str, Any],
+        threshold: int,
+        suppression: Mapping[str, Any],
+        products: Sequence[str],
+        refused: str | None = None,
+    ) -> str: ...
+
+
+def record_lift(
+    store: _RecordsQueries,
+    *,
+    user: str,
+    project: str | None,
+    definition: Mapping[str, Any] | None,
+    officer: str,
+    kind: str = LIFT_LOCKOUT,
+) -> str:
+    """Write an access officer's lift into the audit store as the guard reads it.
+
+    The entry is a query entry of the researcher (so ``past_queries`` returns
+    it) with ``refused`` = ``kind`` (:data:`LIFT_LOCKOUT` or :data:`LIFT_BUDGET`)
+    and the officer's name in ``answer["lifted_by"]``; the service route that
+    calls this should record the officer's own event as well.
+    """
+    if kind not in (LIFT_LOCKOUT, LIFT_BUDGET):
+        raise UserError(f"unknown lift {kind!r}; use {LIFT_LOCKOUT} or {LIFT_BUDGET}")
+    return store.record_query(
+        user=user,
+        project=project,
+        definition=dict(definition or {}),
+        snapshot_id=None,
+        dimensions=(),
+        answer={"lifted_by": officer},
+        threshold=1,
+        suppression={},
+        products=(),
+        refused=kind,
+    )
+
+
 # ------------------------------------------------------------------ answers
 
 
@@ -488,10 +526,8 @@ def cell_key(key: Sequence[Any]) -> str:
 
 def answer_of(total: int | str, table: SuppressedTable | None) -> dict[str, Any]:
     """The displayed values of an answer as the audit store keeps them (``PastQuery.answer``)."""
-    out: dict[str, Any] = {"total": total}
-    if table is not None:
-        out["cells"] = {cell_key(c.key): c.display for c in table.cells}
-    return out
+    cells = {} if table is None else {cell_key(c.key): c.display for c in table.cells}
+    return {"total": total, "cells": cells}
 
 
 @dataclass(frozen=True)
@@ -807,5 +843,6 @@ __all__ = [
     "perturb",
     "protect",
     "protect_steps",
+    "record_lift",
     "symmetric_differences",
 ]

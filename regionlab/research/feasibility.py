@@ -2,7 +2,7 @@
 
 A count leaves this module only after small-cell suppression (primary and
 secondary, :mod:`regionlab.research.suppression`) and only once its audit entry
-is on disk: if the audit log cannot be written, the researcher gets an error,
+is stored: if the audit store cannot be written, the researcher gets an error,
 not an answer. The result object holds displayed values only; hidden counts
 are dropped before it is built, so nothing downstream (notebook, CLI, log) can
 leak them.
@@ -11,7 +11,7 @@ Differencing across overlapping queries (ask for a cohort, then the same
 cohort minus one criterion) is the job of :mod:`regionlab.research.disclosure`
 when the server passes its policy (``defence``): near-identical queries get
 the same answer, shown counts carry keyed noise, a budget and a lockout cap
-the series. The audit log records every query with its cohort hash and shape so
+the series. The audit store records every query with its normalised definition so
 that such series can be reviewed afterwards; the threshold floor (``REGIONLAB_MIN_CELL``,
 default 5) stops a researcher from simply lowering it.
 """
@@ -32,9 +32,10 @@ import polars as pl
 from regionlab import codelists, lake
 from regionlab.errors import UserError
 from regionlab.research import disclosure
-from regionlab.research.audit_log import AuditLog
+from regionlab.research.audit_store import AuditStore
 from regionlab.research.cohort import AGE_BANDS, SEXES, Cohort, CohortBuilder, as_cohort
 from regionlab.research.cohort_sql import CompiledCohort, compile_cohort
+from regionlab.research.feasibility_audit import record_feasibility
 from regionlab.research.query_history import QueryHistory
 from regionlab.research.suppression import (
     DEFAULT_THRESHOLD,
@@ -43,7 +44,6 @@ from regionlab.research.suppression import (
     suppress,
     suppress_count,
 )
-from regionlab.settings import get_settings
 
 #: Dimension a researcher may ask for → the column of the compiled cohort.
 DIMENSIONS: dict[str, str] = {
@@ -54,11 +54,6 @@ DIMENSIONS: dict[str, str] = {
 MISSING_LEVEL = "ukendt"
 MIN_THRESHOLD_ENV = "REGIONLAB_MIN_CELL"
 USER_ENV = "REGIONLAB_USER"
-
-
-def audit_log_path() -> Path:
-    """Where feasibility queries are logged: ``<var>/research/audit/feasibility.jsonl``."""
-    return get_settings().feasibility_log
 
 
 def min_threshold() -> int:
@@ -163,7 +158,7 @@ def feasibility(
     snapshot: int | None = None,
     user: str | None = None,
     threshold: int = DEFAULT_THRESHOLD,
-    audit_log: AuditLog | Path | None = None,
+    audit_store: AuditStore | None = None,
     project: str | None = None,
     history: QueryHistory | None = None,
     defence: disclosure.DisclosureSettings | None = None,
@@ -174,9 +169,10 @@ def feasibility(
     Runs at ``snapshot`` (default: the newest), suppresses small cells with
     ``threshold`` (never below the platform floor) and logs the query before
     returning. With ``defence`` (the server's policy), ``history`` (the user's
-    past queries) and ``secret`` (the server's noise key) the differencing
-    defence of :mod:`regionlab.research.disclosure` guards and post-processes
-    the answer; without ``defence`` it is off (suppression only).
+    past queries; default: ``audit_store``) and ``secret`` (the server's noise
+    key) the differencing defence of :mod:`regionlab.research.disclosure`
+    guards and post-processes the answer, and a refusal is audited too;
+    without ``defence`` it is off (suppression only).
     """
     started = time.perf_counter()
     definition = as_cohort(cohort)
@@ -190,23 +186,43 @@ def feasibility(
     compiled = compile_cohort(definition)
     # Differencing defence (helper "disclosure"), 1/3: definition-only checks, before counting.
     decision = disclosure.guard(
-        history,
+        history if history is not None else audit_store,
         user=user or current_user(),
         project=project,
         definition=disclosure.normalise(compiled.cohort),
         dimensions=dims,
         settings=defence,
     )
-    decision.raise_if_refused()
-    con = lake.connect(read_only=True, snapshot=snapshot)
+    snapshot_id: int | None = None
     try:
-        snapshot_id = lake.current_snapshot(con)
-        compiled.check_lake(con)
-        counts = _counts(con, compiled, dims)
-        # Differencing defence (helper "disclosure"), 2/3: membership reads on this connection.
-        evidence = disclosure.measure(decision, con, compiled, threshold=threshold, secret=secret)
-    finally:
-        con.close()
+        decision.raise_if_refused()
+        con = lake.connect(read_only=True, snapshot=snapshot)
+        try:
+            snapshot_id = lake.current_snapshot(con)
+            compiled.check_lake(con)
+            counts = _counts(con, compiled, dims)
+            # Differencing defence (helper "disclosure"), 2/3: membership reads, same connection.
+            evidence = disclosure.measure(
+                decision, con, compiled, threshold=threshold, secret=secret
+            )
+        finally:
+            con.close()
+    except disclosure.Refused as refused:
+        record_feasibility(
+            audit_store,
+            user=user or current_user(),
+            cohort=compiled.cohort,
+            snapshot_id=snapshot_id,
+            dimensions=dims,
+            total="",
+            table=None,
+            shape={"cells": 0, "hidden": 0},
+            threshold=threshold,
+            products=compiled.products,
+            project=project,
+            refused=refused.reason,
+        )
+        raise
 
     table: SuppressedTable | None = None
     if dims:
@@ -225,16 +241,19 @@ def feasibility(
     )
     shape = table if table is not None else {"cells": 1, "hidden": int(isinstance(total, str))}
 
-    log = audit_log if isinstance(audit_log, AuditLog) else AuditLog(audit_log or audit_log_path())
-    entry = log.record(
-        user or current_user(),
-        compiled.cohort.name,
-        compiled.fingerprint,
-        snapshot_id,
-        dims,
-        shape,
+    entry_id = record_feasibility(
+        audit_store,
+        user=user or current_user(),
+        cohort=compiled.cohort,
+        snapshot_id=snapshot_id,
+        dimensions=dims,
+        total=total,
+        table=table,
+        shape=shape,
         threshold=threshold,
         products=compiled.products,
+        project=project,
+        answer=protection.answer,
     )
     return FeasibilityResult(
         cohort_name=compiled.cohort.name,
@@ -246,7 +265,7 @@ def feasibility(
         table=table,
         notes=compiled.notes + protection.notes,
         products=compiled.products,
-        audit_entry_id=entry.entry_id,
+        audit_entry_id=entry_id,
         seconds=time.perf_counter() - started,
         protection=protection,
     )
@@ -255,7 +274,6 @@ def feasibility(
 __all__ = [
     "DIMENSIONS",
     "FeasibilityResult",
-    "audit_log_path",
     "current_user",
     "feasibility",
     "min_threshold",

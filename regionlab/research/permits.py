@@ -1,8 +1,10 @@
 """Data permits: which project may see which products, columns and people, until when.
 
 A permit is written as ``permits/<project>.yaml`` (reviewed like code), checked
-against the product specs and registered with ``regionlab permit add``. The
-registered copy under ``<var>/research/permits/`` is self-contained: a cohort
+against the product specs, applied for with ``regionlab permit apply`` and
+registered when an access officer approves it
+(:mod:`regionlab.research.permit_workflow`). The registered copy under
+``<var>/research/permits/`` is self-contained: a cohort
 given as a file is inlined, so editing ``cohorts/x.yaml`` later cannot widen
 a permit that was already granted. Workspaces are built from registered
 permits only.
@@ -242,19 +244,34 @@ def registered_path(project_id: str) -> Path:
     return permits_dir() / f"{project_id}.yaml"
 
 
-def register_permit(
-    path: Path | str, *, replace: bool = False, today: date | None = None
-) -> Permit:
-    """Validate a permit file and store its resolved copy; returns the registered permit."""
-    permit = load_permit(path, expires_after=today or date.today())
+def register_permit_object(permit: Permit, *, replace: bool = False, today: date) -> Permit:
+    """Store a resolved permit as registered; called by an officer's approval only."""
+    check_against_specs(permit, f"permit {permit.project_id}")
+    if permit.expires <= today:
+        raise UserError(
+            f"permit {permit.project_id}: expires: {permit.expires.isoformat()} is not in the "
+            "future; a permit must be registered before it expires"
+        )
     target = registered_path(permit.project_id)
     if target.exists() and not replace:
         raise UserError(
-            f"permit {permit.project_id} is already registered ({target}); pass --replace to "
-            "register the new version (its workspace must then be rebuilt)"
+            f"permit {permit.project_id} is already registered ({target}); an access officer "
+            "approves the new version with --replace (its workspace must then be rebuilt)"
         )
     _write_atomic(target, permit.to_yaml())
     return permit
+
+
+def register_permit(
+    path: Path | str, *, replace: bool = False, today: date | None = None
+) -> Permit:
+    """Validate a permit file and store its resolved copy, with no application.
+
+    For tests and the benchmark's own lake only: on the platform a permit is
+    registered by an access officer's approval (:func:`permit_workflow.approve`).
+    """
+    permit = load_permit(path, expires_after=today or date.today())
+    return register_permit_object(permit, replace=replace, today=today or date.today())
 
 
 def get_permit(project_id: str) -> Permit:
@@ -262,8 +279,8 @@ def get_permit(project_id: str) -> Permit:
     target = registered_path(project_id)
     if not target.is_file():
         raise UserError(
-            f"no registered permit for project {project_id!r}; register it with "
-            "`regionlab permit add permits/<project>.yaml`"
+            f"no registered permit for project {project_id!r}; apply with "
+            "`regionlab permit apply permits/<project>.yaml` and ask an access officer to approve"
         )
     data = yaml.safe_load(target.read_text(encoding="utf-8"))
     try:
@@ -291,6 +308,7 @@ __all__ = [
     "load_permit",
     "permits_dir",
     "register_permit",
+    "register_permit_object",
     "registered_path",
     "research_dir",
 ]

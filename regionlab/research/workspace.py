@@ -114,8 +114,9 @@ def _check_not_expired(permit: Permit, today: date | None, action: str) -> None:
     if permit.expired(today):
         raise UserError(
             f"the permit for project {permit.project_id} expired on "
-            f"{permit.expires.isoformat()}; cannot {action}. Ask for an extension and register "
-            "the renewed permit with `regionlab permit add --replace`"
+            f"{permit.expires.isoformat()}; cannot {action}. Ask for an extension: submit "
+            "the renewed application (`regionlab permit apply`); an access officer approves it "
+            "with --replace"
         )
 
 

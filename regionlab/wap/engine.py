@@ -25,11 +25,12 @@ import duckdb
 from regionlab import lake
 from regionlab.errors import UserError
 from regionlab.platform import lake_key
-from regionlab.platform.names import DELIVERY_VOLUME
+from regionlab.platform.names import DELIVERY_COLUMN, DELIVERY_VOLUME
 from regionlab.platform.tables import (
     DELIVERY_LOG,
     LOAD_LOG,
     QUALITY_HISTORY,
+    lake_table_exists,
     product_table_exists,
     quality_history_rows,
 )
@@ -72,6 +73,9 @@ class ProductRun:
     #: Deliveries whose content changed after they were loaded (same name, new digest).
     changed: list[str] = field(default_factory=list)
     replace: bool = False
+    #: The delivery ``regionlab run --reload`` replaced the rows of, and how many it replaced.
+    reloaded: str | None = None
+    rows_replaced: int = 0
 
     @property
     def blocking_failures(self) -> list[CheckResult]:
@@ -90,14 +94,7 @@ class ProductRun:
         rejected = " ".join(v.message for v in self.rejected)
         empty = [v.delivery for v in self.deliveries if v.outcome is Outcome.empty]
         if self.status == "published":
-            source = ", ".join(self.extracts) or "its upstream products"
-            line = f"published {self.rows_published} rows from {source}"
-            if self.quarantined:
-                line += (
-                    f"; {self.quarantined.total()} records quarantined "
-                    f"({', '.join(f'{r}: {n}' for r, n in sorted(self.quarantined.items()))})"
-                    f" — `regionlab quarantine show {self.product}` lists them"
-                )
+            line = self._published_line()
         elif self.status == "delivery_rejected":
             line = "nothing loaded; the previous snapshot stays current"
         elif self.status == "audit_failed":
@@ -114,10 +111,28 @@ class ProductRun:
                 "(the newest delivery replaces the snapshot)"
             )
         elif self.changed:
+            commands = "; ".join(f"`{reload_command(name)}`" for name in self.changed)
             line += (
                 f". Changed after they were loaded (not reloaded): {', '.join(self.changed)}; "
-                f"if the correction is right, `regionlab run --product {self.product} "
-                "--full-refresh` rebuilds the product from every delivery"
+                f"if the correction is right, {commands} replaces the rows that came from it "
+                "in one snapshot"
+            )
+        return line
+
+    def _published_line(self) -> str:
+        if self.reloaded:
+            line = (
+                f"reloaded {self.reloaded}: its {self.rows_replaced} published rows replaced "
+                f"by {self.rows_published} in one snapshot"
+            )
+        else:
+            source = ", ".join(self.extracts) or "its upstream products"
+            line = f"published {self.rows_published} rows from {source}"
+        if self.quarantined:
+            line += (
+                f"; {self.quarantined.total()} records quarantined "
+                f"({', '.join(f'{r}: {n}' for r, n in sorted(self.quarantined.items()))})"
+                f" — `regionlab quarantine show {self.product}` lists them"
             )
         return line
 
@@ -126,6 +141,11 @@ class ProductRun:
             f"{self.product}: {self.status}, {self.rows_published} published, "
             f"{self.quarantined.total()} quarantined"
         )
+
+
+def reload_command(delivery: str) -> str:
+    """The command a steward runs to replace a changed delivery's published rows."""
+    return f"regionlab run --reload {delivery}"
 
 
 def fault_point() -> None:
@@ -146,13 +166,15 @@ def _select_extracts(
     product: Product,
     full_refresh: bool,
     run: ProductRun,
+    reload: str | None = None,
 ) -> tuple[list[Extract], bool]:
     """Extracts this run must load, and whether they replace the table.
 
     A delivery whose content changed after it was loaded is noted in
     ``run.changed`` in every load mode: a replace product loads its newest
     delivery again; an append product does not (its rows are published) and the
-    steward decides (``--full-refresh`` rebuilds the product from every delivery).
+    steward decides (``regionlab run --reload <file>`` replaces its rows).
+    ``reload`` names the one delivery a reload run loads again.
     """
     assert product.source is not None
     reader = reader_for(product)
@@ -166,14 +188,97 @@ def _select_extracts(
         return ([found[-1]] if product.source.load is LoadMode.replace else found), True
     done = load_log.loaded(con, product.ref)
     run.changed = [
-        e.name for e in found if e.name in done and reader.fingerprint(e) != done[e.name]
+        e.name
+        for e in found
+        if e.name in done and e.name != reload and reader.fingerprint(e) != done[e.name]
     ]
+    if reload is not None:
+        return _reload_target(con, product, found, done, reload)
     if product.source.load is LoadMode.replace:
         newest = found[-1]
         if done.get(newest.name) == reader.fingerprint(newest):
             return [], True
         return [newest], True
     return [e for e in found if e.name not in done], False
+
+
+def _reload_target(
+    con: duckdb.DuckDBPyConnection,
+    product: Product,
+    found: list[Extract],
+    done: dict[str, str],
+    name: str,
+) -> tuple[list[Extract], bool]:
+    """The delivery a reload loads again, and whether it replaces the table.
+
+    A replace product publishes only its newest delivery, so only that one has rows
+    to replace; an append product's delivery must have been loaded, and its rows
+    must be told apart by the delivery column.
+    """
+    assert product.source is not None
+    match = [e for e in found if e.name == name]
+    if not match:
+        raise UserError(f"{product.ref} has no delivery {name}")
+    if product.source.load is LoadMode.replace:
+        if match[0] != found[-1]:
+            raise UserError(
+                f"{name} is not the newest delivery of {product.ref} ({found[-1].name}); "
+                "the product loads only its newest delivery, so no published row came from it"
+            )
+        return match, True
+    if name not in done:
+        raise UserError(
+            f"{name} has not been loaded into {product.ref} yet, so there is nothing to "
+            f"reload; `regionlab run --product {product.ref}` loads it"
+        )
+    if not _rows_attributable(con, product):
+        raise UserError(
+            f"{product.ref} holds rows published before the platform recorded which delivery "
+            f"each row came from, so the rows of {name} cannot be told apart; rebuild it once "
+            f"with `regionlab run --product {product.ref} --full-refresh` (it loads every "
+            "delivery as it is now), after which `--reload` works"
+        )
+    return match, False
+
+
+def _has_delivery_column(con: duckdb.DuckDBPyConnection, product: Product) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE database_name = 'lake' "
+        "AND schema_name = ? AND table_name = ? AND column_name = ?",
+        [product.domain, product.id, DELIVERY_COLUMN],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _rows_attributable(con: duckdb.DuckDBPyConnection, product: Product) -> bool:
+    """True when every published row of the product names its delivery."""
+    if not _has_delivery_column(con, product):
+        return False
+    unknown = con.execute(
+        f"SELECT count(*) FROM lake.{product.table} WHERE {quote_ident(DELIVERY_COLUMN)} IS NULL"
+    ).fetchone()[0]
+    return not unknown
+
+
+def _add_delivery_column(con: duckdb.DuckDBPyConnection, product: Product, run: ProductRun) -> None:
+    """Migrate a table published before the delivery column existed (its rows get NULL).
+
+    Appending needs the column (rows are inserted by name); rows published before it
+    cannot be attributed, which a reload of one of their deliveries says.
+    """
+    if not lake_table_exists(con, product.domain, product.id) or _has_delivery_column(con, product):
+        return
+    with lake.write_lock(con, "lake"), lake.transaction(con):
+        con.execute(
+            f"ALTER TABLE lake.{product.table} ADD COLUMN {quote_ident(DELIVERY_COLUMN)} VARCHAR"
+        )
+        con.execute(
+            "CALL ducklake_set_commit_message('lake', 'regionlab', ?, extra_info => ?)",
+            [
+                f"add the delivery column to {product.ref}",
+                json.dumps({"kind": "migration", "run_id": run.run_id, "product": product.ref}),
+            ],
+        )
 
 
 def _ensure_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
@@ -252,6 +357,18 @@ def _close_staging(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DETACH staging")
 
 
+_DELIVERY = quote_ident(DELIVERY_COLUMN)
+
+
+def _delivery_sql(sources: Path) -> str:
+    """SQL over ``raw``: the delivery's name (as in the load log) from its path."""
+    prefix = str(sources).rstrip("/") + "/"
+    return (
+        f"CASE WHEN starts_with(_extract, {quote_literal(prefix)}) "
+        f"THEN substr(_extract, {len(prefix) + 1}) ELSE _extract END"
+    )
+
+
 def _apply_row_rules(con: duckdb.DuckDBPyConnection, product: Product, ref_date: dt.date) -> None:
     for rule in product.quality:
         if not getattr(rule, "quarantine", False):
@@ -260,21 +377,28 @@ def _apply_row_rules(con: duckdb.DuckDBPyConnection, product: Product, ref_date:
         if where is None:
             continue
         con.execute(
-            f"INSERT INTO quarantine SELECT NULL, NULL, NULL, 'rule:{rule.id}', NULL, "
+            f"INSERT INTO quarantine SELECT {_DELIVERY}, NULL, NULL, 'rule:{rule.id}', NULL, "
             f"to_json(staged)::VARCHAR FROM staged WHERE {where}"
         )
         con.execute(f"DELETE FROM staged WHERE {where}")
 
 
-def _quarantine_known_keys(con: duckdb.DuckDBPyConnection, product: Product) -> None:
-    """In append mode a row key already in the lake is a re-delivered row, not a new one."""
+def _quarantine_known_keys(
+    con: duckdb.DuckDBPyConnection, product: Product, reloading: str | None
+) -> None:
+    """In append mode a row key already in the lake is a re-delivered row, not a new one.
+
+    A reload replaces the rows of ``reloading``, so only other deliveries' keys count.
+    """
     if not product_table_exists(con, product.ref):
         return
     keys = " AND ".join(f"l.{quote_ident(k)} = s.{quote_ident(k)}" for k in product.row_key)
+    if reloading is not None:
+        keys += f" AND l.{_DELIVERY} IS DISTINCT FROM {quote_literal(reloading)}"
     where = f"EXISTS (SELECT 1 FROM lake.{product.table} l WHERE {keys})"
     con.execute(
-        f"INSERT INTO quarantine SELECT NULL, NULL, NULL, 'duplicate_row', 'row key already "
-        f"published', to_json(s)::VARCHAR FROM staged s WHERE {where}"
+        f"INSERT INTO quarantine SELECT s.{_DELIVERY}, NULL, NULL, 'duplicate_row', 'row key "
+        f"already published', to_json(s)::VARCHAR FROM staged s WHERE {where}"
     )
     con.execute(f"DELETE FROM staged s WHERE {where}")
 
@@ -290,12 +414,18 @@ def run_source_product(
     key: PseudonymKey | None = None,
     before_publish: Callable[[], None] | None = None,
     keep_staging: bool = False,
+    reload: str | None = None,
 ) -> ProductRun:
     """Check the new deliveries, ingest, pseudonymise, audit in a staging file, publish.
 
     A delivery that fails its delivery-level check is not loaded (one message, the
     previous snapshot stays current); an empty one is recorded as "nothing new".
     Every error leaves through :func:`value_free_errors`, without source values.
+
+    ``reload`` names a loaded delivery (as in the load log) whose content changed:
+    it is read again through the same checks, and its published rows are replaced
+    by the new ones in one snapshot (a replace product's newest delivery replaces
+    the table); an audit that blocks changes nothing.
 
     ``keep_staging`` leaves the staging file (raw rows, CPR numbers included) for the
     benchmark's GX-vs-SQL comparison, which deletes it; nothing else should keep it.
@@ -312,13 +442,14 @@ def run_source_product(
         if key is not None:  # never mix person keys of two keys in one lake
             lake_key.check_key(con, key.key_id)
         with step("select_extracts"):
-            found, replace = _select_extracts(con, settings, product, full_refresh, run)
+            found, replace = _select_extracts(con, settings, product, full_refresh, run, reload)
         run.replace = replace
         inflight.set(tuple(f.name for f in found))
         with step("delivery_checks"):
-            files = _checked(con, product, run, found)
+            files = _checked(con, product, run, found, reload)
         if not files:
             return run
+        run.reloaded = reload
         run.base_snapshot = lake.current_snapshot(con)
         run.extracts = [f.name for f in files]
         ref_date = max(f.date for f in files)
@@ -330,10 +461,17 @@ def run_source_product(
                 run.checks.append(_volume_guard(con, product, staged))
             if quality_hook is not None:
                 run.checks += quality_hook(con, staging, product, ref_date)
-            with step("quarantine_zone"):
-                quarantine_zone.store(
-                    settings, product.ref, staging, settings.sources_dir, run.run_id
-                )
+            # A reload whose audit blocks changes nothing, its old quarantine entries included.
+            if reload is None or not run.blocking_failures:
+                with step("quarantine_zone"):
+                    quarantine_zone.store(
+                        settings,
+                        product.ref,
+                        staging,
+                        settings.sources_dir,
+                        run.run_id,
+                        replacing=run.extracts,
+                    )
             if not _cleared_to_publish(con, product, run, staging, before_publish):
                 return run
             with step("publish"):
@@ -346,16 +484,22 @@ def run_source_product(
 
 
 def _checked(
-    con: duckdb.DuckDBPyConnection, product: Product, run: ProductRun, found: list[Extract]
+    con: duckdb.DuckDBPyConnection,
+    product: Product,
+    run: ProductRun,
+    found: list[Extract],
+    reload: str | None = None,
 ) -> list[Extract]:
     """The deliveries that passed their delivery-level check; record every outcome.
 
     Rejected and empty deliveries are recorded at once (empty ones also in the load
     log, so they are not looked at again); the ones to load are recorded with the
-    publish, so a run that fails later leaves no trace of having loaded them.
+    publish, so a run that fails later leaves no trace of having loaded them. A
+    reloaded delivery that is now empty is rejected: reloading it would delete every
+    row that came from it, which a steward does on purpose with ``--full-refresh``.
     """
     reader = reader_for(product)
-    run.deliveries = [check_delivery(product, f) for f in found]
+    run.deliveries = [_reload_verdict(product, check_delivery(product, f), reload) for f in found]
     settled = [(f, v) for f, v in zip(found, run.deliveries, strict=True) if v.outcome != "ok"]
     known = load_log.last_outcomes(con, product.ref) if run.changed else {}
     changed = [
@@ -369,7 +513,7 @@ def _checked(
         ]
         outcomes += [
             (name, "", "changed", "changed_after_load", f"{name}: content changed after it "
-             "was loaded; not reloaded")
+             f"was loaded; not reloaded (`{reload_command(name)}` replaces its rows)")
             for name in changed
         ]  # fmt: skip
         statements = load_log.outcome_statements(con, product.ref, outcomes, run.run_id)
@@ -384,6 +528,20 @@ def _checked(
     if run.rejected and not any(v.outcome is Outcome.ok for v in run.deliveries):
         run.status = "delivery_rejected"
     return [f for f, v in zip(found, run.deliveries, strict=True) if v.outcome is Outcome.ok]
+
+
+def _reload_verdict(product: Product, verdict: Verdict, reload: str | None) -> Verdict:
+    if reload is None or verdict.outcome is not Outcome.empty:
+        return verdict
+    return Verdict(
+        verdict.delivery,
+        Outcome.rejected,
+        "empty_reload",
+        f"{verdict.delivery}: now has no records; reloading it would delete every row that "
+        f"came from it, so nothing was changed. If those rows must go, `regionlab run "
+        f"--product {product.ref} --full-refresh` rebuilds the product from every delivery "
+        "as it is now",
+    )
 
 
 def _commit(
@@ -468,12 +626,12 @@ def _stage(
     with step("register_names"):
         names = register_names(settings.sources_dir)
     with step("pseudonymise"):
-        build_staged(con, product, key, names, ref_date)
+        build_staged(con, product, key, names, ref_date, _delivery_sql(settings.sources_dir))
     with step("quarantine"):
         erasure_hook.quarantine_erased(con, product, key)
         _apply_row_rules(con, product, ref_date)
         if not replace:
-            _quarantine_known_keys(con, product)
+            _quarantine_known_keys(con, product, run.reloaded)
     run.quarantined.update(
         dict(con.execute("SELECT reason, count(*) FROM quarantine GROUP BY 1").fetchall())
     )
@@ -500,7 +658,12 @@ def _publish(
     _ensure_bookkeeping(con)
     reader = reader_for(product)
     log_rows = [(f.name, reader.fingerprint(f), f.date, run.run_id) for f in files]
-    statements = load_log.statements(con, product.ref, log_rows, replace=replace)
+    if run.reloaded is not None:
+        statements = _reload_statements(con, product, run, log_rows, replace)
+    else:
+        if not replace:
+            _add_delivery_column(con, product, run)
+        statements = load_log.statements(con, product.ref, log_rows, replace=replace)
     statements += _history_statements(con, product, run)
     if run.key_id:
         statements += lake_key.register_statements(con, run.key_id, run.run_id)
@@ -516,9 +679,49 @@ def _publish(
             "key_id": run.key_id,
             "extracts": run.extracts,
             "quarantined": json.dumps(dict(run.quarantined)),
-        },
+        }
+        | ({"reloaded": run.reloaded} if run.reloaded else {}),
         also=statements,
     )
+
+
+def _reload_statements(
+    con: duckdb.DuckDBPyConnection,
+    product: Product,
+    run: ProductRun,
+    log_rows: list[tuple[str, str, object, str]],
+    replace: bool,
+) -> list[tuple[str, list[object]]]:
+    """The bookkeeping of a reload, for the publish transaction that inserts the new rows.
+
+    The delivery's published rows are deleted (an append product; a replace product's
+    table is replaced whole), its load-log row gets the new fingerprint and the delivery
+    log says it was reloaded — all in the snapshot that publishes the re-read rows.
+    """
+    assert run.reloaded is not None
+    name = run.reloaded
+    run.rows_replaced = con.execute(
+        f"SELECT count(*) FROM lake.{product.table}"
+        + ("" if replace else f" WHERE {_DELIVERY} = ?"),
+        [] if replace else [name],
+    ).fetchone()[0]
+    out = load_log.statements(con, product.ref, log_rows, replace=replace)
+    if not replace:
+        out.insert(
+            len(LOAD_LOG.create_statements(con)),
+            (f"DELETE FROM {LOAD_LOG.qualified} WHERE product = ? AND extract = ?",
+             [product.ref, name]),
+        )  # fmt: skip
+        out.append((f"DELETE FROM lake.{product.table} WHERE {_DELIVERY} = ?", [name]))
+    sha = log_rows[0][1]
+    message = (
+        f"{name}: reloaded; its {run.rows_replaced} published rows were replaced by "
+        f"{run.rows_staged}"
+    )
+    out += load_log.outcome_statements(
+        con, product.ref, [(name, sha, "reloaded", "reloaded", message)], run.run_id
+    )
+    return out
 
 
 @value_free_errors

@@ -25,11 +25,13 @@ import duckdb
 
 from regionlab.erasure import erased_persons
 from regionlab.erasure.resolve import key_digest_sql
+from regionlab.platform.names import DELIVERY_COLUMN
 from regionlab.platform.tables import SUPPRESSION_LIST
 from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey
 from regionlab.privacy.pseudonym import hmac_params, hmac_sql
 from regionlab.spec import Product
+from regionlab.sql import quote_ident
 
 REASON = "erased_person"
 DETAIL = "person on the erasure suppression list; values not kept"
@@ -68,8 +70,11 @@ def quarantine_erased(
     moved = 0
     if _has_column(con, "staged", "person_key"):
         moved = con.execute(f"SELECT count(*) FROM staged WHERE {hit}").fetchone()[0]
+        delivery = (
+            quote_ident(DELIVERY_COLUMN) if _has_column(con, "staged", DELIVERY_COLUMN) else "NULL"
+        )
         con.execute(
-            f"INSERT INTO quarantine SELECT NULL, NULL, NULL, '{REASON}', '{DETAIL}', NULL "
+            f"INSERT INTO quarantine SELECT {delivery}, NULL, NULL, '{REASON}', '{DETAIL}', NULL "
             f"FROM staged WHERE {hit}"
         )
         con.execute(f"DELETE FROM staged WHERE {hit}")

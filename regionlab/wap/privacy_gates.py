@@ -13,6 +13,7 @@ from __future__ import annotations
 import duckdb
 
 from regionlab.platform.names import (
+    DELIVERY_COLUMN,
     DIRECT_IDENTIFIERS,
     IDENTIFIER_SCAN,
     K_ANONYMITY,
@@ -83,8 +84,12 @@ def identifier_scan(
 
 
 def direct_identifiers_absent(con: duckdb.DuckDBPyConnection, product: Product) -> CheckResult:
-    """Only the person key may stand in for a direct identifier in the published table."""
+    """Only the person key may stand in for a direct identifier in the published table.
+
+    The platform's delivery column is not a data column and is not counted.
+    """
     staged = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE staged)").fetchall()}
+    staged.discard(DELIVERY_COLUMN)
     leaked = [
         c.name
         for c in product.columns

@@ -11,6 +11,7 @@ import datetime as dt
 
 import duckdb
 
+from regionlab.platform.names import DELIVERY_COLUMN
 from regionlab.privacy import generalise, scrub
 from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey
@@ -87,11 +88,14 @@ def build_staged(
     key: PseudonymKey | None,
     register: Register,
     reference_date: dt.date,
+    delivery: str | None = None,
 ) -> None:
     """Create ``staged`` with exactly the product's published columns.
 
     Free text is scrubbed of the register's identifiers and, where the product
     names its person, of that person's own (see ``regionlab.privacy.scrub``).
+    ``delivery`` (SQL over ``raw``, e.g. its ``_extract``) adds the platform's
+    :data:`~regionlab.platform.names.DELIVERY_COLUMN`: which delivery each row came from.
     """
     person_column = product.source.person_column if product.source else None
     if person_column:
@@ -112,4 +116,6 @@ def build_staged(
         f"AS {quote_ident(pub.name)}"
         for pub in product.published_columns
     )
+    if delivery is not None:
+        select += f", CAST({delivery} AS VARCHAR) AS {quote_ident(DELIVERY_COLUMN)}"
     con.execute(f"CREATE OR REPLACE TABLE staged AS SELECT {select} FROM raw")

@@ -8,6 +8,7 @@ values: only counts by reason leave this zone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -26,9 +27,18 @@ def zone_file(settings: Settings, product_ref: str) -> Path:
 
 
 def store(
-    settings: Settings, product_ref: str, staging_file: Path, sources: Path, run_id: str
+    settings: Settings,
+    product_ref: str,
+    staging_file: Path,
+    sources: Path,
+    run_id: str,
+    replacing: Sequence[str] = (),
 ) -> None:
-    """Copy this run's quarantine rows, replacing earlier rows of the same extracts."""
+    """Copy this run's quarantine rows, replacing earlier rows of the same extracts.
+
+    ``replacing`` names deliveries (as in the load log) whose earlier rows go even when
+    this run quarantined none of theirs: a reloaded delivery's old version leaves nothing.
+    """
     target = zone_file(settings, product_ref)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     con = duckdb_connect(str(target))
@@ -39,8 +49,9 @@ def store(
         con.execute("BEGIN")
         con.execute(
             "DELETE FROM quarantine WHERE extract IN "
-            "(SELECT DISTINCT replace(extract, ?, '') FROM stg.quarantine)",
-            [prefix],
+            "(SELECT DISTINCT replace(extract, ?, '') FROM stg.quarantine "
+            "UNION ALL SELECT unnest(?::VARCHAR[]))",
+            [prefix, list(replacing)],
         )
         con.execute(
             "INSERT INTO quarantine SELECT replace(extract, ?, ''), line, record_id, reason, "

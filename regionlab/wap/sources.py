@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -150,6 +151,29 @@ def reader_for(product: Product) -> SourceReader:
 def find_extracts(sources: Path, product: Product) -> list[Extract]:
     """All deliveries of a source product, oldest first (through its reader)."""
     return reader_for(product).discover(sources, product)
+
+
+def deliveries_named(
+    products: Iterable[Product], sources: Path, given: str
+) -> list[tuple[Product, Extract]]:
+    """The source products that have a delivery ``given`` names, with that delivery.
+
+    ``given`` is a path (absolute, or relative to the working folder), the delivery's
+    name under the sources folder (as in the load log and the run's messages) or its
+    bare file name.
+    """
+    path = Path(given).expanduser()
+    resolved = path.resolve() if path.exists() else None
+    found = []
+    for product in products:
+        if product.source is None:
+            continue
+        for delivery in find_extracts(sources, product):
+            if given in (delivery.name, delivery.path.name) or (
+                resolved is not None and delivery.path.resolve() == resolved
+            ):
+                found.append((product, delivery))
+    return found
 
 
 def ingest(con: duckdb.DuckDBPyConnection, product: Product, deliveries: list[Extract]) -> int:

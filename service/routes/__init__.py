@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import health
+from service.routes import audit, health, permits
 
-ROUTERS: tuple[APIRouter, ...] = (health.router,)
+ROUTERS: tuple[APIRouter, ...] = (health.router, audit.router, permits.router)
 
 __all__ = ["ROUTERS"]

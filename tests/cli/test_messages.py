@@ -36,7 +36,7 @@ def test_a_user_error_quoting_a_pattern_is_printed_whole(
     permit = (REPO / "permits" / "t2d-hba1c.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "bad.yaml"
     bad.write_text(permit.replace("project_id: t2d-hba1c", "project_id: T2D_hba1c"), "utf-8")
-    code, _, err = _main(["permit", "add", str(bad)], capsys)
+    code, _, err = _main(["permit", "apply", str(bad)], capsys)
     assert code == 1
     assert "Traceback" not in err
     joined = "".join(err.splitlines())  # rich may wrap a long line

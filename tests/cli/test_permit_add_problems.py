@@ -1,4 +1,4 @@
-"""`regionlab permit add` reports every problem of a permit file at once."""
+"""`regionlab permit apply` reports every problem of a permit file at once."""
 
 from __future__ import annotations
 
@@ -13,9 +13,16 @@ import cli
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_permit_add_names_every_problem_in_one_run(
-    tmp_path: Path, var_dir: Path, capsys: pytest.CaptureFixture[str]
+def test_permit_apply_names_every_problem_in_one_run(
+    tmp_path: Path,
+    var_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from service.app import token_store
+    from service.roles import Role
+
+    monkeypatch.setenv("REGIONLAB_TOKEN", token_store().issue("anna", Role.researcher))
     data = yaml.safe_load((REPO / "permits" / "readmissions-vejle.yaml").read_text("utf-8"))
     data["project_id"] = "Readmissions_Vejle"  # schema: pattern
     data["applicant"] = {"name": "Anders Bech"}  # schema: missing e-mail
@@ -28,7 +35,7 @@ def test_permit_add_names_every_problem_in_one_run(
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     old = sys.argv
-    sys.argv = ["regionlab", "permit", "add", str(path)]
+    sys.argv = ["regionlab", "permit", "apply", str(path)]
     try:
         with pytest.raises(SystemExit) as exited:
             cli.main()
@@ -47,9 +54,10 @@ def test_permit_add_names_every_problem_in_one_run(
         "cohort: age.min:",
     ):
         assert wanted in text, f"missing {wanted!r} in:\n{err}"
-    assert not (var_dir / "research" / "permits").exists() or not any(
-        (var_dir / "research" / "permits").iterdir()
-    )
+    for folder in ("permits", "applications"):
+        assert not (var_dir / "research" / folder).exists() or not any(
+            (var_dir / "research" / folder).iterdir()
+        )
 
 
 def test_expiry_is_reported_with_the_other_problems(

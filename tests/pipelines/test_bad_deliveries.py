@@ -220,7 +220,8 @@ def test_a_changed_append_delivery_is_reported_not_reloaded(clean_platform: Sett
 
     run = run_source_product(product, clean_platform)
     assert run.status == "up_to_date" and run.changed == [loaded.name]
-    assert "Changed after they were loaded" in run.explain() and "--full-refresh" in run.explain()
+    assert "Changed after they were loaded" in run.explain()
+    assert f"`regionlab run --reload {loaded.name}`" in run.explain()
     assert _published(product.ref) == before
     again = run_source_product(product, clean_platform)
     assert again.changed == [loaded.name]  # reported on every run until a steward decides

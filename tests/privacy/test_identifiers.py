@@ -18,9 +18,11 @@ import pytest
 
 from catalog.safety import looks_like_values
 from regionlab.erasure.requests import contains_cpr, parse_cprs
+from regionlab.errors import UserError
 from regionlab.privacy import identifiers as ids
 from regionlab.privacy.scrub import CPR_TOKEN, find_identifier_shapes, scrub_text
-from regionlab.research.audit_log import AuditEntry
+from regionlab.research.audit_backends import SQLiteBackend
+from regionlab.research.audit_store import AuditStore
 from regionlab.research.output_check import check_output
 from tests.leakscan import Identifiers, scan_text
 
@@ -54,22 +56,15 @@ def test_every_consumer_agrees_on_a_cpr_number(written: str, tmp_path: Path) -> 
     assert looks_like_values(text)
     assert contains_cpr(text)
     assert parse_cprs([written], "request") == ("0101901234",)
-    # research audit log refuses it in a logged field
-    with pytest.raises(ValueError, match="CPR"):
-        AuditEntry.model_validate(
-            {
-                "timestamp": "2026-01-01T00:00:00Z",
-                "entry_id": "e1",
-                "user": f"u {written}",
-                "cohort_name": "c",
-                "cohort_hash": "h",
-                "snapshot_id": 1,
-                "dimensions": [],
-                "shape": {"cells": 1, "hidden": 0},
-                "threshold": 5,
-                "prev_hash": "",
-            }
-        )
+    # the research audit store refuses it in a recorded field
+    store = AuditStore(
+        SQLiteBackend(tmp_path / "audit.sqlite"),
+        mac_key_file=tmp_path / "mac.key",
+        signing_key_file=tmp_path / "sign.key",
+        checkpoints_dir=tmp_path / "checkpoints",
+    )
+    with pytest.raises(UserError, match="CPR"):
+        store.record_event(user=f"u {written}", action="note", subject="s", details={})
     # research output check
     path = tmp_path / "r.csv"
     pl.DataFrame({"note": ["ok", text, "ok"], "n": [10, 12, 14]}).write_csv(path)
@@ -221,7 +216,7 @@ def test_no_module_but_the_owner_spells_out_a_cpr_or_phone_pattern() -> None:
         "tests/leakscan.py",
         "regionlab/privacy/pseudonym.py",
         "regionlab/privacy/scrub.py",
-        "regionlab/research/audit_log.py",
+        "regionlab/research/audit_store.py",
         "regionlab/research/output_check.py",
         "regionlab/wap/erasure_hook.py",
         "regionlab/wap/pseudonymise.py",

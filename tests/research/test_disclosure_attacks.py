@@ -27,6 +27,7 @@ the evasive one succeeds: why the noise is needed), and with the full defence
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -39,6 +40,7 @@ import pytest
 
 from regionlab import lake
 from regionlab.research import disclosure
+from regionlab.research.audit_store import AuditStore, open_store
 from regionlab.research.disclosure import DisclosureSettings, Refused
 from regionlab.research.feasibility import FeasibilityResult, feasibility
 from regionlab.research.query_history import PastQuery
@@ -194,16 +196,6 @@ ALL_MUNICIPALITIES = ["410", "461", "510", "540", "561", "580", "607", "621", "6
 # ------------------------------------------------------------------ the attacker
 
 
-class MemoryHistory:
-    """The audit store's part, in memory: what the guard reads (QueryHistory)."""
-
-    def __init__(self) -> None:
-        self.entries: list[PastQuery] = []
-
-    def past_queries(self, user: str, *, since: datetime) -> list[PastQuery]:
-        return [q for q in self.entries if q.user == user and q.at >= since]
-
-
 @dataclass
 class Seen:
     """One answer as the attacker sees it."""
@@ -218,41 +210,37 @@ class Seen:
 
 @dataclass
 class Attacker:
+    """A researcher account; its history is the real audit store (SQLite) of the lake's var/."""
+
     defence: DisclosureSettings | None
-    user: str = "mallory"
+    user: str = field(default_factory=lambda: f"mallory-{uuid.uuid4().hex[:8]}")
     project: str = "p-attack"
-    history: MemoryHistory = field(default_factory=MemoryHistory)
+    store: AuditStore = field(default_factory=open_store)
     asked: int = 0
     refused: int = 0
+
+    def history(self) -> list[PastQuery]:
+        return self.store.past_queries(self.user, since=datetime.now(UTC) - timedelta(days=31))
 
     def ask(self, cohort: dict[str, Any], by: str | None = None) -> Seen | None:
         """One query through the real counting path; ``None`` when refused."""
         self.asked += 1
-        at = datetime.now(UTC)
-        normal = disclosure.normalise(cohort)
         try:
             result: FeasibilityResult = feasibility(
                 cohort,
                 by,
                 user=self.user,
                 project=self.project,
-                history=self.history,
+                audit_store=self.store,
                 defence=self.defence,
                 secret=SECRET,
             )
-        except Refused as exc:
+        except Refused:
             self.refused += 1
-            self.history.entries.append(
-                PastQuery(at, self.user, self.project, normal, (), 0, {}, refused=exc.reason)
-            )
             return None
-        assert result.protection is not None
-        answer = result.protection.answer
-        self.history.entries.append(
-            PastQuery(
-                at, self.user, self.project, normal, result.dimensions, result.snapshot_id, answer
-            )
-        )
+        # What the attacker sees is what the store recorded as shown.
+        answer = self.history()[-1].answer
+        assert answer["total"] == result.total
         return Seen(result.total, dict(answer.get("cells", {})), "reused" in answer)
 
     # -------------------------------------------------------------- inference
@@ -514,7 +502,7 @@ def test_nested_tables_fail_with_the_guard(lake_var: Path, defence: DisclosureSe
     assert not recovered(first, TRUTH["vejle_50_54"])
     assert not recovered(second, TRUTH["vejle_65_69"])
     # The narrow table repeats the wide one's suppression pattern and numbers.
-    wide, narrow = (q.answer for q in att.history.entries)
+    wide, narrow = (q.answer for q in att.history())
     assert "reused" in narrow
     for key, shown in narrow["cells"].items():
         assert shown == wide["cells"].get(key, "<5")
@@ -546,11 +534,14 @@ def test_repeating_one_query_gives_one_answer_then_a_lockout(lake_var: Path) -> 
     seen = [att.ask(cohort) for _ in range(6)]
     shown = {s.total for s in seen if s is not None}
     assert len(shown) == 1 and att.refused == 2
-    assert att.history.entries[-1].refused.startswith("lockout:")  # type: ignore[union-attr]
+    assert att.history()[-1].refused.startswith("lockout:")  # type: ignore[union-attr]
     # The access officer lifts it; the next ask is answered, with the same value.
-    lift = disclosure.lift_lockout(
-        user=att.user, project=att.project, definition=disclosure.normalise(cohort), officer="ao"
+    disclosure.record_lift(
+        att.store,
+        user=att.user,
+        project=att.project,
+        definition=disclosure.normalise(cohort),
+        officer="ao",
     )
-    att.history.entries.append(lift)
     again = att.ask(cohort)
     assert again is not None and again.total in shown

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from regionlab import lake
 from regionlab.errors import UserError
-from regionlab.research.audit_log import AuditEntry, AuditLog
+from regionlab.research.audit_store import FEASIBILITY, open_store
 from regionlab.research.cohort import Cohort, diagnosis
-from regionlab.research.feasibility import audit_log_path, feasibility, parse_dimensions
+from regionlab.research.feasibility import feasibility, parse_dimensions
 from regionlab.research.suppression import can_derive, suppress
 from tests.research.handbuilt import (
     INDEX,
@@ -96,25 +96,28 @@ def test_small_total_is_hidden(var_dir: Path) -> None:
 def test_every_query_is_audited_without_values(population: list[dict[str, object]]) -> None:
     a = feasibility(T2D, user="forsker1")
     b = feasibility(T2D, by="sex,municipality", user="forsker2")
-    log = AuditLog(audit_log_path())
-    entries = log.entries()
-    assert [e.entry_id for e in entries] == [a.audit_entry_id, b.audit_entry_id]
-    assert log.verify() == 2
+    store = open_store()
+    entries = store.entries(action=FEASIBILITY)
+    assert [e.id for e in entries] == [a.audit_entry_id, b.audit_entry_id]
+    assert store.verify().ok
     first, second = entries
     assert (first.user, second.user) == ("forsker1", "forsker2")
-    assert first.cohort_name == "t2d_all" and first.cohort_hash == a.cohort_hash
-    assert first.snapshot_id == a.snapshot_id
-    assert second.dimensions == ("sex", "municipality")
-    assert second.shape.cells == len(b.table.cells)
-    assert second.shape.hidden == len(b.table.hidden_keys()) > 0
-    assert set(first.products) == {"population/persons", "diagnoses/diagnoses"}
-    lines = audit_log_path().read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 2
-    for line in lines:
-        # Only the audit model's fields; the shape has cells/hidden and nothing else.
-        assert set(json.loads(line)) == set(AuditEntry.model_fields)
-        assert set(json.loads(line)["shape"]) == {"cells", "hidden"}
-    text = "\n".join(lines)
+    definition = first.data["definition"]
+    assert "name" not in definition  # renaming a cohort must not make it a new query
+    assert definition["index_date"] == INDEX.isoformat()
+    assert definition == second.data["definition"]
+    assert first.data["snapshot_id"] == a.snapshot_id
+    assert first.data["answer"] == {"total": a.total, "cells": {}}
+    assert second.data["dimensions"] == ["sex", "municipality"]
+    shown = {"|".join(map(str, c.key)): c.display for c in b.table.cells}
+    assert second.data["answer"] == {"total": b.total, "cells": shown}
+    assert second.data["suppression"]["cells"] == len(b.table.cells)
+    assert second.data["suppression"]["hidden"] == len(b.table.hidden_keys()) > 0
+    assert set(first.data["products"]) == {"population/persons", "diagnoses/diagnoses"}
+    # displayed values only: every hidden cell is its marker, never a number below 5
+    for value in second.data["answer"]["cells"].values():
+        assert isinstance(value, str) or value == 0 or value >= 5
+    text = json.dumps([e.data for e in entries])
     assert all(p["key"] not in text for p in population)
 
 
@@ -134,7 +137,7 @@ def test_snapshot_is_pinned_and_recorded(population: list[dict[str, object]]) ->
 def test_threshold_cannot_go_below_the_floor(population: list[dict[str, object]]) -> None:
     with pytest.raises(UserError, match="below the platform minimum"):
         feasibility(T2D, threshold=2, user="forsker1")
-    assert not audit_log_path().exists()
+    assert open_store().entries() == []
     higher = feasibility(T2D, by="sex,municipality", threshold=50, user="forsker1")
     assert higher.marker == "<50"
     expected = Counter((p["sex"], p["municipality"]) for p in population)
@@ -163,4 +166,4 @@ def test_cli_prints_a_suppressed_table(population: list[dict[str, object]], tmp_
     assert "630 Vejle" in result.output
     assert "<5" in result.output
     assert f"{len(population)} persons" in result.output
-    assert len(AuditLog(audit_log_path()).entries()) == 1
+    assert len(open_store().entries(action=FEASIBILITY)) == 1

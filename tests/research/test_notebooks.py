@@ -141,7 +141,7 @@ def _images(book: nbformat.NotebookNode) -> int:
 
 @pytest.mark.slow
 def test_find_data_and_feasibility_notebook(demo: Path) -> None:
-    from regionlab.research.audit_log import AuditLog
+    from regionlab.research.audit_store import FEASIBILITY, open_store
 
     started = time.perf_counter()
     book = _run(NAMES[0], demo)
@@ -149,8 +149,10 @@ def test_find_data_and_feasibility_notebook(demo: Path) -> None:
     assert "t2d_vejle:" in text and "personer (snapshot" in text
     assert "laboratory/lab_results" in text
     assert "lower bound" in text  # the age-band note reaches the researcher
-    entries = AuditLog(demo / "research" / "audit" / "feasibility.jsonl").entries()
-    assert [e.cohort_name for e in entries] == ["t2d_vejle", "t2d_vejle", "t2d_metformin"]
+    entries = open_store().entries(action=FEASIBILITY)
+    assert len(entries) == 3  # t2d_vejle twice, then t2d_metformin
+    definitions = [e.data["definition"] for e in entries]
+    assert definitions[0] == definitions[1] != definitions[2]
     assert {e.user for e in entries} == {"notebook-test"}
     assert time.perf_counter() - started < 300
 

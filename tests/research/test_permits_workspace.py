@@ -324,8 +324,12 @@ def test_example_permits_are_valid() -> None:
         assert permit.expires > date(2026, 11, 1)
 
 
-def test_cli_permit_add_workspace_build_and_output_check(lab: Path, tmp_path: Path) -> None:
+def test_cli_permit_apply_approve_workspace_build_and_output_check(
+    lab: Path, tmp_path: Path
+) -> None:
     from cli import research_cmd
+    from service.app import token_store
+    from service.roles import Role
 
     app = typer.Typer()
     app.add_typer(research_cmd.permit_app, name="permit")
@@ -333,9 +337,21 @@ def test_cli_permit_add_workspace_build_and_output_check(lab: Path, tmp_path: Pa
     app.add_typer(research_cmd.output_app, name="output")
     runner = CliRunner()
     path = write_permit(lab, "proj-cli", expires=(date.today() + timedelta(days=30)).isoformat())
-    result = runner.invoke(app, ["permit", "add", str(path)])
+    tokens = token_store()
+    researcher = {"REGIONLAB_TOKEN": tokens.issue("anna", Role.researcher)}
+    officer = {"REGIONLAB_TOKEN": tokens.issue("olga", Role.access_officer)}
+    result = runner.invoke(app, ["permit", "apply", str(path)], env=researcher)
     assert result.exit_code == 0, result.output
-    assert "registered permit proj-cli" in result.output
+    assert "applied for proj-cli as anna" in result.output
+    result = runner.invoke(app, ["permit", "approve", "proj-cli"], env=researcher)
+    assert result.exit_code == 1 and "only the access-officer role" in str(result.exception)
+    assert runner.invoke(app, ["permit", "approve", "proj-cli"], env={}).exit_code == 1
+    result = runner.invoke(app, ["permit", "approve", "proj-cli"], env=officer)
+    assert result.exit_code == 0, result.output
+    assert "approved and registered permit proj-cli" in result.output
+    result = runner.invoke(app, ["permit", "list"], env=officer)
+    assert result.exit_code == 0, result.output
+    assert "approved" in result.output and "proj-cli" in result.output
     result = runner.invoke(app, ["workspace", "build", "proj-cli"])
     assert result.exit_code == 0, result.output
     assert "laboratory.lab_results" in result.output
