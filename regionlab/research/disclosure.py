@@ -105,7 +105,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -283,16 +282,21 @@ def cohort_of(definition: Mapping[str, Any]) -> Cohort:
 def _list_edits(a: list[Any], b: list[Any]) -> int:
     if all(not isinstance(x, Mapping) for x in (*a, *b)):
         return len({_canonical(x) for x in a} ^ {_canonical(x) for x in b})
-    # Lists of criteria: the cheapest matching; an unmatched criterion costs one edit.
-    if len(a) < len(b):
-        a, b = b, a
-    padded: list[Any] = [*b, *([None] * (len(a) - len(b)))]
-    if len(a) > 7:  # greedy for unusually long lists; still a fair estimate
-        return sum(_edits(x, y) for x, y in zip(a, padded, strict=True))
-    return min(
-        sum(_edits(x, y) for x, y in zip(a, perm, strict=True))
-        for perm in itertools.permutations(padded)
-    )
+    # Lists of criteria: the cheapest matching (Hungarian method); an unmatched
+    # criterion (added or removed) costs one edit.
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    size = max(len(a), len(b))
+    cost = np.ones((size, size))
+    for i in range(size):
+        for j in range(size):
+            if i < len(a) and j < len(b):
+                cost[i, j] = _edits(a[i], b[j])
+            elif i >= len(a) and j >= len(b):
+                cost[i, j] = 0
+    rows, cols = linear_sum_assignment(cost)
+    return int(cost[rows, cols].sum())
 
 
 def _edits(a: Any, b: Any) -> int:
