@@ -11,9 +11,9 @@ Differencing across overlapping queries (ask for a cohort, then the same
 cohort minus one criterion) is the job of :mod:`regionlab.research.disclosure`
 when the server passes its policy (``defence``): near-identical queries get
 the same answer, shown counts carry keyed noise, a budget and a lockout cap
-the series. The audit store records every query with its normalised definition so
-that such series can be reviewed afterwards; the threshold floor (``REGIONLAB_MIN_CELL``,
-default 5) stops a researcher from simply lowering it.
+the series. The audit store records every query with its normalised
+definition so that such series can be reviewed afterwards; the threshold floor
+(``REGIONLAB_MIN_CELL``, default 5) stops a researcher from simply lowering it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import polars as pl
 from regionlab import codelists, lake
 from regionlab.errors import UserError
 from regionlab.research import disclosure
-from regionlab.research.audit_store import AuditStore
+from regionlab.research.audit_store import AuditStore, open_store
 from regionlab.research.cohort import AGE_BANDS, SEXES, Cohort, CohortBuilder, as_cohort
 from regionlab.research.cohort_sql import CompiledCohort, compile_cohort
 from regionlab.research.feasibility_audit import record_feasibility
@@ -185,6 +185,8 @@ def feasibility(
         )
     compiled = compile_cohort(definition)
     # Differencing defence (helper "disclosure"), 1/3: definition-only checks, before counting.
+    if defence is not None and history is None and audit_store is None:
+        audit_store = open_store()  # the history the guard reads is the store answers go to
     decision = disclosure.guard(
         history if history is not None else audit_store,
         user=user or current_user(),
