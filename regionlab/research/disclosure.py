@@ -708,11 +708,18 @@ def measure(
     snapshot_id = current_snapshot(con)
     dims = decision.dimensions
     # Another snapshot: the keyed noise protects (module docstring).
-    near = [nb for nb in decision.neighbours if nb.entry.snapshot_id == snapshot_id]
-    others = [compile_cohort(cohort_of(nb.compare_with)) for nb in near]
-    for other in others:
-        if not set(other.products) <= set(compiled.products):
-            other.check_lake(con)
+    near, others = [], []
+    for nb in decision.neighbours:
+        if nb.entry.snapshot_id != snapshot_id:
+            continue
+        try:
+            other = compile_cohort(cohort_of(nb.compare_with))
+            if not set(other.products) <= set(compiled.products):
+                other.check_lake(con)
+        except (UserError, ValueError):
+            continue  # an old entry that no longer compiles cannot be compared; noise protects
+        near.append(nb)
+        others.append(other)
     differences = symmetric_differences(con, compiled, others)
     for nb, difference in zip(near, differences, strict=True):
         if difference >= threshold:

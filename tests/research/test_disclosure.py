@@ -301,8 +301,12 @@ def test_attrition_output_through_the_lake(var_dir: Path) -> None:
     build_lake()
     off = attrition(VEJLE_COHORT, user="ann")
     assert [v for _, v in off.steps] == [8, 6, "<5", "<5"]  # the drop of 2 is exact: a leak
-    guarded = attrition(VEJLE_COHORT, user="ann", defence=DisclosureSettings(noise_sd=0,
-                        rounding_base=1), secret=SECRET)  # fmt: skip
+    guarded = attrition(
+        VEJLE_COHORT,
+        user="ann",
+        defence=DisclosureSettings(noise_sd=0, rounding_base=1),
+        secret=SECRET,
+    )
     assert [v for _, v in guarded.steps] == [8, 8, 8, "<5"]
     full = attrition(VEJLE_COHORT, user="ann", defence=DisclosureSettings(), secret=SECRET)
     values = [v for _, v in full.steps]
@@ -316,3 +320,22 @@ def test_attrition_output_through_the_lake(var_dir: Path) -> None:
     )
     with pytest.raises(Refused, match="budget"):
         attrition(VEJLE_COHORT, user="ann", history=history, defence=locked, secret=SECRET)
+
+
+def test_an_uncountable_old_entry_is_skipped_not_fatal(var_dir: Path) -> None:
+    """A history entry whose definition no longer compiles does not break new queries."""
+    build_population_lake()
+    cohort = {
+        "name": "t2d",
+        "index_date": INDEX.isoformat(),
+        "include": [{"kind": "diagnosis", "codes": ["DE11"]}],
+    }
+    first = feasibility(cohort, user="ann", defence=DisclosureSettings(), secret=SECRET)
+    broken = {**normalise(cohort), "include": [{"kind": "diagnosis", "codes": ["NOPE"]}]}
+    assert edits(normalise(cohort), broken) <= DisclosureSettings().neighbour_edits
+    entry = PastQuery(datetime.now(UTC), "ann", None, broken, (), first.snapshot_id, {"total": 10})
+    history = History([entry])
+    again = feasibility(
+        cohort, user="ann", history=history, defence=DisclosureSettings(), secret=SECRET
+    )
+    assert again.total == first.total
