@@ -45,6 +45,7 @@ def _register() -> None:
         quarantine_cmd,
         research_cmd,
         run_cmd,
+        service_cmd,
         synth_cmd,
     )
 
@@ -62,6 +63,9 @@ def _register() -> None:
     app.add_typer(research_cmd.permit_app, name="permit")
     app.add_typer(research_cmd.workspace_app, name="workspace")
     app.add_typer(research_cmd.output_app, name="output")
+    app.command("serve")(service_cmd.serve)
+    app.add_typer(service_cmd.users_app, name="users")
+    app.command("login")(service_cmd.login)
     app.add_typer(
         audit_cmd.app, name="audit", help="The audit store: verify, review queries, checkpoint."
     )

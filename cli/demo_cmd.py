@@ -58,6 +58,7 @@ def demo(
     _explain_flagged_rows(settings.sources_dir, key, manifest.as_of)
     emit_and_report()
     _example_workspaces()
+    _feasibility_through_the_service()
     if failed:
         console.print(styled("[red]{} product(s) not published[/]", len(failed)))
         raise typer.Exit(1)
@@ -101,6 +102,50 @@ def _example_workspaces() -> None:
             f"(applied by {DEMO_APPLICANT}, approved by {DEMO_OFFICER}; permit expires "
             f"{permit.expires.isoformat()}; used by notebooks/)"
         )
+
+
+def _feasibility_through_the_service() -> None:
+    """Issue a demo researcher token, start the embedded service, ask one count, stop it.
+
+    The token is written to ``var/service/demo-researcher.token`` (0600) so the
+    README's researcher section can log in with it.
+    """
+    import os
+
+    from regionlab.errors import UserError
+    from regionlab.research import client
+    from regionlab.settings import PROJECT_ROOT, get_settings
+    from service.roles import Role
+    from service.users import add_user
+
+    token = add_user(DEMO_APPLICANT, Role.researcher, replace=True)
+    token_file = get_settings().service_dir / "demo-researcher.token"
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    try:
+        url = client.ensure_embedded()
+        console.print(f"access service: started on {url} (embedded profile)", highlight=False)
+        answer = client.ServiceClient(url, token).feasibility(
+            PROJECT_ROOT / "cohorts" / "t2d_vejle.yaml"
+        )
+        console.print(
+            f"feasibility through the service, as {answer.user}: {answer.cohort_name}: "
+            f"{answer.total} persons (lake snapshot {answer.snapshot_id}; counts below "
+            f"{answer.threshold} hidden; logged as {answer.audit_entry_id})",
+            highlight=False,
+        )
+    except UserError as exc:
+        console.print(styled("[red]feasibility through the access service failed: {}[/]", exc))
+    finally:
+        pid = client.stop_embedded()
+        if pid is not None:
+            console.print(f"access service: stopped (pid {pid})", highlight=False)
+    console.print(
+        f"demo researcher token: {token_file} — `regionlab login < {token_file}`, then "
+        "`regionlab feasibility cohorts/t2d_vejle.yaml` starts the service on demand",
+        highlight=False,
+    )
 
 
 def _pending(project_id: str) -> bool:

@@ -46,26 +46,29 @@ def feasibility(
         int | None, typer.Option("--snapshot", help="Lake snapshot to count at (default newest).")
     ] = None,
     threshold: Annotated[
-        int, typer.Option("--threshold", help="Hide counts below this (never below the floor).")
-    ] = 5,
+        int | None,
+        typer.Option(
+            "--threshold", help="Hide counts below this (default and minimum: the service's floor)."
+        ),
+    ] = None,
     show_sql: Annotated[bool, typer.Option("--sql", help="Also print the compiled SQL.")] = False,
 ) -> None:
-    """Count a cohort's unique persons, with small-cell suppression; every query is audited."""
+    """Count a cohort's unique persons through the access service; every query is audited."""
+    from regionlab.research.client import feasibility as ask
     from regionlab.research.cohort import load_cohort
     from regionlab.research.cohort_sql import compile_cohort
-    from regionlab.research.feasibility import feasibility as run_feasibility
 
     cohort = load_cohort(cohort_file)
-    result = run_feasibility(cohort, by, snapshot=snapshot, threshold=threshold)
+    result = ask(cohort, by, snapshot=snapshot, threshold=threshold)
     title = f"{result.cohort_name}: {result.total} persons (lake snapshot {result.snapshot_id})"
     console.print(title, highlight=False, style="bold")
-    if result.table is not None:
+    if result.cells:
         names = _municipality_names()
         table = Table()
         for dim in result.dimensions:
             table.add_column(dim)
         table.add_column("persons", justify="right")
-        for cell in result.table.cells:
+        for cell in result.cells:
             labels = []
             for dim, value in zip(result.dimensions, cell.key, strict=True):
                 text = str(value)
@@ -80,12 +83,16 @@ def feasibility(
         "hidden so that totals cannot reveal them.",
         highlight=False,
     )
+    if result.rounding > 1:
+        console.print(
+            f"Shown counts are rounded to the nearest {result.rounding}.", highlight=False
+        )
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
     if show_sql:
         console.print(compile_cohort(cohort).sql, highlight=False, markup=False)
     console.print(
-        f"answered in {result.seconds:.2f} s; logged as {result.audit_entry_id}",
+        f"answered for {result.user} in {result.seconds:.2f} s; logged as {result.audit_entry_id}",
         highlight=False,
         style="dim",
     )
@@ -100,18 +107,20 @@ def _caller() -> Any:
     The one place to switch to the access service's client: until then the CLI
     resolves the token against the embedded issuer itself.
     """
-    import os
-
     from regionlab.errors import UserError
+    from regionlab.research.client import load_token
     from regionlab.research.permit_workflow import Actor
     from service.app import token_store
 
-    token = os.environ.get(TOKEN_ENV, "").strip()
+    try:
+        token = load_token()  # REGIONLAB_TOKEN, else the token `regionlab login` stored
+    except UserError:
+        token = ""
     user = token_store().lookup(token) if token else None
     if user is None:
         raise UserError(
-            f"permit commands need your token: set {TOKEN_ENV} to the token "
-            "`regionlab users add NAME --role ...` showed (unknown, revoked or missing now)"
+            f"permit commands need your token: run `regionlab login` or set {TOKEN_ENV} to the "
+            "token `regionlab users add NAME --role ...` showed (unknown, revoked or missing now)"
         )
     return Actor(user.name, user.role.value)
 

@@ -110,6 +110,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -144,6 +145,7 @@ class DisclosureSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    enabled: bool = Field(default=True, description="False switches the defence off.")
     window_days: int = Field(default=30, ge=1, description="Length of the sliding window.")
     budget: int = Field(
         default=100, ge=1, description="Answered queries per user and project in the window."
@@ -388,7 +390,7 @@ def guard(
     """
     normal = normalise(definition) if isinstance(definition, Cohort) else dict(definition)
     dims = tuple(dimensions)
-    if settings is None:
+    if settings is None or not settings.enabled:
         return Decision("allow", normal, dims, None)
     now = now or datetime.now(UTC)
     since = now - timedelta(days=settings.window_days)
@@ -542,6 +544,18 @@ class Protection:
     reused_from: datetime | None = None
     perturbed: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def server_secret(path: Path | None = None) -> bytes:
+    """The service's noise key: ``var/secrets/disclosure-noise.key``, created on first use.
+
+    Its own random file (not derived from the pseudonymisation or audit keys):
+    whoever holds it can recompute the noise, so it stays with the service.
+    """
+    from regionlab.research.audit_keys import read_secret
+    from regionlab.settings import get_settings
+
+    return read_secret(path or get_settings().disclosure_key_file)
 
 
 def person_salt(secret: bytes) -> str:
@@ -855,5 +869,6 @@ __all__ = [
     "protect",
     "protect_steps",
     "record_lift",
+    "server_secret",
     "symmetric_differences",
 ]

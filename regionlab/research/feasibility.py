@@ -7,22 +7,25 @@ not an answer. The result object holds displayed values only; hidden counts
 are dropped before it is built, so nothing downstream (notebook, CLI, log) can
 leak them.
 
+This runs inside the access service only (``POST /feasibility``): the caller's
+name comes from the verified token and the threshold floor from the service's
+settings (:mod:`service.settings`), never from the researcher's environment.
+Researchers call it through :mod:`regionlab.research.client`, which receives
+:class:`~regionlab.research.answer.FeasibilityAnswer` — displayed values only.
+
 Differencing across overlapping queries (ask for a cohort, then the same
 cohort minus one criterion) is the job of :mod:`regionlab.research.disclosure`
-when the server passes its policy (``defence``): near-identical queries get
+when the service passes its policy (``defence``): near-identical queries get
 the same answer, shown counts carry keyed noise, a budget and a lockout cap
 the series. The audit store records every query with its normalised
-definition so that such series can be reviewed afterwards; the threshold floor
-(``REGIONLAB_MIN_CELL``, default 5) stops a researcher from simply lowering it.
+definition so that such series can be reviewed afterwards.
 """
 
 from __future__ import annotations
 
-import getpass
-import os
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,27 +55,29 @@ DIMENSIONS: dict[str, str] = {
     "municipality": "municipality_code",
 }
 MISSING_LEVEL = "ukendt"
-MIN_THRESHOLD_ENV = "REGIONLAB_MIN_CELL"
-USER_ENV = "REGIONLAB_USER"
 
 
-def min_threshold() -> int:
-    """The platform's floor for the suppression threshold (not the researcher's to lower)."""
-    raw = os.environ.get(MIN_THRESHOLD_ENV, "").strip()
-    if not raw:
-        return DEFAULT_THRESHOLD
-    try:
-        value = int(raw)
-    except ValueError:
-        raise UserError(f"{MIN_THRESHOLD_ENV} must be a whole number, e.g. 5") from None
-    if value < 1:
-        raise UserError(f"{MIN_THRESHOLD_ENV} must be at least 1")
-    return value
+def check_threshold(threshold: int | None, floor: int) -> int:
+    """The threshold to apply: ``floor`` when none is asked, else the asked one if not lower."""
+    if threshold is None:
+        return floor
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < floor:
+        raise UserError(
+            f"threshold {threshold!r} is below the platform minimum of {floor}; "
+            "counts smaller than that are never shown (ask for the same or a higher threshold)"
+        )
+    return threshold
 
 
-def current_user() -> str:
-    """Who is asking: ``REGIONLAB_USER`` or the login name."""
-    return os.environ.get(USER_ENV, "").strip() or getpass.getuser()
+def round_shown(display: int | str, base: int, threshold: int = 1) -> int | str:
+    """A shown count rounded half up to a multiple of ``base``; hidden markers and 0 as they
+    are. A shown count is never rounded below ``threshold`` (it would read as a small count):
+    it goes up to the first multiple at or above it instead. Rounding only adds uncertainty on
+    top of suppression, which was decided on the exact counts."""
+    if isinstance(display, str) or display == 0 or base <= 1:
+        return display
+    rounded = (display + base // 2) // base * base
+    return max(rounded, -(-max(threshold, 1) // base) * base)
 
 
 def parse_dimensions(by: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -108,6 +113,8 @@ class FeasibilityResult:
     products: tuple[str, ...]
     audit_entry_id: str
     seconds: float
+    rounding: int = 1
+    """Shown counts are multiples of this (1: exact)."""
     protection: disclosure.Protection | None = None
     """What the differencing defence did; ``protection.answer`` is what the audit store keeps."""
 
@@ -151,45 +158,55 @@ def _counts(
     return con.execute(sql).pl().with_columns(pl.col("count").cast(pl.Int64))
 
 
+def _connect(snapshot: int | None) -> duckdb.DuckDBPyConnection:
+    return lake.connect(read_only=True, snapshot=snapshot)
+
+
 def feasibility(
     cohort: Cohort | CohortBuilder | Path | str | Mapping[str, Any],
     by: str | Sequence[str] | None = None,
     *,
+    user: str,
+    floor: int = DEFAULT_THRESHOLD,
     snapshot: int | None = None,
-    user: str | None = None,
-    threshold: int = DEFAULT_THRESHOLD,
-    audit_store: AuditStore | None = None,
+    threshold: int | None = None,
+    rounding: int = 1,
     project: str | None = None,
+    audit_store: AuditStore | None = None,
+    connect: Callable[[int | None], duckdb.DuckDBPyConnection] | None = None,
     history: QueryHistory | None = None,
     defence: disclosure.DisclosureSettings | None = None,
     secret: bytes | None = None,
 ) -> FeasibilityResult:
     """Count a cohort's unique persons, optionally by sex, age_band and/or municipality.
 
-    Runs at ``snapshot`` (default: the newest), suppresses small cells with
-    ``threshold`` (never below the platform floor) and logs the query before
-    returning. With ``defence`` (the server's policy), ``history`` (the user's
-    past queries; default: ``audit_store``) and ``secret`` (the server's noise
-    key) the differencing defence of :mod:`regionlab.research.disclosure`
-    guards and post-processes the answer, and a refusal is audited too;
-    without ``defence`` it is off (suppression only).
+    ``user`` is the verified caller (the service passes the token's name) and
+    ``floor`` the service's threshold floor; ``threshold`` (default: the floor)
+    may be higher, never lower. Runs at ``snapshot`` (default: the newest),
+    suppresses small cells, rounds the shown counts to ``rounding`` (the
+    service's policy; 1 = exact) and records the query, as shown, before returning.
+    ``connect(snapshot)`` gives the lake connection (the service passes its pool's;
+    default: a new read-only connection); it is closed after counting.
+
+    With ``defence`` (the service's policy), ``history`` (the user's past
+    queries; default: ``audit_store``) and ``secret`` (the service's noise key)
+    the differencing defence of :mod:`regionlab.research.disclosure` guards and
+    post-processes the answer (its own keyed noise and rounding replace
+    ``rounding``), and a refusal is audited too; without ``defence`` it is off.
     """
     started = time.perf_counter()
+    if not user.strip():
+        raise UserError("a feasibility query needs the caller's name (from the token)")
     definition = as_cohort(cohort)
     dims = parse_dimensions(by)
-    floor = min_threshold()
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < floor:
-        raise UserError(
-            f"threshold {threshold!r} is below the platform minimum of {floor}; "
-            "counts smaller than that are never shown"
-        )
+    threshold = check_threshold(threshold, floor)
     compiled = compile_cohort(definition)
     # Differencing defence (helper "disclosure"), 1/3: definition-only checks, before counting.
     if defence is not None and history is None and audit_store is None:
         audit_store = open_store()  # the history the guard reads is the store answers go to
     decision = disclosure.guard(
         history if history is not None else audit_store,
-        user=user or current_user(),
+        user=user,
         project=project,
         definition=disclosure.normalise(compiled.cohort),
         dimensions=dims,
@@ -198,7 +215,7 @@ def feasibility(
     snapshot_id: int | None = None
     try:
         decision.raise_if_refused()
-        con = lake.connect(read_only=True, snapshot=snapshot)
+        con = (connect or _connect)(snapshot)
         try:
             snapshot_id = lake.current_snapshot(con)
             compiled.check_lake(con)
@@ -212,7 +229,7 @@ def feasibility(
     except disclosure.Refused as refused:
         record_feasibility(
             audit_store,
-            user=user or current_user(),
+            user=user,
             cohort=compiled.cohort,
             snapshot_id=snapshot_id,
             dimensions=dims,
@@ -241,11 +258,21 @@ def feasibility(
     total, table, protection = disclosure.protect(
         decision, evidence, total=total, table=table, threshold=threshold, secret=secret
     )
+    if rounding > 1 and not protection.perturbed:
+        total = round_shown(total, rounding, threshold)
+        if table is not None:
+            table = replace(
+                table,
+                cells=tuple(
+                    replace(c, display=round_shown(c.display, rounding, threshold))
+                    for c in table.cells
+                ),
+            )
     shape = table if table is not None else {"cells": 1, "hidden": int(isinstance(total, str))}
 
     entry_id = record_feasibility(
         audit_store,
-        user=user or current_user(),
+        user=user,
         cohort=compiled.cohort,
         snapshot_id=snapshot_id,
         dimensions=dims,
@@ -255,7 +282,7 @@ def feasibility(
         threshold=threshold,
         products=compiled.products,
         project=project,
-        answer=protection.answer,
+        answer={**protection.answer, **disclosure.answer_of(total, table)},
     )
     return FeasibilityResult(
         cohort_name=compiled.cohort.name,
@@ -265,6 +292,7 @@ def feasibility(
         threshold=threshold,
         total=total,
         table=table,
+        rounding=rounding,
         notes=compiled.notes + protection.notes,
         products=compiled.products,
         audit_entry_id=entry_id,
@@ -276,8 +304,8 @@ def feasibility(
 __all__ = [
     "DIMENSIONS",
     "FeasibilityResult",
-    "current_user",
+    "check_threshold",
     "feasibility",
-    "min_threshold",
     "parse_dimensions",
+    "round_shown",
 ]

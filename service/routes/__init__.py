@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import audit, health, permits
+from service.routes import audit, feasibility, health, lake, permits
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, audit.router, permits.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    feasibility.router,
+    lake.router,
+    audit.router,
+    permits.router,
+)
 
 __all__ = ["ROUTERS"]

@@ -26,3 +26,15 @@ def test_demo_sets_up_the_example_workspaces_notebook_02_opens(demo_var: Path) -
         assert f"workspace {project}: snapshot" in out, out[-2000:]
         assert (demo_var / "research" / "permits" / f"{project}.yaml").is_file()
         assert list((demo_var / "research").rglob(f"*{project}*.duckdb")), project
+
+
+def test_demo_counts_through_the_access_service_and_stops_it(demo_var: Path) -> None:
+    """Issue 18: the demo starts the embedded service, asks one count through it, stops it."""
+    out = " ".join((demo_var.parent / "demo.out").read_text(encoding="utf-8").split())
+    assert re.search(r"access service: started on http://127\.0\.0\.1:\d+", out), out[-2000:]
+    assert "feasibility through the service, as demo-researcher: t2d_vejle:" in out
+    assert "access service: stopped" in out
+    assert not (demo_var / "service" / "runtime.json").exists()
+    token_file = demo_var / "service" / "demo-researcher.token"
+    assert token_file.read_text(encoding="utf-8").startswith("rl_")
+    assert oct(token_file.stat().st_mode & 0o777) == "0o600"

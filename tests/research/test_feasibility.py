@@ -8,8 +8,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from regionlab import lake
 from regionlab.errors import UserError
@@ -137,7 +135,10 @@ def test_snapshot_is_pinned_and_recorded(population: list[dict[str, object]]) ->
 def test_threshold_cannot_go_below_the_floor(population: list[dict[str, object]]) -> None:
     with pytest.raises(UserError, match="below the platform minimum"):
         feasibility(T2D, threshold=2, user="forsker1")
+    with pytest.raises(UserError, match="below the platform minimum of 8"):
+        feasibility(T2D, threshold=5, floor=8, user="forsker1")
     assert open_store().entries() == []
+    assert feasibility(T2D, floor=8, user="forsker1").threshold == 8
     higher = feasibility(T2D, by="sex,municipality", threshold=50, user="forsker1")
     assert higher.marker == "<50"
     expected = Counter((p["sex"], p["municipality"]) for p in population)
@@ -151,19 +152,3 @@ def test_unknown_dimension_is_refused() -> None:
     with pytest.raises(UserError, match="unknown dimension"):
         parse_dimensions("sex,postcode")
     assert parse_dimensions(" sex , age_band ") == ("sex", "age_band")
-
-
-def test_cli_prints_a_suppressed_table(population: list[dict[str, object]], tmp_path: Path) -> None:
-    from cli import research_cmd
-
-    cohort_file = tmp_path / "t2d_all.yaml"
-    cohort_file.write_text(T2D.to_yaml(), encoding="utf-8")
-    app = typer.Typer()
-    app.command("feasibility")(research_cmd.feasibility)
-    app.command("noop")(lambda: None)
-    result = CliRunner().invoke(app, ["feasibility", str(cohort_file), "--by", "sex,municipality"])
-    assert result.exit_code == 0, result.output
-    assert "630 Vejle" in result.output
-    assert "<5" in result.output
-    assert f"{len(population)} persons" in result.output
-    assert len(open_store().entries(action=FEASIBILITY)) == 1

@@ -12,6 +12,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from service.roles import Role
+from service.tokens import TokenStore
+from tests.service.live import start_server, stop_server
+
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 NAMES = [
@@ -27,6 +31,7 @@ NEEDED = {
     "medication/prescriptions",
 }
 PROJECT = "t2d-hba1c"
+RESEARCHER = "notebook-test"
 #: Size of the demo region; the override exists to try other sizes by hand.
 PERSONS = int(os.environ.get("REGIONLAB_NOTEBOOK_PERSONS", "3000"))
 
@@ -62,7 +67,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         key_file = var / "secrets" / "pseudonym.key"
         init_key(key_file)
         mp.setenv("REGIONLAB_KEY_FILE", str(key_file))
-        mp.setenv("REGIONLAB_USER", "notebook-test")
         mp.setenv("DAGSTER_HOME", str(var / "dagster"))
         mp.setenv("MPLBACKEND", "Agg")
         settings = get_settings()
@@ -90,8 +94,18 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert not missing, f"the pipeline did not publish what the notebooks need: {missing}"
         register_permit(REPO / "permits" / f"{PROJECT}.yaml")
         build_workspace(PROJECT)
-        yield var
-        shutil.rmtree(var / "research" / "workspaces" / PROJECT / "outputs", ignore_errors=True)
+        # The notebooks count through the access service, as a researcher with a token.
+        token = TokenStore(settings.service_dir / "identities.sqlite").issue(
+            RESEARCHER, Role.researcher
+        )
+        server, url = start_server(var)
+        mp.setenv("REGIONLAB_SERVICE_URL", url)
+        mp.setenv("REGIONLAB_TOKEN", token)
+        try:
+            yield var
+        finally:
+            stop_server(server)
+            shutil.rmtree(var / "research" / "workspaces" / PROJECT / "outputs", ignore_errors=True)
 
 
 def _run(name: str, var: Path) -> nbformat.NotebookNode:
@@ -101,7 +115,10 @@ def _run(name: str, var: Path) -> nbformat.NotebookNode:
     env = {
         "REGIONLAB_VAR": str(var),
         "REGIONLAB_KEY_FILE": str(var / "secrets" / "pseudonym.key"),
-        "REGIONLAB_USER": "notebook-test",
+        "REGIONLAB_USER": "someone-else",  # no longer names anyone: the token does
+        "REGIONLAB_MIN_CELL": "1",  # no longer lowers anything: the service's floor does
+        "REGIONLAB_SERVICE_URL": os.environ["REGIONLAB_SERVICE_URL"],
+        "REGIONLAB_TOKEN": os.environ["REGIONLAB_TOKEN"],
         "REGIONLAB_PROJECT": PROJECT,
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     }
@@ -153,7 +170,8 @@ def test_find_data_and_feasibility_notebook(demo: Path) -> None:
     assert len(entries) == 3  # t2d_vejle twice, then t2d_metformin
     definitions = [e.data["definition"] for e in entries]
     assert definitions[0] == definitions[1] != definitions[2]
-    assert {e.user for e in entries} == {"notebook-test"}
+    assert {e.user for e in entries} == {RESEARCHER}  # the token's, not REGIONLAB_USER
+    assert {e.data["threshold"] for e in entries} == {5}  # REGIONLAB_MIN_CELL=1 changed nothing
     assert time.perf_counter() - started < 300
 
 

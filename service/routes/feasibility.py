@@ -1,0 +1,67 @@
+"""``POST /feasibility``: a cohort count, suppressed and audited, for researchers only.
+
+The caller's name is the token's; the threshold floor is the service's
+setting. A client may ask for a higher threshold, never a lower one (422).
+Access officers and the DPO are not admitted: they review the series of
+queries in the audit store, they do not ask counts themselves (separation of
+duties), and every other role has no use for cohort counts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from regionlab.research.answer import FeasibilityAnswer
+from service.auth import allow
+from service.identity import Identity
+from service.roles import Role
+
+router = APIRouter(tags=["research"])
+
+
+class FeasibilityRequest(BaseModel):
+    """A cohort definition (as in ``cohorts/*.yaml``) and how to split its count."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cohort: dict[str, Any] = Field(description="The cohort definition, as in cohorts/*.yaml.")
+    by: list[str] = Field(
+        default_factory=list, description="Split by: sex, age_band, municipality (0 to 3)."
+    )
+    snapshot: int | None = Field(default=None, description="Lake snapshot (default: newest).")
+    threshold: int | None = Field(
+        default=None,
+        description="Hide counts below this; at least the service's floor (default: the floor).",
+    )
+    project: str | None = Field(default=None, description="The project the query is for.")
+
+
+@router.post("/feasibility", response_model=FeasibilityAnswer)
+def feasibility(
+    body: FeasibilityRequest,
+    request: Request,
+    who: Annotated[Identity, Depends(allow(Role.researcher))],
+) -> FeasibilityAnswer:
+    """Count a cohort's unique persons with small-cell suppression; every query is audited."""
+    from regionlab.research.disclosure import server_secret
+    from regionlab.research.feasibility import feasibility as count
+
+    settings = request.app.state.settings
+    defence = settings.disclosure if settings.disclosure.enabled else None
+    result = count(
+        body.cohort,
+        body.by,
+        user=who.name,
+        floor=settings.min_cell,
+        snapshot=body.snapshot,
+        threshold=body.threshold,
+        rounding=settings.rounding,
+        project=body.project,
+        connect=request.app.state.lake.connect,
+        defence=defence,
+        secret=server_secret() if defence is not None else None,
+    )
+    return FeasibilityAnswer.from_result(result, user=who.name)
