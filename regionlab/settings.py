@@ -185,6 +185,11 @@ class Settings(BaseModel):
         return self.secrets_dir / "audit-mac.key"
 
     @property
+    def disclosure_key_file(self) -> Path:
+        """The differencing defence's noise key (``secrets/disclosure-noise.key``, 0600)."""
+        return self.secrets_dir / "disclosure-noise.key"
+
+    @property
     def audit_signing_key_file(self) -> Path:
         """The Ed25519 key that signs audit checkpoints."""
         return self.secrets_dir / "audit-checkpoint.key"

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from regionlab.config import Config, current
 from regionlab.errors import UserError
 from regionlab.profiles import config_path
+from regionlab.research.disclosure import DisclosureSettings
 
 SETTINGS_FILE = "settings.toml"
 DEFAULT_PORT = 8765
@@ -69,6 +70,10 @@ class ServiceSettings(BaseModel):
     """An embedded service started on demand stops after this long without a request
     (0: never). ``regionlab serve`` in the foreground ignores it."""
     oidc: OidcSettings = OidcSettings()
+    disclosure: DisclosureSettings = DisclosureSettings(enabled=False)
+    """The differencing defence (``[service.disclosure]``): budget, lockout, near-identical
+    answers, keyed noise. Off by default until the exact-count tests and the demo set it
+    explicitly; a production deployment sets ``enabled = true``."""
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

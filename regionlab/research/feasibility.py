@@ -13,10 +13,12 @@ settings (:mod:`service.settings`), never from the researcher's environment.
 Researchers call it through :mod:`regionlab.research.client`, which receives
 :class:`~regionlab.research.answer.FeasibilityAnswer` — displayed values only.
 
-Residual risk the lab does not remove here: differencing across overlapping
-queries (ask for a cohort, then the same cohort minus one criterion). The
-audit store records every query with its normalised definition so that such
-series can be spotted afterwards.
+Differencing across overlapping queries (ask for a cohort, then the same
+cohort minus one criterion) is the job of :mod:`regionlab.research.disclosure`
+when the service passes its policy (``defence``): near-identical queries get
+the same answer, shown counts carry keyed noise, a budget and a lockout cap
+the series. The audit store records every query with its normalised
+definition so that such series can be reviewed afterwards.
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ import polars as pl
 
 from regionlab import codelists, lake
 from regionlab.errors import UserError
-from regionlab.research.audit_store import AuditStore
+from regionlab.research import disclosure
+from regionlab.research.audit_store import AuditStore, open_store
 from regionlab.research.cohort import AGE_BANDS, SEXES, Cohort, CohortBuilder, as_cohort
 from regionlab.research.cohort_sql import CompiledCohort, compile_cohort
 from regionlab.research.feasibility_audit import record_feasibility
+from regionlab.research.query_history import QueryHistory
 from regionlab.research.suppression import (
     DEFAULT_THRESHOLD,
     SuppressedTable,
@@ -111,6 +115,8 @@ class FeasibilityResult:
     seconds: float
     rounding: int = 1
     """Shown counts are multiples of this (1: exact)."""
+    protection: disclosure.Protection | None = None
+    """What the differencing defence did; ``protection.answer`` is what the audit store keeps."""
 
     @property
     def marker(self) -> str:
@@ -168,6 +174,9 @@ def feasibility(
     project: str | None = None,
     audit_store: AuditStore | None = None,
     connect: Callable[[int | None], duckdb.DuckDBPyConnection] | None = None,
+    history: QueryHistory | None = None,
+    defence: disclosure.DisclosureSettings | None = None,
+    secret: bytes | None = None,
 ) -> FeasibilityResult:
     """Count a cohort's unique persons, optionally by sex, age_band and/or municipality.
 
@@ -178,6 +187,12 @@ def feasibility(
     service's policy; 1 = exact) and records the query, as shown, before returning.
     ``connect(snapshot)`` gives the lake connection (the service passes its pool's;
     default: a new read-only connection); it is closed after counting.
+
+    With ``defence`` (the service's policy), ``history`` (the user's past
+    queries; default: ``audit_store``) and ``secret`` (the service's noise key)
+    the differencing defence of :mod:`regionlab.research.disclosure` guards and
+    post-processes the answer (its own keyed noise and rounding replace
+    ``rounding``), and a refusal is audited too; without ``defence`` it is off.
     """
     started = time.perf_counter()
     if not user.strip():
@@ -186,13 +201,47 @@ def feasibility(
     dims = parse_dimensions(by)
     threshold = check_threshold(threshold, floor)
     compiled = compile_cohort(definition)
-    con = (connect or _connect)(snapshot)
+    # Differencing defence (helper "disclosure"), 1/3: definition-only checks, before counting.
+    if defence is not None and history is None and audit_store is None:
+        audit_store = open_store()  # the history the guard reads is the store answers go to
+    decision = disclosure.guard(
+        history if history is not None else audit_store,
+        user=user,
+        project=project,
+        definition=disclosure.normalise(compiled.cohort),
+        dimensions=dims,
+        settings=defence,
+    )
+    snapshot_id: int | None = None
     try:
-        snapshot_id = lake.current_snapshot(con)
-        compiled.check_lake(con)
-        counts = _counts(con, compiled, dims)
-    finally:
-        con.close()
+        decision.raise_if_refused()
+        con = (connect or _connect)(snapshot)
+        try:
+            snapshot_id = lake.current_snapshot(con)
+            compiled.check_lake(con)
+            counts = _counts(con, compiled, dims)
+            # Differencing defence (helper "disclosure"), 2/3: membership reads, same connection.
+            evidence = disclosure.measure(
+                decision, con, compiled, threshold=threshold, secret=secret
+            )
+        finally:
+            con.close()
+    except disclosure.Refused as refused:
+        record_feasibility(
+            audit_store,
+            user=user,
+            cohort=compiled.cohort,
+            snapshot_id=snapshot_id,
+            dimensions=dims,
+            total="",
+            table=None,
+            shape={"cells": 0, "hidden": 0},
+            threshold=threshold,
+            products=compiled.products,
+            project=project,
+            refused=refused.reason,
+        )
+        raise
 
     table: SuppressedTable | None = None
     if dims:
@@ -205,7 +254,11 @@ def feasibility(
         total = suppress_count(n, threshold)
         shape = {"cells": 1, "hidden": int(isinstance(total, str))}
     del counts  # the only object holding hidden values
-    if rounding > 1:
+    # Differencing defence (helper "disclosure"), 3/3: reuse a near-identical answer or perturb.
+    total, table, protection = disclosure.protect(
+        decision, evidence, total=total, table=table, threshold=threshold, secret=secret
+    )
+    if rounding > 1 and not protection.perturbed:
         total = round_shown(total, rounding, threshold)
         if table is not None:
             table = replace(
@@ -215,6 +268,7 @@ def feasibility(
                     for c in table.cells
                 ),
             )
+    shape = table if table is not None else {"cells": 1, "hidden": int(isinstance(total, str))}
 
     entry_id = record_feasibility(
         audit_store,
@@ -228,6 +282,7 @@ def feasibility(
         threshold=threshold,
         products=compiled.products,
         project=project,
+        answer={**protection.answer, **disclosure.answer_of(total, table)},
     )
     return FeasibilityResult(
         cohort_name=compiled.cohort.name,
@@ -238,10 +293,11 @@ def feasibility(
         total=total,
         table=table,
         rounding=rounding,
-        notes=compiled.notes,
+        notes=compiled.notes + protection.notes,
         products=compiled.products,
         audit_entry_id=entry_id,
         seconds=time.perf_counter() - started,
+        protection=protection,
     )
 
 

@@ -9,19 +9,23 @@ many entries it hid, never which or what values).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from regionlab.research.audit_store import AuditStore, open_store
 from regionlab.research.cohort import Cohort
+from regionlab.research.disclosure import normalise
 from regionlab.research.suppression import SuppressedTable
 
 
 def normalised_definition(cohort: Cohort) -> dict[str, Any]:
-    """The definition as audited and compared: ``index_date`` resolved, no ``name``."""
-    data = cohort.resolved().model_dump(mode="json", by_alias=True)
-    data.pop("name", None)
-    return data
+    """The definition as audited and compared: the differencing defence's normal form.
+
+    ``index_date`` resolved, no ``name`` or texts, lists sorted, equivalent
+    spellings collapsed (:func:`regionlab.research.disclosure.normalise`), so
+    the guard's repeat and near-identical checks read the same form it stores.
+    """
+    return normalise(cohort)
 
 
 def shown_answer(total: int | str, table: SuppressedTable | None) -> dict[str, Any]:
@@ -49,15 +53,21 @@ def record_feasibility(
     products: Sequence[str],
     project: str | None = None,
     refused: str | None = None,
+    answer: Mapping[str, Any] | None = None,
 ) -> str:
-    """Record one answered (or refused) query; returns the audit entry id."""
+    """Record one answered (or refused) query; returns the audit entry id.
+
+    ``answer`` is the differencing defence's record of what was shown
+    (``Protection.answer``: the displayed values, plus where a reused answer
+    came from); without it the displayed ``total``/``table`` are recorded.
+    """
     return (store or open_store()).record_query(
         user=user,
         project=project,
         definition=normalised_definition(cohort),
         snapshot_id=snapshot_id,
         dimensions=dimensions,
-        answer=shown_answer(total, table),
+        answer=dict(answer) if answer is not None else shown_answer(total, table),
         threshold=threshold,
         suppression=applied_suppression(shape),
         products=products,

@@ -46,9 +46,11 @@ def feasibility(
     who: Annotated[Identity, Depends(allow(Role.researcher))],
 ) -> FeasibilityAnswer:
     """Count a cohort's unique persons with small-cell suppression; every query is audited."""
+    from regionlab.research.disclosure import server_secret
     from regionlab.research.feasibility import feasibility as count
 
     settings = request.app.state.settings
+    defence = settings.disclosure if settings.disclosure.enabled else None
     result = count(
         body.cohort,
         body.by,
@@ -59,5 +61,7 @@ def feasibility(
         rounding=settings.rounding,
         project=body.project,
         connect=request.app.state.lake.connect,
+        defence=defence,
+        secret=server_secret() if defence is not None else None,
     )
     return FeasibilityAnswer.from_result(result, user=who.name)
