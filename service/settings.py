@@ -70,10 +70,10 @@ class ServiceSettings(BaseModel):
     """An embedded service started on demand stops after this long without a request
     (0: never). ``regionlab serve`` in the foreground ignores it."""
     oidc: OidcSettings = OidcSettings()
-    disclosure: DisclosureSettings = DisclosureSettings(enabled=False)
+    disclosure: DisclosureSettings = DisclosureSettings()
     """The differencing defence (``[service.disclosure]``): budget, lockout, near-identical
-    answers, keyed noise. Off by default until the exact-count tests and the demo set it
-    explicitly; a production deployment sets ``enabled = true``."""
+    answers, keyed noise. On unless the service's own settings switch it off (tests of the
+    exact counting path do, in their own ``var/service/settings.toml``)."""
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -50,10 +50,13 @@ def test_the_service_answers_a_differencing_pair_alike_and_perturbs_counts(
     assert open_store().entries(action=FEASIBILITY)[-1].data["refused"].startswith("lockout:")
 
 
-def test_the_defence_is_off_unless_the_service_settings_switch_it_on(
-    population: list[dict[str, object]], store: TokenStore, tokens: dict[Role, str]
+def test_the_defence_is_on_unless_the_service_settings_switch_it_off(
+    population: list[dict[str, object]], var_dir: Path, store: TokenStore, tokens: dict[Role, str]
 ) -> None:
     client = client_for(store)
     headers = _auth(tokens[Role.researcher])
     answer = client.post("/feasibility", json={"cohort": ALL}, headers=headers).json()
-    assert answer["total"] == len(population)
+    assert answer["total"] % 5 == 0  # perturbed and rounded by default
+    (var_dir / "service" / "settings.toml").write_text("[disclosure]\nenabled = false\n")
+    exact = client_for(store).post("/feasibility", json={"cohort": ALL}, headers=headers).json()
+    assert exact["total"] == len(population)

@@ -28,6 +28,18 @@ BODY = {"cohort": T2D.model_dump(mode="json", by_alias=True, exclude_none=True)}
 REPO = Path(__file__).resolve().parents[2]
 
 
+EXACT = "[disclosure]\nenabled = false\n"
+
+
+@pytest.fixture(autouse=True)
+def exact_counts(var_dir: Path) -> None:
+    """These tests check the counting path to the exact number, so the service's own settings
+    switch the differencing defence off (it is tested in test_disclosure_service.py and the
+    attack suite)."""
+    (var_dir / "service").mkdir(parents=True, exist_ok=True)
+    (var_dir / "service" / "settings.toml").write_text(EXACT, encoding="utf-8")
+
+
 def _auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -78,7 +90,7 @@ def test_the_floor_comes_from_the_service_settings_file(
     population: list[dict[str, object]], var_dir: Path, store: TokenStore, tokens: dict[Role, str]
 ) -> None:
     (var_dir / "service").mkdir(exist_ok=True)
-    (var_dir / "service" / "settings.toml").write_text("min_cell = 10\n", encoding="utf-8")
+    (var_dir / "service" / "settings.toml").write_text("min_cell = 10\n" + EXACT, encoding="utf-8")
     client = client_for(store)
     headers = _auth(tokens[Role.researcher])
     assert (
@@ -195,7 +207,7 @@ def test_rounding_is_a_server_policy_applied_after_suppression(
     population: list[dict[str, object]], var_dir: Path, store: TokenStore, tokens: dict[Role, str]
 ) -> None:
     (var_dir / "service").mkdir(exist_ok=True)
-    (var_dir / "service" / "settings.toml").write_text("rounding = 5\n", encoding="utf-8")
+    (var_dir / "service" / "settings.toml").write_text("rounding = 5\n" + EXACT, encoding="utf-8")
     client = client_for(store)
     body = {**BODY, "by": ["sex", "municipality"]}
     answer = client.post("/feasibility", json=body, headers=_auth(tokens[Role.researcher])).json()
