@@ -13,10 +13,12 @@ on ``PYTHONPATH``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import site
+import stat
 import subprocess
 import tempfile
 import time
@@ -61,8 +63,31 @@ def as_account(
     return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
+@contextlib.contextmanager
+def traversable(paths: list[Path]) -> Iterator[None]:
+    """Let other accounts pass through the folders above the code (CI may clone under a 0700
+    home): execute bit only, no listing; restored afterwards."""
+    changed: dict[Path, int] = {}
+    for path in paths:
+        for folder in [path, *path.parents]:
+            mode = folder.stat().st_mode
+            if folder not in changed and not mode & stat.S_IXOTH:
+                changed[folder] = stat.S_IMODE(mode)
+                folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+    try:
+        yield
+    finally:
+        for folder, mode in changed.items():
+            folder.chmod(mode)
+
+
 @pytest.fixture(scope="module")
 def platform() -> Iterator[dict[str, object]]:
+    with traversable([REPO, *map(Path, site.getsitepackages())]):
+        yield from _platform()
+
+
+def _platform() -> Iterator[dict[str, object]]:
     """A hardened var/ with a small lake, the service running as its own account."""
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         pytest.fail(f"{SYSTEM_PYTHON} is needed to run as another account (apt install python3.11)")
