@@ -20,7 +20,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from regionlab.platform.private_files import write_private
 from regionlab.research.audit_keys import public_key_hex
 
 FORMAT = "regionlab-audit-checkpoint/1"
@@ -76,16 +76,6 @@ def signature_valid(key: Ed25519PrivateKey, cp: Checkpoint) -> bool:
     return True
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
 def _text(cp: Checkpoint) -> str:
     return json.dumps({**cp.body(), "signature": cp.signature}, indent=2) + "\n"
 
@@ -102,13 +92,13 @@ class CheckpointFolder:
             os.chmod(self.path, 0o700)
         pub = self.path / PUBLIC_KEY
         if not pub.exists():
-            _write_atomic(pub, public_key_hex(key) + "\n")
+            write_private(pub, public_key_hex(key) + "\n")
 
     def keep(self, key: Ed25519PrivateKey, cp: Checkpoint) -> Path:
         """A checkpoint kept for good (its file name carries the count)."""
         self._ensure(key)
         target = self.path / f"checkpoint-{cp.count:012d}.json"
-        _write_atomic(target, _text(cp))
+        write_private(target, _text(cp))
         return target
 
     def advance_latest(self, key: Ed25519PrivateKey, cp: Checkpoint) -> None:
@@ -119,7 +109,7 @@ class CheckpointFolder:
             fcntl.flock(lock, fcntl.LOCK_EX)
             current = self._read(self.path / LATEST)
             if current is None or current.count < cp.count:
-                _write_atomic(self.path / LATEST, _text(cp))
+                write_private(self.path / LATEST, _text(cp))
         finally:
             os.close(lock)
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from regionlab.errors import UserError
+from regionlab.platform.private_files import write_private
 from regionlab.privacy.identifiers import EMAIL
 from regionlab.research.cohort import Cohort, cohort_from_mapping, load_cohort, validation_message
 from regionlab.research.cohort_sql import current_registry
@@ -232,14 +231,6 @@ def _resolve_cohort_file(ref: str, permit_path: Path) -> Cohort:
     )
 
 
-def _write_atomic(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, target)
-
-
 def registered_path(project_id: str) -> Path:
     return permits_dir() / f"{project_id}.yaml"
 
@@ -258,7 +249,7 @@ def register_permit_object(permit: Permit, *, replace: bool = False, today: date
             f"permit {permit.project_id} is already registered ({target}); an access officer "
             "approves the new version with --replace (its workspace must then be rebuilt)"
         )
-    _write_atomic(target, permit.to_yaml())
+    write_private(target, permit.to_yaml())
     return permit
 
 

@@ -22,6 +22,7 @@ import secrets
 from pathlib import Path
 
 from regionlab.errors import UserError
+from regionlab.platform.private_files import write_private
 from regionlab.privacy.keys import (
     KEY_ENV,
     KEY_FILE_ENV,
@@ -56,19 +57,6 @@ def backup_path(key_file: Path, old_key_id: str) -> Path:
     return key_file.with_name(f"{key_file.name}.{old_key_id}.bak")
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600 from the first byte, atomically, fsynced."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
 def read_pending(key_file: Path) -> PseudonymKey | None:
     path = pending_path(key_file)
     if not path.is_file():
@@ -81,7 +69,7 @@ def write_pending(key_file: Path) -> PseudonymKey:
     """A new random key in the pending file (the key file itself is untouched)."""
     path = pending_path(key_file)
     secret = secrets.token_bytes(NEW_KEY_BYTES)
-    _write_private(path, secret.hex() + "\n")
+    write_private(path, secret.hex() + "\n")
     return PseudonymKey(secret=secret, source=f"file {path}")
 
 
@@ -97,7 +85,7 @@ def swap(key_file: Path, old: PseudonymKey) -> Path:
     backup = backup_path(key_file, old.key_id)
     owner = key_file.stat() if key_file.exists() else None
     if not backup.exists():
-        _write_private(backup, old.secret.hex() + "\n")
+        write_private(backup, old.secret.hex() + "\n")
     os.chmod(backup, 0o600)
     os.replace(pending_path(key_file), key_file)
     os.chmod(key_file, 0o600)
