@@ -24,6 +24,7 @@ from tests.service.conftest import client_for
 from tests.service.live import start_server, stop_server
 
 PRODUCT = "population/persons"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "catalog-site"
 EXACT = "[disclosure]\nenabled = false\n"
 
 
@@ -113,6 +114,11 @@ def served(
         stop_server(proc)
 
 
+def _screenshot(page) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#feasibility").screenshot(path=str(ARTIFACTS / "feasibility-form.png"))
+
+
 def _ask(page, url: str, token: str, *, by: tuple[str, ...] = ()) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{url}/site/#/produkt/{PRODUCT}")
     page.wait_for_selector("#fz-form")
@@ -127,8 +133,10 @@ def _ask(page, url: str, token: str, *, by: tuple[str, ...] = ()) -> None:  # ty
 def test_a_researcher_gets_counts_with_small_cells_hidden(  # type: ignore[no-untyped-def]
     page, served: str, population: list[dict[str, object]], tokens: dict[Role, str]
 ) -> None:
-    _ask(page, served, tokens[Role.researcher], by=("sex", "municipality"))
+    with page.expect_response(f"{served}/feasibility") as response:
+        _ask(page, served, tokens[Role.researcher], by=("sex", "municipality"))
     page.wait_for_selector("#fz-result:not([hidden])")
+    _screenshot(page)
     result = page.locator("#fz-result")
     assert result.locator('[data-k="fz-total"]').inner_text() == str(len(population))
     assert result.locator('[data-k="fz-threshold"]').inner_text() == "5"
@@ -141,6 +149,10 @@ def test_a_researcher_gets_counts_with_small_cells_hidden(  # type: ignore[no-un
     assert small, "the lake must have a small cell for this test to mean anything"
     for key in small:
         assert shown[key] == "<5", key
+    # what reached the browser holds the marker, not the count: nothing to reveal or compute
+    sent = {"|".join(c["key"]): c["display"] for c in response.value.json()["cells"]}
+    assert all(sent[key] == "<5" for key in small)
+    assert "primary" not in response.value.text() and "secondary" not in response.value.text()
     for key, n in expected.items():
         assert shown[key] in {"<5", str(n)}, key  # hidden (primary or secondary) or exact
     assert shown["Total|Total"] == str(len(population))
@@ -171,9 +183,18 @@ def test_a_wrong_token_and_a_steward_get_danish_messages(  # type: ignore[no-unt
     assert "Din rolle må ikke spørge om antal personer (403)" in text
     assert "forskernøgle" in text
     assert page.locator("#fz-result").is_hidden()
+    # a researcher's cohort the service cannot read: 422, its reason, and what to do
+    page.fill("#fz-token", tokens[Role.researcher])
+    page.fill("#fz-municipality", "Atlantis")
+    page.click("#fz-submit")
+    page.locator("#fz-error", has_text="(422)").wait_for()
+    text = error.inner_text()
+    assert "Adgangstjenesten afviste forespørgslen (422)" in text
+    assert "unknown municipality 'Atlantis'" in text and "Ret kohorten" in text
     assert open_store().entries(action=FEASIBILITY) == []
     # the browser logs the refused requests themselves; nothing else went wrong
-    assert [e for e in page.errors if "status of 401" not in e and "status of 403" not in e] == []
+    refused = ("status of 401", "status of 403", "status of 422")
+    assert [e for e in page.errors if not any(r in e for r in refused)] == []
 
 
 @pytest.mark.slow
