@@ -55,6 +55,8 @@ def test_the_service_serves_the_built_site_without_a_token(site: Path, store: To
     assert response.headers["content-security-policy"] == CSP
     assert client.get("/site/data.js").text.startswith("window.RL_DATA = ")
     assert client.get("/site/app.js").status_code == 200
+    bare = client.get("/site", follow_redirects=False)
+    assert bare.status_code in (307, 308) and bare.headers["location"].endswith("/site/")
     assert client.get("/site/../service/identities.sqlite").status_code == 404
     # the site is not an API endpoint: it is neither in the OpenAPI description nor the matrix
     assert not any(p.startswith("/site") for p in client.get("/openapi.json").json()["paths"])
