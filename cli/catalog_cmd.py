@@ -74,7 +74,10 @@ def site(
     from catalog.site.build import build_site
 
     out = build_site()
-    console.print(f"catalogue site → {out / 'index.html'} (opens from disk or any web server)")
+    console.print(
+        f"catalogue site → {out / 'index.html'} (opens from disk or any web server; "
+        "`regionlab serve` serves it at /site/ with the feasibility form)"
+    )
     if serve:
         import contextlib
         import functools

@@ -6,6 +6,10 @@ the OpenAPI description and the role matrix are both read from one object.
 (``--factory``): the first for ``regionlab serve``, the second for the service a
 client starts on demand in the embedded profile, which stops itself after
 ``idle_seconds`` without a request.
+
+Besides the API, the built catalogue site is mounted at ``/site/`` (see
+:mod:`service.site`): static metadata that needs no token, whose feasibility
+form calls ``POST /feasibility`` on the same origin with the researcher's token.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from service.identity import Identity
 from service.lake_pool import LakePool
 from service.routes import ROUTERS
 from service.settings import ServiceSettings, load_service_settings
+from service.site import mount_site
 from service.tokens import TokenStore
 
 Verifier = Callable[[str], Identity | None]
@@ -85,6 +90,7 @@ def _build(
     app.add_exception_handler(UserError, _user_error)
     for router in ROUTERS:
         app.include_router(router)
+    mount_site(app)
     return app
 
 

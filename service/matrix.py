@@ -120,6 +120,10 @@ def access_markdown(app: FastAPI) -> str:
         + "; ".join(f"`{k}` ({why})" for k, why in sorted(PUBLIC.items()))
         + ".",
         "",
+        "The built catalogue site is served at `/site/` without a token (static metadata and",
+        "aggregate counts only; not an API endpoint, so not in the table): its feasibility form",
+        "calls `POST /feasibility` on the same origin with the researcher's own token.",
+        "",
         "The machine-readable description of every endpoint is [openapi.json](openapi.json).",
         "",
     ]

@@ -1,5 +1,8 @@
 /* regionlab catalogue site: renders window.RL_DATA by hash route; search with MiniSearch.
- * Works from file:// and from any web server: no fetch, no external resources. */
+ * Works from file:// and from any web server, with no external resources. The only fetches
+ * are the feasibility form's, to the access service on the same origin (when the site is
+ * served by `regionlab serve` at /site/): the service counts, suppresses and audits; the page
+ * only shows the displayed values it gets back. */
 (function () {
   "use strict";
 
@@ -225,7 +228,10 @@
         p.initiatives.map((u) => initiativesByUrn.get(u)).filter(Boolean).map((i) =>
           `<li><a href="#/initiativer/${esc(i.id)}">${esc(i.name)}</a> ${chip(i.phase)} <span class="small muted">${esc(i.department)}</span></li>`).join("")
       }</ul></div>` : ""}
-      ${p.terms.length ? `<h2>Begreber</h2><p>${p.terms.map(termLink).join(" · ")}</p>` : ""}`;
+      ${p.terms.length ? `<h2>Begreber</h2><p>${p.terms.map(termLink).join(" · ")}</p>` : ""}
+      <h2>Hvor mange personer?</h2>
+      <section class="panel" id="feasibility" data-product="${esc(p.ref)}" aria-live="polite">
+        <p class="muted small">Undersøger, om adgangstjenesten svarer …</p></section>`;
   }
 
   /* The EHDS data quality and utility label (art. 78), from the product's ehds_label.* properties. */
@@ -453,6 +459,169 @@
     });
   }
 
+  /* ---------- feasibility: counts from the access service ---------- */
+  // The API lives on the same origin as the site (served at <prefix>/site/ by the service).
+  const API = location.pathname.includes("/site/") ? location.pathname.split("/site/")[0] : "";
+  const TOKEN_KEY = "regionlab.token"; // sessionStorage only: gone when the tab closes
+  const DIMENSIONS = [["sex", "køn"], ["age_band", "aldersgruppe"], ["municipality", "kommune"]];
+  const DIM_TITLE = { sex: "Køn", age_band: "Aldersgruppe", municipality: "Kommune" };
+  let serviceProbe = null;
+  /* Whether the access service answers /health on this origin (asked once per page load). */
+  function serviceAvailable() {
+    if (!serviceProbe) {
+      serviceProbe = !/^https?:$/.test(location.protocol)
+        ? Promise.resolve(false)
+        : fetch(API + "/health", { cache: "no-store", credentials: "omit" })
+            .then((r) => (r.ok ? r.json() : null))
+            .then((body) => !!body && body.status === "ok")
+            .catch(() => false);
+    }
+    return serviceProbe;
+  }
+  const readToken = () => {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+  };
+  const keepToken = (t) => {
+    try { t ? sessionStorage.setItem(TOKEN_KEY, t) : sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ }
+  };
+
+  function feasibilityForm() {
+    return `<p class="small muted">Adgangstjenesten tæller de unikke personer i en kohorte. Små tal skjules
+        (under tærsklen), og hver forespørgsel logges i tjenestens revisionslog under dit navn.</p>
+      <form id="fz-form" class="fz" novalidate autocomplete="off">
+        <div class="fz-row">
+          <label>Adgangsnøgle (token)<input id="fz-token" type="password" spellcheck="false" required
+            aria-describedby="fz-token-help"></label>
+          <button type="button" id="fz-forget" class="link">Glem nøglen</button>
+        </div>
+        <div id="fz-token-help" class="small muted">Din personlige nøgle fra platformen (rollen forsker). Den gemmes kun i denne fane og sendes kun til adgangstjenesten.</div>
+        <fieldset><legend>Kohorte</legend>
+          <div class="fz-grid">
+            <label>Diagnosekode (SKS, begynder med)<input id="fz-diagnosis" placeholder="fx DE11" spellcheck="false"></label>
+            <label>Alder fra<input id="fz-age-min" type="number" min="0" max="120" inputmode="numeric"></label>
+            <label>Alder til<input id="fz-age-max" type="number" min="0" max="120" inputmode="numeric"></label>
+            <label>Køn<select id="fz-sex"><option value="">Alle</option><option value="K">Kvinder</option><option value="M">Mænd</option></select></label>
+            <label>Kommune<input id="fz-municipality" placeholder="fx Vejle eller 630" spellcheck="false"></label>
+            <label>Projekt (valgfrit)<input id="fz-project" placeholder="fx t2d-hba1c" spellcheck="false"></label>
+          </div>
+        </fieldset>
+        <fieldset><legend>Opdel efter (valgfrit)</legend>
+          ${DIMENSIONS.map(([v, label]) => `<label class="check"><input type="checkbox" name="fz-by" value="${v}"> ${label}</label>`).join("")}
+        </fieldset>
+        <button type="submit" id="fz-submit">Tæl personer</button>
+      </form>
+      <div id="fz-error" class="fz-error" role="alert" hidden></div>
+      <div id="fz-result" hidden></div>`;
+  }
+
+  /* The cohort definition the form describes (cohorts/*.yaml as JSON); the service validates it. */
+  function formCohort(ref) {
+    const val = (id) => document.getElementById(id).value.trim();
+    const cohort = { name: "katalog", title: `Forespørgsel fra katalogets side for ${ref}` };
+    const diagnosis = val("fz-diagnosis").toUpperCase();
+    if (diagnosis) cohort.include = [{ kind: "diagnosis", codes: diagnosis.split(/[\s,]+/).filter(Boolean) }];
+    const min = val("fz-age-min"), max = val("fz-age-max");
+    if (min || max) {
+      cohort.age = {};
+      if (min) cohort.age.min = Number(min);
+      if (max) cohort.age.max = Number(max);
+    }
+    if (val("fz-sex")) cohort.sex = [val("fz-sex")];
+    const munis = val("fz-municipality").split(",").map((m) => m.trim()).filter(Boolean);
+    if (munis.length) cohort.municipality = munis;
+    return cohort;
+  }
+
+  /* What went wrong, in Danish, with what to do about it. */
+  function feasibilityError(status, body) {
+    const detail = body && body.detail;
+    const why = Array.isArray(detail)
+      ? detail.map((d) => `${(d.loc || []).filter((l) => l !== "body").join(".")}: ${d.msg}`).join("; ")
+      : detail ? String(detail) : "";
+    if (status === 401) {
+      return "Nøglen blev ikke godkendt (401): den er ukendt, tilbagekaldt eller udløbet. " +
+        "Tjek, at du har indsat hele nøglen, eller bed platformens administrator om en ny.";
+    }
+    if (status === 403) {
+      return "Din rolle må ikke spørge om antal personer (403). Kun forskere (rollen researcher) kan; " +
+        "brug din forskernøgle, eller kontakt regionens adgangsansvarlige.";
+    }
+    if (status === 422) {
+      return `Adgangstjenesten afviste forespørgslen (422)${why ? ": " + why : ""}. ` +
+        "Ret kohorten (fx diagnosekode, alder eller kommune) og prøv igen.";
+    }
+    return `Adgangstjenesten svarede ikke som ventet (${status || "ingen forbindelse"}). Prøv igen om lidt.`;
+  }
+
+  function feasibilityResult(a) {
+    const show = (v) => (typeof v === "number" ? fmtInt(v) : esc(v)); // a string is the hidden marker
+    const keyLabel = (k) => (k === "Total" ? "I alt" : esc(k));
+    const table = a.dimensions.length
+      ? `<table class="fz-table"><thead><tr>${a.dimensions.map((d) => `<th>${esc(DIM_TITLE[d] || d)}</th>`).join("")}<th class="num">Personer</th></tr></thead>
+          <tbody>${a.cells.map((c) => `<tr data-key="${esc(c.key.join("|"))}"${c.margin ? ' class="margin"' : ""}>
+            ${c.key.map((k) => `<td>${keyLabel(k)}</td>`).join("")}
+            <td class="num${typeof c.display === "string" ? " hidden-cell" : ""}" data-k="fz-cell">${show(c.display)}</td></tr>`).join("")}</tbody></table>`
+      : "";
+    return `<div class="fz-total"><span class="num" data-k="fz-total">${show(a.total)}</span> personer i kohorten</div>
+      <p class="small">Tal under <span data-k="fz-threshold">${esc(a.threshold)}</span> er skjult af tjenesten${a.rounding > 1 ? `; viste tal er afrundet til nærmeste ${esc(a.rounding)}` : ""}.
+        Snapshot <span class="mono">${esc(a.snapshot_id)}</span> · talt for <strong>${esc(a.user)}</strong> ·
+        revisionslog-id <span class="mono" data-k="fz-audit">${esc(a.audit_entry_id)}</span></p>
+      ${table}
+      ${a.notes.length ? `<ul class="small muted">${a.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : ""}`;
+  }
+
+  function wireFeasibility() {
+    const box = document.getElementById("feasibility");
+    if (!box) return;
+    const ref = box.dataset.product;
+    serviceAvailable().then((up) => {
+      if (!document.body.contains(box)) return; // the reader has moved on
+      if (!up) {
+        box.innerHTML = `<p id="feasibility-note">Antal personer kræver regionens adgangstjeneste. Åbn kataloget
+          fra tjenesten (<span class="mono">regionlab serve</span>, adressen <span class="mono">/site/</span>), så kan du
+          som forsker spørge om antal her; tallene beregnes, skjules og logges af tjenesten, aldrig i browseren.</p>`;
+        return;
+      }
+      box.innerHTML = feasibilityForm();
+      const form = document.getElementById("fz-form");
+      const token = document.getElementById("fz-token");
+      const error = document.getElementById("fz-error");
+      const result = document.getElementById("fz-result");
+      token.value = readToken();
+      document.getElementById("fz-forget").addEventListener("click", () => { keepToken(""); token.value = ""; });
+      const fail = (msg) => { error.textContent = msg; error.hidden = false; result.hidden = true; };
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        error.hidden = true;
+        const secret = token.value.trim();
+        if (!secret) { fail("Indsæt din adgangsnøgle først (rollen forsker)."); return; }
+        keepToken(secret);
+        const body = { cohort: formCohort(ref), by: [...form.querySelectorAll('input[name="fz-by"]:checked')].map((c) => c.value) };
+        const project = document.getElementById("fz-project").value.trim();
+        if (project) body.project = project;
+        const button = document.getElementById("fz-submit");
+        button.disabled = true;
+        try {
+          const r = await fetch(API + "/feasibility", {
+            method: "POST",
+            credentials: "omit",
+            cache: "no-store",
+            headers: { "Content-Type": "application/json", Authorization: "Bearer " + secret },
+            body: JSON.stringify(body),
+          });
+          const answer = await r.json().catch(() => null);
+          if (!r.ok || !answer) { fail(feasibilityError(r.status, answer)); return; }
+          result.innerHTML = feasibilityResult(answer);
+          result.hidden = false;
+        } catch (err) {
+          fail(feasibilityError(0, null));
+        } finally {
+          button.disabled = false;
+        }
+      });
+    });
+  }
+
   /* ---------- initiatives ---------- */
   function initiativesPage(target) {
     const overlaps = (i) =>
@@ -504,7 +673,7 @@
     if (!page) html = overview();
     else if (page === "domaener") { html = domainsPage(); nav = "domaene"; }
     else if (page === "domaene") html = domainPage(arg);
-    else if (page === "produkt") { html = productPage(arg); nav = "domaene"; after = wireLineage; }
+    else if (page === "produkt") { html = productPage(arg); nav = "domaene"; after = () => { wireLineage(); wireFeasibility(); }; }
     else if (page === "initiativer") { html = initiativesPage(arg); after = () => arg && scrollTo("ini-" + arg); }
     else if (page === "begreber") { html = glossaryPage(arg); after = () => arg && scrollTo("term-" + arg); }
     else html = notFound(`Siden “${hash}” findes ikke.`);
