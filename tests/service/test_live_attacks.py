@@ -17,6 +17,7 @@ the first.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from tests.research.attacks import (
     attack_isolate_by_sex,
     build_attack_lake,
     recovered,
+    t2d,
 )
 from tests.service.live import start_server, stop_server
 
@@ -173,3 +175,28 @@ def test_averaging_meets_one_value_then_the_lockout(defended: Service) -> None:
     assert len(set(wide_seen)) == 1, wide_seen
     assert len(wide_seen) >= att.defence.lockout_after
     assert att.refused >= 1, "the lockout was reached"
+
+
+def test_concurrent_repeats_of_one_account_do_not_pass_the_lockout(defended: Service) -> None:
+    """Asked all at once, one query is answered ``lockout_after`` times, never more: the
+    guard's history read and the audit write of one account's queries do not interleave."""
+    att = attacker(defended)
+    assert att.defence is not None
+    n = att.defence.lockout_after + 4
+    cohort = t2d(age=(50, 70), municipality=["630"])
+    barrier = threading.Barrier(n)
+    seen: list[Seen | None] = []
+
+    def ask() -> None:
+        barrier.wait()
+        seen.append(att._query(cohort, None))
+
+    threads = [threading.Thread(target=ask) for _ in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    answered = [s for s in seen if s is not None]
+    assert len(seen) == n
+    assert len(answered) == att.defence.lockout_after
+    assert len({s.total for s in answered}) == 1
