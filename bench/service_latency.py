@@ -4,15 +4,22 @@ Usage (on a ``var/`` with a lake, e.g. after ``make demo`` or ``make bench``)::
 
     .tools/bin/uv run --frozen python -m bench.service_latency --clients 10 --queries 5
 
-It issues a token for ``bench-researcher`` in that ``var/``, starts the embedded service the
-way the CLI does (127.0.0.1, a free port; stopped at the end) and times the same cohort
-count three ways, each after a warm-up:
+It issues one token per researcher in that ``var/`` (fresh names each run, so no earlier
+run's history, budget or lockout counts), starts the embedded service the way the CLI does
+(127.0.0.1, a free port; stopped at the end) and times cohort counts four ways, each after a
+warm-up:
 
-- ``direct``: :func:`regionlab.research.feasibility.feasibility` in this process, one at a time
-  (the floor: no HTTP, no token check, no JSON);
+- ``direct, no defence``: :func:`regionlab.research.feasibility.feasibility` in this process,
+  one at a time, a new lake connection each (the floor of the old in-process path);
+- ``direct, defence``: the same with the service's differencing defence and noise key;
 - ``service, 1 client``: the Python client, one query at a time;
-- ``service, N clients``: N threads, each its own client, ``--queries`` queries each, all at
-  once (the issue's target: p95 under 1 s with 10 concurrent researchers).
+- ``service, N clients``: N threads, each its own researcher and token, ``--queries`` queries
+  each, all at once (the issue's target: p95 under 1 s with 10 concurrent researchers).
+
+Each researcher's series is a realistic refinement, not one query repeated (which the
+defence locks out after ``lockout_after``): query ``q`` moves the first lab criterion's window
+start ``q`` days earlier, so every query is near-identical to that researcher's earlier ones
+and the defence compares memberships with them (its most expensive path).
 
 It prints a Markdown table (median, p95, max, queries per second) for ``bench/RESULTS.md``.
 Every query is a real audited one: the audit log of that ``var/`` grows by each.
@@ -21,11 +28,15 @@ Every query is a real audited one: the audit log of that ``var/`` grows by each.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+from regionlab.errors import UserError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,6 +53,19 @@ def _row(name: str, seconds: list[float], wall: float) -> str:
     )
 
 
+def _series(base: dict[str, Any], q: int) -> dict[str, Any]:
+    """Query ``q`` of a researcher's series: the first lab window starts ``q`` days earlier."""
+    cohort = copy.deepcopy(base)
+    for rule in cohort.get("include", []):
+        if rule.get("kind") == "lab":
+            window = rule.setdefault("within", {})
+            window["from"] = f"-{1096 + q}d"
+            break
+    else:
+        raise SystemExit("--cohort needs a lab inclusion rule to build a series from")
+    return cohort
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohort", type=Path, default=REPO / "cohorts" / "t2d_region.yaml")
@@ -52,31 +76,49 @@ def main() -> None:
 
     from regionlab.research.client import ServiceClient, ensure_embedded, stop_embedded
     from regionlab.research.cohort import load_cohort
+    from regionlab.research.disclosure import server_secret
     from regionlab.research.feasibility import feasibility
     from service.app import token_store
     from service.roles import Role
+    from service.settings import load_service_settings
 
-    cohort = load_cohort(args.cohort)
-    token = token_store().issue("bench-researcher", Role.researcher, replace=True)
+    base = load_cohort(args.cohort).model_dump(mode="json", by_alias=True, exclude_none=True)
+    settings = load_service_settings()
+    defence = settings.disclosure if settings.disclosure.enabled else None
+    run = f"bench-{int(time.time())}"
+    tokens = {
+        f"{run}-{i}": token_store().issue(f"{run}-{i}", Role.researcher)
+        for i in range(max(args.clients, 1) + 1)
+    }
+    names = list(tokens)
     url = ensure_embedded()
     try:
-        client = ServiceClient(url, token)
-        feasibility(cohort, args.by, user="bench")  # warm-up: extensions, code lists
-        client.feasibility(cohort, args.by)
+        client = ServiceClient(url, tokens[names[0]])
+        # Warm-up (extensions, code lists, the service's lake connection); query 0 of a series.
+        feasibility(_series(base, 0), args.by, user=f"{run}-warm", floor=settings.min_cell)
+        client.feasibility(_series(base, 0), args.by)
 
-        direct: list[float] = []
-        start = time.perf_counter()
-        for _ in range(args.queries):
-            t = time.perf_counter()
-            feasibility(cohort, args.by, user="bench")
-            direct.append(time.perf_counter() - t)
-        direct_wall = time.perf_counter() - start
+        def direct_series(user: str, protected: bool) -> tuple[list[float], float]:
+            seconds: list[float] = []
+            start = time.perf_counter()
+            for q in range(1, args.queries + 1):
+                t = time.perf_counter()
+                feasibility(
+                    _series(base, q), args.by, user=user, floor=settings.min_cell,
+                    defence=defence if protected else None,
+                    secret=server_secret() if protected and defence else None,
+                )  # fmt: skip
+                seconds.append(time.perf_counter() - t)
+            return seconds, time.perf_counter() - start
+
+        direct, direct_wall = direct_series(f"{run}-direct", False)
+        guarded, guarded_wall = direct_series(f"{run}-direct-defence", True)
 
         single: list[float] = []
         start = time.perf_counter()
-        for _ in range(args.queries):
+        for q in range(1, args.queries + 1):
             t = time.perf_counter()
-            client.feasibility(cohort, args.by)
+            client.feasibility(_series(base, q), args.by)
             single.append(time.perf_counter() - t)
         single_wall = time.perf_counter() - start
 
@@ -84,16 +126,22 @@ def main() -> None:
         lock = threading.Lock()
         barrier = threading.Barrier(args.clients)
 
-        def researcher() -> None:
-            mine = ServiceClient(url, token)
+        errors: list[str] = []
+
+        def researcher(name: str) -> None:
+            mine = ServiceClient(url, tokens[name])
             barrier.wait()
-            for _ in range(args.queries):
+            for q in range(1, args.queries + 1):
                 t = time.perf_counter()
-                mine.feasibility(cohort, args.by)
+                try:
+                    mine.feasibility(_series(base, q), args.by)
+                except UserError as exc:  # a refusal would end the series: report, not time
+                    errors.append(str(exc)[:80])
+                    return
                 with lock:
                     concurrent.append(time.perf_counter() - t)
 
-        threads = [threading.Thread(target=researcher) for _ in range(args.clients)]
+        threads = [threading.Thread(target=researcher, args=(n,)) for n in names[1:]]
         start = time.perf_counter()
         for th in threads:
             th.start()
@@ -103,11 +151,16 @@ def main() -> None:
     finally:
         stop_embedded()
 
-    print(f"cohort {cohort.name} by {args.by or '-'}; {os.cpu_count()} CPUs; seconds per query")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"cohort {base['name']} by {args.by or '-'}; defence {'on' if defence else 'off'}; ")
+    print(f"{os.cpu_count()} CPUs, load average {load} at the end; seconds per query")
+    if errors:
+        print(f"refused or failed: {len(errors)}: {errors[0]}")
     print()
     print("| path | queries | median | p95 | max | queries/s |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    print(_row("direct (in process)", direct, direct_wall))
+    print(_row("direct, no defence (in process)", direct, direct_wall))
+    print(_row("direct, defence (in process)", guarded, guarded_wall))
     print(_row("service, 1 client", single, single_wall))
     print(_row(f"service, {args.clients} clients at once", concurrent, concurrent_wall))
 

@@ -107,7 +107,9 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -610,23 +612,34 @@ def members_hashes(
 
 def symmetric_differences(
     con: duckdb.DuckDBPyConnection, cohort: CompiledCohort, others: Sequence[CompiledCohort]
-) -> list[int]:
-    """How many people are in exactly one of ``cohort`` and each other cohort (hidden).
+) -> Iterator[int]:
+    """How many people are in exactly one of ``cohort`` and each other cohort (hidden), lazily.
 
-    One statement for all of them, the new cohort's members read once.
+    The new cohort's members are read once, into a temporary table of this
+    connection (a cursor's own; gone when it closes, dropped here anyway). Each
+    other cohort costs one statement only when its difference is asked for, so
+    :func:`measure`, which stops at the first small difference (the newest
+    near-identical query, usually), does not evaluate the older ones: with one
+    statement for all eight neighbours this was most of a guarded answer's time.
+    Close the iterator (``contextlib.closing``) when stopping early.
     """
     if not others:
-        return []
-    ctes = [f"cur AS MATERIALIZED (SELECT DISTINCT person_key FROM ({cohort.sql}))"]
-    parts = []
-    for i, other in enumerate(others):
-        ctes.append(f"o{i} AS (SELECT DISTINCT person_key FROM ({other.sql}))")
-        only_new = f"SELECT person_key FROM cur EXCEPT SELECT person_key FROM o{i}"
-        only_old = f"SELECT person_key FROM o{i} EXCEPT SELECT person_key FROM cur"
-        parts.append(f"(SELECT count(*) FROM ({only_new})) + (SELECT count(*) FROM ({only_old}))")
-    row = con.execute(f"WITH {', '.join(ctes)} SELECT {', '.join(parts)}").fetchone()
-    assert row is not None
-    return [int(v) for v in row]
+        return
+    cur = f"_regionlab_members_{uuid.uuid4().hex}"
+    con.execute(f"CREATE TEMP TABLE {cur} AS SELECT DISTINCT person_key FROM ({cohort.sql})")
+    try:
+        for other in others:
+            old = f"o AS MATERIALIZED (SELECT DISTINCT person_key FROM ({other.sql}))"
+            only_new = f"SELECT person_key FROM {cur} EXCEPT SELECT person_key FROM o"
+            only_old = f"SELECT person_key FROM o EXCEPT SELECT person_key FROM {cur}"
+            row = con.execute(
+                f"WITH {old} SELECT (SELECT count(*) FROM ({only_new})) "
+                f"+ (SELECT count(*) FROM ({only_old}))"
+            ).fetchone()
+            assert row is not None
+            yield int(row[0])
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {cur}")
 
 
 def _reuse(
@@ -734,18 +747,18 @@ def measure(
             continue  # an old entry that no longer compiles cannot be compared; noise protects
         near.append(nb)
         others.append(other)
-    differences = symmetric_differences(con, compiled, others)
-    for nb, difference in zip(near, differences, strict=True):
-        if difference >= threshold:
-            continue
-        earlier_dims = tuple(nb.entry.dimensions)
-        if dims and dims != earlier_dims:
-            raise Refused(
-                f"{REFUSED_NEAR}: this query is near-identical to your query of "
-                f"{nb.entry.at:%Y-%m-%d %H:%M} (by {', '.join(earlier_dims) or 'nothing'}); "
-                "ask it with the same dimensions, or without dimensions, to see that answer"
-            )
-        return Evidence(reuse=nb)
+    with closing(symmetric_differences(con, compiled, others)) as differences:
+        for nb, difference in zip(near, differences, strict=True):
+            if difference >= threshold:
+                continue
+            earlier_dims = tuple(nb.entry.dimensions)
+            if dims and dims != earlier_dims:
+                raise Refused(
+                    f"{REFUSED_NEAR}: this query is near-identical to your query of "
+                    f"{nb.entry.at:%Y-%m-%d %H:%M} (by {', '.join(earlier_dims) or 'nothing'}); "
+                    "ask it with the same dimensions, or without dimensions, to see that answer"
+                )
+            return Evidence(reuse=nb)
     if not settings.perturbs:
         return Evidence()
     assert secret is not None

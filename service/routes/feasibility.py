@@ -9,6 +9,7 @@ duties), and every other role has no use for cohort counts.
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,6 +21,22 @@ from service.identity import Identity
 from service.roles import Role
 
 router = APIRouter(tags=["research"])
+
+_account_locks: dict[str, threading.Lock] = {}
+_account_locks_guard = threading.Lock()
+
+
+def account_lock(name: str) -> threading.Lock:
+    """One lock per account, held from the defence's history read to the audit write.
+
+    Without it, requests of one account sent all at once each read the history
+    before any of them was recorded, and all passed the lockout and the budget
+    (16 identical queries were answered against a limit of 10). Other accounts
+    are not held up. The service is one process (``regionlab serve`` runs one
+    uvicorn worker), so an in-process lock is enough.
+    """
+    with _account_locks_guard:
+        return _account_locks.setdefault(name, threading.Lock())
 
 
 class FeasibilityRequest(BaseModel):
@@ -51,17 +68,18 @@ def feasibility(
 
     settings = request.app.state.settings
     defence = settings.disclosure if settings.disclosure.enabled else None
-    result = count(
-        body.cohort,
-        body.by,
-        user=who.name,
-        floor=settings.min_cell,
-        snapshot=body.snapshot,
-        threshold=body.threshold,
-        rounding=settings.rounding,
-        project=body.project,
-        connect=request.app.state.lake.connect,
-        defence=defence,
-        secret=server_secret() if defence is not None else None,
-    )
+    with account_lock(who.name):
+        result = count(
+            body.cohort,
+            body.by,
+            user=who.name,
+            floor=settings.min_cell,
+            snapshot=body.snapshot,
+            threshold=body.threshold,
+            rounding=settings.rounding,
+            project=body.project,
+            connect=request.app.state.lake.connect,
+            defence=defence,
+            secret=server_secret() if defence is not None else None,
+        )
     return FeasibilityAnswer.from_result(result, user=who.name)
