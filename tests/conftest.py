@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,21 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh ``var/`` folder that ``regionlab.settings`` points at."""
+def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh ``var/`` folder that ``regionlab.settings`` points at.
+
+    A CLI command in the test may have started the embedded access service on demand for
+    this var/; it is stopped afterwards, so no test leaves a server running.
+    """
     var = tmp_path / "var"
     var.mkdir()
     monkeypatch.setenv("REGIONLAB_VAR", str(var))
-    return var
+    yield var
+    if (var / "service" / "runtime.json").exists():
+        from regionlab.research.client import stop_embedded
+
+        monkeypatch.setenv("REGIONLAB_VAR", str(var))
+        stop_embedded()
 
 
 @pytest.fixture
