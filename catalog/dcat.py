@@ -229,6 +229,7 @@ class _Builder:
         self.region = region
         self.lang = lang
         self.base = str(region.catalogue_url).rstrip("/")
+        self.service: URIRef | None = None
         for prefix, ns in {
             "dcat": DCAT,
             "dct": DCTERMS,
@@ -318,6 +319,38 @@ def _variables(b: _Builder, product: Product) -> URIRef:
     return group
 
 
+def _access_service(b: _Builder) -> URIRef | None:
+    """The access service as a ``dcat:DataService``: where access is applied for and counts asked.
+
+    Distributions name it as their ``dcat:accessService`` so a national catalogue links to the
+    service's API (described by its OpenAPI document) instead of to a page anchor.
+    """
+    url = b.region.access.service_url
+    if url is None:
+        return None
+    g, base = b.g, str(url).rstrip("/")
+    svc = b.node("service/access")
+    g.add((svc, RDF.type, DCAT.DataService))
+    g.add((svc, DCTERMS.title, b.text(f"{b.region.publisher.name}s adgangstjeneste")))
+    g.add(
+        (
+            svc,
+            DCTERMS.description,
+            b.text(
+                "Ansøgning om dataadgang og afgørelse, gennemførlighedsoptællinger med små "
+                "celler skjult og et revisionsspor. Kræver et personligt token."
+            ),
+        )
+    )
+    g.add((svc, DCAT.endpointURL, URIRef(base)))
+    g.add((svc, DCAT.endpointDescription, URIRef(f"{base}/openapi.json")))
+    g.add((svc, DCTERMS.accessRights, URIRef(f"{EU}access-right/NON_PUBLIC")))
+    for law in (EHDS, GDPR):
+        g.add((svc, DCATAP.applicableLegislation, law))
+    g.add((svc, DCTERMS.publisher, b.agent("publisher", b.region.publisher)))
+    return svc
+
+
 def _distribution(
     b: _Builder, product: Product, page: URIRef, byte_size: int | None = None
 ) -> URIRef:
@@ -337,6 +370,8 @@ def _distribution(
         )
     )
     g.add((dist, DCAT.accessURL, page))
+    if b.service is not None:
+        g.add((dist, DCAT.accessService, b.service))
     g.add((dist, DCTERMS.format, b.typed(f"{EU}file-type/PARQUET", DCTERMS.MediaTypeOrExtent)))
     g.add((dist, DCATAP.applicableLegislation, EHDS))
     g.add((dist, DCATAP.availability, URIRef(f"{EU}planned-availability/STABLE")))
@@ -421,6 +456,8 @@ def _dataset(
     g.add((ds, HEALTH.hasStructuredData, Literal(True)))
     g.add((ds, HEALTH.hasVariables, _variables(b, product)))
     g.add((ds, DCAT.distribution, _distribution(b, product, page, byte_size)))
+    if b.service is not None:
+        g.add((b.service, DCAT.servesDataset, ds))
     g.add((ds, HEALTH.analytics, _analytics(b, product, page)))
     g.add((ds, DCAT.landingPage, b.typed(str(page), FOAF.Document)))
     # Documentation: the product's ODCS data contract. (Not dct:conformsTo: HealthDCAT-AP
@@ -688,6 +725,8 @@ def _catalogue(b: _Builder, datasets: list[URIRef]) -> URIRef:
     g.add((cat, DCAT.themeTaxonomy, URIRef(f"{EU}data-theme")))
     for ds in datasets:
         g.add((cat, DCAT.dataset, ds))
+    if b.service is not None:
+        g.add((cat, DCAT.service, b.service))
     return cat
 
 
@@ -710,6 +749,7 @@ def build_graph(
     if stats and not facts.stats:  # the label reads the lake's aggregates from the facts
         facts = facts.model_copy(update={"stats": stats})
     _label_vocabulary(b)
+    b.service = _access_service(b)
     for law in (EHDS, GDPR):
         b.g.add((law, RDF.type, ELI.LegalResource))
     datasets = [

@@ -263,6 +263,33 @@ def test_catalogue_node_is_published_by_the_region_and_covers_syddanmark(
         assert {country, nuts} <= set(g.objects(dataset_uri(region, ref), ns.DCTERMS.spatial)), ref
 
 
+def test_the_access_service_is_a_data_service_every_distribution_names(
+    facts: CatalogFacts,
+) -> None:
+    """A harvester follows ``dcat:accessService`` to the API, not to a page anchor."""
+    region = load_region(REGION_FILE)
+    registry = load_domains(REPO / "domains")
+    g = build_graph(registry, facts, {}, region)
+    (service,) = set(g.subjects(RDF.type, ns.DCAT.DataService))
+    endpoint = str(region.access.service_url).rstrip("/")
+    assert g.value(service, ns.DCAT.endpointURL) == URIRef(endpoint)
+    assert g.value(service, ns.DCAT.endpointDescription) == URIRef(f"{endpoint}/openapi.json")
+    (catalogue,) = set(g.subjects(RDF.type, ns.DCAT.Catalog))
+    assert g.value(catalogue, ns.DCAT.service) == service
+    datasets = set(g.objects(catalogue, ns.DCAT.dataset))
+    assert set(g.objects(service, ns.DCAT.servesDataset)) == datasets
+    for ds in datasets:
+        parquet = [
+            d for d in g.objects(ds, ns.DCAT.distribution) if (d, ns.DCAT.accessService, None) in g
+        ]
+        assert [g.value(d, ns.DCAT.accessService) for d in parquet] == [service], ds
+    without = region.model_copy(
+        update={"access": region.access.model_copy(update={"service_url": None})}
+    )
+    bare = build_graph(registry, facts, {}, without)
+    assert not set(bare.subjects(RDF.type, ns.DCAT.DataService))
+
+
 def test_health_theme_contact_url_and_byte_size(facts: CatalogFacts) -> None:
     region = load_region(REGION_FILE)
     registry = load_domains(REPO / "domains")
