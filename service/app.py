@@ -86,7 +86,7 @@ def _build(
     )
     app.state.settings = settings
     app.state.verifiers = verifiers
-    app.state.lake = LakePool()
+    app.state.lake = LakePool(copy=settings.copy_lake, salt=lambda: _noise_salt(settings))
     app.add_exception_handler(UserError, _user_error)
     for router in ROUTERS:
         app.include_router(router)
@@ -94,9 +94,25 @@ def _build(
     return app
 
 
+def _noise_salt(settings: ServiceSettings) -> str | None:
+    """The salt of the defence's person hashes, when the defence perturbs counts."""
+    policy = settings.disclosure
+    if not policy.enabled or not policy.perturbs:
+        return None
+    from regionlab.research.disclosure import person_salt, server_secret
+
+    return person_salt(server_secret())
+
+
 def serve_app() -> FastAPI:
-    """``regionlab serve``: settings and verifiers from the server's own configuration."""
-    return create_app()
+    """``regionlab serve``: settings and verifiers from the server's own configuration.
+
+    Starts copying the newest lake snapshot into memory at once (in the
+    background), so the first researchers already read the copy.
+    """
+    app = create_app()
+    app.state.lake.warm()
+    return app
 
 
 def embedded_app() -> FastAPI:
@@ -117,6 +133,7 @@ def embedded_app() -> FastAPI:
         _forget_runtime()
 
     app = _build(settings, default_verifiers(settings), lifespan)
+    app.state.lake.warm()
 
     @app.middleware("http")
     async def _touch(request: Request, call_next):  # type: ignore[no-untyped-def]

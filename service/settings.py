@@ -69,6 +69,9 @@ class ServiceSettings(BaseModel):
     idle_seconds: int = Field(1800, ge=0)
     """An embedded service started on demand stops after this long without a request
     (0: never). ``regionlab serve`` in the foreground ignores it."""
+    copy_lake: bool = True
+    """Keep the newest snapshot's cohort columns in memory (``service.snapshot_copy``) and
+    answer feasibility queries from that copy; off: every query reads the lake."""
     oidc: OidcSettings = OidcSettings()
     disclosure: DisclosureSettings = DisclosureSettings()
     """The differencing defence (``[service.disclosure]``): budget, lockout, near-identical

@@ -8,6 +8,13 @@ advisory lock), so two writers can never both extend the same head. The
 ``prev_mac`` column is UNIQUE as well: even a writer that bypassed the lock
 could not fork the chain.
 
+Each backend also gives the service a per-account lock
+(:meth:`SQLiteBackend.account_lock`, :meth:`PostgresBackend.account_lock`) that
+holds across processes: the service's feasibility route keeps it from the
+differencing defence's history read to the audit write, so one account's
+concurrent requests are answered one after another however many uvicorn
+workers (or service hosts, with PostgreSQL) share the store.
+
 Both stores refuse UPDATE and DELETE with a trigger. That stops mistakes, not
 an attacker with the database's owner rights; the MAC chain and the
 checkpoints are what catch those.
@@ -15,10 +22,11 @@ checkpoints are what catch those.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +49,23 @@ COLUMNS = (
 )
 #: Any constant: the PostgreSQL advisory lock that serialises appends (and the DDL).
 PG_LOCK = 0x72656761756474  # "regaudt"
+#: First key of the two-key advisory locks per account (a lock space apart from ``PG_LOCK``).
+PG_ACCOUNT_LOCKS = 0x72676C6B  # "rglk"
+#: How long a request waits for its account's lock before it is refused (seconds).
+ACCOUNT_LOCK_WAIT = 120
+
+
+def account_digest(name: str) -> bytes:
+    """A fixed-size stand-in for an account name in lock names (any length, any characters)."""
+    return hashlib.sha256(name.encode("utf-8")).digest()
+
+
+def _busy(name: str) -> UserError:
+    return UserError(
+        f"another request of account {name!r} has been running for over {ACCOUNT_LOCK_WAIT} s; "
+        "wait for it to finish and ask again"
+    )
+
 
 _APPEND_ONLY = "the audit store is append-only"
 
@@ -76,6 +101,8 @@ class Backend(Protocol):
     ) -> list[Row]: ...
 
     def describe(self) -> str: ...
+
+    def account_lock(self, name: str) -> AbstractContextManager[None]: ...
 
 
 def _filters(
@@ -161,6 +188,31 @@ class SQLiteBackend:
             found = db.execute(f"{_SELECT}{where} ORDER BY seq", params).fetchall()
         return [Row(*r) for r in found]
 
+    @contextmanager
+    def account_lock(self, name: str) -> Iterator[None]:
+        """Hold ``name``'s lock: a write transaction on that account's own lock file.
+
+        One small SQLite file per account (``locks/<sha256>.sqlite`` beside the
+        store) so accounts do not wait for each other; ``BEGIN IMMEDIATE`` takes
+        SQLite's write lock, which other processes and other connections of this
+        process wait for. The operating system drops it when the holder dies.
+        """
+        folder = self.path.parent / "locks"
+        if not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
+        path = folder / f"{account_digest(name).hex()[:32]}.sqlite"
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        with closing(sqlite3.connect(path, timeout=ACCOUNT_LOCK_WAIT, isolation_level=None)) as db:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:
+                raise _busy(name) from None
+            try:
+                yield
+            finally:
+                db.execute("ROLLBACK")
+
 
 _PG_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -231,6 +283,35 @@ class PostgresBackend:
             found = db.execute(f"{_SELECT}{where} ORDER BY seq", params).fetchall()
         return [Row(*r) for r in found]
 
+    @contextmanager
+    def account_lock(self, name: str) -> Iterator[None]:
+        """Hold ``name``'s lock: a session advisory lock on a connection of its own.
+
+        Two-key lock ``(PG_ACCOUNT_LOCKS, hash of the name)``; two accounts whose
+        hashes collide only wait for each other. PostgreSQL releases the lock when
+        the connection ends, so a crashed worker cannot leave an account locked.
+        """
+        import psycopg
+
+        key = int.from_bytes(account_digest(name)[:4], "big", signed=True)
+        try:
+            db = psycopg.connect(self.conninfo, connect_timeout=10, autocommit=True)
+        except psycopg.OperationalError:
+            raise UserError(
+                "cannot connect to the audit store's PostgreSQL database (profile key "
+                "audit_store); check that it is running and that the database exists"
+            ) from None
+        with db:
+            try:
+                db.execute(f"SET lock_timeout = '{ACCOUNT_LOCK_WAIT}s'")
+                db.execute("SELECT pg_advisory_lock(%s, %s)", (PG_ACCOUNT_LOCKS, key))
+            except psycopg.errors.LockNotAvailable:
+                raise _busy(name) from None
+            try:
+                yield
+            finally:
+                db.execute("SELECT pg_advisory_unlock(%s, %s)", (PG_ACCOUNT_LOCKS, key))
+
 
 def backend_for(spec: str, default_file: Path) -> Backend:
     """``""`` → SQLite at ``default_file``; ``sqlite:<path>``; ``postgres:<libpq string>``."""
@@ -248,4 +329,14 @@ def backend_for(spec: str, default_file: Path) -> Backend:
     )
 
 
-__all__ = ["COLUMNS", "TABLE", "Backend", "PostgresBackend", "Row", "SQLiteBackend", "backend_for"]
+__all__ = [
+    "ACCOUNT_LOCK_WAIT",
+    "COLUMNS",
+    "TABLE",
+    "Backend",
+    "PostgresBackend",
+    "Row",
+    "SQLiteBackend",
+    "account_digest",
+    "backend_for",
+]

@@ -33,6 +33,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -321,6 +322,10 @@ class AuditStore:
 
     def describe(self) -> str:
         return self.backend.describe()
+
+    def account_lock(self, name: str) -> AbstractContextManager[None]:
+        """The backend's per-account lock, held across processes (see the backends module)."""
+        return self.backend.account_lock(name)
 
     # ------------------------------------------------------------------ verifying
 

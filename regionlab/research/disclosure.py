@@ -107,7 +107,6 @@ import hashlib
 import hmac
 import json
 import math
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field, replace
@@ -126,6 +125,7 @@ from regionlab.research.suppression import TOTAL, SuppressedTable, hidden_marker
 if TYPE_CHECKING:
     import duckdb
 
+    from regionlab.research.cohort_pass import MemberCache
     from regionlab.research.cohort_sql import CompiledCohort
 
 LIFT_LOCKOUT = "lift:lockout"
@@ -590,14 +590,14 @@ def perturb(
 
 
 def _members_sql(compiled: CompiledCohort, dims: Sequence[str], salt: str) -> str:
-    from regionlab.research.feasibility import DIMENSIONS, MISSING_LEVEL
+    from regionlab.research.cohort_pass import DIMENSIONS, MISSING_LEVEL, person_hash_sql
 
     cols = "".join(f", {DIMENSIONS[d]}" for d in dims)
     select = "".join(
         f"coalesce(CAST({DIMENSIONS[d]} AS VARCHAR), '{MISSING_LEVEL}') AS {d}, " for d in dims
     )
     inner = f"SELECT DISTINCT person_key{cols} FROM ({compiled.sql})"
-    hashed = f"bit_xor(md5_number('{salt}' || person_key)) AS h"
+    hashed = f"bit_xor({person_hash_sql(salt)}) AS h"
     group = " GROUP BY ALL" if dims else ""
     return f"SELECT {select}{hashed} FROM ({inner}){group}"
 
@@ -605,41 +605,65 @@ def _members_sql(compiled: CompiledCohort, dims: Sequence[str], salt: str) -> st
 def members_hashes(
     con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, dims: Sequence[str], salt: str
 ) -> dict[tuple[str, ...], int]:
-    """Keyed XOR of the members' hashes per inner cell (``()`` for an unstratified count)."""
+    """Keyed XOR of the members' hashes per inner cell (``()`` for an unstratified count).
+
+    A feasibility answer takes these from its one read of the cohort
+    (:mod:`regionlab.research.cohort_pass`); attrition steps use this.
+    """
     rows = con.execute(_members_sql(compiled, dims, salt)).fetchall()
     return {tuple(str(v) for v in row[:-1]): int(row[-1] or 0) for row in rows}
 
 
 def symmetric_differences(
-    con: duckdb.DuckDBPyConnection, cohort: CompiledCohort, others: Sequence[CompiledCohort]
+    con: duckdb.DuckDBPyConnection,
+    members: str,
+    others: Sequence[CompiledCohort],
+    *,
+    cache: MemberCache | None = None,
+    keys: Sequence[str] = (),
+    new: Any = None,
 ) -> Iterator[int]:
-    """How many people are in exactly one of ``cohort`` and each other cohort (hidden), lazily.
+    """How many people are in exactly one of the new cohort and each other cohort (hidden), lazily.
 
-    The new cohort's members are read once, into a temporary table of this
-    connection (a cursor's own; gone when it closes, dropped here anyway). Each
-    other cohort costs one statement only when its difference is asked for, so
-    :func:`measure`, which stops at the first small difference (the newest
-    near-identical query, usually), does not evaluate the older ones: with one
-    statement for all eight neighbours this was most of a guarded answer's time.
-    Close the iterator (``contextlib.closing``) when stopping early.
+    ``members`` is a table of this connection holding the new cohort's
+    ``person_key`` once each (the request's one read of the cohort,
+    :func:`regionlab.research.cohort_pass.evaluate`). Each other cohort costs
+    one statement only when its difference is asked for, so :func:`measure`,
+    which stops at the first small difference (the newest near-identical query,
+    usually), does not evaluate the older ones. With ``cache`` (the service's
+    copy of a snapshot; ``keys`` are the others' normal forms) an other cohort
+    evaluated before at this snapshot is not evaluated again, and one evaluated
+    now is kept; ``new`` is the new cohort's member array when already read.
     """
-    if not others:
-        return
-    cur = f"_regionlab_members_{uuid.uuid4().hex}"
-    con.execute(f"CREATE TEMP TABLE {cur} AS SELECT DISTINCT person_key FROM ({cohort.sql})")
-    try:
+    if cache is None:
         for other in others:
             old = f"o AS MATERIALIZED (SELECT DISTINCT person_key FROM ({other.sql}))"
-            only_new = f"SELECT person_key FROM {cur} EXCEPT SELECT person_key FROM o"
-            only_old = f"SELECT person_key FROM o EXCEPT SELECT person_key FROM {cur}"
+            only_new = f"SELECT person_key FROM {members} EXCEPT SELECT person_key FROM o"
+            only_old = f"SELECT person_key FROM o EXCEPT SELECT person_key FROM {members}"
             row = con.execute(
                 f"WITH {old} SELECT (SELECT count(*) FROM ({only_new})) "
                 f"+ (SELECT count(*) FROM ({only_old}))"
             ).fetchone()
             assert row is not None
             yield int(row[0])
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {cur}")
+        return
+    import numpy as np
+
+    from regionlab.research.cohort_pass import member_array
+
+    if new is None:
+        new = member_array(con, f"SELECT person_key FROM {members}")
+    for key, other in zip(keys, others, strict=True):
+        earlier = cache.get(key)
+        if earlier is None:
+            earlier = member_array(con, other.sql)
+            cache.put(key, earlier)
+        yield int(np.setxor1d(new, earlier, assume_unique=True).size)
+
+
+def definition_key(definition: Mapping[str, Any]) -> str:
+    """The cache key of a normalised definition (its canonical JSON)."""
+    return _canonical(dict(definition))
 
 
 def _reuse(
@@ -705,34 +729,52 @@ class Evidence:
     hashes: Mapping[tuple[str, ...], int] = field(default_factory=dict)
 
 
+def noise_salt(decision: Decision, secret: bytes | None) -> str | None:
+    """The salt of the in-lake person hashes when this answer may need noise, else ``None``.
+
+    Raises when the policy perturbs but the service has no noise key: better no
+    answer than an unperturbed one.
+    """
+    settings = decision.settings
+    if settings is None or not settings.perturbs:
+        return None
+    if not secret:
+        raise UserError(
+            "the disclosure defence needs the server's noise secret; start the service "
+            "with its secrets folder in place"
+        )
+    return person_salt(secret)
+
+
 def measure(
     decision: Decision,
     con: duckdb.DuckDBPyConnection,
     compiled: CompiledCohort,
     *,
+    members: str,
+    hashes: Mapping[tuple[str, ...], int],
+    snapshot_id: int,
     threshold: int,
-    secret: bytes | None,
+    cache: MemberCache | None = None,
 ) -> Evidence:
-    """Read what the defence needs from the lake connection the count was taken on.
+    """Compare the new cohort with near-identical earlier queries on the counting connection.
 
-    For each near-identical earlier query answered at this snapshot, newest
-    first, count the people in exactly one of the two cohorts; the first below
-    ``threshold`` is reused. Raises :class:`Refused` when that earlier answer
-    has other dimensions (no earlier table fits). Otherwise computes the keyed
-    member hashes the noise needs. Call it while the connection is open.
+    ``members`` is the table of the new cohort's members on ``con`` and
+    ``hashes`` their keyed hashes per inner cell (both from the request's one
+    read, :func:`regionlab.research.cohort_pass.evaluate`, with
+    :func:`noise_salt`); ``snapshot_id`` is the snapshot ``con`` reads. For each
+    near-identical earlier query answered at this snapshot, newest first, count
+    the people in exactly one of the two cohorts; the first below ``threshold``
+    is reused. Raises :class:`Refused` when that earlier answer has other
+    dimensions (no earlier table fits). Otherwise the hashes are kept for the
+    noise. ``cache`` (the service's copy only) keeps member sets between
+    requests, see :func:`symmetric_differences`. Call it while the connection is open.
     """
     settings = decision.settings
     if settings is None:
         return Evidence()
-    if settings.perturbs and not secret:
-        raise UserError(
-            "the disclosure defence needs the server's noise secret; start the service "
-            "with its secrets folder in place"
-        )
-    from regionlab.lake import current_snapshot
     from regionlab.research.cohort_sql import compile_cohort
 
-    snapshot_id = current_snapshot(con)
     dims = decision.dimensions
     # Another snapshot: the keyed noise protects (module docstring).
     near, others = [], []
@@ -747,7 +789,17 @@ def measure(
             continue  # an old entry that no longer compiles cannot be compared; noise protects
         near.append(nb)
         others.append(other)
-    with closing(symmetric_differences(con, compiled, others)) as differences:
+    keys = [definition_key(nb.compare_with) for nb in near]
+    new = None
+    if cache is not None:
+        # Kept for the next query of a series, which compares itself with this one. The
+        # normal form decides membership (module docstring), so the key is exact.
+        from regionlab.research.cohort_pass import member_array
+
+        new = member_array(con, f"SELECT person_key FROM {members}")
+        cache.put(definition_key(decision.definition), new)
+    compare = symmetric_differences(con, members, others, cache=cache, keys=keys, new=new)
+    with closing(compare) as differences:
         for nb, difference in zip(near, differences, strict=True):
             if difference >= threshold:
                 continue
@@ -761,8 +813,7 @@ def measure(
             return Evidence(reuse=nb)
     if not settings.perturbs:
         return Evidence()
-    assert secret is not None
-    return Evidence(hashes=members_hashes(con, compiled, dims, person_salt(secret)))
+    return Evidence(hashes=dict(hashes))
 
 
 def protect(
@@ -871,12 +922,14 @@ __all__ = [
     "answer_of",
     "cell_key",
     "cohort_of",
+    "definition_key",
     "edits",
     "guard",
     "lift_lockout",
     "measure",
     "members_hashes",
     "noise",
+    "noise_salt",
     "normalise",
     "perturb",
     "protect",

@@ -37,7 +37,8 @@ from regionlab.errors import UserError
 from regionlab.research import disclosure
 from regionlab.research.audit_store import AuditStore, open_store
 from regionlab.research.cohort import AGE_BANDS, SEXES, Cohort, CohortBuilder, as_cohort
-from regionlab.research.cohort_sql import CompiledCohort, compile_cohort
+from regionlab.research.cohort_pass import DIMENSIONS, MISSING_LEVEL, MemberCache, evaluate
+from regionlab.research.cohort_sql import compile_cohort
 from regionlab.research.feasibility_audit import record_feasibility
 from regionlab.research.query_history import QueryHistory
 from regionlab.research.suppression import (
@@ -48,13 +49,34 @@ from regionlab.research.suppression import (
     suppress_count,
 )
 
-#: Dimension a researcher may ask for → the column of the compiled cohort.
-DIMENSIONS: dict[str, str] = {
-    "sex": "sex",
-    "age_band": "age_band",
-    "municipality": "municipality_code",
-}
-MISSING_LEVEL = "ukendt"
+
+@dataclass(frozen=True)
+class LakeRead:
+    """A connection a request reads the cohort on, with the snapshot it reads.
+
+    The service hands these out (``connect``): a cursor of its in-memory copy of
+    one snapshot, whose ``release`` lets the copy go once its last reader is done,
+    or a cursor of the lake itself. A plain connection is accepted as well; its
+    snapshot is then asked of the lake.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    snapshot_id: int
+    release: Callable[[], None] | None = None
+    person_hashes: str | None = None
+    """A table of ``person_key`` and ``_ph`` (the keyed person hash) when this
+    connection's keys are not the lake's (the service's copy numbers persons)."""
+    hash_salt: str | None = None
+    """The salt ``person_hashes`` were computed with."""
+    members: MemberCache | None = None
+    """Member sets of cohorts evaluated on this snapshot (the service's copy only)."""
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            if self.release is not None:
+                self.release()
 
 
 def check_threshold(threshold: int | None, floor: int) -> int:
@@ -145,21 +167,21 @@ def _levels(dimension: str, cohort: Cohort, present: list[str]) -> list[str]:
     return declared + extra
 
 
-def _counts(
-    con: duckdb.DuckDBPyConnection, compiled: CompiledCohort, dims: Sequence[str]
-) -> pl.DataFrame:
-    if not dims:
-        sql = f"SELECT count(DISTINCT person_key) AS count FROM ({compiled.sql})"
-        return con.execute(sql).pl()
-    select = ", ".join(
-        f"coalesce(CAST({DIMENSIONS[d]} AS VARCHAR), '{MISSING_LEVEL}') AS {d}" for d in dims
-    )
-    sql = f"SELECT {select}, count(DISTINCT person_key) AS count FROM ({compiled.sql}) GROUP BY ALL"
-    return con.execute(sql).pl().with_columns(pl.col("count").cast(pl.Int64))
-
-
 def _connect(snapshot: int | None) -> duckdb.DuckDBPyConnection:
     return lake.connect(read_only=True, snapshot=snapshot)
+
+
+def _open(
+    connect: Callable[[int | None], duckdb.DuckDBPyConnection | LakeRead], snapshot: int | None
+) -> LakeRead:
+    opened = connect(snapshot)
+    if isinstance(opened, LakeRead):
+        return opened
+    try:
+        return LakeRead(opened, lake.current_snapshot(opened))
+    except BaseException:
+        opened.close()
+        raise
 
 
 def feasibility(
@@ -173,7 +195,7 @@ def feasibility(
     rounding: int = 1,
     project: str | None = None,
     audit_store: AuditStore | None = None,
-    connect: Callable[[int | None], duckdb.DuckDBPyConnection] | None = None,
+    connect: Callable[[int | None], duckdb.DuckDBPyConnection | LakeRead] | None = None,
     history: QueryHistory | None = None,
     defence: disclosure.DisclosureSettings | None = None,
     secret: bytes | None = None,
@@ -185,8 +207,11 @@ def feasibility(
     may be higher, never lower. Runs at ``snapshot`` (default: the newest),
     suppresses small cells, rounds the shown counts to ``rounding`` (the
     service's policy; 1 = exact) and records the query, as shown, before returning.
-    ``connect(snapshot)`` gives the lake connection (the service passes its pool's;
-    default: a new read-only connection); it is closed after counting.
+    ``connect(snapshot)`` gives the lake connection or a :class:`LakeRead` (the
+    service passes its pool's; default: a new read-only connection); it is
+    closed after counting. The cohort is read once (:mod:`.cohort_pass`): the
+    counts, the defence's member comparisons and its noise hashes all come from
+    that one read.
 
     With ``defence`` (the service's policy), ``history`` (the user's past
     queries; default: ``audit_store``) and ``secret`` (the service's noise key)
@@ -215,17 +240,34 @@ def feasibility(
     snapshot_id: int | None = None
     try:
         decision.raise_if_refused()
-        con = (connect or _connect)(snapshot)
+        read = _open(connect or _connect, snapshot)
         try:
-            snapshot_id = lake.current_snapshot(con)
+            snapshot_id, con = read.snapshot_id, read.con
             compiled.check_lake(con)
-            counts = _counts(con, compiled, dims)
-            # Differencing defence (helper "disclosure"), 2/3: membership reads, same connection.
-            evidence = disclosure.measure(
-                decision, con, compiled, threshold=threshold, secret=secret
-            )
+            salt = disclosure.noise_salt(decision, secret)
+            with evaluate(
+                con,
+                compiled,
+                dims,
+                salt=salt,
+                person_hashes=read.person_hashes,
+                hash_salt=read.hash_salt,
+            ) as members:
+                counts = members.counts
+                # Differencing defence (helper "disclosure"), 2/3: membership comparisons
+                # against the members just read, same connection.
+                evidence = disclosure.measure(
+                    decision,
+                    con,
+                    compiled,
+                    members=members.table,
+                    hashes=members.hashes,
+                    snapshot_id=snapshot_id,
+                    threshold=threshold,
+                    cache=read.members,
+                )
         finally:
-            con.close()
+            read.close()
     except disclosure.Refused as refused:
         record_feasibility(
             audit_store,
@@ -304,6 +346,8 @@ def feasibility(
 __all__ = [
     "DIMENSIONS",
     "FeasibilityResult",
+    "LakeRead",
+    "MISSING_LEVEL",
     "check_threshold",
     "feasibility",
     "parse_dimensions",

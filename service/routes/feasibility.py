@@ -27,13 +27,17 @@ _account_locks_guard = threading.Lock()
 
 
 def account_lock(name: str) -> threading.Lock:
-    """One lock per account, held from the defence's history read to the audit write.
+    """This process's lock of one account (the first of the two locks a request takes).
 
-    Without it, requests of one account sent all at once each read the history
-    before any of them was recorded, and all passed the lockout and the budget
-    (16 identical queries were answered against a limit of 10). Other accounts
-    are not held up. The service is one process (``regionlab serve`` runs one
-    uvicorn worker), so an in-process lock is enough.
+    Held from the defence's history read to the audit write: without it,
+    requests of one account sent all at once each read the history before any
+    of them was recorded, and all passed the lockout and the budget (16
+    identical queries were answered against a limit of 10). The audit store's
+    own per-account lock (:meth:`AuditStore.account_lock`: SQLite in the
+    embedded profile, a PostgreSQL advisory lock in the multi-user one) is taken
+    inside it and holds across uvicorn workers and hosts; this in-process lock
+    keeps a process's threads from polling the database lock. Other accounts are
+    not held up.
     """
     with _account_locks_guard:
         return _account_locks.setdefault(name, threading.Lock())
@@ -63,12 +67,14 @@ def feasibility(
     who: Annotated[Identity, Depends(allow(Role.researcher))],
 ) -> FeasibilityAnswer:
     """Count a cohort's unique persons with small-cell suppression; every query is audited."""
+    from regionlab.research.audit_store import open_store
     from regionlab.research.disclosure import server_secret
     from regionlab.research.feasibility import feasibility as count
 
     settings = request.app.state.settings
     defence = settings.disclosure if settings.disclosure.enabled else None
-    with account_lock(who.name):
+    store = open_store()
+    with account_lock(who.name), store.account_lock(who.name):
         result = count(
             body.cohort,
             body.by,
@@ -78,6 +84,7 @@ def feasibility(
             threshold=body.threshold,
             rounding=settings.rounding,
             project=body.project,
+            audit_store=store,
             connect=request.app.state.lake.connect,
             defence=defence,
             secret=server_secret() if defence is not None else None,

@@ -24,6 +24,9 @@ class LakeTables(BaseModel):
     """The lake's newest snapshot."""
     tables: dict[str, int | str]
     """Rows per published product (``domain.product``); small counts hidden."""
+    in_memory_snapshot: int | None = None
+    """The snapshot the service's in-memory copy for cohort queries holds (``None``: none
+    yet); feasibility answers at that snapshot come from the copy."""
 
 
 @router.get("/lake/tables", response_model=LakeTables)
@@ -36,14 +39,15 @@ def lake_tables(
     from regionlab.research.suppression import suppress_count
 
     floor = request.app.state.settings.min_cell
-    con = request.app.state.lake.connect()
+    pool = request.app.state.lake
+    read = pool.lake_read()
     try:
-        snapshot = lake.current_snapshot(con)
-        counts = lake.table_row_counts(con)
+        counts = lake.table_row_counts(read.con)
     finally:
-        con.close()
+        read.close()
     return LakeTables(
-        snapshot=snapshot,
+        snapshot=read.snapshot_id,
+        in_memory_snapshot=pool.copied_snapshot(),
         tables={
             name: suppress_count(n, floor)
             for name, n in sorted(counts.items())
