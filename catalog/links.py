@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from regionlab.spec.region import RegionCatalogue
 
-#: The access service's route where a researcher applies for a permit.
+#: The access service's page on how to apply for a permit (``service/routes/apply_page.py``).
 ACCESS_APPLICATION_ROUTE = "/permits/apply"
 
 
@@ -44,11 +44,13 @@ class CatalogueLinks(BaseModel):
         domain, _, name = ref.partition("/")
         return f"{self.site}/odcs/{domain}/{name}.odcs.yaml"
 
-    def access_application(self, ref: str) -> str | None:
-        """The access service's application form, naming the product; None without a service."""
+    def access_application(self, ref: str | None = None) -> str | None:
+        """The access service's application page (``GET /permits/apply``), naming the product
+        when one is given; None without a configured service."""
         if self.access_service is None:
             return None
-        return f"{self.access_service}{ACCESS_APPLICATION_ROUTE}?product={quote(ref, safe='')}"
+        page = f"{self.access_service}{ACCESS_APPLICATION_ROUTE}"
+        return page if ref is None else f"{page}?product={quote(ref, safe='')}"
 
 
 def region_links() -> CatalogueLinks | None:

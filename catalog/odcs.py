@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 
 from catalog.facts import CatalogFacts
+from catalog.links import CatalogueLinks
 from regionlab.config import current
 from regionlab.lake.config import LakeConfig
 from regionlab.settings import get_settings
@@ -294,7 +295,8 @@ def contract(
             },
             {
                 "channel": "access",
-                "url": str(region.access.application_url),
+                "url": CatalogueLinks.from_region(region).access_application(product.ref)
+                or str(region.access.application_url),
                 "tool": "other",
                 "scope": "issues",
                 "description": "Ansøg om adgang til ikke-offentlige data.",

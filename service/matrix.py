@@ -21,7 +21,10 @@ from service.auth import ROLES_ATTR
 from service.roles import ALL_ROLES, Role
 
 #: Endpoints that need no token, and why.
-PUBLIC: dict[str, str] = {"GET /health": "liveness only; says nothing else"}
+PUBLIC: dict[str, str] = {
+    "GET /health": "liveness only; says nothing else",
+    "GET /permits/apply": "how to apply for a permit, the catalogue's link target; holds no data",
+}
 
 ACCESS_DOC = Path("docs") / "access.md"
 OPENAPI_DOC = Path("docs") / "openapi.json"

@@ -157,13 +157,19 @@ def _region_info() -> dict[str, Any] | None:
 
     if not catalog_file().exists():
         return None
+    from catalog.links import CatalogueLinks
+
     region = load_region()
+    links = CatalogueLinks.from_region(region)
     return {
         "publisher": region.publisher.name,
         "hdab": region.hdab.name,
         "hdab_url": str(region.hdab.url),
         "how_to_apply": " ".join(region.access.how_to_apply.split()),
-        "application_url": str(region.access.application_url),
+        # The access service's application page when the region runs one (the site then
+        # names the product in the link), else the region's own page on applying.
+        "application_url": links.access_application() or str(region.access.application_url),
+        "application_names_product": links.access_service is not None,
         "access_email": str(region.access.email),
     }
 

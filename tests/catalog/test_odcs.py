@@ -255,3 +255,33 @@ def test_datacontract_test_fails_a_broken_table(
     assert run.result == "failed"
     assert "person_key_unique" in {c.qualityId for c in failed}  # the spec's rule
     assert {c.field for c in failed} == {"person_key"}  # and the primary key; nothing else
+
+
+def test_apply_links_point_at_the_access_services_application_page(
+    registry: Registry, facts: CatalogFacts
+) -> None:
+    """The contract and the site link the service's ``GET /permits/apply`` page (tested to
+    exist in tests/service/test_apply_page.py), naming the product; the region's general
+    page only when no access service is configured."""
+    from catalog.site.build import _region_info
+
+    region = load_region(REPO / "domains" / "catalog.yaml")
+    assert region.access.service_url is not None
+    persons = registry.products["population/persons"]
+    access = next(
+        c for c in contract(persons, registry, facts, region, _lake())["support"]
+        if c["channel"] == "access"
+    )  # fmt: skip
+    page = f"{str(region.access.service_url).rstrip('/')}/permits/apply"
+    assert access["url"] == f"{page}?product=population%2Fpersons"
+    info = _region_info()
+    assert info is not None
+    assert info["application_url"] == page and info["application_names_product"] is True
+    without = region.model_copy(
+        update={"access": region.access.model_copy(update={"service_url": None})}
+    )
+    access = next(
+        c for c in contract(persons, registry, facts, without, _lake())["support"]
+        if c["channel"] == "access"
+    )  # fmt: skip
+    assert access["url"] == str(region.access.application_url)

@@ -190,7 +190,9 @@
     const apply = props.access_level === "public"
       ? "<p>Produktet er offentligt og kan bruges uden ansøgning.</p>"
       : region
-        ? `<p>${esc(region.how_to_apply)}</p><p><a href="${esc(region.application_url)}">Ansøg om adgang</a> ·
+        ? `<p>${esc(region.how_to_apply)}</p><p><a href="${esc(region.application_names_product
+              ? `${region.application_url}?product=${encodeURIComponent(p.ref)}`
+              : region.application_url)}">Ansøg om adgang</a> ·
            <a href="mailto:${esc(region.access_email)}">${esc(region.access_email)}</a> ·
            tilladelser udstedes af <a href="${esc(region.hdab_url)}">${esc(region.hdab)}</a></p>`
         : "<p>Kontakt produktets dataansvarlige.</p>";
