@@ -26,8 +26,10 @@ Before timing, it waits until the service's in-memory copy of the newest snapsho
 snapshot the copy holds) and reports how long that took; with ``copy_lake = false`` in the
 service's settings it times the lake path instead.
 
-It prints a Markdown table (median, p95, max, queries per second) for ``bench/RESULTS.md``,
-with the load average before and after (other sessions share the machine).
+It prints a Markdown table (median, p95, max, queries per second and CPU seconds per query:
+this process's for the direct paths, the service process's for the service rows) for
+``bench/RESULTS.md``, with the load average before and after (other sessions share the
+machine; CPU time per query hardly depends on that, wall time does).
 Every query is a real audited one: the audit log of that ``var/`` grows by each.
 """
 
@@ -52,11 +54,31 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
 
 
-def _row(name: str, seconds: list[float], wall: float) -> str:
+def _row(name: str, seconds: list[float], wall: float, cpu: float | None) -> str:
+    per_query = "–" if cpu is None else f"{cpu / len(seconds):.3f}"
     return (
         f"| {name} | {len(seconds)} | {statistics.median(seconds):.3f} | {_p95(seconds):.3f} "
-        f"| {max(seconds):.3f} | {len(seconds) / wall:.1f} |"
+        f"| {max(seconds):.3f} | {len(seconds) / wall:.1f} | {per_query} |"
     )
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system, all threads) a process has used so far; Linux ``/proc``.
+
+    Unlike wall time it hardly depends on what else runs on the machine, so it says what
+    an answer costs when the machine is shared."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _used(pid: int | None, before: float | None) -> float | None:
+    after = _cpu_seconds(pid)
+    return None if before is None or after is None else after - before
 
 
 def _wait_for_copy(client: Any, limit: float = 900.0) -> str:
@@ -94,7 +116,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=5, help="Queries per client.")
     args = parser.parse_args()
 
-    from regionlab.research.client import ServiceClient, ensure_embedded, stop_embedded
+    from regionlab.research.client import (
+        ServiceClient,
+        ensure_embedded,
+        running_embedded,
+        stop_embedded,
+    )
     from regionlab.research.cohort import load_cohort
     from regionlab.research.disclosure import server_secret
     from regionlab.research.feasibility import feasibility
@@ -119,9 +146,11 @@ def main() -> None:
         feasibility(_series(base, 0), args.by, user=f"{run}-warm", floor=settings.min_cell)
         client.feasibility(_series(base, 0), args.by)
         copy_state = _wait_for_copy(client) if settings.copy_lake else "copy_lake off"
+        service_pid = int(info["pid"]) if (info := running_embedded()) else None
 
-        def direct_series(user: str, protected: bool) -> tuple[list[float], float]:
+        def direct_series(user: str, protected: bool) -> tuple[list[float], float, float]:
             seconds: list[float] = []
+            cpu = time.process_time()
             start = time.perf_counter()
             for q in range(1, args.queries + 1):
                 t = time.perf_counter()
@@ -131,18 +160,20 @@ def main() -> None:
                     secret=server_secret() if protected and defence else None,
                 )  # fmt: skip
                 seconds.append(time.perf_counter() - t)
-            return seconds, time.perf_counter() - start
+            return seconds, time.perf_counter() - start, time.process_time() - cpu
 
-        direct, direct_wall = direct_series(f"{run}-direct", False)
-        guarded, guarded_wall = direct_series(f"{run}-direct-defence", True)
+        direct, direct_wall, direct_cpu = direct_series(f"{run}-direct", False)
+        guarded, guarded_wall, guarded_cpu = direct_series(f"{run}-direct-defence", True)
 
         single: list[float] = []
+        cpu = _cpu_seconds(service_pid)
         start = time.perf_counter()
         for q in range(1, args.queries + 1):
             t = time.perf_counter()
             client.feasibility(_series(base, q), args.by)
             single.append(time.perf_counter() - t)
         single_wall = time.perf_counter() - start
+        single_cpu = _used(service_pid, cpu)
 
         concurrent: list[float] = []
         lock = threading.Lock()
@@ -164,12 +195,14 @@ def main() -> None:
                     concurrent.append(time.perf_counter() - t)
 
         threads = [threading.Thread(target=researcher, args=(n,)) for n in names[1:]]
+        cpu = _cpu_seconds(service_pid)
         start = time.perf_counter()
         for th in threads:
             th.start()
         for th in threads:
             th.join()
         concurrent_wall = time.perf_counter() - start
+        concurrent_cpu = _used(service_pid, cpu)
     finally:
         stop_embedded()
 
@@ -180,12 +213,19 @@ def main() -> None:
     if errors:
         print(f"refused or failed: {len(errors)}: {errors[0]}")
     print()
-    print("| path | queries | median | p95 | max | queries/s |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    print(_row("direct, no defence (in process)", direct, direct_wall))
-    print(_row("direct, defence (in process)", guarded, guarded_wall))
-    print(_row("service, 1 client", single, single_wall))
-    print(_row(f"service, {args.clients} clients at once", concurrent, concurrent_wall))
+    print("| path | queries | median | p95 | max | queries/s | CPU s/query |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(_row("direct, no defence (in process)", direct, direct_wall, direct_cpu))
+    print(_row("direct, defence (in process)", guarded, guarded_wall, guarded_cpu))
+    print(_row("service, 1 client", single, single_wall, single_cpu))
+    print(
+        _row(
+            f"service, {args.clients} clients at once",
+            concurrent,
+            concurrent_wall,
+            concurrent_cpu,
+        )
+    )
 
 
 if __name__ == "__main__":
