@@ -6,19 +6,24 @@ differencing pair, so each step is shown only through
 hidden, a drop of fewer than threshold people shows the previous step's value
 again (0 and 4 read the same), and every other count carries the keyed noise.
 The whole attrition is one query for the guard (budget and lockout, with the
-dimension ``attrition``).
+dimension ``attrition``) and one entry in the audit store (answered or refused).
+Researchers ask for it through the access service (``POST /feasibility/attrition``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
+
 from regionlab import lake
 from regionlab.research import disclosure
+from regionlab.research.audit_store import AuditStore
 from regionlab.research.cohort import Cohort, CohortBuilder, as_cohort
 from regionlab.research.cohort_sql import compile_cohort
+from regionlab.research.feasibility_audit import record_feasibility
 from regionlab.research.query_history import QueryHistory
 from regionlab.research.suppression import DEFAULT_THRESHOLD
 
@@ -33,6 +38,8 @@ class Attrition:
     steps: tuple[tuple[str, int | str], ...]
     answer: dict[str, Any]
     """What the audit store records (``{"total": last step, "cells": {label: shown}}``)."""
+    threshold: int = DEFAULT_THRESHOLD
+    audit_entry_id: str | None = None
 
 
 def steps_of(cohort: Cohort) -> list[tuple[str, Cohort]]:
@@ -49,6 +56,11 @@ def steps_of(cohort: Cohort) -> list[tuple[str, Cohort]]:
     return out
 
 
+def _lake_read(snapshot: int | None) -> tuple[duckdb.DuckDBPyConnection, int]:
+    con = lake.connect(read_only=True, snapshot=snapshot)
+    return con, lake.current_snapshot(con)
+
+
 def attrition(
     cohort: Cohort | CohortBuilder | Mapping[str, Any],
     *,
@@ -59,23 +71,59 @@ def attrition(
     history: QueryHistory | None = None,
     defence: disclosure.DisclosureSettings | None = None,
     secret: bytes | None = None,
+    audit_store: AuditStore | None = None,
+    read: Callable[[int | None], tuple[duckdb.DuckDBPyConnection, int]] | None = None,
 ) -> Attrition:
-    """Count and protect each attrition step of ``cohort``."""
+    """Count and protect each attrition step of ``cohort``.
+
+    With ``audit_store`` the query is recorded there (refusals too) and is the
+    guard's history unless ``history`` is given. ``read(snapshot)`` gives a lake
+    connection and the snapshot it reads (the service passes its shared lake
+    connection; default: a new one); it must hold the lake's own person keys,
+    since the noise is keyed by them.
+    """
     model = as_cohort(cohort).resolved()
+    dims = (ATTRITION_DIMENSION,)
     decision = disclosure.guard(
-        history,
+        history if history is not None else audit_store,
         user=user,
         project=project,
         definition=disclosure.normalise(model),
-        dimensions=(ATTRITION_DIMENSION,),
+        dimensions=dims,
         settings=defence,
     )
-    decision.raise_if_refused()
+    whole = compile_cohort(model)
+
+    def record(snapshot_id: int | None, answer: dict[str, Any], refused: str | None) -> str | None:
+        if audit_store is None:
+            return None
+        cells = answer.get("cells") or {}
+        hidden = sum(isinstance(v, str) for v in cells.values())
+        return record_feasibility(
+            audit_store,
+            user=user,
+            cohort=whole.cohort,
+            snapshot_id=snapshot_id,  # type: ignore[arg-type]
+            dimensions=dims,
+            total=answer.get("total", ""),
+            table=None,
+            shape={"cells": len(cells), "hidden": hidden},
+            threshold=threshold,
+            products=whole.products,
+            project=project,
+            refused=refused,
+            answer=answer,
+        )
+
+    try:
+        decision.raise_if_refused()
+    except disclosure.Refused as refused:
+        record(None, {}, refused.reason)
+        raise
     salt = disclosure.person_salt(secret) if secret else ""
     raw: list[disclosure.Step] = []
-    con = lake.connect(read_only=True, snapshot=snapshot)
+    con, snapshot_id = (read or _lake_read)(snapshot)
     try:
-        snapshot_id = lake.current_snapshot(con)
         for label, step in steps_of(model):
             compiled = compile_cohort(step)
             compiled.check_lake(con)
@@ -87,7 +135,14 @@ def attrition(
     shown = disclosure.protect_steps(raw, threshold=threshold, secret=secret, settings=defence)
     del raw  # the only object holding hidden values
     answer = {"total": shown[-1][1], "cells": dict(shown)}
-    return Attrition(snapshot_id=snapshot_id, steps=tuple(shown), answer=answer)
+    entry = record(snapshot_id, answer, None)
+    return Attrition(
+        snapshot_id=snapshot_id,
+        steps=tuple(shown),
+        answer=answer,
+        threshold=threshold,
+        audit_entry_id=entry,
+    )
 
 
 __all__ = ["ATTRITION_DIMENSION", "Attrition", "attrition", "steps_of"]

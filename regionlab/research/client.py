@@ -351,6 +351,27 @@ class ServiceClient:
         }
         return FeasibilityAnswer.model_validate(self._call("POST", "/feasibility", json=body))
 
+    def attrition(
+        self,
+        cohort: Any,
+        *,
+        snapshot: int | None = None,
+        threshold: int | None = None,
+        project: str | None = None,
+    ) -> list[tuple[str, int | str]]:
+        """People left after each inclusion rule, as the service shows them (audited)."""
+        from regionlab.research.cohort import as_cohort
+
+        definition = as_cohort(cohort).model_dump(mode="json", by_alias=True, exclude_none=True)
+        body = {
+            "cohort": definition,
+            "snapshot": snapshot,
+            "threshold": threshold,
+            "project": project,
+        }
+        data = self._call("POST", "/feasibility/attrition", json=body)
+        return [(str(s["label"]), s["display"]) for s in data["steps"]]
+
 
 def feasibility(
     cohort: Any,

@@ -90,3 +90,82 @@ def feasibility(
             secret=server_secret() if defence is not None else None,
         )
     return FeasibilityAnswer.from_result(result, user=who.name)
+
+
+class AttritionRequest(BaseModel):
+    """A cohort definition whose inclusion rules are counted one after another."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cohort: dict[str, Any] = Field(description="The cohort definition, as in cohorts/*.yaml.")
+    snapshot: int | None = Field(default=None, description="Lake snapshot (default: newest).")
+    threshold: int | None = Field(
+        default=None,
+        description="Hide counts below this; at least the service's floor (default: the floor).",
+    )
+    project: str | None = Field(default=None, description="The project the query is for.")
+
+
+class AttritionStep(BaseModel):
+    label: str
+    """``person filters``, ``include[i] <kind>`` or ``exclude[j] <kind>``."""
+    display: int | str
+    """People left after this rule, as shown (hidden marker, or protected like a count)."""
+
+
+class AttritionAnswer(BaseModel):
+    """Displayed attrition only: no hidden count crosses the boundary."""
+
+    user: str
+    snapshot_id: int
+    threshold: int
+    steps: list[AttritionStep]
+    audit_entry_id: str | None
+
+
+@router.post("/feasibility/attrition", response_model=AttritionAnswer)
+def attrition(
+    body: AttritionRequest,
+    request: Request,
+    who: Annotated[Identity, Depends(allow(Role.researcher))],
+) -> AttritionAnswer:
+    """People left after each inclusion rule, each step suppressed and guarded; audited."""
+    from regionlab import lake
+    from regionlab.research.attrition import attrition as steps
+    from regionlab.research.audit_store import open_store
+    from regionlab.research.disclosure import server_secret
+    from regionlab.research.feasibility import check_threshold
+
+    settings = request.app.state.settings
+    defence = settings.disclosure if settings.disclosure.enabled else None
+    threshold = check_threshold(body.threshold, settings.min_cell)
+    pool = request.app.state.lake
+
+    def read(snapshot: int | None) -> tuple[Any, int]:
+        # The lake's own keys (never the in-memory copy's numbers): the noise is keyed by them.
+        if snapshot is None:
+            shared = pool.lake_read()
+            return shared.con, shared.snapshot_id
+        con = lake.connect(read_only=True, snapshot=snapshot)
+        return con, lake.current_snapshot(con)
+
+    store = open_store()
+    with account_lock(who.name), store.account_lock(who.name):
+        result = steps(
+            body.cohort,
+            user=who.name,
+            project=body.project,
+            snapshot=body.snapshot,
+            threshold=threshold,
+            defence=defence,
+            secret=server_secret() if defence is not None else None,
+            audit_store=store,
+            read=read,
+        )
+    return AttritionAnswer(
+        user=who.name,
+        snapshot_id=result.snapshot_id,
+        threshold=result.threshold,
+        steps=[AttritionStep(label=label, display=shown) for label, shown in result.steps],
+        audit_entry_id=result.audit_entry_id,
+    )
