@@ -248,18 +248,20 @@ class PostgresBackend:
     def describe(self) -> str:
         return f"postgres:{self.conninfo}"
 
-    @contextmanager
-    def _db(self) -> Iterator[Any]:
+    def _connect(self, autocommit: bool = False) -> Any:
         import psycopg
 
         try:
-            db = psycopg.connect(self.conninfo, connect_timeout=10)
+            return psycopg.connect(self.conninfo, connect_timeout=10, autocommit=autocommit)
         except psycopg.OperationalError:
             raise UserError(
                 "cannot connect to the audit store's PostgreSQL database (profile key "
                 "audit_store); check that it is running and that the database exists"
             ) from None
-        with db:
+
+    @contextmanager
+    def _db(self) -> Iterator[Any]:
+        with self._connect() as db:
             if not self._ready:
                 with db.transaction():
                     db.execute("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK,))
@@ -294,14 +296,7 @@ class PostgresBackend:
         import psycopg
 
         key = int.from_bytes(account_digest(name)[:4], "big", signed=True)
-        try:
-            db = psycopg.connect(self.conninfo, connect_timeout=10, autocommit=True)
-        except psycopg.OperationalError:
-            raise UserError(
-                "cannot connect to the audit store's PostgreSQL database (profile key "
-                "audit_store); check that it is running and that the database exists"
-            ) from None
-        with db:
+        with self._connect(autocommit=True) as db:
             try:
                 db.execute(f"SET lock_timeout = '{ACCOUNT_LOCK_WAIT}s'")
                 db.execute("SELECT pg_advisory_lock(%s, %s)", (PG_ACCOUNT_LOCKS, key))

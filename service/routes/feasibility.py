@@ -43,21 +43,35 @@ def account_lock(name: str) -> threading.Lock:
         return _account_locks.setdefault(name, threading.Lock())
 
 
-class FeasibilityRequest(BaseModel):
-    """A cohort definition (as in ``cohorts/*.yaml``) and how to split its count."""
+class CohortQuery(BaseModel):
+    """A cohort definition (as in ``cohorts/*.yaml``) and the terms it is counted on."""
 
     model_config = ConfigDict(extra="forbid")
 
     cohort: dict[str, Any] = Field(description="The cohort definition, as in cohorts/*.yaml.")
-    by: list[str] = Field(
-        default_factory=list, description="Split by: sex, age_band, municipality (0 to 3)."
-    )
     snapshot: int | None = Field(default=None, description="Lake snapshot (default: newest).")
     threshold: int | None = Field(
         default=None,
         description="Hide counts below this; at least the service's floor (default: the floor).",
     )
     project: str | None = Field(default=None, description="The project the query is for.")
+
+
+class FeasibilityRequest(CohortQuery):
+    """A cohort definition and how to split its count."""
+
+    by: list[str] = Field(
+        default_factory=list, description="Split by: sex, age_band, municipality (0 to 3)."
+    )
+
+
+def _policy(request: Request) -> tuple[Any, Any, bytes | None]:
+    """The service's settings, its differencing policy (``None``: off) and its noise key."""
+    from regionlab.research.disclosure import server_secret
+
+    settings = request.app.state.settings
+    defence = settings.disclosure if settings.disclosure.enabled else None
+    return settings, defence, server_secret() if defence is not None else None
 
 
 @router.post("/feasibility", response_model=FeasibilityAnswer)
@@ -68,11 +82,9 @@ def feasibility(
 ) -> FeasibilityAnswer:
     """Count a cohort's unique persons with small-cell suppression; every query is audited."""
     from regionlab.research.audit_store import open_store
-    from regionlab.research.disclosure import server_secret
     from regionlab.research.feasibility import feasibility as count
 
-    settings = request.app.state.settings
-    defence = settings.disclosure if settings.disclosure.enabled else None
+    settings, defence, secret = _policy(request)
     store = open_store()
     with account_lock(who.name), store.account_lock(who.name):
         result = count(
@@ -87,23 +99,9 @@ def feasibility(
             audit_store=store,
             connect=request.app.state.lake.connect,
             defence=defence,
-            secret=server_secret() if defence is not None else None,
+            secret=secret,
         )
     return FeasibilityAnswer.from_result(result, user=who.name)
-
-
-class AttritionRequest(BaseModel):
-    """A cohort definition whose inclusion rules are counted one after another."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    cohort: dict[str, Any] = Field(description="The cohort definition, as in cohorts/*.yaml.")
-    snapshot: int | None = Field(default=None, description="Lake snapshot (default: newest).")
-    threshold: int | None = Field(
-        default=None,
-        description="Hide counts below this; at least the service's floor (default: the floor).",
-    )
-    project: str | None = Field(default=None, description="The project the query is for.")
 
 
 class AttritionStep(BaseModel):
@@ -125,7 +123,7 @@ class AttritionAnswer(BaseModel):
 
 @router.post("/feasibility/attrition", response_model=AttritionAnswer)
 def attrition(
-    body: AttritionRequest,
+    body: CohortQuery,
     request: Request,
     who: Annotated[Identity, Depends(allow(Role.researcher))],
 ) -> AttritionAnswer:
@@ -133,11 +131,9 @@ def attrition(
     from regionlab import lake
     from regionlab.research.attrition import attrition as steps
     from regionlab.research.audit_store import open_store
-    from regionlab.research.disclosure import server_secret
     from regionlab.research.feasibility import check_threshold
 
-    settings = request.app.state.settings
-    defence = settings.disclosure if settings.disclosure.enabled else None
+    settings, defence, secret = _policy(request)
     threshold = check_threshold(body.threshold, settings.min_cell)
     pool = request.app.state.lake
 
@@ -158,7 +154,7 @@ def attrition(
             snapshot=body.snapshot,
             threshold=threshold,
             defence=defence,
-            secret=server_secret() if defence is not None else None,
+            secret=secret,
             audit_store=store,
             read=read,
         )
