@@ -13,6 +13,8 @@ unchanged:
 - ``persons`` carries each person's keyed hash for the defence's noise
   (``_ph``, computed from the real key with the service's salt), so noise is
   the same people → same noise, whichever path answered;
+- event tables are sorted by their code column and queries run on one thread
+  each (see :func:`build_copy`);
 - rows whose key is missing or matches no person are left out: compiled cohorts
   only ever ask whether a *person's* key occurs among the events;
 - the member sets of cohorts evaluated on the copy are kept
