@@ -37,8 +37,14 @@ def http(var_dir: Path) -> Http:
     """anna holds the approved permit of t2d-hba1c; bo is another researcher; cleo and
     carl are output checkers; olga is the access officer."""
     tokens = TokenStore(var_dir / "service" / "identities.sqlite")
-    people = {"anna": Role.researcher, "bo": Role.researcher, "olga": Role.access_officer,
-              "cleo": Role.output_checker, "carl": Role.output_checker, "dora": Role.dpo}  # fmt: skip
+    people = {
+        "anna": Role.researcher,
+        "bo": Role.researcher,
+        "olga": Role.access_officer,
+        "cleo": Role.output_checker,
+        "carl": Role.output_checker,
+        "dora": Role.dpo,
+    }
     headers = {
         name: {"Authorization": f"Bearer {tokens.issue(name, role)}"}
         for name, role in people.items()
