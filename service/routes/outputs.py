@@ -96,6 +96,7 @@ def submit(body: OutputUpload, request: Request, who: Researcher, store: Store) 
             audit=store,
             floor=settings.min_cell,
             threshold=body.threshold,
+            zeros=settings.airlock_zeros,
             known_names=_known_names(),
         )
     )

@@ -233,3 +233,19 @@ def test_cli_output_submit_list_refuse_fetch(var_dir: Path, tmp_path: Path) -> N
         assert manifest["decision"]["by"] == "airlock (auto)"
     finally:
         stop_server(proc)
+
+
+def test_the_zeros_policy_is_the_services(http: Http, var_dir: Path) -> None:
+    """``airlock_zeros = "allow"`` in the service's own settings releases a structural zero;
+    the default queues it (see test_a_disclosive_output_is_queued_and_a_checker_decides)."""
+    _, h = http
+    (var_dir / "service" / "settings.toml").write_text('airlock_zeros = "allow"\n', "utf-8")
+    tokens = TokenStore(var_dir / "service" / "identities.sqlite")
+    client = TestClient(create_app([builtin_verifier(tokens)]))
+    name, data = _case("structural-zero")
+    sub = _submit(client, h["anna"], name, data).json()
+    assert (sub["status"], sub["zeros"]) == ("released", "allow")
+    (var_dir / "service" / "settings.toml").write_text('airlock_zeros = "fail"\n', "utf-8")
+    client = TestClient(create_app([builtin_verifier(tokens)]))
+    sub = _submit(client, h["anna"], "zero2.csv", data).json()
+    assert (sub["status"], sub["verdict"]) == ("pending", "fail")
