@@ -194,6 +194,48 @@ DISCLOSIVE: list[Case] = [
         earlier=(("all_ages.csv", _csv("municipality,n\nVejle,41\nKolding,27\nFredericia,19\n")),),
     ),
     Case(
+        "differencing-wide-against-long",
+        "wide_now.csv",
+        _csv("age_band,K,M\n40-59,31,27\n60-79,44,49\n"),
+        True,
+        "earlier: long table by age band and sex; now: the same as a wide crosstab, 3 fewer",
+        earlier=(
+            (
+                "long_before.csv",
+                _csv("age_band,sex,n\n40-59,K,31\n40-59,M,27\n60-79,K,44\n60-79,M,52\n"),
+            ),
+        ),
+    ),
+    Case(
+        "utf16-tab",
+        "unicode.txt",
+        "behandling\tantal\nmetformin\t212\ninsulin\t4\n".encode("utf-16"),
+        True,
+        "Excel 'Unicode text': UTF-16 with BOM, tab-delimited, a 4",
+    ),
+    Case(
+        "year-columns-wide",
+        "years.csv",
+        _csv("behandling,2022,2023\nmetformin,212,230\nGLP-1,4,19\n"),
+        True,
+        "wide table with years as columns: a 4",
+    ),
+    Case(
+        "exact-dates-row-level",
+        "admissions.csv",
+        pl.DataFrame(
+            {
+                "admitted": [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(60)],
+                "department": ["cardiology", "endocrinology", "surgery"] * 20,
+                "age_band": AGE_BANDS * 15,
+            }
+        )
+        .write_csv()
+        .encode(),
+        True,
+        "one row per admission: exact dates, no count",
+    ),
+    Case(
         "differencing-totals",
         "by_age.csv",
         _csv("age_band,n\n18-39,20\n40-59,30\n60-79,46\n"),
@@ -269,6 +311,20 @@ SAFE: list[Case] = [
         ),
         False,
         "Parquet frequency table",
+    ),
+    Case(
+        "thousands-separators",
+        "large.csv",
+        _csv("region;antal personer\nSyddanmark;1.234\nMidtjylland;1.517\n", "cp1252"),
+        False,
+        "Danish thousands separators in a semicolon file",
+    ),
+    Case(
+        "utf16-tab-safe",
+        "unicode_ok.txt",
+        "behandling\tantal\nmetformin\t212\ninsulin\t41\n".encode("utf-16"),
+        False,
+        "UTF-16 tab-delimited, counts ≥ 5",
     ),
     Case(
         "differencing-large-difference",

@@ -85,6 +85,10 @@ def test_corpus_covers_every_case_of_the_issue() -> None:
         ("differencing-same-cells", "differencing"),
         ("differencing-totals", "differencing"),
         ("lone-hidden-cell-beside-total", "small_cell"),
+        ("differencing-wide-against-long", "differencing"),
+        ("utf16-tab", "small_cell"),
+        ("year-columns-wide", "small_cell"),
+        ("exact-dates-row-level", "row_level"),
     ],
 )
 def test_each_case_fails_for_its_own_reason(name: str, kind: str) -> None:

@@ -7,19 +7,20 @@ each municipality. ACRO leaves this to a human ("a manual review against
 other outputs is recommended"); here every submission is compared with the
 project's earlier released outputs:
 
-- **same cells**: tables with the same dimension columns are joined on the
-  dimension values; a count that differs by 1 to threshold-1 fails;
+- **same cells**: tables with as many dimensions are joined on the dimension
+  values; a count that differs by 1 to threshold-1 fails;
 - **same totals**: the grand totals of a count measure (rows labelled as
   totals left out) differing by 1 to threshold-1 fail, whatever the
   dimensions.
 
-Counts are compared in long form, so a wide crosstab and a long table with
-the same content line up (the wide table's category columns become values of
-a ``measure`` dimension).
+Counts are compared in long form, a cell named by its dimension values, so a
+wide crosstab and a long table with the same content line up (the wide
+table's category columns become one of the cell's values).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,49 +30,63 @@ from regionlab.research.airlock.columns import COUNT_NAME, describe, numbers
 from regionlab.research.airlock.rules import Finding
 
 _TOTAL = r"(?i)^\s*(total|totalt|i alt|ialt|alle|all|sum|overall)\s*$"
+_TOTAL_NAME = re.compile(r"^(total|totalt|i_alt|ialt|alle|all|sum|overall)$")
 
 
 @dataclass(frozen=True)
 class LongCounts:
     """A table's counts as ``(cell, measure, value)``, with the dimension columns it has."""
 
-    dimensions: frozenset[str]
+    dimensions: int
+    """How many dimensions name a cell (a wide table's category columns count as one)."""
     cells: pl.DataFrame
 
 
 def long_counts(df: pl.DataFrame, decimal_comma: bool) -> LongCounts:
+    """The counts of ``df`` in long form.
+
+    A cell is named by its dimension *values*, sorted, not by the columns' names: the
+    wide crosstab ``age_band,K,M`` and the long table ``age_band,sex,n`` both name a
+    cell ``40-59 · k``. Count columns named as counts (``n``, ``antal`` …) are one
+    measure, ``count``; other count columns are the categories of a wide table and
+    become a value of the cell.
+    """
     columns = describe(df, decimal_comma)
     dims = [c for c in columns if c.role in ("dimension", "text")]
     counts = [c for c in columns if c.role == "count"]
+    empty = pl.DataFrame(
+        schema={"cell": pl.Utf8, "measure": pl.Utf8, "value": pl.Float64, "total": pl.Boolean}
+    )
     if not counts:
-        return LongCounts(
-            frozenset(),
-            pl.DataFrame(
-                schema={
-                    "cell": pl.Utf8,
-                    "measure": pl.Utf8,
-                    "value": pl.Float64,
-                    "total": pl.Boolean,
-                }
-            ),
-        )
+        return LongCounts(0, empty)
     label = [pl.col(d.name).cast(pl.Utf8).str.strip_chars().str.to_lowercase() for d in dims]
-    cell = pl.concat_str(label, separator="\x1f", ignore_nulls=False) if label else pl.lit("")
     is_total = (
         pl.any_horizontal([pl.col(d.name).cast(pl.Utf8).str.contains(_TOTAL) for d in dims])
         if dims
         else pl.lit(False)
     )
-    parts = [
-        df.select(
-            cell.fill_null("").alias("cell"),
-            pl.lit("count" if COUNT_NAME.match(c.key) else c.key).alias("measure"),
-            numbers(df, c.name, decimal_comma).alias("value"),
-            is_total.fill_null(False).alias("total"),
+    wide = [c for c in counts if not COUNT_NAME.match(c.key)]
+    parts = []
+    for c in counts:
+        parts_of_cell = list(label)
+        if c in wide:
+            parts_of_cell.append(pl.lit(c.name.strip().lower()))
+        cell = (
+            pl.concat_list(parts_of_cell).list.sort().list.join("\x1f")
+            if parts_of_cell
+            else pl.lit("")
         )
-        for c in counts
-    ]
-    return LongCounts(frozenset(d.key for d in dims), pl.concat(parts).drop_nulls("value"))
+        total = is_total | pl.lit(bool(_TOTAL_NAME.match(c.key)))
+        parts.append(
+            df.select(
+                cell.fill_null("").alias("cell"),
+                pl.lit("count").alias("measure"),
+                numbers(df, c.name, decimal_comma).alias("value"),
+                total.fill_null(False).alias("total"),
+            )
+        )
+    n_dims = len(dims) + (1 if wide else 0)
+    return LongCounts(n_dims, pl.concat(parts).drop_nulls("value"))
 
 
 def compare(
