@@ -127,6 +127,7 @@ def test_a_disclosive_output_is_queued_and_a_checker_decides(http: Http) -> None
         ("carl", "airlock.release"),
     ]
     assert entries[1].data["details"]["reason"] == "small cells"
+    assert {e.project for e in entries} == {PROJECT}
     assert "3" not in json.dumps([e.data["details"].get("findings") for e in entries])
 
 

@@ -269,6 +269,7 @@ def submit(
     audit.record_event(
         user=actor.name,
         action="airlock.submit",
+        project=project_id,
         subject=sub.id,
         details={
             "project": project_id,
@@ -358,6 +359,7 @@ def _release(
     audit.record_event(
         user=who if who != AUTO else sub.submitted_by,
         action="airlock.release",
+        project=sub.project_id,
         subject=sub.id,
         details={
             "project": sub.project_id,
@@ -408,6 +410,7 @@ def refuse(actor: Actor, sub_id: str, *, reason: str, audit: AuditStore) -> Subm
     audit.record_event(
         user=actor.name,
         action="airlock.refuse",
+        project=sub.project_id,
         subject=sub.id,
         details={"project": sub.project_id, "file": sub.filename, "reason": reason},
     )
