@@ -50,6 +50,11 @@ class Reason(BaseModel):
     reason: str = Field(min_length=1, description="Why, in words the researcher reads.")
 
 
+class SubmittedOutput(BaseModel):
+    submission: Submission
+    content_base64: str
+
+
 class ReleasedOutput(BaseModel):
     submission: Submission
     content_base64: str
@@ -120,6 +125,13 @@ def approve(submission_id: str, body: Reason, who: Checker, store: Store) -> Sub
 def refuse(submission_id: str, body: Reason, who: Checker, store: Store) -> Submission:
     """Refuse a queued output with a reason for the researcher."""
     return _run(lambda: airlock.refuse(_actor(who), submission_id, reason=body.reason, audit=store))
+
+
+@router.get("/{submission_id}/submitted", response_model=SubmittedOutput)
+def submitted(submission_id: str, who: Checker) -> SubmittedOutput:
+    """A queued file as submitted, for the output checker deciding it."""
+    sub, data = _run(lambda: airlock.submitted(_actor(who), submission_id))
+    return SubmittedOutput(submission=sub, content_base64=base64.b64encode(data).decode("ascii"))
 
 
 @router.get("/{submission_id}/released", response_model=ReleasedOutput)

@@ -104,7 +104,11 @@ def test_a_disclosive_output_is_queued_and_a_checker_decides(http: Http) -> None
     assert client.get(f"/outputs/{sub['id']}/released", headers=h["anna"]).status_code == 409
     queue = client.get("/outputs", params={"state": "pending"}, headers=h["cleo"]).json()
     assert [s["id"] for s in queue] == [sub["id"]]
+    looked = client.get(f"/outputs/{sub['id']}/submitted", headers=h["cleo"]).json()
+    assert base64.b64decode(looked["content_base64"]) == data  # the checker sees the file
+    assert client.get(f"/outputs/{sub['id']}/submitted", headers=h["anna"]).status_code == 403
     refused = client.post(f"/outputs/{sub['id']}/refuse", json=reason, headers=h["cleo"])
+    assert not list(Path(wf.applications_dir().parent, "airlock").rglob(name))  # deleted
     assert refused.json()["status"] == "refused" and refused.json()["decided_by"] == "cleo"
     again = client.post(f"/outputs/{sub['id']}/approve", json={"reason": "x"}, headers=h["carl"])
     assert again.status_code == 409 and "refused" in again.json()["detail"]

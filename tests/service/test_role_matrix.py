@@ -112,5 +112,6 @@ def test_the_airlock_separates_submitting_from_deciding() -> None:
         "GET /outputs": both,
         "POST /outputs/{submission_id}/approve": {Role.output_checker},
         "POST /outputs/{submission_id}/refuse": {Role.output_checker},
+        "GET /outputs/{submission_id}/submitted": {Role.output_checker},
         "GET /outputs/{submission_id}/released": both,
     }

@@ -15,7 +15,8 @@ decision, who made it and when, and SHA-256 of the file as submitted and as
 released (the ``sdc_*`` dominance evidence columns are stripped on release).
 
 Files live under ``<var>/research/airlock/<project>/<submission>/``, which only
-the service writes; findings name columns and rows, never values.
+the service writes; a refused file is deleted (its hash stays in the record and
+the audit store); findings name columns and rows, never values.
 """
 
 from __future__ import annotations
@@ -407,6 +408,8 @@ def refuse(actor: Actor, sub_id: str, *, reason: str, audit: AuditStore) -> Subm
         }
     )
     _save(sub)
+    # A refused file never leaves, and may hold row-level data: only its hash is kept.
+    (_folder(sub.project_id, sub.id) / "submitted" / sub.filename).unlink(missing_ok=True)
     audit.record_event(
         user=actor.name,
         action="airlock.refuse",
@@ -415,6 +418,16 @@ def refuse(actor: Actor, sub_id: str, *, reason: str, audit: AuditStore) -> Subm
         details={"project": sub.project_id, "file": sub.filename, "reason": reason},
     )
     return sub
+
+
+def submitted(actor: Actor, sub_id: str) -> tuple[Submission, bytes]:
+    """A queued file as submitted, for the output checker who must look at it."""
+    if actor.role != OUTPUT_CHECKER:
+        raise UserError(f"{actor.name} ({actor.role}) may not read queued outputs")
+    sub = get_submission(sub_id)
+    if sub.status != "pending":
+        raise UserError(f"output {sub_id} is {sub.status}; only pending outputs are shown")
+    return sub, (_folder(sub.project_id, sub.id) / "submitted" / sub.filename).read_bytes()
 
 
 def released(actor: Actor, sub_id: str) -> tuple[Submission, bytes, dict[str, Any]]:
@@ -441,4 +454,5 @@ __all__ = [
     "refuse",
     "released",
     "submit",
+    "submitted",
 ]
