@@ -254,3 +254,22 @@ def test_the_zeros_policy_is_the_services(http: Http, var_dir: Path) -> None:
     client = TestClient(create_app([builtin_verifier(tokens)]))
     sub = _submit(client, h["anna"], "zero2.csv", data).json()
     assert (sub["status"], sub["verdict"]) == ("pending", "fail")
+
+
+@pytest.mark.parametrize(
+    ("project", "filename", "expected"),
+    [
+        ("../t2d-hba1c", "a.csv", "not a project id"),
+        (PROJECT, "../a.csv", "file name"),
+        (PROJECT, "a.csv\n", "file name"),
+        (PROJECT, "a.xlsx", "file name"),
+    ],
+)
+def test_project_and_file_names_are_checked(
+    http: Http, project: str, filename: str, expected: str
+) -> None:
+    client, h = http
+    body = {"project_id": project, "filename": filename,
+            "content_base64": base64.b64encode(b"sex,n\nF,40\n").decode()}  # fmt: skip
+    response = client.post("/outputs", json=body, headers=h["anna"])
+    assert response.status_code == 409 and expected in response.json()["detail"]

@@ -43,6 +43,7 @@ from regionlab.research.airlock.differencing import LongCounts, compare, long_co
 from regionlab.research.airlock.read import ReadTable, read_bytes
 from regionlab.research.airlock.rules import NK_K, NK_N, P_RATIO, SAFE_DOF, Zeros
 from regionlab.research.audit_store import AuditStore
+from regionlab.research.permits import PROJECT_ID
 from regionlab.research.output_check import OutputCheckReport, check_table, check_threshold
 from regionlab.settings import get_settings
 
@@ -51,7 +52,7 @@ OUTPUT_CHECKER = "output-checker"
 AUTO = "airlock (auto)"
 MAX_BYTES = 20 * 1024 * 1024
 Status = Literal["released", "pending", "refused"]
-_SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,120}\.(csv|tsv|txt|parquet|pq)$"
+_SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9._ -]{0,120}\.(csv|tsv|txt|parquet|pq)"
 
 
 @dataclass(frozen=True)
@@ -235,8 +236,10 @@ def submit(
     known_names: Iterable[str] = (),
 ) -> Submission:
     """Check an output; release it when it passes, else queue it for an output checker."""
+    if not re.fullmatch(PROJECT_ID, project_id):
+        raise UserError(f"project id {project_id!r}: not a project id (e.g. t2d-hba1c)")
     _permit_holder(actor, project_id)
-    if not re.match(_SAFE_NAME, filename):
+    if not re.fullmatch(_SAFE_NAME, filename):
         raise UserError(
             f"file name {filename!r}: use letters, digits, '.', '_', '-' and a .csv or "
             ".parquet suffix"
