@@ -43,8 +43,8 @@ from regionlab.research.airlock.differencing import LongCounts, compare, long_co
 from regionlab.research.airlock.read import ReadTable, read_bytes
 from regionlab.research.airlock.rules import NK_K, NK_N, P_RATIO, SAFE_DOF, Zeros
 from regionlab.research.audit_store import AuditStore
-from regionlab.research.permits import PROJECT_ID
 from regionlab.research.output_check import OutputCheckReport, check_table, check_threshold
+from regionlab.research.permits import PROJECT_ID
 from regionlab.settings import get_settings
 
 RESEARCHER = "researcher"
