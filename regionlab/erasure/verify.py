@@ -29,11 +29,12 @@ from pydantic import BaseModel, Field
 
 from regionlab import lake
 from regionlab.erasure import match
-from regionlab.erasure.duckdb_files import FileTable, file_tables
+from regionlab.erasure.duckdb_files import FileTable, file_tables, open_file
 from regionlab.erasure.lake_delete import table_columns
 from regionlab.lake import inlining
 from regionlab.platform.names import is_labelled_ref
 from regionlab.privacy.keys import PseudonymKey
+from regionlab.research.workspace_crypto import key_for_file
 from regionlab.settings import get_settings
 from regionlab.spec import Registry
 from regionlab.sql import quote_ident, quote_literal, row_key_sql
@@ -206,9 +207,11 @@ def _scan_duckdb_file(
     path: Path,
     prepare: Callable[[duckdb.DuckDBPyConnection], None],
     count: Callable[[duckdb.DuckDBPyConnection, FileTable], int],
+    *,
+    encryption_key: str | None = None,
 ) -> dict[str, int]:
     found: dict[str, int] = {}
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_file(path, encryption_key, read_only=True)
     try:
         prepare(con)
         for table in file_tables(con):
@@ -271,6 +274,7 @@ def scan_workspaces(v: Verification, key: PseudonymKey, keys: list[str], values:
                     regex,
                     t.varchar_columns,
                 ),
+                encryption_key=key_for_file(path),
             )
         )
 
@@ -443,4 +447,6 @@ def retention_workspaces(v: Verification, registry: Registry, cutoffs: dict[str,
                 ).fetchone()[0]
             )
 
-        v.workspace_rows_found.update(_scan_duckdb_file(path, lambda c: None, count))
+        v.workspace_rows_found.update(
+            _scan_duckdb_file(path, lambda c: None, count, encryption_key=key_for_file(path))
+        )

@@ -28,6 +28,7 @@ from regionlab.erasure.duckdb_files import FileTable, purge
 from regionlab.errors import UserError
 from regionlab.privacy.keys import PseudonymKey, derive_key
 from regionlab.privacy.pseudonym import hmac_params, hmac_sql
+from regionlab.research.workspace_crypto import key_for_file
 from regionlab.settings import get_settings
 from regionlab.spec import Registry
 
@@ -142,7 +143,9 @@ def process_workspaces(
                 )
             return name
 
-        result = WorkspaceResult(rows=purge(path, prepare, matcher))
+        result = WorkspaceResult(
+            rows=purge(path, prepare, matcher, encryption_key=key_for_file(path))
+        )
         if stale:
             result = _rebuild_or_flag(project_id, result, stale)
         if result.touched():
