@@ -219,6 +219,38 @@ def workspace_info(
         f"expires {m.permit['expires']}, tables {', '.join(p.table for p in m.products)}",
         highlight=False,
     )
+    dates = (
+        f"coarsened to {m.dates.granularity}"
+        if m.dates.method == "coarsen"
+        else f"shifted per person by up to {m.dates.max_shift_days} days"
+    )
+    console.print(
+        f"dates {dates}; {'encrypted' if m.encrypted else 'NOT encrypted (rebuild it)'}",
+        highlight=False,
+    )
+
+
+@workspace_app.command("sweep")
+def workspace_sweep(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would be deleted.")
+    ] = False,
+) -> None:
+    """Delete every workspace whose permit expired or is gone (with its key); write receipts."""
+    from regionlab.research.workspace_sweep import sweep_workspaces
+
+    receipts = sweep_workspaces(by="cli", dry_run=dry_run)
+    if not receipts:
+        console.print("no expired workspaces", highlight=False)
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for r in receipts:
+        size = sum(f.bytes for f in r.files)
+        console.print(
+            f"{verb} {r.project_id} ({r.rule}): {len(r.files)} files, {size} bytes"
+            + ("" if dry_run else f"; receipt {r.receipt_file}"),
+            highlight=False,
+        )
 
 
 @output_app.command("check")
