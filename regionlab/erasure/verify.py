@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -427,14 +427,16 @@ def retention_files(
 
 def retention_workspaces(v: Verification, registry: Registry, cutoffs: dict[str, date]) -> None:
     """No row past its product's cutoff in any workspace (where it has the date column)."""
-    from regionlab.erasure.workspaces import _manifest, _refs, workspace_files
+    from regionlab.erasure.workspaces import _manifest, _refs, date_slack, workspace_files
 
     for path in workspace_files().values():
         v.workspace_files_scanned += 1
 
-        refs = _refs(_manifest(path))
+        manifest = _manifest(path)
+        refs = _refs(manifest)
+        slack = timedelta(days=date_slack(manifest))
 
-        def count(c: duckdb.DuckDBPyConnection, t: FileTable, refs=refs) -> int:
+        def count(c: duckdb.DuckDBPyConnection, t: FileTable, refs=refs, slack=slack) -> int:
             ref = refs.get(f"{t.schema}.{t.table}")
             if ref not in cutoffs:
                 return 0
@@ -443,7 +445,8 @@ def retention_workspaces(v: Verification, registry: Registry, cutoffs: dict[str,
                 return 0
             return int(
                 c.execute(
-                    f"SELECT count(*) FROM {t.qualified} WHERE {expired_sql(column, cutoffs[ref])}"
+                    f"SELECT count(*) FROM {t.qualified} "
+                    f"WHERE {expired_sql(column, cutoffs[ref] + slack)}"
                 ).fetchone()[0]
             )
 
