@@ -230,6 +230,28 @@ def workspace_info(
     )
 
 
+@workspace_app.command("provision")
+def workspace_provision(
+    project: Annotated[str, typer.Argument(help="Project id.")],
+    owner: Annotated[
+        str, typer.Option("--owner", help="The service's OS account, e.g. regionlab.")
+    ],
+    member: Annotated[
+        list[str] | None, typer.Option("--member", help="An OS account of a project member.")
+    ] = None,
+) -> None:
+    """Give the project's workspace folder to a per-project OS group (run as root)."""
+    from regionlab.platform.project_groups import provision_project
+    from regionlab.settings import get_settings
+
+    access = provision_project(get_settings(), project, owner, list(member or []))
+    console.print(
+        f"{access.folder}: owner {owner}, group {access.group} "
+        f"({', '.join(access.members) or 'no members yet'}); outputs/ writable by the group",
+        highlight=False,
+    )
+
+
 @workspace_app.command("sweep")
 def workspace_sweep(
     dry_run: Annotated[

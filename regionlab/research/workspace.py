@@ -155,6 +155,19 @@ def _check_not_expired(permit: Permit, today: date | None, action: str) -> None:
         )
 
 
+def _private_folder(folder: Path) -> None:
+    """A new workspace folder is 0700; one a project group was given keeps the group's bits.
+
+    Others never get any access (see :mod:`regionlab.platform.project_groups`).
+    """
+    if not folder.is_dir():
+        folder.mkdir(parents=True)
+        os.chmod(folder, 0o700)
+        return
+    mode = folder.stat().st_mode
+    os.chmod(folder, mode & 0o7770 if mode & 0o2000 else 0o700)
+
+
 def build_workspace(
     project_id: str,
     *,
@@ -177,8 +190,7 @@ def build_workspace(
             )
 
     folder = workspace_dir(project_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
+    _private_folder(folder)
     target = workspace_path(project_id)
     tmp = target.with_name(f".{target.name}.building")
     tmp.unlink(missing_ok=True)
