@@ -137,9 +137,14 @@ def permit_approve(
 ) -> None:
     """Approve an application and register its permit (access officer)."""
     permit = _application(_client().decide(project, "approve", replace=replace)).permit
+    dates = (
+        f"dates coarsened to the {permit.dates.granularity}"
+        if permit.dates.method == "coarsen"
+        else f"dates shifted per person by up to {permit.dates.max_shift_days} days"
+    )
     console.print(
         f"approved and registered permit {permit.project_id} (expires "
-        f"{permit.expires.isoformat()}, {len(permit.products)} product(s))",
+        f"{permit.expires.isoformat()}, {len(permit.products)} product(s), {dates})",
         highlight=False,
     )
     console.print(f"next: regionlab workspace build {permit.project_id}", highlight=False)
