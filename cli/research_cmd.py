@@ -35,6 +35,13 @@ def _municipality_names() -> dict[str, str]:
     return dict(zip(table["code"].to_list(), table["name"].to_list(), strict=True))
 
 
+def _dates_text(dates: Any) -> str:
+    """A permit's date protection in words (``regionlab.research.permits.DateProtection``)."""
+    if dates.method == "coarsen":
+        return f"dates coarsened to the {dates.granularity}"
+    return f"dates shifted per person by up to {dates.max_shift_days} days"
+
+
 def feasibility(
     cohort_file: Annotated[
         Path, typer.Argument(help="Cohort definition, e.g. cohorts/t2d_vejle.yaml.")
@@ -137,11 +144,7 @@ def permit_approve(
 ) -> None:
     """Approve an application and register its permit (access officer)."""
     permit = _application(_client().decide(project, "approve", replace=replace)).permit
-    dates = (
-        f"dates coarsened to the {permit.dates.granularity}"
-        if permit.dates.method == "coarsen"
-        else f"dates shifted per person by up to {permit.dates.max_shift_days} days"
-    )
+    dates = _dates_text(permit.dates)
     console.print(
         f"approved and registered permit {permit.project_id} (expires "
         f"{permit.expires.isoformat()}, {len(permit.products)} product(s), {dates})",
@@ -224,13 +227,8 @@ def workspace_info(
         f"expires {m.permit['expires']}, tables {', '.join(p.table for p in m.products)}",
         highlight=False,
     )
-    dates = (
-        f"coarsened to {m.dates.granularity}"
-        if m.dates.method == "coarsen"
-        else f"shifted per person by up to {m.dates.max_shift_days} days"
-    )
     console.print(
-        f"dates {dates}; {'encrypted' if m.encrypted else 'NOT encrypted (rebuild it)'}",
+        f"{_dates_text(m.dates)}; {'encrypted' if m.encrypted else 'NOT encrypted (rebuild it)'}",
         highlight=False,
     )
 

@@ -17,14 +17,13 @@ and retention runs that rewrite workspace files, and :func:`open_workspace
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import duckdb
 
 from regionlab.errors import UserError
 from regionlab.lake.extensions import duckdb_connect
+from regionlab.research.audit_keys import create_secret
 from regionlab.settings import get_settings
 from regionlab.sql import quote_ident, quote_literal
 
@@ -35,28 +34,11 @@ def key_file(project_id: str) -> Path:
     return get_settings().workspace_key_file(project_id)
 
 
-def _private_dir(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
-
-
 def ensure_key(project_id: str) -> str:
     """The project's workspace key (hex), created 0600 on first use; first writer wins."""
     path = key_file(project_id)
     if not path.is_file():
-        _private_dir(path.parent)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_bytes(KEY_BYTES).hex() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        create_secret(path)  # 0600 in a 0700 folder; atomic, the first writer wins
     return read_key(project_id)
 
 
