@@ -36,6 +36,13 @@ def _municipality_names() -> dict[str, str]:
     return dict(zip(table["code"].to_list(), table["name"].to_list(), strict=True))
 
 
+def _dates_text(dates: Any) -> str:
+    """A permit's date protection in words (``regionlab.research.permits.DateProtection``)."""
+    if dates.method == "coarsen":
+        return f"dates coarsened to the {dates.granularity}"
+    return f"dates shifted per person by up to {dates.max_shift_days} days"
+
+
 def feasibility(
     cohort_file: Annotated[
         Path, typer.Argument(help="Cohort definition, e.g. cohorts/t2d_vejle.yaml.")
@@ -138,9 +145,10 @@ def permit_approve(
 ) -> None:
     """Approve an application and register its permit (access officer)."""
     permit = _application(_client().decide(project, "approve", replace=replace)).permit
+    dates = _dates_text(permit.dates)
     console.print(
         f"approved and registered permit {permit.project_id} (expires "
-        f"{permit.expires.isoformat()}, {len(permit.products)} product(s))",
+        f"{permit.expires.isoformat()}, {len(permit.products)} product(s), {dates})",
         highlight=False,
     )
     console.print(f"next: regionlab workspace build {permit.project_id}", highlight=False)
@@ -220,6 +228,55 @@ def workspace_info(
         f"expires {m.permit['expires']}, tables {', '.join(p.table for p in m.products)}",
         highlight=False,
     )
+    console.print(
+        f"{_dates_text(m.dates)}; {'encrypted' if m.encrypted else 'NOT encrypted (rebuild it)'}",
+        highlight=False,
+    )
+
+
+@workspace_app.command("provision")
+def workspace_provision(
+    project: Annotated[str, typer.Argument(help="Project id.")],
+    owner: Annotated[
+        str, typer.Option("--owner", help="The service's OS account, e.g. regionlab.")
+    ],
+    member: Annotated[
+        list[str] | None, typer.Option("--member", help="An OS account of a project member.")
+    ] = None,
+) -> None:
+    """Give the project's workspace folder to a per-project OS group (run as root)."""
+    from regionlab.platform.project_groups import provision_project
+    from regionlab.settings import get_settings
+
+    access = provision_project(get_settings(), project, owner, list(member or []))
+    console.print(
+        f"{access.folder}: owner {owner}, group {access.group} "
+        f"({', '.join(access.members) or 'no members yet'}); outputs/ writable by the group",
+        highlight=False,
+    )
+
+
+@workspace_app.command("sweep")
+def workspace_sweep(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would be deleted.")
+    ] = False,
+) -> None:
+    """Delete every workspace whose permit expired or is gone (with its key); write receipts."""
+    from regionlab.research.workspace_sweep import sweep_workspaces
+
+    receipts = sweep_workspaces(by="cli", dry_run=dry_run)
+    if not receipts:
+        console.print("no expired workspaces", highlight=False)
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for r in receipts:
+        size = sum(f.bytes for f in r.files)
+        console.print(
+            f"{verb} {r.project_id} ({r.rule}): {len(r.files)} files, {size} bytes"
+            + ("" if dry_run else f"; receipt {r.receipt_file}"),
+            highlight=False,
+        )
 
 
 def _floor() -> int:

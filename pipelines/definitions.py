@@ -10,7 +10,12 @@ import dagster as dg
 from pipelines.assets import build_assets
 from pipelines.catalog_sensor import catalog_after_runs
 from pipelines.resources import RegionlabResource
-from pipelines.schedules import retention_job, retention_schedule
+from pipelines.schedules import (
+    retention_job,
+    retention_schedule,
+    workspace_sweep_job,
+    workspace_sweep_schedule,
+)
 from pipelines.sensors import build_extract_sensor
 from regionlab.spec import Registry, load_domains
 
@@ -23,8 +28,8 @@ def build_definitions(registry: Registry) -> dg.Definitions:
     ]
     return dg.Definitions(
         assets=assets,
-        jobs=[*jobs, retention_job],
-        schedules=[retention_schedule],
+        jobs=[*jobs, retention_job, workspace_sweep_job],
+        schedules=[retention_schedule, workspace_sweep_schedule],
         sensors=[build_extract_sensor(registry), catalog_after_runs],
         resources={"regionlab": RegionlabResource()},
     )

@@ -128,6 +128,21 @@ class Settings(BaseModel):
             if d.is_dir() and self.workspace_file(d.name).is_file()
         }
 
+    @property
+    def workspace_keys_dir(self) -> Path:
+        """Per-project workspace encryption keys (``secrets/workspaces``, 0700, files 0600).
+
+        Never inside the workspace folder: a copy of that folder holds no key."""
+        return self.secrets_dir / "workspaces"
+
+    def workspace_key_file(self, project_id: str) -> Path:
+        return self.workspace_keys_dir / f"{project_id}.key"
+
+    @property
+    def workspace_receipts_dir(self) -> Path:
+        """Receipts of deleted workspaces (file names, sizes, rule; no values)."""
+        return self.erasure_dir / "workspaces"
+
     def catalog_workspace_manifest(self, project_id: str) -> Path:
         """The workspace manifest copy the catalogue publishes (counts suppressed)."""
         return self.catalog_dir / "research" / "workspaces" / f"{project_id}.json"
