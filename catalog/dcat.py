@@ -19,6 +19,7 @@ The shapes of the non-public level are the target (health products are
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from rdflib import Graph, Literal, Namespace, URIRef
@@ -190,10 +191,10 @@ def _over_persons(product: Product, registry: Registry) -> bool:
     )
 
 
-def standards(product: Product, with_service: bool) -> list[str]:
+def standards(product: Product, with_service: bool, registry: Registry | None = None) -> list[str]:
     """HealthDCAT-AP standard codes the product conforms to (see :data:`STANDARD_API`)."""
     out = [STANDARD_API] if with_service else []
-    if coding_systems(product):
+    if coding_systems(product, registry):
         out.append(STANDARD_TERMINOLOGY)
     return out
 
@@ -258,10 +259,38 @@ def clamp_coverage(
     )
 
 
-def coding_systems(product: Product) -> list[str]:
-    return sorted(
-        {_CODING[c.code_system] for c in product.published_columns if c.code_system in _CODING}
-    )
+def coding_systems(product: Product, registry: Registry | None = None) -> list[str]:
+    """HealthDCAT-AP coding systems of the product's coded columns and of its definition."""
+    own = {_CODING[c.code_system] for c in product.published_columns if c.code_system in _CODING}
+    return sorted(own | set(definition_codes(product, registry)))
+
+
+_SQL_LITERAL = re.compile(r"'([^']+)'")
+
+
+def definition_codes(product: Product, registry: Registry | None) -> dict[str, list[str]]:
+    """Codes a derived product's SQL selects by, per coding system (``DE11%`` → ``DE11``).
+
+    A string literal in the SQL counts when it is a code, or a code prefix, of a coded
+    column of an upstream that the SQL names — the cohort's definition, from the spec.
+    """
+    if product.derived is None or registry is None:
+        return {}
+    sql = product.derived.sql
+    literals = {m.rstrip("%") for m in _SQL_LITERAL.findall(sql)}
+    out: dict[str, set[str]] = {}
+    for ref in product.derived.upstream:
+        upstream = registry.products.get(ref)
+        if upstream is None:
+            continue
+        for col in upstream.published_columns:
+            if col.code_system not in _CODING or col.name not in sql:
+                continue
+            known = codelists.codes(col.code_system.value)
+            for literal in literals:
+                if literal and any(code.startswith(literal) for code in known):
+                    out.setdefault(_CODING[col.code_system], set()).add(literal)
+    return {system: sorted(codes) for system, codes in sorted(out.items())}
 
 
 class _Builder:
@@ -529,9 +558,12 @@ def _dataset(
     g.add((ds, DCAT.landingPage, b.typed(str(page), FOAF.Document)))
     # Documentation: the product's ODCS data contract. (Not dct:conformsTo: HealthDCAT-AP
     # restricts that to its table of health standards; those that hold are below.)
-    for code in standards(product, with_service=b.service is not None):
+    for code in standards(product, with_service=b.service is not None, registry=registry):
         g.add((ds, DCTERMS.conformsTo, b.typed(f"{HDEU}standard/{code}", DCTERMS.Standard)))
-    g.add((ds, FOAF.page, b.typed(str(contract_url(region, product.ref)), FOAF.Document)))
+    contract = b.typed(str(contract_url(region, product.ref)), FOAF.Document)
+    g.add((ds, FOAF.page, contract))
+    # The contract also points at the dataset: it names its table, columns and rules.
+    g.add((ds, DCTERMS.isReferencedBy, contract))
     g.add(
         (ds, DCTERMS.language, b.typed(f"{EU}language/{region.language}", DCTERMS.LinguisticSystem))
     )
@@ -600,10 +632,15 @@ def _dataset(
     for category in personal_data(product, registry):
         g.add((ds, DPV.hasPersonalData, b.typed(str(DPVPD[category]), DPV.PersonalData)))
 
-    for code in coding_systems(product):
+    for code in coding_systems(product, registry):
         g.add(
             (ds, HEALTH.hasCodingSystem, b.typed(f"{HDEU}coding-system/{code}", DCTERMS.Standard))
         )
+    values = set(stats.code_values)
+    for codes in definition_codes(product, registry).values():
+        values |= set(codes)
+    for value in sorted(values):
+        g.add((ds, HEALTH.hasCodeValues, Literal(value)))
 
     # What the lake holds now (aggregates only). Coverage ends at the newest extract (a
     # derived product's: its sources') and the publication at the latest: rows dated later

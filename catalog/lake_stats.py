@@ -16,6 +16,9 @@ counts and bounds leave this module.
   column, or for person-level products from where their individuals live in
   ``population/persons``; a municipality with fewer than :data:`MIN_PERSONS`
   of the product's individuals is left out, so no small group is pointed at;
+- code values: the codes of a coded column (SKS, NPU, ATC) held by at least
+  :data:`MIN_PERSONS` of the product's individuals, and only codes of the
+  region's code list — which classifications a researcher can count on;
 - an aggregate (no person key) is computed over the rows of its person-level
   upstreams: the individuals and typical ages it is computed from are those of
   the upstream with the fewest individuals (the one that bounds its population).
@@ -53,6 +56,8 @@ class ProductStats(BaseModel):
     coverage_end: dt.date | None = None
     #: Municipality codes the data covers (sorted; only codes of the region's code list).
     municipalities: list[str] = []
+    #: Codes of the product's coded columns held by enough of its individuals (sorted).
+    code_values: list[str] = []
     #: For an aggregate: the individuals (and their typical ages) it is computed from.
     computed_from_individuals: int | None = None
     computed_from_min_age: int | None = None
@@ -161,6 +166,33 @@ def _municipalities(
     return sorted({str(r[0]) for r in con.execute(sql).fetchall()} & known)
 
 
+#: Code systems whose values the export names (health classifications, not geography).
+_HEALTH_CODES = (
+    CodeSystem.sks_diagnoses,
+    CodeSystem.sks_procedures,
+    CodeSystem.npu,
+    CodeSystem.atc,
+)
+
+
+def _code_values(con: duckdb.DuckDBPyConnection, product: Product) -> list[str]:
+    """Codes of the product's health-coded columns that enough of its individuals hold."""
+    if not product.published(PERSON_KEY):
+        return []
+    key = quote_ident(PERSON_KEY)
+    found: set[str] = set()
+    for column in product.published_columns:
+        if column.code_system not in _HEALTH_CODES:
+            continue
+        col = quote_ident(column.name)
+        rows = con.execute(
+            f"SELECT {col} FROM {_table(product)} WHERE {col} IS NOT NULL GROUP BY {col} "
+            f"HAVING count(DISTINCT {key}) >= {MIN_PERSONS}"
+        ).fetchall()
+        found |= {str(r[0]) for r in rows} & codelists.codes(column.code_system.value)
+    return sorted(found)
+
+
 def _computed_from(stats: ProductStats, product: Product, out: dict[str, ProductStats]) -> None:
     """An aggregate's population: that of its person-level upstream with the fewest individuals."""
     if product.derived is None or product.published(PERSON_KEY):
@@ -193,6 +225,7 @@ def stats_from(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, 
             stats.min_typical_age, stats.max_typical_age = _ages(con, product, registry, present)
             stats.coverage_start, stats.coverage_end = _coverage(con, product)
             stats.municipalities = _municipalities(con, product, registry, present)
+            stats.code_values = _code_values(con, product)
         except duckdb.BinderException:
             # The spec names a column the published table does not have yet (edited since
             # its last publish): those aggregates are unknown until the next publish.
