@@ -44,6 +44,7 @@ from catalog.quality_label import (
     QualityLabel,
     quality_label,
 )
+from catalog.samples import ROWS, write_sample
 from regionlab import codelists
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
@@ -505,6 +506,30 @@ def _analytics(b: _Builder, product: Product, page: URIRef) -> URIRef:
     return dist
 
 
+def _sample(b: _Builder, product: Product) -> URIRef:
+    """The synthetic sample (:mod:`catalog.samples`) as the dataset's ``adms:sample``."""
+    g = b.g
+    url = URIRef(CatalogueLinks.from_region(b.region).sample(product.ref))
+    dist = b.node(f"sample/{product.ref}")
+    g.add((dist, RDF.type, DCAT.Distribution))
+    g.add((dist, DCTERMS.title, b.text(f"Syntetisk eksempel på {product.title}")))
+    g.add(
+        (
+            dist,
+            DCTERMS.description,
+            b.text(
+                f"{ROWS} opdigtede rækker med produktets publicerede kolonner, dannet alene ud "
+                "fra specifikationen (kodelister og kvalitetsregler). Ingen rækker fra datasøen."
+            ),
+        )
+    )
+    g.add((dist, DCAT.accessURL, url))
+    g.add((dist, DCAT.downloadURL, url))
+    g.add((dist, DCTERMS.format, b.typed(f"{EU}file-type/CSV", DCTERMS.MediaTypeOrExtent)))
+    g.add((dist, DCATAP.applicableLegislation, EHDS))
+    return dist
+
+
 def _dataset(
     b: _Builder,
     product: Product,
@@ -555,6 +580,7 @@ def _dataset(
     if b.service is not None:
         g.add((b.service, DCAT.servesDataset, ds))
     g.add((ds, HEALTH.analytics, _analytics(b, product, page)))
+    g.add((ds, ADMS.sample, _sample(b, product)))
     g.add((ds, DCAT.landingPage, b.typed(str(page), FOAF.Document)))
     # Documentation: the product's ODCS data contract. (Not dct:conformsTo: HealthDCAT-AP
     # restricts that to its table of health standards; those that hold are below.)
@@ -933,4 +959,6 @@ def export_dcat(path: Path | None = None) -> tuple[Path, int]:
     path = path or dcat_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     graph.serialize(path, format="turtle", encoding="utf-8")
+    for product in offered_products(registry):  # the samples the export links
+        write_sample(product)
     return path, len(offered_products(registry))
