@@ -349,6 +349,16 @@ class _Builder:
         self._agents[key] = ref
         return ref
 
+    def distribution(self, path: str, title: str, description: str, access: URIRef) -> URIRef:
+        """A ``dcat:Distribution`` under EHDS reached at ``access``."""
+        dist = self.node(path)
+        self.g.add((dist, RDF.type, DCAT.Distribution))
+        self.g.add((dist, DCTERMS.title, self.text(title)))
+        self.g.add((dist, DCTERMS.description, self.text(description)))
+        self.g.add((dist, DCAT.accessURL, access))
+        self.g.add((dist, DCATAP.applicableLegislation, EHDS))
+        return dist
+
     def region_location(self) -> URIRef:
         """Region Syddanmark as a GeoNames feature that is NUTS 2 region DK03."""
         ref = self.typed(str(geonames(REGION_GEONAMES)), DCTERMS.Location)
@@ -452,25 +462,16 @@ def _distribution(
     b: _Builder, product: Product, page: URIRef, byte_size: int | None = None
 ) -> URIRef:
     g = b.g
-    dist = b.node(f"distribution/{product.ref}")
-    g.add((dist, RDF.type, DCAT.Distribution))
-    g.add((dist, DCTERMS.title, b.text(f"{product.title} i regionens DuckLake-datasø")))
-    g.add(
-        (
-            dist,
-            DCTERMS.description,
-            b.text(
-                f"Tabellen {product.table} som Parquet-filer i regionens datasø (DuckLake). "
-                "Udleveres kun i et godkendt projektarbejdsområde med projektspecifikke "
-                "pseudonymer."
-            ),
-        )
+    dist = b.distribution(
+        f"distribution/{product.ref}",
+        f"{product.title} i regionens DuckLake-datasø",
+        f"Tabellen {product.table} som Parquet-filer i regionens datasø (DuckLake). "
+        "Udleveres kun i et godkendt projektarbejdsområde med projektspecifikke pseudonymer.",
+        page,
     )
-    g.add((dist, DCAT.accessURL, page))
     if b.service is not None:
         g.add((dist, DCAT.accessService, b.service))
     g.add((dist, DCTERMS.format, b.typed(f"{EU}file-type/PARQUET", DCTERMS.MediaTypeOrExtent)))
-    g.add((dist, DCATAP.applicableLegislation, EHDS))
     g.add((dist, DCATAP.availability, URIRef(f"{EU}planned-availability/STABLE")))
     if byte_size is not None:
         g.add((dist, DCAT.byteSize, Literal(byte_size, datatype=XSD.decimal)))
@@ -487,46 +488,27 @@ def _analytics(b: _Builder, product: Product, page: URIRef) -> URIRef:
     The catalogue site's product page reports row counts, freshness and every quality
     rule with its trend — the aggregate statistics HealthDCAT-AP's ``analytics`` is for.
     """
-    g = b.g
-    dist = b.node(f"analytics/{product.ref}")
-    g.add((dist, RDF.type, DCAT.Distribution))
-    g.add((dist, DCTERMS.title, b.text(f"Nøgletal for {product.title}")))
-    g.add(
-        (
-            dist,
-            DCTERMS.description,
-            b.text(
-                "Aggregerede nøgletal på produktets side i kataloget: antal rækker, "
-                "friskhed og hver kvalitetsregel med udvikling over tid. Ingen rækker."
-            ),
-        )
+    return b.distribution(
+        f"analytics/{product.ref}",
+        f"Nøgletal for {product.title}",
+        "Aggregerede nøgletal på produktets side i kataloget: antal rækker, friskhed og hver "
+        "kvalitetsregel med udvikling over tid. Ingen rækker.",
+        page,
     )
-    g.add((dist, DCAT.accessURL, page))
-    g.add((dist, DCATAP.applicableLegislation, EHDS))
-    return dist
 
 
 def _sample(b: _Builder, product: Product) -> URIRef:
     """The synthetic sample (:mod:`catalog.samples`) as the dataset's ``adms:sample``."""
-    g = b.g
     url = URIRef(CatalogueLinks.from_region(b.region).sample(product.ref))
-    dist = b.node(f"sample/{product.ref}")
-    g.add((dist, RDF.type, DCAT.Distribution))
-    g.add((dist, DCTERMS.title, b.text(f"Syntetisk eksempel på {product.title}")))
-    g.add(
-        (
-            dist,
-            DCTERMS.description,
-            b.text(
-                f"{ROWS} opdigtede rækker med produktets publicerede kolonner, dannet alene ud "
-                "fra specifikationen (kodelister og kvalitetsregler). Ingen rækker fra datasøen."
-            ),
-        )
+    dist = b.distribution(
+        f"sample/{product.ref}",
+        f"Syntetisk eksempel på {product.title}",
+        f"{ROWS} opdigtede rækker med produktets publicerede kolonner, dannet alene ud fra "
+        "specifikationen (kodelister og kvalitetsregler). Ingen rækker fra datasøen.",
+        url,
     )
-    g.add((dist, DCAT.accessURL, url))
-    g.add((dist, DCAT.downloadURL, url))
-    g.add((dist, DCTERMS.format, b.typed(f"{EU}file-type/CSV", DCTERMS.MediaTypeOrExtent)))
-    g.add((dist, DCATAP.applicableLegislation, EHDS))
+    b.g.add((dist, DCAT.downloadURL, url))
+    b.g.add((dist, DCTERMS.format, b.typed(f"{EU}file-type/CSV", DCTERMS.MediaTypeOrExtent)))
     return dist
 
 
