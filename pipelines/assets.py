@@ -208,5 +208,5 @@ def _product_asset(product: Product, order: list[Product]) -> dg.AssetsDefinitio
 
 
 def build_assets(registry: Registry) -> list[dg.AssetsDefinition]:
-    order = registry.topological()
+    order = registry.batch_order()
     return [_product_asset(p, order) for p in order]
