@@ -21,6 +21,7 @@ import pytest
 from regionlab import lake
 from regionlab.erasure import erased_persons
 from regionlab.erasure.resolve import person_keys
+from regionlab.platform.names import DELIVERY_COLUMN
 from regionlab.privacy.keys import load_key
 from regionlab.settings import Settings
 from regionlab.spec import Product
@@ -60,7 +61,7 @@ def _lake_state() -> tuple[list[tuple], list[tuple]]:
             [REF],
         ).fetchall()
         rows = con.execute(
-            "SELECT observation_id, _delivery FROM lake.laboratory.epj_observations"
+            f"SELECT observation_id, {DELIVERY_COLUMN} FROM lake.laboratory.epj_observations"
         ).fetchall()
     finally:
         con.close()
@@ -77,6 +78,7 @@ def _assert_matches_ledger(ledger: list[dict]) -> None:
     clean = {e["resource_id"] for e in ledger if e["defect"] is None}
     assert set(published) == clean
     outcome = {m: (o, r) for m, o, r in log}
+    assert {d for _, d in rows} == {m for m, (o, _) in outcome.items() if o == "published"}
     for entry in ledger:
         if entry["defect"] is not None:
             got = outcome[entry["message_id"]]
@@ -116,7 +118,6 @@ def test_a_killed_consumer_loses_and_duplicates_nothing(
     proc = _start(queue, None)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err.decode()
-    assert '"skipped": 40' in out.decode() or '"skipped": ' in out.decode()
     _assert_matches_ledger(ledger)
     skipped = int(out.decode().split('"skipped": ')[1].split(",")[0])
     assert skipped >= 1  # the batch committed before the second kill came back and was skipped
