@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 from datahub.metadata.schema_classes import (
@@ -161,6 +162,26 @@ def _metric(
                 metric=metric,
                 operator=operator,
                 parameters=parameters,
+            ),
+        ),
+    }
+
+
+def stream_freshness(product: Product, dataset: str) -> Native:
+    """A streaming product's freshness objective as a FRESHNESS assertion: the dataset
+    changes at least every objective (in seconds; a micro-batch commits within it)."""
+    assert product.stream is not None
+    seconds = max(1, math.ceil(product.stream.freshness.max_lag_seconds))
+    return {
+        "type": AssertionTypeClass.FRESHNESS,
+        "freshnessAssertion": FreshnessAssertionInfoClass(
+            type=FreshnessAssertionTypeClass.DATASET_CHANGE,
+            entity=dataset,
+            schedule=FreshnessAssertionScheduleClass(
+                type=FreshnessAssertionScheduleTypeClass.FIXED_INTERVAL,
+                fixedInterval=FixedIntervalScheduleClass(
+                    unit=CalendarIntervalClass.SECOND, multiple=seconds
+                ),
             ),
         ),
     }

@@ -39,7 +39,7 @@ from catalog import urns
 from catalog.common import MCP, ownership, proposal, props, stamp, tags, terms
 from catalog.domains import CLASSIFICATION_TAGS
 from catalog.erasure_facts import custom_properties as erasure_properties
-from catalog.facts import CatalogFacts
+from catalog.facts import CatalogFacts, ProductFacts
 from catalog.links import CatalogueLinks
 from catalog.properties import assignments, browse_path, product_values
 from catalog.quality_label import QualityLabel, label_properties, label_values, quality_label
@@ -136,7 +136,8 @@ def product_properties(
             "key_id": state.key_id,
             "last_snapshot": state.snapshot_id,
             "row_count": state.row_count,
-            "freshness": state.newest_extract.isoformat() if state.newest_extract else None,
+            "freshness": _freshness(state),
+            **_stream_properties(product, state),
             "published_at": state.published_at.isoformat() if state.published_at else None,
             "last_run_id": state.run_id,
             "last_delivery_rejected": state.last_delivery_rejected,
@@ -144,6 +145,26 @@ def product_properties(
             **(label_properties(label) if label is not None else {}),
         }
     )
+
+
+def _freshness(state: ProductFacts) -> str | None:
+    """The newest data: an extract's date, or a streaming product's newest event (UTC)."""
+    if state.newest_event is not None:
+        return str(state.newest_event.isoformat(timespec="seconds")) + "Z"
+    return state.newest_extract.isoformat() if state.newest_extract else None
+
+
+def _stream_properties(product: Product, state: ProductFacts) -> dict[str, object]:
+    if product.stream is None:
+        return {}
+    objective = product.stream.freshness
+    return {
+        "stream_topic": product.stream.topic,
+        "stream_resource_types": ", ".join(t.value for t in product.stream.resource_types),
+        "freshness_objective_s": f"{objective.max_lag_seconds:g}",
+        "freshness_percentile": objective.percentile,
+        "lag_p95_s": None if state.lag_p95_ms is None else f"{state.lag_p95_ms / 1000:.2f}",
+    }
 
 
 def institutional_memory(

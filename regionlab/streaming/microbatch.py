@@ -49,7 +49,7 @@ from regionlab.spec import Product
 from regionlab.spec.vocab import Classification, ColumnType, Severity
 from regionlab.sql import quote_ident, quote_literal
 from regionlab.streaming.fhir_rows import parse
-from regionlab.streaming.tables import STREAM_BATCHES, STREAM_LOG
+from regionlab.streaming.tables import FRESHNESS_CHECK, STREAM_BATCHES, STREAM_LOG
 from regionlab.wap import erasure_hook, quarantine_zone
 from regionlab.wap.privacy_gates import privacy_gates
 from regionlab.wap.pseudonymise import build_staged, quarantine_duplicates, quarantine_invalid_cpr
@@ -57,8 +57,6 @@ from regionlab.wap.register_names import Register
 from regionlab.wap.safe_errors import ReconciliationError
 from regionlab.wap.sources import QUARANTINE_DDL
 from regionlab.wap.staging import protect, staging_file
-
-FRESHNESS_CHECK = "stream_freshness"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from regionlab.platform.tables import PlatformTable
 
+#: The quality-history check of a micro-batch's freshness (event time → commit).
+FRESHNESS_CHECK = "stream_freshness"
+
 #: One row per consumed message: published, or quarantined with its reason.
 STREAM_LOG = PlatformTable(
     "stream_log",
