@@ -8,9 +8,9 @@ publishes micro-batches (main thread), both as in ``regionlab demo``. The lag of
 an event is from its own timestamp (``meta.lastUpdated``, stamped when the
 producer sent it) to the moment its micro-batch's lake transaction committed: a
 reader that starts a query after that sees it. Reported per phase (sustained,
-burst) as p50/p95/p99, with the data files and catalogue size after the run, both
-before and after the flush of inlined rows, against the same rows published the
-batch way (one publish, Parquet) into a second lake. Prints one JSON object.
+burst) as p50/p95/p99, with the product's data files and the catalogue size after
+the run (the consumer flushes inlined rows when it stops), against the same rows
+published the batch way (one publish, Parquet) into a second lake. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def run(var: Path, seconds: float, burst: float, burst_seconds: float) -> dict[s
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
     from regionlab.streaming import broker
-    from regionlab.streaming.consumer import consume, flush
+    from regionlab.streaming.consumer import consume
     from regionlab.streaming.microbatch import BatchResult
     from regionlab.synth.generate import generate
     from regionlab.synth.stream_feed import Rate, publish_feed
@@ -74,14 +74,16 @@ def run(var: Path, seconds: float, burst: float, burst_seconds: float) -> dict[s
         batches.append((time.monotonic() - started, result))
 
     producer = threading.Thread(target=feed, daemon=True)
-    try:
-        # The consumer connects first (about a second), so its start-up is not lag.
-        warm = lake.connect()
-        warm.close()
+
+    def ready() -> None:  # the consumer's start-up (connect, warm-up) is not lag
+        nonlocal started
+        started = time.monotonic()
         producer.start()
+
+    try:
         summary = consume(
-            product, settings, queue=queue, idle_exit_seconds=5, max_seconds=seconds + 120,
-            on_batch=hook,
+            product, settings, queue=queue, idle_exit_seconds=15, max_seconds=seconds + 300,
+            on_batch=hook, on_ready=ready,
         )  # fmt: skip
         producer.join(timeout=10)
     finally:
@@ -94,13 +96,15 @@ def run(var: Path, seconds: float, burst: float, burst_seconds: float) -> dict[s
         phases["burst" if in_burst else "sustained"] += result.lags
     con = lake.connect()
     try:
-        data = Path(str(settings.lake_dir))
-        catalog = data / "catalog.sqlite"
-        before = {"data_files": _files(data), "catalog_bytes": _size(catalog)}
-        inlined = lake.inlined_rows(con).get(f"{product.domain}.{product.id}", 0)
-        flushed = flush(con, product)
+        # consume() flushed the product's inlined rows when it stopped (summary.flushed_rows)
+        catalog = Path(str(settings.lake_dir)) / "catalog.sqlite"
         con.execute("CHECKPOINT __ducklake_metadata_lake")
-        after = {"data_files": _files(data), "catalog_bytes": _size(catalog)}
+        after = {
+            "product_data_files": len(lake.data_files(con, product.domain, product.id)),
+            "all_lake_files": _files(Path(str(settings.lake_dir))),
+            "catalog_bytes": _size(catalog),
+            "snapshots": len(lake.list_snapshots(con)),
+        }
         rows = con.execute(f"SELECT count(*) FROM lake.{product.table}").fetchone()[0]
         con.execute(f"COPY (FROM lake.{product.table}) TO '{var}/rows.parquet'")
     finally:
@@ -120,15 +124,14 @@ def run(var: Path, seconds: float, burst: float, burst_seconds: float) -> dict[s
             name: {"events": len(v), "p50": _pct(v, 50), "p95": _pct(v, 95), "p99": _pct(v, 99)}
             for name, v in phases.items()
         },
-        "stream_before_flush": before | {"inlined_rows": inlined},
-        "stream_after_flush": after | {"flushed_rows": flushed, "rows": rows},
+        "stream_after_flush": after | {"flushed_rows": summary.flushed_rows, "rows": rows},
         "batch_path_same_rows": batch_path,
     }
 
 
 def _batch_path(var: Path, product: Any) -> dict[str, Any]:
     """The same rows, published once the batch way (Parquet), into a lake of their own."""
-    from regionlab.lake import LakeConfig, connect, publish
+    from regionlab.lake import LakeConfig, connect, data_files, publish
 
     root = var / "batch-lake"
     config = LakeConfig.embedded(root)
@@ -136,9 +139,11 @@ def _batch_path(var: Path, product: Any) -> dict[str, Any]:
     try:
         publish(con, product.domain, product.id, f"SELECT * FROM '{var}/rows.parquet'")
         con.execute("CHECKPOINT __ducklake_metadata_lake")
+        files = len(data_files(con, product.domain, product.id))
     finally:
         con.close()
-    return {"data_files": _files(root), "catalog_bytes": _size(root / "catalog.sqlite")}
+    return {"product_data_files": files, "all_lake_files": _files(root),
+            "catalog_bytes": _size(root / "catalog.sqlite")}  # fmt: skip
 
 
 def main() -> None:

@@ -86,10 +86,9 @@ def _short_stream(registry: Any, settings: Any, seconds: float) -> None:
         sent: list[Any] = []
         feed = threading.Thread(target=_feed, args=(product, settings, seconds, sent), daemon=True)
         with console.status(f"live stream: {product.stream.topic} at 32 events/s"):
-            feed.start()
             summary = consume(
-                product, settings, idle_exit_seconds=3.0, max_seconds=seconds + 60,
-                on_batch=report_batch,
+                product, settings, idle_exit_seconds=10.0, max_seconds=seconds + 120,
+                on_batch=report_batch, on_ready=feed.start,
             )  # fmt: skip
             feed.join(timeout=5)
         events = f"{sent[0].sent:,} events sent; " if sent else ""

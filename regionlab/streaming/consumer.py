@@ -23,6 +23,7 @@ from regionlab.privacy.keys import PseudonymKey, load_key
 from regionlab.settings import Settings
 from regionlab.spec import Product
 from regionlab.streaming import broker
+from regionlab.streaming.fhir_rows import model as fhir_model
 from regionlab.streaming.microbatch import BatchResult, Message, process_batch
 from regionlab.wap.register_names import register_names
 from regionlab.wap.staging import private_folders, sweep_stale
@@ -49,6 +50,15 @@ def _inline(con: duckdb.DuckDBPyConnection, product: Product) -> None:
     """Small micro-batches of this product stay in the catalogue until the next flush."""
     assert product.stream is not None
     lake.set_inlining(con, product.stream.inline_rows, schema=product.domain, table=product.id)
+
+
+def warm_up(con: duckdb.DuckDBPyConnection, product: Product) -> None:
+    """Pay the one-off costs before the first event waits on them: the FHIR models are
+    built on first use, and DuckDB's first bound parameter imports pandas (seconds)."""
+    assert product.stream is not None
+    for kind in product.stream.resource_types:
+        fhir_model(kind.value)
+    con.execute("SELECT ?::INTEGER", [1]).fetchall()
 
 
 def flush(con: duckdb.DuckDBPyConnection, product: Product) -> int:
@@ -78,11 +88,13 @@ def consume(
     max_seconds: float | None = None,
     on_batch: BatchHook | None = None,
     max_events: int | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> ConsumerSummary:
     """Consume ``queue`` (the spec's topic by default) until idle or ``max_seconds`` pass.
 
     With neither limit the consumer runs until it is stopped. ``max_events`` overrides
-    the spec's micro-batch size (tests use small batches).
+    the spec's micro-batch size (tests use small batches). ``on_ready`` is called once
+    the consumer is connected and warmed up (a benchmark starts its producer then).
     """
     stream = product.stream
     assert stream is not None
@@ -99,8 +111,11 @@ def consume(
         broker.declare(channel, queue)
         size = max_events or stream.batch.max_events
         channel.basic_qos(prefetch_count=size * 2)
+        warm_up(con, product)
+        if on_ready is not None:
+            on_ready()
         inlined = False
-        started = last_message = last_flush = time.monotonic()
+        started = last_message = last_flush = time.monotonic()  # after the warm-up
         pending: list[Message] = []
         opened = 0.0
         for method, props, body in channel.consume(queue, inactivity_timeout=0.05):

@@ -36,7 +36,7 @@ class Parsed:
 
 
 @cache
-def _model(resource_type: str) -> type[BaseModel]:
+def model(resource_type: str) -> type[BaseModel]:
     module = importlib.import_module(f"fhir.resources.R4B.{resource_type.lower()}")
     return getattr(module, resource_type)  # type: ignore[no-any-return]
 
@@ -100,7 +100,7 @@ def parse(product: Product, body: bytes) -> Parsed:
     if kind not in allowed:
         return Parsed(None, "unexpected_resource_type", f"expected {', '.join(allowed)}")
     try:
-        _model(kind).model_validate(resource)
+        model(kind).model_validate(resource)
     except ValidationError as exc:
         return Parsed(None, "invalid_resource", f"{kind}: {_locations(exc)}")
     row: dict[str, Any] = {}

@@ -1,10 +1,11 @@
 """``regionlab synth stream``: publish FHIR events to the broker at a rate, with a ledger.
 
 Each declared streaming product gets events of its resource types on its topic
-(or on ``queue``, for tests that need a private queue). The broker confirms every
-message (publisher confirms) before it is written to the ledger, so the ledger is
-exactly what the broker accepted: the reference a consumer is compared against
-(nothing lost, nothing twice). The ledger holds ids, kinds and defect labels —
+(or on ``queue``, for tests that need a private queue). The broker accepts the
+messages in transactions (one per group of due messages: one commit, one disk write)
+and only committed messages are written to the ledger, so the ledger is exactly what
+the broker accepted: the reference a consumer is compared against (nothing lost,
+nothing twice). The ledger holds ids, kinds and defect labels —
 never a CPR number or any other resource value.
 """
 
@@ -18,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import pika
 
@@ -25,6 +27,9 @@ from regionlab.errors import UserError
 from regionlab.spec import Product
 from regionlab.streaming import broker
 from regionlab.synth.fhir_events import EventFactory, Population, body
+
+#: Messages per broker transaction at most (each commit waits for the broker's disk).
+MAX_GROUP = 200
 
 
 @dataclass(frozen=True)
@@ -97,31 +102,36 @@ def publish_feed(
     ledger.parent.mkdir(parents=True, exist_ok=True)
     con = broker.connect()
     channel = con.channel()
-    channel.confirm_delivery()
+    channel.tx_select()  # a group of messages is confirmed by one commit, then ledgered
     for name in {q for q, _ in targets}:
         broker.declare(channel, name)
     started = time.monotonic()
     due = 0.0
+    group: list[dict[str, object]] = []
     try:
         with ledger.open("a", encoding="utf-8") as out:
             while True:
                 elapsed = time.monotonic() - started
-                if (count is not None and summary.sent >= count) or (
+                if (count is not None and summary.sent + len(group) >= count) or (
                     count is None and elapsed >= rate.seconds
                 ):
                     break
-                if due > elapsed:
-                    time.sleep(due - elapsed)
+                if due > elapsed or len(group) >= MAX_GROUP:
+                    _commit(channel, out, summary, group)
+                    if progress is not None:
+                        progress(summary.sent)
+                    elapsed = time.monotonic() - started
+                    if due > elapsed:
+                        time.sleep(due - elapsed)
                 due += 1.0 / rate.at(due)
-                target, kind = targets[summary.sent % len(targets)]
+                target, kind = targets[(summary.sent + len(group)) % len(targets)]
                 now = dt.datetime.now(dt.UTC)
                 defect = factory.defect()
                 resource = factory.resource(kind, now, defect)
-                _send(channel, out, summary, target, resource, defect)
+                _send(channel, summary, group, target, resource, defect)
                 if factory.rng.random() < duplicate_rate and defect != "invalid_resource":
-                    _send(channel, out, summary, target, resource, "duplicate")
-                if progress is not None:
-                    progress(summary.sent)
+                    _send(channel, summary, group, target, resource, "duplicate")
+            _commit(channel, out, summary, group)
     finally:
         if con.is_open:
             con.close()
@@ -131,13 +141,13 @@ def publish_feed(
 
 def _send(
     channel: pika.adapters.blocking_connection.BlockingChannel,
-    out: object,
     summary: FeedSummary,
+    group: list[dict[str, object]],
     queue: str,
     resource: dict[str, object],
     defect: str | None,
 ) -> None:
-    message_id = f"{summary.feed_id}-{summary.sent:08d}"
+    message_id = f"{summary.feed_id}-{summary.sent + len(group):08d}"
     sent_at = dt.datetime.now(dt.UTC)
     channel.basic_publish(
         exchange="",
@@ -150,21 +160,37 @@ def _send(
             type=str(resource["resourceType"]),
             timestamp=int(sent_at.timestamp()),
         ),
-        mandatory=True,
-    )  # returns once the broker confirmed it (publisher confirms)
-    line = {
-        "message_id": message_id,
-        "queue": queue,
-        "resource_type": resource["resourceType"],
-        "resource_id": resource["id"],
-        "defect": defect,
-        "sent_at": sent_at.isoformat(),
-    }
-    out.write(json.dumps(line) + "\n")  # type: ignore[attr-defined]
-    summary.sent += 1
-    summary.by_queue[queue] += 1
-    if defect:
-        summary.defects[defect] += 1
+    )
+    group.append(
+        {
+            "message_id": message_id,
+            "queue": queue,
+            "resource_type": resource["resourceType"],
+            "resource_id": resource["id"],
+            "defect": defect,
+            "sent_at": sent_at.isoformat(),
+        }
+    )
+
+
+def _commit(
+    channel: pika.adapters.blocking_connection.BlockingChannel,
+    out: TextIO,
+    summary: FeedSummary,
+    group: list[dict[str, object]],
+) -> None:
+    """Commit the broker transaction; only then are its messages in the ledger."""
+    if not group:
+        return
+    channel.tx_commit()
+    for line in group:
+        out.write(json.dumps(line) + "\n")
+        summary.by_queue[str(line["queue"])] += 1
+        if line["defect"]:
+            summary.defects[str(line["defect"])] += 1
+    out.flush()
+    summary.sent += len(group)
+    group.clear()
 
 
 def read_ledger(path: Path) -> list[dict[str, object]]:
