@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from regionlab import lake
 from regionlab.platform import lake_key
@@ -120,9 +121,17 @@ def _load(con: duckdb.DuckDBPyConnection, product: Product, messages: Sequence[M
                         m.body.decode("utf-8", "replace")))  # fmt: skip
         else:
             rows.append([m.message_id, *(parsed.row[n] for n in names)])
-    if rows:
-        con.executemany(f"INSERT INTO raw VALUES ({', '.join('?' for _ in range(len(names) + 1))})",
-                        rows)  # fmt: skip
+    if rows:  # one Arrow insert: executemany costs a statement per row
+        columns = ["_extract", *names]
+        table = pa.table(
+            {c: [None if r[i] is None else str(r[i]) for r in rows] for i, c in enumerate(columns)},
+            schema=pa.schema([(c, pa.string()) for c in columns]),
+        )
+        con.register("__rl_events", table)
+        try:
+            con.execute("INSERT INTO raw BY NAME SELECT * FROM __rl_events")
+        finally:
+            con.unregister("__rl_events")
     if bad:
         con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)", bad)
 
@@ -189,10 +198,26 @@ def _identifiers_per_event(
         for c in product.published_columns
         if c.type is ColumnType.varchar and c.classification is not Classification.pseudonym
     ]
-    for column in texts:
-        for kind, test in scrub.identifier_tests_sql(quote_ident(column), register.names).items():
-            if test != "false":
-                _move(con, f"coalesce({test}, false)", "identifier_in_text", f"{column}: {kind}")
+    hits = [
+        (f"coalesce({test}, false)", f"{column}: {kind}")
+        for column in texts
+        for kind, test in scrub.identifier_tests_sql(quote_ident(column), register.names).items()
+        if test != "false"
+    ]
+    if not hits:
+        return
+    # One pass over the batch: each event's hits named by column and kind (never a value).
+    detail = ", ".join(f"CASE WHEN {test} THEN {quote_literal(name)} END" for test, name in hits)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __rl_id_hits AS SELECT rowid AS rid, "
+        f"concat_ws('; ', {detail}) AS detail FROM staged WHERE {' OR '.join(t for t, _ in hits)}"
+    )
+    con.execute(
+        f"INSERT INTO quarantine SELECT s.{quote_ident(DELIVERY_COLUMN)}, NULL, NULL, "
+        "'identifier_in_text', h.detail, to_json(s)::VARCHAR FROM staged s "
+        "JOIN temp.main.__rl_id_hits h ON s.rowid = h.rid"
+    )
+    con.execute("DELETE FROM staged WHERE rowid IN (SELECT rid FROM temp.main.__rl_id_hits)")
 
 
 def _stage(
