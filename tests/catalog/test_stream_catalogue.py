@@ -45,3 +45,20 @@ def test_newest_data_of_a_stream_is_a_time_with_the_lag() -> None:
     assert props["freshness_objective_s"] == "5" and props["stream_topic"] == "epj.observations"
     batch = product_properties(load_domains().product("laboratory/lab_results"), facts)
     assert "stream_topic" not in batch
+
+
+def test_the_whole_catalogue_emits_with_the_topic_as_the_streams_source() -> None:
+    from datahub.metadata.schema_classes import UpstreamLineageClass
+
+    from catalog.emit import build_mcps
+    from catalog.urns import product_dataset, source_dataset
+
+    registry = load_domains()
+    product = registry.product(REF)
+    mcps = build_mcps(registry, CatalogFacts(generated_at=NOW))
+    topic = source_dataset(product)
+    assert topic == "urn:li:dataset:(urn:li:dataPlatform:rabbitmq,epj.observations,PROD)"
+    assert any(m.entityUrn == topic for m in mcps)
+    lineage = [m.aspect for m in mcps if m.entityUrn == product_dataset(product)
+               and isinstance(m.aspect, UpstreamLineageClass)]  # fmt: skip
+    assert lineage and all(topic in str(a) for a in lineage)
