@@ -41,7 +41,7 @@ def op_config(
     return out
 
 
-def _column_schema(product: Product) -> dg.TableSchema:
+def column_schema(product: Product) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
@@ -128,7 +128,7 @@ def _product_spec(product: Product) -> dg.AssetSpec:
         deps=[asset_key(up) for up in product.upstream],
         tags={"domain": product.domain, "access_level": product.access_level.value},
         metadata={
-            "dagster/column_schema": _column_schema(product),
+            "dagster/column_schema": column_schema(product),
             "purpose": product.purpose,
             "row_key": ", ".join(product.row_key),
         },

@@ -13,7 +13,7 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.assets import asset_key
+from pipelines.assets import asset_key, column_schema
 from regionlab.spec import Product, Registry
 from regionlab.streaming.microbatch import BatchResult
 
@@ -33,9 +33,10 @@ def stream_asset_specs(registry: Registry) -> list[dg.AssetSpec]:
             group_name=p.domain,
             description=f"{p.title}\n\n{p.description}",
             owners=[o.email for o in p.owners],
-            kinds={"fhir", "rabbitmq", "ducklake"},
+            kinds={"duckdb", "ducklake", "fhir", "rabbitmq"},
             tags={"domain": p.domain, "access_level": p.access_level.value, "kind": "stream"},
             metadata={
+                "dagster/column_schema": column_schema(p),
                 "topic": p.stream.topic if p.stream else "",
                 "freshness_objective": (
                     f"p{p.stream.freshness.percentile} ≤ {p.stream.freshness.max_lag_seconds:g} s"
