@@ -398,7 +398,7 @@ def _publish(
         mode="append",
         commit_message=f"stream micro-batch of {product.ref}",
         extra_info={
-            "kind": "stream_batch",
+            "stream": "micro_batch",  # kind stays "publish": the catalogue reads it
             "batch_id": result.batch_id,
             "key_id": key.key_id,
             "messages": result.received,
