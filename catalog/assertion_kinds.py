@@ -167,11 +167,8 @@ def _metric(
     }
 
 
-def stream_freshness(product: Product, dataset: str) -> Native:
-    """A streaming product's freshness objective as a FRESHNESS assertion: the dataset
-    changes at least every objective (in seconds; a micro-batch commits within it)."""
-    assert product.stream is not None
-    seconds = max(1, math.ceil(product.stream.freshness.max_lag_seconds))
+def _changes_every(dataset: str, unit: str, multiple: int) -> Native:
+    """FRESHNESS: the dataset changes at least every ``multiple`` ``unit``s."""
     return {
         "type": AssertionTypeClass.FRESHNESS,
         "freshnessAssertion": FreshnessAssertionInfoClass(
@@ -179,12 +176,18 @@ def stream_freshness(product: Product, dataset: str) -> Native:
             entity=dataset,
             schedule=FreshnessAssertionScheduleClass(
                 type=FreshnessAssertionScheduleTypeClass.FIXED_INTERVAL,
-                fixedInterval=FixedIntervalScheduleClass(
-                    unit=CalendarIntervalClass.SECOND, multiple=seconds
-                ),
+                fixedInterval=FixedIntervalScheduleClass(unit=unit, multiple=multiple),
             ),
         ),
     }
+
+
+def stream_freshness(product: Product, dataset: str) -> Native:
+    """A streaming product's freshness objective as a FRESHNESS assertion: the dataset
+    changes at least every objective (in seconds; a micro-batch commits within it)."""
+    assert product.stream is not None
+    seconds = max(1, math.ceil(product.stream.freshness.max_lag_seconds))
+    return _changes_every(dataset, CalendarIntervalClass.SECOND, seconds)
 
 
 def native_assertion(rule: Any, product: Product, dataset: str) -> Native | None:
@@ -193,19 +196,7 @@ def native_assertion(rule: Any, product: Product, dataset: str) -> Native | None
     threshold = float(getattr(rule, "threshold", 0.0) or 0.0)
     column = getattr(rule, "column", None)
     if kind == "freshness":
-        return {
-            "type": AssertionTypeClass.FRESHNESS,
-            "freshnessAssertion": FreshnessAssertionInfoClass(
-                type=FreshnessAssertionTypeClass.DATASET_CHANGE,
-                entity=dataset,
-                schedule=FreshnessAssertionScheduleClass(
-                    type=FreshnessAssertionScheduleTypeClass.FIXED_INTERVAL,
-                    fixedInterval=FixedIntervalScheduleClass(
-                        unit=CalendarIntervalClass.DAY, multiple=rule.max_age_days
-                    ),
-                ),
-            ),
-        }
+        return _changes_every(dataset, CalendarIntervalClass.DAY, rule.max_age_days)
     if kind == "row_count_between":
         bounds = _range(rule.min, rule.max)
         if bounds is None:
