@@ -88,12 +88,18 @@ def run(var: Path, seconds: float, burst: float, burst_seconds: float) -> dict[s
         producer.join(timeout=10)
     finally:
         broker.delete_queue(queue)
-    window = (rate.burst_start, rate.burst_start + burst_seconds + 5)
-    phases: dict[str, list[float]] = {"sustained": [], "burst": []}
+    # Phases by the time the batch's oldest event was sent: before the burst (the sustained
+    # rate alone), the burst window, and after it (the sustained rate behind the backlog).
+    burst_end = rate.burst_start + burst_seconds
+    phases: dict[str, list[float]] = {"sustained": [], "burst": [], "after_burst": []}
     for at, result in batches:
         first_event = at - (result.lag(100) or 0)
-        in_burst = burst > 1 and window[0] <= first_event <= window[1]
-        phases["burst" if in_burst else "sustained"] += result.lags
+        if burst <= 1 or first_event < rate.burst_start:
+            phases["sustained"] += result.lags
+        elif first_event < burst_end:
+            phases["burst"] += result.lags
+        else:
+            phases["after_burst"] += result.lags
     con = lake.connect()
     try:
         # consume() flushed the product's inlined rows when it stopped (summary.flushed_rows)
