@@ -199,18 +199,29 @@ def _identifiers_per_event(
         if c.type is ColumnType.varchar and c.classification is not Classification.pseudonym
     ]
     hits = [
-        (f"coalesce({test}, false)", f"{column}: {kind}")
+        (test, f"{column}: {kind}")
         for column in texts
         for kind, test in scrub.identifier_tests_sql(quote_ident(column), register.names).items()
         if test != "false"
     ]
     if not hits:
         return
-    # One pass over the batch: each event's hits named by column and kind (never a value).
-    detail = ", ".join(f"CASE WHEN {test} THEN {quote_literal(name)} END" for test, name in hits)
+    # One pass over the batch, each test evaluated once (the register names make them
+    # costly); each event's hits are then named by column and kind (never a value).
+    tests = ", ".join(f"coalesce({test}, false)" for test, _ in hits)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE __rl_id_flags AS SELECT rowid AS rid, [{tests}] AS f "
+            "FROM staged"
+        )
+    except duckdb.Error as exc:  # DuckDB may quote the statement, which holds register names
+        raise RuntimeError(f"identifier tests failed ({type(exc).__name__})") from None
+    detail = ", ".join(
+        f"CASE WHEN f[{i}] THEN {quote_literal(name)} END" for i, (_, name) in enumerate(hits, 1)
+    )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __rl_id_hits AS SELECT rowid AS rid, "
-        f"concat_ws('; ', {detail}) AS detail FROM staged WHERE {' OR '.join(t for t, _ in hits)}"
+        f"CREATE OR REPLACE TEMP TABLE __rl_id_hits AS SELECT rid, concat_ws('; ', {detail}) "
+        "AS detail FROM temp.main.__rl_id_flags WHERE list_bool_or(f)"
     )
     con.execute(
         f"INSERT INTO quarantine SELECT s.{quote_ident(DELIVERY_COLUMN)}, NULL, NULL, "
