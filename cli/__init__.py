@@ -46,13 +46,15 @@ def _register() -> None:
         research_cmd,
         run_cmd,
         service_cmd,
+        stream_cmd,
         synth_cmd,
     )
 
     app.command("check")(check_cmd.check)
     app.add_typer(keys_cmd.app, name="keys")
     app.command("harden")(harden_cmd.harden)
-    app.command("synth")(synth_cmd.synth)
+    app.add_typer(synth_cmd.app, name="synth")
+    app.add_typer(stream_cmd.app, name="stream")
     app.command("run")(run_cmd.run)
     app.command("demo")(demo_cmd.demo)
     app.command("quality")(quality_cmd.quality)

@@ -17,6 +17,9 @@ def demo(
     persons: int = typer.Option(5000, help="Persons in the synthetic region."),
     seed: int = typer.Option(42, help="Seed of the synthetic region."),
     defect_rate: float = typer.Option(0.01, help="Share of defective source rows."),
+    stream_seconds: float = typer.Option(
+        20.0, help="Seconds of the live EPJ event stream at 32 events/s (0: no stream)."
+    ),
 ) -> None:
     """Generate sources, validate specs, run every pipeline and emit the catalogue."""
     from cli.run_cmd import FAILED, emit_and_report, execute, report_outcomes, summary_table
@@ -48,10 +51,12 @@ def demo(
     console.print(f"sources: {settings.sources_dir} ({len(manifest.files)} extract files)")
     lake.init_lake()
     console.print(f"lake: {current().lake.describe()}")
-    runs = execute([p.ref for p in registry.topological()], full_refresh=True)
+    runs = execute([p.ref for p in registry.batch_order()], full_refresh=True)
     console.print(summary_table(runs))
     report_outcomes(runs)
     failed = [r for r in runs if r.status in FAILED]
+    if stream_seconds > 0:
+        _short_stream(registry, settings, stream_seconds)
     from cli.quality_cmd import quality
 
     quality(None)
@@ -62,6 +67,39 @@ def demo(
     if failed:
         console.print(styled("[red]{} product(s) not published[/]", len(failed)))
         raise typer.Exit(1)
+
+
+def _short_stream(registry: Any, settings: Any, seconds: float) -> None:
+    """Publish the synthetic EPJ feed for ``seconds`` while the consumer publishes it.
+
+    Producer and consumer run side by side (the producer in a thread), as in production;
+    each micro-batch is a Dagster materialisation of the streaming asset.
+    """
+    import threading
+
+    from cli.stream_cmd import consumer_line
+    from pipelines.streaming import report_batch
+    from regionlab.streaming.consumer import consume
+
+    for product in registry.streams():
+        assert product.stream is not None
+        sent: list[Any] = []
+        feed = threading.Thread(target=_feed, args=(product, settings, seconds, sent), daemon=True)
+        with console.status(f"live stream: {product.stream.topic} at 32 events/s"):
+            summary = consume(
+                product, settings, idle_exit_seconds=10.0, max_seconds=seconds + 120,
+                on_batch=report_batch, on_ready=feed.start,
+            )  # fmt: skip
+            feed.join(timeout=5)
+        events = f"{sent[0].sent:,} events sent; " if sent else ""
+        console.print(f"stream: {events}{consumer_line(summary)}")
+
+
+def _feed(product: Any, settings: Any, seconds: float, sent: list[Any]) -> None:
+    from regionlab.synth.stream_feed import Rate, publish_feed
+
+    ledger = settings.sources_dir / "stream" / "ledger.jsonl"
+    sent.append(publish_feed([product], settings.sources_dir, ledger, rate=Rate(32.0, seconds)))
 
 
 #: The demo's two people: separation of duties holds in the demo too.

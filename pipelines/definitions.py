@@ -17,17 +17,20 @@ from pipelines.schedules import (
     workspace_sweep_schedule,
 )
 from pipelines.sensors import build_extract_sensor
+from pipelines.streaming import stream_asset_specs
 from regionlab.spec import Registry, load_domains
 
 
 def build_definitions(registry: Registry) -> dg.Definitions:
     assets = build_assets(registry)
-    jobs = [dg.define_asset_job("all_products", selection=dg.AssetSelection.all())] + [
-        dg.define_asset_job(f"domain_{domain}", selection=dg.AssetSelection.groups(domain))
+    streams = stream_asset_specs(registry)  # reported by their consumer, never run by a job
+    fed = dg.AssetSelection.assets(*(s.key for s in streams))
+    jobs = [dg.define_asset_job("all_products", selection=dg.AssetSelection.all() - fed)] + [
+        dg.define_asset_job(f"domain_{domain}", selection=dg.AssetSelection.groups(domain) - fed)
         for domain in sorted(registry.domains)
     ]
     return dg.Definitions(
-        assets=assets,
+        assets=[*assets, *streams],
         jobs=[*jobs, retention_job, workspace_sweep_job],
         schedules=[retention_schedule, workspace_sweep_schedule],
         sensors=[build_extract_sensor(registry), catalog_after_runs],
