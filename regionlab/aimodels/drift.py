@@ -62,3 +62,21 @@ def feature_drift(
         value = psi(reference[name], current[name])
         out.append(FeatureDrift(name, value, drift_status(value, warn, block)))
     return out
+
+
+def reference_bins(values, bins: int = 10) -> dict[str, list[float]]:
+    """A numeric feature's training distribution as decile edges and counts (no rows kept)."""
+    v = np.asarray(values, dtype=float)
+    edges = np.unique(np.quantile(v, np.linspace(0, 1, bins + 1))[1:-1]) if v.size else np.array([])
+    counts = np.bincount(np.searchsorted(edges, v, side="right"), minlength=edges.size + 1)
+    return {"edges": edges.tolist(), "counts": counts.astype(float).tolist()}
+
+
+def psi_against(reference: dict[str, list[float]], current) -> float:
+    """PSI of ``current`` against a stored :func:`reference_bins`."""
+    edges = np.asarray(reference["edges"], dtype=float)
+    cur = np.asarray(current, dtype=float)
+    c = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=edges.size + 1)
+    rs = _shares(np.asarray(reference["counts"], dtype=float))
+    cs = _shares(c.astype(float))
+    return float(np.sum((cs - rs) * np.log(cs / rs)))

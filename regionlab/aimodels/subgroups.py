@@ -23,8 +23,9 @@ from fairlearn.metrics import (
     true_negative_rate,
     true_positive_rate,
 )
-from sklearn.metrics import precision_score, roc_auc_score
+from sklearn.metrics import precision_score
 
+from regionlab.aimodels.metrics import auc_value
 from regionlab.research.suppression import DEFAULT_THRESHOLD
 
 RATE_METRICS = ("sensitivity", "specificity", "ppv", "selection_rate")
@@ -118,7 +119,7 @@ def subgroup_report(
                     None if ratio is None or np.isnan(ratio) else float(ratio)
                 )
         auc = MetricFrame(
-            metrics=roc_auc_score, y_true=y[shown], y_pred=p[shown], sensitive_features=g[shown]
+            metrics=auc_value, y_true=y[shown], y_pred=p[shown], sensitive_features=g[shown]
         ).by_group
         for level in sorted(set(g[shown])):
             mask = g == level
