@@ -82,6 +82,7 @@ class ModelFacts(BaseModel):
     snapshot_id: int | None = None
     headline: dict[str, dict[str, float | None]] = Field(default_factory=dict)
     report_url: str | None = None
+    trend: list[str] = Field(default_factory=list)  # last statuses, oldest first
 
 
 def model_urn(model_id: str, version: str) -> str:
@@ -132,6 +133,7 @@ def model_mcps(models: Iterable[ModelFacts], when: int) -> list[MCP]:
             customProperties=props({
                 "initiative": m.initiative,
                 "validation_status": m.status or "never validated",
+                "validation_trend": ",".join(m.trend) or None,
                 "validated_at": m.validated_at,
                 "validated_on_snapshot": m.snapshot_id,
                 "trained_on_snapshot": m.training.get("snapshot"),
@@ -216,6 +218,11 @@ def load_model_facts(
         report = _read(root / model_id / "report.json")
         model = _read(root / model_id / "model.json")
         html = root / model_id / "report.html"
+        history = root / model_id / "history.jsonl"
+        trend = []
+        if history.exists():
+            lines = history.read_text(encoding="utf-8").splitlines()
+            trend = [json.loads(x).get("status", "?") for x in lines[-5:] if x.strip()]
         training = model.get("training") or {}
         out.append(
             ModelFacts(
@@ -231,6 +238,7 @@ def load_model_facts(
                 validated_at=report.get("validated_at"), snapshot_id=report.get("snapshot_id"),
                 headline=report.get("headline") or {},
                 report_url=html.resolve().as_uri() if html.exists() else None,
+                trend=trend,
             )
         )  # fmt: skip
     return out
