@@ -16,13 +16,15 @@ and needs no lake connection. Each model carries:
 - a link to its HTML validation report.
 
 The predictions product becomes a dataset with upstream lineage from the products
-that were scored. A model that has never been validated is emitted with its card
-facts only.
+that were scored (no ``datasetProperties``: it is not a data product of the region, so
+the site and the HealthDCAT-AP export, which list products, leave it out). A model
+that has never been validated is emitted with its card facts only.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,6 @@ from datahub.metadata.schema_classes import (
     ApplicationsClass,
     BaseDataClass,
     DatasetLineageTypeClass,
-    DatasetPropertiesClass,
     EthicalConsiderationsClass,
     EvaluationDataClass,
     InstitutionalMemoryClass,
@@ -56,6 +57,7 @@ from catalog.common import MCP, ownership, proposal, props, stamp
 from regionlab.spec.models import Owner
 
 SUBTYPE = "AI Model"
+log = logging.getLogger(__name__)
 
 
 class ModelFacts(BaseModel):
@@ -97,9 +99,8 @@ def _metric(name: str, est: dict[str, float | None]) -> MLMetricClass:
     value = est.get("value")
     low, high = est.get("low"), est.get("high")
     ci = f" (95 % CI {low:.4f}–{high:.4f})" if low is not None and high is not None else ""
-    return MLMetricClass(
-        name=name, value="n/a" if value is None else f"{value:.4f}", description=f"{name}{ci}"
-    )
+    shown = "n/a" if value is None else f"{value:.4f}"
+    return MLMetricClass(name=name, value=shown, description=f"{shown}{ci}")
 
 
 def model_mcps(models: Iterable[ModelFacts], when: int) -> list[MCP]:
@@ -175,17 +176,6 @@ def model_mcps(models: Iterable[ModelFacts], when: int) -> list[MCP]:
                                                  description="Validation report",
                                                  createStamp=stamp(when))]), when))  # fmt: skip
         predictions = urns.product_dataset(m.predictions)
-        out.append(
-            proposal(
-                predictions,
-                DatasetPropertiesClass(
-                    name=m.predictions.split("/")[1],
-                    description=f"Predictions of model {m.model_id} v{m.version} ({m.title}).",
-                    customProperties=props({"model": m.model_id, "initiative": m.initiative}),
-                ),
-                when,
-            )
-        )
         if m.predicted_from:
             out.append(proposal(predictions, UpstreamLineageClass(upstreams=[
                 UpstreamClass(dataset=urns.product_dataset(ref),
@@ -211,7 +201,9 @@ def load_model_facts(
     from regionlab.settings import get_settings
 
     settings = get_settings()
-    cards, _ = collect_cards(cards_dir or settings.model_cards_dir)
+    cards, problems = collect_cards(cards_dir or settings.model_cards_dir)
+    for problem in problems:
+        log.warning("model card left out of the catalogue: %s", problem.render())
     root = var_models or settings.models_dir
     out = []
     for model_id, c in sorted(cards.items()):

@@ -99,6 +99,10 @@ class Disparity(_Card):
     metric: Literal["sensitivity", "specificity", "ppv", "selection_rate"]
     at: float = Field(ge=0, le=1)
     warn_below: float = Field(0.8, gt=0, le=1)
+    subgroups: list[Subgroup] = Field(default_factory=list)
+    """Dimensions judged (default: all of the card's subgroups). Leave out a dimension the
+    model uses as a legitimate risk factor (age for readmission), where unequal rates are
+    the model working, not a disparity."""
 
 
 class Drift(_Card):
@@ -203,6 +207,10 @@ def _semantic(card: ModelCard, path: Path, registry: Registry | None) -> list[Sp
             if ref not in registry.products:
                 problem(f"training.products[{i}]", f"unknown product {ref}",
                         "name a product under domains/")  # fmt: skip
+    for i, d in enumerate(card.disparity):
+        for g in d.subgroups:
+            if g not in card.subgroups:
+                problem(f"disparity[{i}].subgroups", f"'{g}' is not in subgroups", "add it there")
     drift = card.monitoring.drift
     if drift is not None and drift.psi_warn > drift.psi_block:
         problem("monitoring.drift.psi_warn", "psi_warn is above psi_block", "warn first")

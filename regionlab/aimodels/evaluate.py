@@ -82,6 +82,8 @@ def evaluate_binary(
     for d in card.disparity:
         key = f"{d.metric}@{d.at:g}"
         for dimension, ratios in sub.ratios.items():
+            if d.subgroups and dimension not in d.subgroups:
+                continue
             ratio = ratios.get(key)
             if ratio is None:
                 continue

@@ -57,7 +57,7 @@ def test_model_carries_metrics_lineage_and_initiative() -> None:
     assert props.groups == [group_urn("readmission_risk")]
     metrics = {m.name: m for m in props.onlineMetrics}
     assert metrics["auroc"].value == "0.7100"
-    assert "95 % CI 0.6800–0.7400" in metrics["auroc"].description
+    assert metrics["auroc"].description == "0.7100 (95 % CI 0.6800–0.7400)"
     assert props.customProperties["validation_status"] == "warn"
     assert {m.name: m.value for m in props.trainingMetrics} == {"rows": "9000", "positives": "900"}
     training = [d.dataset for d in by[(urn, "mlModelTrainingData")].trainingData]
