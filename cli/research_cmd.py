@@ -24,7 +24,8 @@ permit_app = typer.Typer(
 )
 workspace_app = typer.Typer(help="Build and inspect project workspaces.", no_args_is_help=True)
 output_app = typer.Typer(
-    help="Check result tables before they leave a workspace.", no_args_is_help=True
+    help="The airlock: pre-check, submit, and (output checkers) approve or refuse results.",
+    no_args_is_help=True,
 )
 
 
@@ -221,16 +222,32 @@ def workspace_info(
     )
 
 
+def _floor() -> int:
+    """The service's floor (``min_cell``): a local pre-check may not go below it either."""
+    from service.settings import load_service_settings
+
+    return load_service_settings().min_cell
+
+
 @output_app.command("check")
 def output_check(
-    file: Annotated[Path, typer.Argument(help="Result table (CSV or Parquet).")],
-    threshold: Annotated[int, typer.Option("--threshold", help="Smallest count allowed.")] = 5,
+    file: Annotated[Path, typer.Argument(help="Result table (CSV any delimiter, or Parquet).")],
+    threshold: Annotated[
+        int | None,
+        typer.Option(
+            "--threshold", help="Smallest count allowed (default and minimum: the floor)."
+        ),
+    ] = None,
     names: Annotated[
         bool,
         typer.Option("--names/--no-names", help="Also look for person names from the name list."),
     ] = True,
 ) -> None:
-    """Check a result table before it leaves a workspace; exit status 1 when it must change."""
+    """Pre-check a result table locally; exit status 1 when it must change.
+
+    The same rules the airlock runs (``regionlab output submit``), without
+    differencing against the project's released outputs.
+    """
     from regionlab.research.output_check import check_output
 
     known: list[str] = []
@@ -238,10 +255,109 @@ def output_check(
         from regionlab import codelists
 
         known = codelists.load("names")["name"].to_list()
-    report = check_output(file, threshold=threshold, known_names=known)
+    report = check_output(file, threshold=threshold, floor=_floor(), known_names=known)
     console.print(report.render(), highlight=False, markup=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _findings_text(sub: dict[str, Any]) -> str:
+    lines = []
+    for f in sub.get("findings", []):
+        where = f"column '{f['column']}'" if f["column"] else "table"
+        if f["rows"]:
+            where += f", rows {', '.join(map(str, f['rows']))} ({f['n_rows']} in all)"
+        lines.append(f"- [{f['severity']}:{f['kind']}] {where}: {f['problem']}. Fix: {f['fix']}.")
+    return "\n".join(lines)
+
+
+@output_app.command("submit")
+def output_submit(
+    project: Annotated[str, typer.Argument(help="Project id whose permit you hold.")],
+    file: Annotated[Path, typer.Argument(help="Result table (CSV or Parquet).")],
+    threshold: Annotated[
+        int | None, typer.Option("--threshold", help="Smallest count (never below the floor).")
+    ] = None,
+) -> None:
+    """Submit a result to the airlock: released when every rule passes, else queued."""
+    sub = _client().submit_output(project, file, threshold=threshold)
+    console.print(
+        f"{sub['id']}: {sub['filename']} ({sub['table_class']} table) - verdict {sub['verdict']},"
+        f" {sub['status']}",
+        highlight=False,
+        markup=False,
+    )
+    if sub["findings"]:
+        console.print(_findings_text(sub), highlight=False, markup=False)
+    if sub["status"] == "released":
+        console.print(f"next: regionlab output fetch {sub['id']}", highlight=False)
+    else:
+        console.print("queued for an output checker; see `regionlab output list`", highlight=False)
+
+
+@output_app.command("list")
+def output_list(
+    state: Annotated[
+        str | None, typer.Option("--state", help="released, pending or refused.")
+    ] = None,
+) -> None:
+    """Submitted outputs (yours, or all for an output checker)."""
+    table = Table(title="Airlock")
+    for col in (
+        "id",
+        "project",
+        "file",
+        "by",
+        "class",
+        "verdict",
+        "status",
+        "decided by",
+        "reason",
+    ):
+        table.add_column(col)
+    for s in _client().outputs(state):
+        table.add_row(
+            s["id"],
+            s["project_id"],
+            s["filename"],
+            s["submitted_by"],
+            s["table_class"],
+            s["verdict"],
+            s["status"],
+            s["decided_by"] or "-",
+            Text(s["reason"] or ""),
+        )
+    console.print(table)
+
+
+@output_app.command("approve")
+def output_approve(
+    submission: Annotated[str, typer.Argument(help="Id of a queued output.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it may leave.")],
+) -> None:
+    """Release a queued output (output checker; not your own)."""
+    sub = _client().decide_output(submission, "approve", reason=reason)
+    console.print(f"released {sub['id']} ({sub['filename']})", highlight=False)
+
+
+@output_app.command("refuse")
+def output_refuse(
+    submission: Annotated[str, typer.Argument(help="Id of a queued output.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the researcher.")],
+) -> None:
+    """Refuse a queued output with a reason (output checker)."""
+    sub = _client().decide_output(submission, "refuse", reason=reason)
+    console.print(f"refused {sub['id']} ({sub['filename']})", highlight=False)
+
+
+@output_app.command("fetch")
+def output_fetch(
+    submission: Annotated[str, typer.Argument(help="Id of a released output.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder to write into.")] = Path("."),
+) -> None:
+    """Download a released output and its manifest."""
+    target = _client().fetch_output(submission, to)
+    console.print(f"wrote {target} and {target.name}.manifest.json", highlight=False)
 
 
 __all__ = ["feasibility", "output_app", "permit_app", "workspace_app"]

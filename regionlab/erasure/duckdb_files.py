@@ -32,6 +32,29 @@ class FileTable:
     def varchar_columns(self) -> list[str]:
         return [c for c, t in self.columns.items() if t == "VARCHAR"]
 
+    def text_columns(self, exclude: tuple[str, ...] = ()) -> list[str]:
+        """Columns whose text could hold a person key or a CPR-shaped run of digits."""
+        return [
+            c
+            for c, t in self.columns.items()
+            if c not in exclude and not t.startswith(_CANNOT_HOLD_IDENTIFIER)
+        ]
+
+
+#: Types whose text has no run of nine digits and no hex key: scanning them as text finds nothing.
+_CANNOT_HOLD_IDENTIFIER = (
+    "BOOLEAN", "DATE", "TIME", "TIMESTAMP", "INTERVAL",
+    "TINYINT", "SMALLINT", "UTINYINT", "USMALLINT",
+)  # fmt: skip
+
+
+def text_sql(columns: list[str], alias: str = "t") -> str:
+    """One text per row from ``columns`` (NULL when there are none), for the matchers' ``txt``."""
+    if not columns:
+        return "CAST(NULL AS VARCHAR)"
+    parts = ", ".join(f"CAST({alias}.{quote_ident(c)} AS VARCHAR)" for c in columns)
+    return f"concat_ws(chr(10), {parts})"
+
 
 def file_tables(con: duckdb.DuckDBPyConnection, database: str | None = None) -> list[FileTable]:
     database = database or con.execute("SELECT current_database()").fetchone()[0]

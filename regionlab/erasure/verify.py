@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from regionlab import lake
 from regionlab.erasure import match
-from regionlab.erasure.duckdb_files import FileTable, file_tables
+from regionlab.erasure.duckdb_files import FileTable, file_tables, text_sql
 from regionlab.erasure.lake_delete import table_columns
 from regionlab.lake import inlining
 from regionlab.platform.names import is_labelled_ref
@@ -150,7 +150,10 @@ def scan_files(
     values: list[str],
 ) -> None:
     # Streamed per file: the file's own row number (no window over the whole file) and a
-    # memory cap, so scanning a region-scale lake stays within a few GB.
+    # memory cap, so scanning a region-scale lake stays within a few GB. The person key is
+    # matched by equality (the needle values include the keys); only the other columns that
+    # could hold a key or a CPR number are searched as text (casting every row to text was
+    # 85 % of an erasure at region scale).
     con = duckdb.connect(config={"memory_limit": "3GB"})
     try:
         match.install(con, keys, values)
@@ -158,11 +161,14 @@ def scan_files(
         for path in parquet_files(data_dir):
             v.data_files_scanned += 1
             table = _parquet_columns(con, path)
+            exact = table.varchar_columns
+            txt = text_sql(table.text_columns(exclude=("person_key",)))
+            selected = "".join(f", t.{quote_ident(c)}" for c in exact)
             source = (
-                f"SELECT t.file_row_number AS rid, CAST(t AS VARCHAR) AS txt, * "
+                f"SELECT t.file_row_number AS rid, {txt} AS txt{selected} "
                 f"FROM read_parquet({quote_literal(str(path))}, file_row_number=true) t"
             )
-            n = match.count_matches(con, source, key, regex, table.varchar_columns)
+            n = match.count_matches(con, source, key, regex, exact)
             if n:
                 v.data_file_rows_found[str(path.relative_to(data_dir))] = n
     finally:
