@@ -41,6 +41,7 @@ def _register() -> None:
         harden_cmd,
         keys_cmd,
         labeling_cmd,
+        model_cmd,
         quality_cmd,
         quarantine_cmd,
         research_cmd,
@@ -58,6 +59,8 @@ def _register() -> None:
     app.command("run")(run_cmd.run)
     app.command("demo")(demo_cmd.demo)
     app.command("quality")(quality_cmd.quality)
+    app.add_typer(model_cmd.app, name="model")
+    app.command("validate")(model_cmd.validate)
     app.add_typer(
         quarantine_cmd.app, name="quarantine", help="Rows set aside by the pipelines: reasons."
     )

@@ -61,8 +61,9 @@ def demo(
 
     quality(None)
     _explain_flagged_rows(settings.sources_dir, key, manifest.as_of)
-    emit_and_report()
     _example_workspaces()
+    _models()
+    emit_and_report()
     _feasibility_through_the_service()
     if failed:
         console.print(styled("[red]{} product(s) not published[/]", len(failed)))
@@ -140,6 +141,49 @@ def _example_workspaces() -> None:
             f"(applied by {DEMO_APPLICANT}, approved by {DEMO_OFFICER}; permit expires "
             f"{permit.expires.isoformat()}; used by notebooks/)"
         )
+
+
+#: Bootstrap rounds in the demo: enough for stable intervals, small enough to stay quick.
+DEMO_ROUNDS = 200
+
+
+def _models() -> None:
+    """Train, score and validate both AI models (models/), before the catalogue is emitted.
+
+    The readmission model trains in the ``readmission-model`` workspace built above; the
+    entity model is the labelling module's dictionary, judged against the labelled notes
+    (in the demo a rule-based reference annotator's, as no one annotated in Label Studio).
+    A model that cannot be validated is reported and the demo goes on.
+    """
+    from cli.model_cmd import STATUS_STYLE, score_model
+    from labeling.entity_model import reference_labels
+    from regionlab.aimodels import runner
+    from regionlab.errors import UserError
+
+    for model_id in ("readmission_risk", "note_entities"):
+        try:
+            card = runner.card(model_id)
+            if card.output == "spans":
+                reference_labels()
+            else:
+                runner.train_readmission(card)
+            score_model(model_id)
+            v = runner.validate(model_id, rounds=DEMO_ROUNDS)
+        except UserError as exc:
+            console.print(styled("[red]model {} not validated: {}[/]", model_id, exc))
+            continue
+        key = "auroc" if card.output != "spans" else "f1.all"
+        est = v.report["headline"][key]
+        shown = "n/a" if est["value"] is None else f"{est['value']:.3f}"
+        if est["low"] is not None:
+            shown += f" ({est['low']:.3f}–{est['high']:.3f})"
+        colour = STATUS_STYLE[v.status]
+        console.print(
+            styled(
+                f"model {{}} ({{}}): {key} {{}}, status [{colour}]{{}}[/]; report {{}}",
+                model_id, card.initiative, shown, v.status, v.html_path,
+            )
+        )  # fmt: skip
 
 
 def _feasibility_through_the_service() -> None:

@@ -223,6 +223,19 @@ class Settings(BaseModel):
         return self.receipts_dir / f"{request_id}.json"
 
     @property
+    def model_cards_dir(self) -> Path:
+        """Model cards (``models/<id>.yaml``) live beside ``domains/``."""
+        return self.domains_dir.parent / "models"
+
+    @property
+    def models_dir(self) -> Path:
+        """Trained model coefficients and validation reports (aggregates only)."""
+        return self.var_dir / "models"
+
+    def model_report_dir(self, model_id: str) -> Path:
+        return self.models_dir / model_id
+
+    @property
     def erasure_register(self) -> Path:
         return self.erasure_dir / "register.jsonl"
 
@@ -261,6 +274,8 @@ LOCATIONS: tuple[Location, ...] = (
     Location("dagster", True, "Dagster's run storage: event metadata and logs of runs"),
     Location("service", False, "the access service: hashed tokens, the audit store (who asked "
              "which cohort definition and the answer's shape; no person rows)"),
+    Location("models", False, "trained model coefficients and validation reports: metrics, "
+             "counts of suppressed subgroups, plots of aggregates"),
     Location("secrets", False, "the pseudonymisation key and service passwords"),
 )  # fmt: skip
 

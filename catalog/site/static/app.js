@@ -640,6 +640,21 @@
   }
 
   /* ---------- initiatives ---------- */
+  const STATUS_TEXT = { pass: "godkendt", warn: "advarsel", block: "blokeret" };
+  function modelsOf(i) {
+    const models = (DATA.models || []).filter((m) => m.initiatives.includes(i.id));
+    return models.map((m) => {
+      const headline = m.metrics.auroc || m.metrics["f1.all"] || "";
+      const trend = m.trend.map((t) => `<span class="trend trend-${esc(t)}" title="${esc(t)}">${t === "pass" ? "●" : t === "warn" ? "▲" : "■"}</span>`).join("");
+      return `<div class="model small" data-model="${esc(m.name)}">
+        <div>Model ${esc(m.name)}: ${chip("validering: " + (STATUS_TEXT[m.status] || m.status || "aldrig"), "status-" + (m.status || "never"))}</div>
+        <div class="muted">${m.validated_at ? "senest " + esc(m.validated_at.slice(0, 16).replace("T", " ")) : "ikke valideret"}${trend ? " · udvikling " + trend : ""}</div>
+        ${headline ? `<div class="muted">${esc(headline)}</div>` : ""}
+        ${m.report ? `<a href="${esc(m.report)}" target="_blank" rel="noopener">Valideringsrapport</a>` : ""}
+      </div>`;
+    }).join("");
+  }
+
   function initiativesPage(target) {
     const overlaps = (i) =>
       DATA.initiatives.filter((o) => o.id !== i.id && o.kind === i.kind &&
@@ -654,6 +669,7 @@
             <div class="meta">${esc(i.id)} · ${esc(i.kind)} · ${esc(i.owner)}<br>${esc(i.department)}</div>
             <div style="margin:.35rem 0">${chip("AI Act: " + (i.ai_act_risk || "–"), "risk-" + i.ai_act_risk)}</div>
             <div class="small">${i.products.map(productLink).join(", ") || '<span class="muted">ingen dataprodukter</span>'}</div>
+            ${modelsOf(i)}
             ${dup.length ? `<div class="dup">Ligner: ${dup.map((o) => `<a href="#/initiativer/${esc(o.id)}">${esc(o.id)}</a> (${esc(o.phase)})`).join(", ")} — samme type og mindst to fælles produkter</div>` : ""}
           </article>`;
         }).join("") || '<p class="muted small">Ingen initiativer i denne fase.</p>'}
