@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 from datahub.metadata.schema_classes import (
@@ -166,25 +167,36 @@ def _metric(
     }
 
 
+def _changes_every(dataset: str, unit: str, multiple: int) -> Native:
+    """FRESHNESS: the dataset changes at least every ``multiple`` ``unit``s."""
+    return {
+        "type": AssertionTypeClass.FRESHNESS,
+        "freshnessAssertion": FreshnessAssertionInfoClass(
+            type=FreshnessAssertionTypeClass.DATASET_CHANGE,
+            entity=dataset,
+            schedule=FreshnessAssertionScheduleClass(
+                type=FreshnessAssertionScheduleTypeClass.FIXED_INTERVAL,
+                fixedInterval=FixedIntervalScheduleClass(unit=unit, multiple=multiple),
+            ),
+        ),
+    }
+
+
+def stream_freshness(product: Product, dataset: str) -> Native:
+    """A streaming product's freshness objective as a FRESHNESS assertion: the dataset
+    changes at least every objective (in seconds; a micro-batch commits within it)."""
+    assert product.stream is not None
+    seconds = max(1, math.ceil(product.stream.freshness.max_lag_seconds))
+    return _changes_every(dataset, CalendarIntervalClass.SECOND, seconds)
+
+
 def native_assertion(rule: Any, product: Product, dataset: str) -> Native | None:
     """The native assertion of ``rule`` as AssertionInfo arguments, or None (stays CUSTOM)."""
     kind = rule.type
     threshold = float(getattr(rule, "threshold", 0.0) or 0.0)
     column = getattr(rule, "column", None)
     if kind == "freshness":
-        return {
-            "type": AssertionTypeClass.FRESHNESS,
-            "freshnessAssertion": FreshnessAssertionInfoClass(
-                type=FreshnessAssertionTypeClass.DATASET_CHANGE,
-                entity=dataset,
-                schedule=FreshnessAssertionScheduleClass(
-                    type=FreshnessAssertionScheduleTypeClass.FIXED_INTERVAL,
-                    fixedInterval=FixedIntervalScheduleClass(
-                        unit=CalendarIntervalClass.DAY, multiple=rule.max_age_days
-                    ),
-                ),
-            ),
-        }
+        return _changes_every(dataset, CalendarIntervalClass.DAY, rule.max_age_days)
     if kind == "row_count_between":
         bounds = _range(rule.min, rule.max)
         if bounds is None:

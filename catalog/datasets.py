@@ -39,7 +39,7 @@ from catalog import urns
 from catalog.common import MCP, ownership, proposal, props, stamp, tags, terms
 from catalog.domains import CLASSIFICATION_TAGS
 from catalog.erasure_facts import custom_properties as erasure_properties
-from catalog.facts import CatalogFacts
+from catalog.facts import CatalogFacts, ProductFacts
 from catalog.links import CatalogueLinks
 from catalog.properties import assignments, browse_path, product_values
 from catalog.quality_label import QualityLabel, label_properties, label_values, quality_label
@@ -136,7 +136,8 @@ def product_properties(
             "key_id": state.key_id,
             "last_snapshot": state.snapshot_id,
             "row_count": state.row_count,
-            "freshness": state.newest_extract.isoformat() if state.newest_extract else None,
+            "freshness": _freshness(state),
+            **_stream_properties(product, state),
             "published_at": state.published_at.isoformat() if state.published_at else None,
             "last_run_id": state.run_id,
             "last_delivery_rejected": state.last_delivery_rejected,
@@ -144,6 +145,26 @@ def product_properties(
             **(label_properties(label) if label is not None else {}),
         }
     )
+
+
+def _freshness(state: ProductFacts) -> str | None:
+    """The newest data: an extract's date, or a streaming product's newest event (UTC)."""
+    if state.newest_event is not None:
+        return str(state.newest_event.isoformat(timespec="seconds")) + "Z"
+    return state.newest_extract.isoformat() if state.newest_extract else None
+
+
+def _stream_properties(product: Product, state: ProductFacts) -> dict[str, object]:
+    if product.stream is None:
+        return {}
+    objective = product.stream.freshness
+    return {
+        "stream_topic": product.stream.topic,
+        "stream_resource_types": ", ".join(t.value for t in product.stream.resource_types),
+        "freshness_objective_s": f"{objective.max_lag_seconds:g}",
+        "freshness_percentile": objective.percentile,
+        "lag_p95_s": None if state.lag_p95_ms is None else f"{state.lag_p95_ms / 1000:.2f}",
+    }
 
 
 def institutional_memory(
@@ -210,25 +231,49 @@ def product_dataset_mcps(
     yield proposal(urn, assignments(values, when), when)
 
 
-def source_dataset_mcps(product: Product, when: int) -> Iterator[MCP]:
-    """The raw extract as the source system delivers it (column names and classes, no values)."""
+def _source_identity(product: Product) -> tuple[str, str, str, dict[str, object]]:
+    """``(platform, name, description, properties)`` of an extract or a stream's topic."""
+    if product.stream is not None:
+        stream = product.stream
+        return (
+            urns.STREAM_PLATFORM,
+            stream.topic,
+            (stream.description or f"FHIR-hændelser på emnet {stream.topic}").strip(),
+            {
+                "format": "FHIR R4 (application/fhir+json)",
+                "resource_types": ", ".join(t.value for t in stream.resource_types),
+                "feeds_product": product.ref,
+                "location": f"amqp queue {stream.topic}",
+            },
+        )
     assert product.source is not None
     source = product.source
+    name = f"{source.system}.{source.extract}"
+    return (
+        source.system,
+        name,
+        (source.description or f"Udtræk fra {source.system}").strip(),
+        {
+            "format": source.format.value,
+            "load": source.load.value,
+            "feeds_product": product.ref,
+            "location": f"<sources>/{source.system}/{source.extract}/",
+        },
+    )
+
+
+def source_dataset_mcps(product: Product, when: int) -> Iterator[MCP]:
+    """The raw extract as the source system delivers it (column names and classes, no values),
+    or the topic a streaming product is fed by."""
+    platform, name, description, properties = _source_identity(product)
     urn = urns.source_dataset(product)
     yield proposal(
         urn,
         DatasetPropertiesClass(
-            name=f"{source.system}.{source.extract}",
-            qualifiedName=f"{source.system}.{source.extract}",
-            description=(source.description or f"Udtræk fra {source.system}").strip(),
-            customProperties=props(
-                {
-                    "format": source.format.value,
-                    "load": source.load.value,
-                    "feeds_product": product.ref,
-                    "location": f"<sources>/{source.system}/{source.extract}/",
-                }
-            ),
+            name=name,
+            qualifiedName=name,
+            description=description,
+            customProperties=props(properties),
         ),
         when,
     )
@@ -245,15 +290,15 @@ def source_dataset_mcps(product: Product, when: int) -> Iterator[MCP]:
         )
         for c in product.columns
     ]
-    yield proposal(
-        urn, _schema(f"{source.system}.{source.extract}", source.system, fields, [], when), when
-    )
+    yield proposal(urn, _schema(name, platform, fields, [], when), when)
     yield from _common(urn, product, SOURCE_SUBTYPE, when)
 
 
 def platform_mcps(registry: Registry, when: int) -> Iterator[MCP]:
     """The region's source systems are not DataHub built-ins: describe them as platforms."""
     systems = sorted({p.source.system for p in registry.products.values() if p.source})
+    if registry.streams():
+        systems = sorted({*systems, urns.STREAM_PLATFORM})
     for system in systems:
         yield proposal(
             urns.platform(system),
@@ -273,7 +318,7 @@ def dataset_mcps(
     for product in sorted(registry.products.values(), key=lambda p: p.ref):
         label = quality_label(product, registry, facts)
         yield from product_dataset_mcps(product, facts, when, links, label)
-        if product.source is not None:
+        if product.source is not None or product.stream is not None:
             yield from source_dataset_mcps(product, when)
 
 

@@ -19,6 +19,7 @@ The shapes of the non-public level are the target (health products are
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from rdflib import Graph, Literal, Namespace, URIRef
@@ -27,6 +28,14 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 from catalog.facts import CatalogFacts, newest_extract
 from catalog.lake_stats import ProductStats
 from catalog.links import CatalogueLinks
+from catalog.places import (
+    GEONAMES_SCHEME,
+    MUNICIPALITY_GEONAMES,
+    REGION_GEONAMES,
+    REGION_NUTS,
+    dagi,
+    geonames,
+)
 from catalog.quality_label import (
     DIMENSION_TITLES,
     DIMENSIONS,
@@ -35,6 +44,8 @@ from catalog.quality_label import (
     QualityLabel,
     quality_label,
 )
+from catalog.samples import ROWS, write_sample
+from regionlab import codelists
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
 from regionlab.spec.region import Agent, RegionCatalogue
@@ -79,7 +90,12 @@ ADMS_PUBLISHER_TYPE = {
     "stat-agency": f"{ADMS_TYPES}NationalAuthority",
 }
 #: Region Syddanmark in the EU's NUTS classification (NUTS 2, 2021).
-NUTS_REGION = URIRef("http://data.europa.eu/nuts/code/DK03")
+NUTS_REGION = REGION_NUTS
+#: HealthDCAT-AP standards (``.../authority/standard/<code>``): every product is reached
+#: through the access service's API (its OpenAPI document); coded products follow the
+#: terminologies of their code systems (ICD-10 via SKS, NPU, ATC).
+STANDARD_API = "API"
+STANDARD_TERMINOLOGY = "TERMINOLOGY-ONTOLOGY-STANDARD"
 #: HealthDCAT-AP health themes from the health categories: every product is health-system
 #: data of the region's hospitals and registers; medicines data also concerns health products.
 _THEMES_BY_CATEGORY = {"RMMD": "HEALTH_PRODUCTS"}
@@ -110,7 +126,7 @@ _PD_BY_CODE = {
     CodeSystem.atc: "Prescription",
     CodeSystem.municipalities: "Location",
 }
-_PD_BY_NAME = {"sex": "Gender", "gender": "Gender", "age": "Age"}
+_PD_BY_NAME = {"sex": "Gender", "gender": "Gender", "age": "Age", "age_band": "Age"}
 #: Health categories whose person-level rows are records of care.
 _CARE_RECORDS = {"EHRS", "HRAD", "MRMR", "RMMD", "NRPE"}
 #: Smallest time step a product resolves, from how its retention (row date) column is published.
@@ -138,10 +154,19 @@ def landing_page(region: RegionCatalogue, ref: str) -> URIRef:
     return URIRef(CatalogueLinks.from_region(region).product_page(ref))
 
 
-def personal_data(product: Product) -> list[str]:
-    """DPV-PD categories of the personal data a product holds, from its published columns."""
+def personal_data(product: Product, registry: Registry | None = None) -> list[str]:
+    """DPV-PD categories of the personal data a product holds, from its published columns.
+
+    An aggregate computed over person-level products (given ``registry``) is associated
+    with the categories its cells are counted by (residence, age, sex), not with records.
+    """
     if not product.published("person_key"):
-        return []
+        if registry is None or not _over_persons(product, registry):
+            return []
+        return sorted(
+            {_PD_BY_CODE[c.code_system] for c in product.published_columns if c.code_system}
+            | {_PD_BY_NAME[c.name] for c in product.published_columns if c.name in _PD_BY_NAME}
+        )
     found: set[str] = set()
     for col in product.published_columns:
         if col.rule in _PD_BY_RULE:
@@ -155,6 +180,24 @@ def personal_data(product: Product) -> list[str]:
     if any(c.value in _CARE_RECORDS for c in product.health_categories):
         found.add("HealthRecord")
     return sorted(found)
+
+
+def _over_persons(product: Product, registry: Registry) -> bool:
+    """A derived product computed over at least one person-level upstream."""
+    if product.derived is None:
+        return False
+    return any(
+        u in registry.products and registry.products[u].published("person_key")
+        for u in product.derived.upstream
+    )
+
+
+def standards(product: Product, with_service: bool, registry: Registry | None = None) -> list[str]:
+    """HealthDCAT-AP standard codes the product conforms to (see :data:`STANDARD_API`)."""
+    out = [STANDARD_API] if with_service else []
+    if coding_systems(product, registry):
+        out.append(STANDARD_TERMINOLOGY)
+    return out
 
 
 def temporal_resolution(product: Product) -> str | None:
@@ -217,10 +260,38 @@ def clamp_coverage(
     )
 
 
-def coding_systems(product: Product) -> list[str]:
-    return sorted(
-        {_CODING[c.code_system] for c in product.published_columns if c.code_system in _CODING}
-    )
+def coding_systems(product: Product, registry: Registry | None = None) -> list[str]:
+    """HealthDCAT-AP coding systems of the product's coded columns and of its definition."""
+    own = {_CODING[c.code_system] for c in product.published_columns if c.code_system in _CODING}
+    return sorted(own | set(definition_codes(product, registry)))
+
+
+_SQL_LITERAL = re.compile(r"'([^']+)'")
+
+
+def definition_codes(product: Product, registry: Registry | None) -> dict[str, list[str]]:
+    """Codes a derived product's SQL selects by, per coding system (``DE11%`` → ``DE11``).
+
+    A string literal in the SQL counts when it is a code, or a code prefix, of a coded
+    column of an upstream that the SQL names — the cohort's definition, from the spec.
+    """
+    if product.derived is None or registry is None:
+        return {}
+    sql = product.derived.sql
+    literals = {m.rstrip("%") for m in _SQL_LITERAL.findall(sql)}
+    out: dict[str, set[str]] = {}
+    for ref in product.derived.upstream:
+        upstream = registry.products.get(ref)
+        if upstream is None:
+            continue
+        for col in upstream.published_columns:
+            if col.code_system not in _CODING or col.name not in sql:
+                continue
+            known = codelists.codes(col.code_system.value)
+            for literal in literals:
+                if literal and any(code.startswith(literal) for code in known):
+                    out.setdefault(_CODING[col.code_system], set()).add(literal)
+    return {system: sorted(codes) for system, codes in sorted(out.items())}
 
 
 class _Builder:
@@ -278,6 +349,37 @@ class _Builder:
         self._agents[key] = ref
         return ref
 
+    def distribution(self, path: str, title: str, description: str, access: URIRef) -> URIRef:
+        """A ``dcat:Distribution`` under EHDS reached at ``access``."""
+        dist = self.node(path)
+        self.g.add((dist, RDF.type, DCAT.Distribution))
+        self.g.add((dist, DCTERMS.title, self.text(title)))
+        self.g.add((dist, DCTERMS.description, self.text(description)))
+        self.g.add((dist, DCAT.accessURL, access))
+        self.g.add((dist, DCATAP.applicableLegislation, EHDS))
+        return dist
+
+    def region_location(self) -> URIRef:
+        """Region Syddanmark as a GeoNames feature that is NUTS 2 region DK03."""
+        ref = self.typed(str(geonames(REGION_GEONAMES)), DCTERMS.Location)
+        if (ref, SKOS.prefLabel, None) not in self.g:
+            self.g.add((ref, SKOS.inScheme, GEONAMES_SCHEME))
+            self.g.add((ref, SKOS.prefLabel, self.text(self.region.publisher.name)))
+            self.g.add((ref, DCTERMS.identifier, Literal("DK03")))
+            self.g.add((ref, SKOS.exactMatch, NUTS_REGION))
+        return ref
+
+    def municipality(self, code: str) -> URIRef:
+        """A municipality (kommunekode) as a GeoNames feature in the region."""
+        ref = self.typed(str(geonames(MUNICIPALITY_GEONAMES[code])), DCTERMS.Location)
+        if (ref, SKOS.prefLabel, None) not in self.g:
+            self.g.add((ref, SKOS.inScheme, GEONAMES_SCHEME))
+            self.g.add((ref, SKOS.prefLabel, self.text(f"{_municipality_name(code)} Kommune")))
+            self.g.add((ref, DCTERMS.identifier, Literal(f"{int(code):04d}")))
+            self.g.add((ref, SKOS.exactMatch, dagi(code)))
+            self.g.add((ref, SKOS.broader, self.region_location()))
+        return ref
+
     def period(self, path: str, start: dt.date | None, end: dt.date | None) -> URIRef | None:
         if start is None and end is None:
             return None
@@ -288,6 +390,11 @@ class _Builder:
         if end is not None:
             self.g.add((ref, DCAT.endDate, Literal(end, datatype=XSD.date)))
         return ref
+
+
+def _municipality_name(code: str) -> str:
+    names = codelists.load("municipalities")
+    return str(names.filter(names["code"] == code)["name"].item())
 
 
 def _add_years(day: dt.date, years: int) -> dt.date:
@@ -355,25 +462,16 @@ def _distribution(
     b: _Builder, product: Product, page: URIRef, byte_size: int | None = None
 ) -> URIRef:
     g = b.g
-    dist = b.node(f"distribution/{product.ref}")
-    g.add((dist, RDF.type, DCAT.Distribution))
-    g.add((dist, DCTERMS.title, b.text(f"{product.title} i regionens DuckLake-datasø")))
-    g.add(
-        (
-            dist,
-            DCTERMS.description,
-            b.text(
-                f"Tabellen {product.table} som Parquet-filer i regionens datasø (DuckLake). "
-                "Udleveres kun i et godkendt projektarbejdsområde med projektspecifikke "
-                "pseudonymer."
-            ),
-        )
+    dist = b.distribution(
+        f"distribution/{product.ref}",
+        f"{product.title} i regionens DuckLake-datasø",
+        f"Tabellen {product.table} som Parquet-filer i regionens datasø (DuckLake). "
+        "Udleveres kun i et godkendt projektarbejdsområde med projektspecifikke pseudonymer.",
+        page,
     )
-    g.add((dist, DCAT.accessURL, page))
     if b.service is not None:
         g.add((dist, DCAT.accessService, b.service))
     g.add((dist, DCTERMS.format, b.typed(f"{EU}file-type/PARQUET", DCTERMS.MediaTypeOrExtent)))
-    g.add((dist, DCATAP.applicableLegislation, EHDS))
     g.add((dist, DCATAP.availability, URIRef(f"{EU}planned-availability/STABLE")))
     if byte_size is not None:
         g.add((dist, DCAT.byteSize, Literal(byte_size, datatype=XSD.decimal)))
@@ -390,22 +488,27 @@ def _analytics(b: _Builder, product: Product, page: URIRef) -> URIRef:
     The catalogue site's product page reports row counts, freshness and every quality
     rule with its trend — the aggregate statistics HealthDCAT-AP's ``analytics`` is for.
     """
-    g = b.g
-    dist = b.node(f"analytics/{product.ref}")
-    g.add((dist, RDF.type, DCAT.Distribution))
-    g.add((dist, DCTERMS.title, b.text(f"Nøgletal for {product.title}")))
-    g.add(
-        (
-            dist,
-            DCTERMS.description,
-            b.text(
-                "Aggregerede nøgletal på produktets side i kataloget: antal rækker, "
-                "friskhed og hver kvalitetsregel med udvikling over tid. Ingen rækker."
-            ),
-        )
+    return b.distribution(
+        f"analytics/{product.ref}",
+        f"Nøgletal for {product.title}",
+        "Aggregerede nøgletal på produktets side i kataloget: antal rækker, friskhed og hver "
+        "kvalitetsregel med udvikling over tid. Ingen rækker.",
+        page,
     )
-    g.add((dist, DCAT.accessURL, page))
-    g.add((dist, DCATAP.applicableLegislation, EHDS))
+
+
+def _sample(b: _Builder, product: Product) -> URIRef:
+    """The synthetic sample (:mod:`catalog.samples`) as the dataset's ``adms:sample``."""
+    url = URIRef(CatalogueLinks.from_region(b.region).sample(product.ref))
+    dist = b.distribution(
+        f"sample/{product.ref}",
+        f"Syntetisk eksempel på {product.title}",
+        f"{ROWS} opdigtede rækker med produktets publicerede kolonner, dannet alene ud fra "
+        "specifikationen (kodelister og kvalitetsregler). Ingen rækker fra datasøen.",
+        url,
+    )
+    b.g.add((dist, DCAT.downloadURL, url))
+    b.g.add((dist, DCTERMS.format, b.typed(f"{EU}file-type/CSV", DCTERMS.MediaTypeOrExtent)))
     return dist
 
 
@@ -459,15 +562,23 @@ def _dataset(
     if b.service is not None:
         g.add((b.service, DCAT.servesDataset, ds))
     g.add((ds, HEALTH.analytics, _analytics(b, product, page)))
+    g.add((ds, ADMS.sample, _sample(b, product)))
     g.add((ds, DCAT.landingPage, b.typed(str(page), FOAF.Document)))
     # Documentation: the product's ODCS data contract. (Not dct:conformsTo: HealthDCAT-AP
-    # restricts that to its table of health standards, none of which the lake follows.)
-    g.add((ds, FOAF.page, b.typed(str(contract_url(region, product.ref)), FOAF.Document)))
+    # restricts that to its table of health standards; those that hold are below.)
+    for code in standards(product, with_service=b.service is not None, registry=registry):
+        g.add((ds, DCTERMS.conformsTo, b.typed(f"{HDEU}standard/{code}", DCTERMS.Standard)))
+    contract = b.typed(str(contract_url(region, product.ref)), FOAF.Document)
+    g.add((ds, FOAF.page, contract))
+    # The contract also points at the dataset: it names its table, columns and rules.
+    g.add((ds, DCTERMS.isReferencedBy, contract))
     g.add(
         (ds, DCTERMS.language, b.typed(f"{EU}language/{region.language}", DCTERMS.LinguisticSystem))
     )
     g.add((ds, DCTERMS.spatial, b.typed(f"{EU}country/{region.country}", DCTERMS.Location)))
-    g.add((ds, DCTERMS.spatial, b.typed(str(NUTS_REGION), DCTERMS.Location)))
+    g.add((ds, DCTERMS.spatial, b.region_location()))
+    for code in stats.municipalities:
+        g.add((ds, DCTERMS.spatial, b.municipality(code)))
     g.add(
         (
             ds,
@@ -526,13 +637,18 @@ def _dataset(
     g.add((basis, DCTERMS.description, b.text(text)))
     g.add((basis, DCTERMS.source, GDPR))
     g.add((ds, DPV.hasLegalBasis, basis))
-    for category in personal_data(product):
+    for category in personal_data(product, registry):
         g.add((ds, DPV.hasPersonalData, b.typed(str(DPVPD[category]), DPV.PersonalData)))
 
-    for code in coding_systems(product):
+    for code in coding_systems(product, registry):
         g.add(
             (ds, HEALTH.hasCodingSystem, b.typed(f"{HDEU}coding-system/{code}", DCTERMS.Standard))
         )
+    values = set(stats.code_values)
+    for codes in definition_codes(product, registry).values():
+        values |= set(codes)
+    for value in sorted(values):
+        g.add((ds, HEALTH.hasCodeValues, Literal(value)))
 
     # What the lake holds now (aggregates only). Coverage ends at the newest extract (a
     # derived product's: its sources') and the publication at the latest: rows dated later
@@ -547,44 +663,7 @@ def _dataset(
         g.add(
             (ds, HEALTH.numberOfRecords, Literal(state.row_count, datatype=XSD.nonNegativeInteger))
         )
-    if stats.individuals is not None:
-        g.add(
-            (
-                ds,
-                HEALTH.numberOfUniqueIndividuals,
-                Literal(stats.individuals, datatype=XSD.nonNegativeInteger),
-            )
-        )
-    if stats.min_typical_age is not None and stats.max_typical_age is not None:
-        g.add(
-            (
-                ds,
-                HEALTH.minTypicalAge,
-                Literal(stats.min_typical_age, datatype=XSD.nonNegativeInteger),
-            )
-        )
-        g.add(
-            (
-                ds,
-                HEALTH.maxTypicalAge,
-                Literal(stats.max_typical_age, datatype=XSD.nonNegativeInteger),
-            )
-        )
-    if stats.individuals is not None:
-        g.add(
-            (
-                ds,
-                HEALTH.populationCoverage,
-                b.text(
-                    f"Personer i {region.publisher.name} med mindst én række i {product.title}"
-                    + (
-                        f", {coverage_start:%Y-%m-%d} til {coverage_end:%Y-%m-%d}."
-                        if coverage_start and coverage_end
-                        else "."
-                    )
-                ),
-            )
-        )
+    _population(b, ds, product, stats, coverage_start, coverage_end)
     if temporal := b.period(f"temporal/{product.ref}", coverage_start, coverage_end):
         g.add((ds, DCTERMS.temporal, temporal))
     # Retention: rows are kept `years` from their retention column; the period runs from
@@ -610,6 +689,47 @@ def _dataset(
     _quality_annotation(b, ds, product, facts)
     _quality_label(b, ds, quality_label(product, registry, facts), facts)
     return ds
+
+
+def _population(
+    b: _Builder,
+    ds: URIRef,
+    product: Product,
+    stats: ProductStats,
+    start: dt.date | None,
+    end: dt.date | None,
+) -> None:
+    """Who the data is about: its own individuals, or for an aggregate those it counts."""
+    g, region = b.g, b.region
+    individuals = stats.individuals
+    low, high = stats.min_typical_age, stats.max_typical_age
+    period = f", {start:%Y-%m-%d} til {end:%Y-%m-%d}." if start and end else "."
+    if individuals is not None:
+        text = f"Personer i {region.publisher.name} med mindst én række i {product.title}{period}"
+    elif stats.computed_from_individuals is not None and product.derived is not None:
+        individuals = stats.computed_from_individuals
+        low = low if low is not None else stats.computed_from_min_age
+        high = high if high is not None else stats.computed_from_max_age
+        text = (
+            f"Aggregater over personer i {region.publisher.name} med rækker i "
+            + ", ".join(product.derived.upstream)
+            + f"; ingen personnøgler{period}"
+        )
+    else:
+        text = None
+    if individuals is not None:
+        g.add(
+            (
+                ds,
+                HEALTH.numberOfUniqueIndividuals,
+                Literal(individuals, datatype=XSD.nonNegativeInteger),
+            )
+        )
+    if low is not None and high is not None:
+        g.add((ds, HEALTH.minTypicalAge, Literal(low, datatype=XSD.nonNegativeInteger)))
+        g.add((ds, HEALTH.maxTypicalAge, Literal(high, datatype=XSD.nonNegativeInteger)))
+    if text is not None:
+        g.add((ds, HEALTH.populationCoverage, b.text(text)))
 
 
 def _quality_annotation(b: _Builder, ds: URIRef, product: Product, facts: CatalogFacts) -> None:
@@ -721,7 +841,7 @@ def _catalogue(b: _Builder, datasets: list[URIRef]) -> URIRef:
         g.add((cat, DCATAP.applicableLegislation, law))
     g.add((cat, DCTERMS.language, URIRef(f"{EU}language/{region.language}")))
     g.add((cat, DCTERMS.spatial, URIRef(f"{EU}country/{region.country}")))
-    g.add((cat, DCTERMS.spatial, NUTS_REGION))
+    g.add((cat, DCTERMS.spatial, b.region_location()))
     g.add((cat, DCAT.themeTaxonomy, URIRef(f"{EU}data-theme")))
     for ds in datasets:
         g.add((cat, DCAT.dataset, ds))
@@ -821,4 +941,6 @@ def export_dcat(path: Path | None = None) -> tuple[Path, int]:
     path = path or dcat_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     graph.serialize(path, format="turtle", encoding="utf-8")
+    for product in offered_products(registry):  # the samples the export links
+        write_sample(product)
     return path, len(offered_products(registry))

@@ -45,6 +45,10 @@ class ProductFacts(_Facts):
     newest_extract: dt.date | None = None
     #: When the current snapshot was committed.
     published_at: dt.datetime | None = None
+    #: Streaming products: the newest event time published (UTC) and the newest
+    #: micro-batch's p95 lag from event time to commit, in milliseconds.
+    newest_event: dt.datetime | None = None
+    lag_p95_ms: int | None = None
     #: Id of the pseudonymisation key (never the key): products with equal ids can be joined.
     key_id: str | None = None
     run_id: str | None = None

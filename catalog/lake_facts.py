@@ -43,6 +43,7 @@ from regionlab.platform.tables import (
 from regionlab.results import CheckResult
 from regionlab.spec import Product, Registry
 from regionlab.sql import quote_ident
+from regionlab.streaming.tables import STREAM_BATCHES
 
 #: The initiatives register, a product of its own (``initiatives/initiatives``).
 INITIATIVES = "initiatives/initiatives"
@@ -101,6 +102,17 @@ def _column_profiles(con: duckdb.DuckDBPyConnection, product: Product) -> list[C
     ]
 
 
+def _stream_facts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, object]]:
+    """Per streaming product: newest event time published and the newest batch's p95 lag."""
+    if not STREAM_BATCHES.exists(con):
+        return {}
+    rows = con.execute(
+        f"SELECT product, max(last_event_at) FILTER (WHERE published > 0), "
+        f"arg_max(lag_p95_ms, committed_at) FROM {STREAM_BATCHES.qualified} GROUP BY product"
+    ).fetchall()
+    return {str(p): {"newest_event": newest, "lag_p95_ms": lag} for p, newest, lag in rows}
+
+
 def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, ProductFacts]:
     counts = lake.table_row_counts(con)
     latest: dict[str, lake.Snapshot] = {}
@@ -117,6 +129,7 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
         ).fetchall()
         newest = {str(p): d for p, d in rows if d is not None}
     rejected = _rejected_last(con)
+    streams = _stream_facts(con)
     present = {f"{d}/{p}" for d, p in lake.list_tables(con)}
     facts: dict[str, ProductFacts] = {}
     for product in registry.topological():
@@ -135,6 +148,7 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
             key_id=key_id,
             run_id=info.get("run_id") or None,
             last_delivery_rejected=rejected.get(product.ref),
+            **streams.get(product.ref, {}),
             columns=_column_profiles(con, product) if product.ref in present else [],
         )
     return facts

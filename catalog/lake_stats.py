@@ -10,7 +10,18 @@ counts and bounds leave this module.
   ``birth_year``) of the product's individuals, taken from the product itself
   or, for products with only a person key, from ``population/persons``;
 - temporal coverage: first and last value of the retention column (the date
-  each row's retention runs from — the date the steward says a row belongs to).
+  each row's retention runs from — the date the steward says a row belongs to);
+- municipalities: the municipality codes (public reference codes, checked against
+  the region's code list) the data covers — from the product's own municipality
+  column, or for person-level products from where their individuals live in
+  ``population/persons``; a municipality with fewer than :data:`MIN_PERSONS`
+  of the product's individuals is left out, so no small group is pointed at;
+- code values: the codes of a coded column (SKS, NPU, ATC) held by at least
+  :data:`MIN_PERSONS` of the product's individuals, and only codes of the
+  region's code list — which classifications a researcher can count on;
+- an aggregate (no person key) is computed over the rows of its person-level
+  upstreams: the individuals and typical ages it is computed from are those of
+  the upstream with the fewest individuals (the one that bounds its population).
 """
 
 from __future__ import annotations
@@ -20,13 +31,17 @@ import datetime as dt
 import duckdb
 from pydantic import BaseModel
 
-from regionlab import lake
+from regionlab import codelists, lake
 from regionlab.errors import UserError
 from regionlab.spec import Product, Registry
+from regionlab.spec.vocab import CodeSystem
 from regionlab.sql import quote_ident
 
 PERSONS = "population/persons"
 PERSON_KEY = "person_key"
+#: Fewest of a product's individuals a municipality must have to be named as covered
+#: (the platform's small-cell threshold: counts 1-4 are never shown).
+MIN_PERSONS = 5
 
 #: Age in whole years from an age band (`40-44`, `90+`): its lower and upper bound.
 _BAND_LOW = "TRY_CAST(regexp_extract({c}, '^([0-9]+)', 1) AS INTEGER)"
@@ -39,6 +54,14 @@ class ProductStats(BaseModel):
     max_typical_age: int | None = None
     coverage_start: dt.date | None = None
     coverage_end: dt.date | None = None
+    #: Municipality codes the data covers (sorted; only codes of the region's code list).
+    municipalities: list[str] = []
+    #: Codes of the product's coded columns held by enough of its individuals (sorted).
+    code_values: list[str] = []
+    #: For an aggregate: the individuals (and their typical ages) it is computed from.
+    computed_from_individuals: int | None = None
+    computed_from_min_age: int | None = None
+    computed_from_max_age: int | None = None
 
 
 def _table(product: Product | str) -> str:
@@ -102,6 +125,89 @@ def _coverage(
     return (row[0], row[1]) if row else (None, None)
 
 
+def _municipality_column(product: Product) -> str | None:
+    for col in product.published_columns:
+        if col.code_system is CodeSystem.municipalities:
+            return col.name
+    return None
+
+
+def _municipalities(
+    con: duckdb.DuckDBPyConnection, product: Product, registry: Registry, present: set[str]
+) -> list[str]:
+    """Municipality codes the product's data covers (see the module docstring)."""
+    key = quote_ident(PERSON_KEY)
+    own = _municipality_column(product)
+    persons = registry.products.get(PERSONS)
+    if own is not None and product.published(PERSON_KEY):
+        col = quote_ident(own)
+        sql = (
+            f"SELECT {col} FROM {_table(product)} GROUP BY {col} "
+            f"HAVING count(DISTINCT {key}) >= {MIN_PERSONS}"
+        )
+    elif own is not None:  # an aggregate: its cells are already counts
+        col = quote_ident(own)
+        sql = f"SELECT DISTINCT {col} FROM {_table(product)}"
+    elif (
+        product.published(PERSON_KEY)
+        and persons is not None
+        and PERSONS in present
+        and (home := _municipality_column(persons)) is not None
+    ):
+        col = f"p.{quote_ident(home)}"
+        sql = (
+            f"SELECT {col} FROM {_table(PERSONS)} AS p "
+            f"WHERE p.{key} IN (SELECT {key} FROM {_table(product)}) "
+            f"GROUP BY {col} HAVING count(*) >= {MIN_PERSONS}"
+        )
+    else:
+        return []
+    known = codelists.codes("municipalities")
+    return sorted({str(r[0]) for r in con.execute(sql).fetchall()} & known)
+
+
+#: Code systems whose values the export names (health classifications, not geography).
+_HEALTH_CODES = (
+    CodeSystem.sks_diagnoses,
+    CodeSystem.sks_procedures,
+    CodeSystem.npu,
+    CodeSystem.atc,
+)
+
+
+def _code_values(con: duckdb.DuckDBPyConnection, product: Product) -> list[str]:
+    """Codes of the product's health-coded columns that enough of its individuals hold."""
+    if not product.published(PERSON_KEY):
+        return []
+    key = quote_ident(PERSON_KEY)
+    found: set[str] = set()
+    for column in product.published_columns:
+        if column.code_system not in _HEALTH_CODES:
+            continue
+        col = quote_ident(column.name)
+        rows = con.execute(
+            f"SELECT {col} FROM {_table(product)} WHERE {col} IS NOT NULL GROUP BY {col} "
+            f"HAVING count(DISTINCT {key}) >= {MIN_PERSONS}"
+        ).fetchall()
+        found |= {str(r[0]) for r in rows} & codelists.codes(column.code_system.value)
+    return sorted(found)
+
+
+def _computed_from(stats: ProductStats, product: Product, out: dict[str, ProductStats]) -> None:
+    """An aggregate's population: that of its person-level upstream with the fewest individuals."""
+    if product.derived is None or product.published(PERSON_KEY):
+        return
+    ups = [out[u] for u in product.derived.upstream if u in out and out[u].individuals]
+    if not ups:
+        return
+    bound = min(ups, key=lambda s: s.individuals or 0)
+    stats.computed_from_individuals = bound.individuals
+    stats.computed_from_min_age = bound.min_typical_age
+    stats.computed_from_max_age = bound.max_typical_age
+    if not stats.municipalities:
+        stats.municipalities = sorted({m for u in ups for m in u.municipalities})
+
+
 def stats_from(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, ProductStats]:
     """Stats of every product present in the lake, read through ``con`` (one snapshot)."""
     present = _tables(con)
@@ -118,10 +224,13 @@ def stats_from(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, 
         try:
             stats.min_typical_age, stats.max_typical_age = _ages(con, product, registry, present)
             stats.coverage_start, stats.coverage_end = _coverage(con, product)
+            stats.municipalities = _municipalities(con, product, registry, present)
+            stats.code_values = _code_values(con, product)
         except duckdb.BinderException:
             # The spec names a column the published table does not have yet (edited since
             # its last publish): those aggregates are unknown until the next publish.
             pass
+        _computed_from(stats, product, out)
         out[product.ref] = stats
     return out
 

@@ -44,6 +44,11 @@ class CatalogueLinks(BaseModel):
         domain, _, name = ref.partition("/")
         return f"{self.site}/odcs/{domain}/{name}.odcs.yaml"
 
+    def sample(self, ref: str) -> str:
+        """The product's synthetic sample (CSV), published beside the site under ``samples/``."""
+        domain, _, name = ref.partition("/")
+        return f"{self.site}/samples/{domain}/{name}.csv"
+
     def access_application(self, ref: str | None = None) -> str | None:
         """The access service's application page (``GET /permits/apply``), naming the product
         when one is given; None without a configured service."""

@@ -16,6 +16,7 @@ from catalog.labeling import labeling_mcps, load_manifests
 from catalog.lake_facts import facts_from_lake
 from catalog.links import region_links
 from catalog.lite import lite_file
+from catalog.mlmodels import load_model_facts, model_mcps
 from catalog.removed import previous_urns, removed_mcps
 from catalog.sinks import json_path, rest_target, write_json, write_lite, write_rest
 from regionlab.spec import Registry, load_domains
@@ -41,6 +42,7 @@ def emit_catalog(registry: Registry | None = None, *, lite: bool = True) -> Emit
     with step("build_proposals"):
         mcps = build_mcps(registry, facts, region_links())
         mcps += labeling_mcps(load_manifests(), millis(facts.generated_at))
+        mcps += model_mcps(load_model_facts(), millis(facts.generated_at))
         # What the previous emission held and this one does not is soft-deleted.
         previous = previous_urns(json_path(), lite_file() if lite else None)
         ghosts = removed_mcps(previous, mcps, millis(facts.generated_at))

@@ -33,12 +33,13 @@ from datahub.metadata.schema_classes import (
 )
 
 from catalog import urns
-from catalog.assertion_kinds import Native, native_assertion
+from catalog.assertion_kinds import Native, native_assertion, stream_freshness
 from catalog.common import MCP, proposal, props, stamp
 from catalog.facts import CatalogFacts, millis
 from catalog.safety import safe_text
 from regionlab.results import CheckResult, Status
 from regionlab.spec import Product, Registry
+from regionlab.streaming.tables import FRESHNESS_CHECK
 
 _RESULT_TYPES = {
     Status.passed: AssertionResultTypeClass.SUCCESS,
@@ -90,6 +91,27 @@ def _info(
     )
 
 
+def _stream_freshness(product: Product, when: int) -> tuple[str, AssertionInfoClass]:
+    """The spec's freshness objective; each micro-batch's result is in the quality history."""
+    assert product.stream is not None
+    objective = product.stream.freshness
+    info = _info(
+        product,
+        FRESHNESS_CHECK,
+        "freshness",
+        f"{objective.percentile} % af hændelserne kan forespørges senest "
+        f"{objective.max_lag_seconds:g} s efter hændelsestidspunktet.",
+        "timeliness",
+        "warning",
+        [],
+        {"source": "spec", "max_lag_seconds": objective.max_lag_seconds,
+         "percentile": objective.percentile},
+        when,
+        stream_freshness(product, urns.product_dataset(product)),
+    )  # fmt: skip
+    return urns.assertion(product, FRESHNESS_CHECK), info
+
+
 def assertion_mcps(registry: Registry, facts: CatalogFacts, when: int) -> Iterator[MCP]:
     platform = DataPlatformInstanceClass(platform=urns.platform(urns.QUALITY_PLATFORM))
     for product in sorted(registry.products.values(), key=lambda p: p.ref):
@@ -113,6 +135,12 @@ def assertion_mcps(registry: Registry, facts: CatalogFacts, when: int) -> Iterat
             yield proposal(urn, info, when)
             yield proposal(urn, platform, when)
             contract[info.type == AssertionTypeClass.FRESHNESS].append(urn)
+        if product.stream is not None:
+            urn, info = _stream_freshness(product, when)
+            declared.add(FRESHNESS_CHECK)
+            yield proposal(urn, info, when)
+            yield proposal(urn, platform, when)
+            contract[True].append(urn)
         yield from _contract_mcps(product, contract[True], contract[False], when)
         # Checks the platform ran that no spec rule declares (privacy gates, reconciliation).
         extra: dict[str, CheckResult] = {}

@@ -37,8 +37,12 @@ from regionlab.spec import Product, Registry
 _RESULTS = {"success": RunResultTypeClass.SUCCESS, "failure": RunResultTypeClass.FAILURE}
 
 
+def _kind(product: Product) -> str:
+    return "derived" if product.is_derived else "stream" if product.is_stream else "source"
+
+
 def _inputs(product: Product) -> list[str]:
-    if product.source is not None:
+    if product.source is not None or product.stream is not None:
         return [urns.source_dataset(product)]
     return [urns.product_dataset(ref) for ref in product.upstream]
 
@@ -69,7 +73,7 @@ def flow_mcps(registry: Registry, when: int) -> Iterator[MCP]:
                 customProperties=props(
                     {
                         "asset_key": f"{product.domain}/{product.id}",
-                        "kind": "derived" if product.is_derived else "source",
+                        "kind": _kind(product),
                     }
                 ),
                 env=urns.ENV,

@@ -28,7 +28,14 @@ def product_dataset(product: Product | str) -> str:
     return b.make_dataset_urn(PLATFORM, product_dataset_name(domain, name), ENV)
 
 
+#: The platform of a streaming product's source: the broker topic it is fed by.
+STREAM_PLATFORM = "rabbitmq"
+
+
 def source_dataset(product: Product) -> str:
+    """The raw source of a product: a system's extract, or a streaming product's topic."""
+    if product.stream is not None:
+        return b.make_dataset_urn(STREAM_PLATFORM, product.stream.topic, ENV)
     assert product.source is not None
     return b.make_dataset_urn(
         product.source.system, f"{product.source.system}.{product.source.extract}", ENV

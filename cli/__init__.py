@@ -41,21 +41,26 @@ def _register() -> None:
         harden_cmd,
         keys_cmd,
         labeling_cmd,
+        model_cmd,
         quality_cmd,
         quarantine_cmd,
         research_cmd,
         run_cmd,
         service_cmd,
+        stream_cmd,
         synth_cmd,
     )
 
     app.command("check")(check_cmd.check)
     app.add_typer(keys_cmd.app, name="keys")
     app.command("harden")(harden_cmd.harden)
-    app.command("synth")(synth_cmd.synth)
+    app.add_typer(synth_cmd.app, name="synth")
+    app.add_typer(stream_cmd.app, name="stream")
     app.command("run")(run_cmd.run)
     app.command("demo")(demo_cmd.demo)
     app.command("quality")(quality_cmd.quality)
+    app.add_typer(model_cmd.app, name="model")
+    app.command("validate")(model_cmd.validate)
     app.add_typer(
         quarantine_cmd.app, name="quarantine", help="Rows set aside by the pipelines: reasons."
     )

@@ -17,20 +17,24 @@ def check(
         False, "--write-schema", help="Regenerate the JSON Schemas in the domains folder."
     ),
 ) -> None:
-    """Validate all domains, products and the glossary; print each problem with file and field."""
+    """Validate domains, products, glossary and model cards; print each problem and its field."""
+    from regionlab.aimodels import card as cards
     from regionlab.settings import get_settings
     from regionlab.spec import jsonschema
     from regionlab.spec.loader import collect
     from regionlab.spec.problems import SpecProblem
 
     root = domains or get_settings().domains_dir
+    cards_root = root.parent / "models"  # model cards live beside domains/
     if write_schema:
-        for path in jsonschema.write(root):
+        for path in [*jsonschema.write(root), *cards.write_schema(cards_root)]:
             console.print(f"wrote {path}")
     registry, problems = collect(root)
+    found, card_problems = cards.collect_cards(cards_root, registry)
+    problems += card_problems
     problems += [
         SpecProblem(path, "(file)", "JSON Schema is stale", "run `regionlab check --write-schema`")
-        for path in jsonschema.stale(root)
+        for path in [*jsonschema.stale(root), *cards.schema_stale(cards_root)]
     ]
     base = root.resolve().parent
     for problem in problems:
@@ -40,9 +44,10 @@ def check(
         raise typer.Exit(1)
     console.print(
         styled(
-            "[green]ok[/]: {} domains, {} products, {} glossary terms",
+            "[green]ok[/]: {} domains, {} products, {} glossary terms, {} model cards",
             len(registry.domains),
             len(registry.products),
             len(registry.glossary.term_ids()),
+            len(found),
         )
     )

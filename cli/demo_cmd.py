@@ -17,6 +17,9 @@ def demo(
     persons: int = typer.Option(5000, help="Persons in the synthetic region."),
     seed: int = typer.Option(42, help="Seed of the synthetic region."),
     defect_rate: float = typer.Option(0.01, help="Share of defective source rows."),
+    stream_seconds: float = typer.Option(
+        20.0, help="Seconds of the live EPJ event stream at 32 events/s (0: no stream)."
+    ),
 ) -> None:
     """Generate sources, validate specs, run every pipeline and emit the catalogue."""
     from cli.run_cmd import FAILED, emit_and_report, execute, report_outcomes, summary_table
@@ -48,20 +51,56 @@ def demo(
     console.print(f"sources: {settings.sources_dir} ({len(manifest.files)} extract files)")
     lake.init_lake()
     console.print(f"lake: {current().lake.describe()}")
-    runs = execute([p.ref for p in registry.topological()], full_refresh=True)
+    runs = execute([p.ref for p in registry.batch_order()], full_refresh=True)
     console.print(summary_table(runs))
     report_outcomes(runs)
     failed = [r for r in runs if r.status in FAILED]
+    if stream_seconds > 0:
+        _short_stream(registry, settings, stream_seconds)
     from cli.quality_cmd import quality
 
     quality(None)
     _explain_flagged_rows(settings.sources_dir, key, manifest.as_of)
-    emit_and_report()
     _example_workspaces()
+    _models()
+    emit_and_report()
     _feasibility_through_the_service()
     if failed:
         console.print(styled("[red]{} product(s) not published[/]", len(failed)))
         raise typer.Exit(1)
+
+
+def _short_stream(registry: Any, settings: Any, seconds: float) -> None:
+    """Publish the synthetic EPJ feed for ``seconds`` while the consumer publishes it.
+
+    Producer and consumer run side by side (the producer in a thread), as in production;
+    each micro-batch is a Dagster materialisation of the streaming asset.
+    """
+    import threading
+
+    from cli.stream_cmd import consumer_line
+    from pipelines.streaming import report_batch
+    from regionlab.streaming.consumer import consume
+
+    for product in registry.streams():
+        assert product.stream is not None
+        sent: list[Any] = []
+        feed = threading.Thread(target=_feed, args=(product, settings, seconds, sent), daemon=True)
+        with console.status(f"live stream: {product.stream.topic} at 32 events/s"):
+            summary = consume(
+                product, settings, idle_exit_seconds=10.0, max_seconds=seconds + 120,
+                on_batch=report_batch, on_ready=feed.start,
+            )  # fmt: skip
+            feed.join(timeout=5)
+        events = f"{sent[0].sent:,} events sent; " if sent else ""
+        console.print(f"stream: {events}{consumer_line(summary)}")
+
+
+def _feed(product: Any, settings: Any, seconds: float, sent: list[Any]) -> None:
+    from regionlab.synth.stream_feed import Rate, publish_feed
+
+    ledger = settings.sources_dir / "stream" / "ledger.jsonl"
+    sent.append(publish_feed([product], settings.sources_dir, ledger, rate=Rate(32.0, seconds)))
 
 
 #: The demo's two people: separation of duties holds in the demo too.
@@ -102,6 +141,49 @@ def _example_workspaces() -> None:
             f"(applied by {DEMO_APPLICANT}, approved by {DEMO_OFFICER}; permit expires "
             f"{permit.expires.isoformat()}; used by notebooks/)"
         )
+
+
+#: Bootstrap rounds in the demo: enough for stable intervals, small enough to stay quick.
+DEMO_ROUNDS = 200
+
+
+def _models() -> None:
+    """Train, score and validate both AI models (models/), before the catalogue is emitted.
+
+    The readmission model trains in the ``readmission-model`` workspace built above; the
+    entity model is the labelling module's dictionary, judged against the labelled notes
+    (in the demo a rule-based reference annotator's, as no one annotated in Label Studio).
+    A model that cannot be validated is reported and the demo goes on.
+    """
+    from cli.model_cmd import STATUS_STYLE, score_model
+    from labeling.entity_model import reference_labels
+    from regionlab.aimodels import runner
+    from regionlab.errors import UserError
+
+    for model_id in ("readmission_risk", "note_entities"):
+        try:
+            card = runner.card(model_id)
+            if card.output == "spans":
+                reference_labels()
+            else:
+                runner.train_readmission(card)
+            score_model(model_id)
+            v = runner.validate(model_id, rounds=DEMO_ROUNDS)
+        except UserError as exc:
+            console.print(styled("[red]model {} not validated: {}[/]", model_id, exc))
+            continue
+        key = "auroc" if card.output != "spans" else "f1.all"
+        est = v.report["headline"][key]
+        shown = "n/a" if est["value"] is None else f"{est['value']:.3f}"
+        if est["low"] is not None:
+            shown += f" ({est['low']:.3f}–{est['high']:.3f})"
+        colour = STATUS_STYLE[v.status]
+        console.print(
+            styled(
+                f"model {{}} ({{}}): {key} {{}}, status [{colour}]{{}}[/]; report {{}}",
+                model_id, card.initiative, shown, v.status, v.html_path,
+            )
+        )  # fmt: skip
 
 
 def _feasibility_through_the_service() -> None:

@@ -24,7 +24,8 @@ permit_app = typer.Typer(
 )
 workspace_app = typer.Typer(help="Build and inspect project workspaces.", no_args_is_help=True)
 output_app = typer.Typer(
-    help="Check result tables before they leave a workspace.", no_args_is_help=True
+    help="The airlock: pre-check, submit, and (output checkers) approve or refuse results.",
+    no_args_is_help=True,
 )
 
 
@@ -33,6 +34,13 @@ def _municipality_names() -> dict[str, str]:
 
     table = codelists.load("municipalities")
     return dict(zip(table["code"].to_list(), table["name"].to_list(), strict=True))
+
+
+def _dates_text(dates: Any) -> str:
+    """A permit's date protection in words (``regionlab.research.permits.DateProtection``)."""
+    if dates.method == "coarsen":
+        return f"dates coarsened to the {dates.granularity}"
+    return f"dates shifted per person by up to {dates.max_shift_days} days"
 
 
 def feasibility(
@@ -137,9 +145,10 @@ def permit_approve(
 ) -> None:
     """Approve an application and register its permit (access officer)."""
     permit = _application(_client().decide(project, "approve", replace=replace)).permit
+    dates = _dates_text(permit.dates)
     console.print(
         f"approved and registered permit {permit.project_id} (expires "
-        f"{permit.expires.isoformat()}, {len(permit.products)} product(s))",
+        f"{permit.expires.isoformat()}, {len(permit.products)} product(s), {dates})",
         highlight=False,
     )
     console.print(f"next: regionlab workspace build {permit.project_id}", highlight=False)
@@ -219,18 +228,83 @@ def workspace_info(
         f"expires {m.permit['expires']}, tables {', '.join(p.table for p in m.products)}",
         highlight=False,
     )
+    console.print(
+        f"{_dates_text(m.dates)}; {'encrypted' if m.encrypted else 'NOT encrypted (rebuild it)'}",
+        highlight=False,
+    )
+
+
+@workspace_app.command("provision")
+def workspace_provision(
+    project: Annotated[str, typer.Argument(help="Project id.")],
+    owner: Annotated[
+        str, typer.Option("--owner", help="The service's OS account, e.g. regionlab.")
+    ],
+    member: Annotated[
+        list[str] | None, typer.Option("--member", help="An OS account of a project member.")
+    ] = None,
+) -> None:
+    """Give the project's workspace folder to a per-project OS group (run as root)."""
+    from regionlab.platform.project_groups import provision_project
+    from regionlab.settings import get_settings
+
+    access = provision_project(get_settings(), project, owner, list(member or []))
+    console.print(
+        f"{access.folder}: owner {owner}, group {access.group} "
+        f"({', '.join(access.members) or 'no members yet'}); outputs/ writable by the group",
+        highlight=False,
+    )
+
+
+@workspace_app.command("sweep")
+def workspace_sweep(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would be deleted.")
+    ] = False,
+) -> None:
+    """Delete every workspace whose permit expired or is gone (with its key); write receipts."""
+    from regionlab.research.workspace_sweep import sweep_workspaces
+
+    receipts = sweep_workspaces(by="cli", dry_run=dry_run)
+    if not receipts:
+        console.print("no expired workspaces", highlight=False)
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for r in receipts:
+        size = sum(f.bytes for f in r.files)
+        console.print(
+            f"{verb} {r.project_id} ({r.rule}): {len(r.files)} files, {size} bytes"
+            + ("" if dry_run else f"; receipt {r.receipt_file}"),
+            highlight=False,
+        )
+
+
+def _floor() -> int:
+    """The service's floor (``min_cell``): a local pre-check may not go below it either."""
+    from service.settings import load_service_settings
+
+    return load_service_settings().min_cell
 
 
 @output_app.command("check")
 def output_check(
-    file: Annotated[Path, typer.Argument(help="Result table (CSV or Parquet).")],
-    threshold: Annotated[int, typer.Option("--threshold", help="Smallest count allowed.")] = 5,
+    file: Annotated[Path, typer.Argument(help="Result table (CSV any delimiter, or Parquet).")],
+    threshold: Annotated[
+        int | None,
+        typer.Option(
+            "--threshold", help="Smallest count allowed (default and minimum: the floor)."
+        ),
+    ] = None,
     names: Annotated[
         bool,
         typer.Option("--names/--no-names", help="Also look for person names from the name list."),
     ] = True,
 ) -> None:
-    """Check a result table before it leaves a workspace; exit status 1 when it must change."""
+    """Pre-check a result table locally; exit status 1 when it must change.
+
+    The same rules the airlock runs (``regionlab output submit``), without
+    differencing against the project's released outputs.
+    """
     from regionlab.research.output_check import check_output
 
     known: list[str] = []
@@ -238,10 +312,109 @@ def output_check(
         from regionlab import codelists
 
         known = codelists.load("names")["name"].to_list()
-    report = check_output(file, threshold=threshold, known_names=known)
+    report = check_output(file, threshold=threshold, floor=_floor(), known_names=known)
     console.print(report.render(), highlight=False, markup=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _findings_text(sub: dict[str, Any]) -> str:
+    lines = []
+    for f in sub.get("findings", []):
+        where = f"column '{f['column']}'" if f["column"] else "table"
+        if f["rows"]:
+            where += f", rows {', '.join(map(str, f['rows']))} ({f['n_rows']} in all)"
+        lines.append(f"- [{f['severity']}:{f['kind']}] {where}: {f['problem']}. Fix: {f['fix']}.")
+    return "\n".join(lines)
+
+
+@output_app.command("submit")
+def output_submit(
+    project: Annotated[str, typer.Argument(help="Project id whose permit you hold.")],
+    file: Annotated[Path, typer.Argument(help="Result table (CSV or Parquet).")],
+    threshold: Annotated[
+        int | None, typer.Option("--threshold", help="Smallest count (never below the floor).")
+    ] = None,
+) -> None:
+    """Submit a result to the airlock: released when every rule passes, else queued."""
+    sub = _client().submit_output(project, file, threshold=threshold)
+    console.print(
+        f"{sub['id']}: {sub['filename']} ({sub['table_class']} table) - verdict {sub['verdict']},"
+        f" {sub['status']}",
+        highlight=False,
+        markup=False,
+    )
+    if sub["findings"]:
+        console.print(_findings_text(sub), highlight=False, markup=False)
+    if sub["status"] == "released":
+        console.print(f"next: regionlab output fetch {sub['id']}", highlight=False)
+    else:
+        console.print("queued for an output checker; see `regionlab output list`", highlight=False)
+
+
+@output_app.command("list")
+def output_list(
+    state: Annotated[
+        str | None, typer.Option("--state", help="released, pending or refused.")
+    ] = None,
+) -> None:
+    """Submitted outputs (yours, or all for an output checker)."""
+    table = Table(title="Airlock")
+    for col in (
+        "id",
+        "project",
+        "file",
+        "by",
+        "class",
+        "verdict",
+        "status",
+        "decided by",
+        "reason",
+    ):
+        table.add_column(col)
+    for s in _client().outputs(state):
+        table.add_row(
+            s["id"],
+            s["project_id"],
+            s["filename"],
+            s["submitted_by"],
+            s["table_class"],
+            s["verdict"],
+            s["status"],
+            s["decided_by"] or "-",
+            Text(s["reason"] or ""),
+        )
+    console.print(table)
+
+
+@output_app.command("approve")
+def output_approve(
+    submission: Annotated[str, typer.Argument(help="Id of a queued output.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it may leave.")],
+) -> None:
+    """Release a queued output (output checker; not your own)."""
+    sub = _client().decide_output(submission, "approve", reason=reason)
+    console.print(f"released {sub['id']} ({sub['filename']})", highlight=False)
+
+
+@output_app.command("refuse")
+def output_refuse(
+    submission: Annotated[str, typer.Argument(help="Id of a queued output.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the researcher.")],
+) -> None:
+    """Refuse a queued output with a reason (output checker)."""
+    sub = _client().decide_output(submission, "refuse", reason=reason)
+    console.print(f"refused {sub['id']} ({sub['filename']})", highlight=False)
+
+
+@output_app.command("fetch")
+def output_fetch(
+    submission: Annotated[str, typer.Argument(help="Id of a released output.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder to write into.")] = Path("."),
+) -> None:
+    """Download a released output and its manifest."""
+    target = _client().fetch_output(submission, to)
+    console.print(f"wrote {target} and {target.name}.manifest.json", highlight=False)
 
 
 __all__ = ["feasibility", "output_app", "permit_app", "workspace_app"]

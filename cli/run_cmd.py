@@ -30,7 +30,7 @@ def _profile() -> Any:
 
 
 def select(registry: Any, domain: str | None, product: str | None) -> list[str]:
-    refs = [p.ref for p in registry.topological()]
+    refs = [p.ref for p in registry.batch_order()]
     if domain:
         if domain not in registry.domains:
             raise UserError(
@@ -40,10 +40,16 @@ def select(registry: Any, domain: str | None, product: str | None) -> list[str]:
     if product:
         wanted = product if "/" in product else None
         matches = [r for r in refs if r == wanted or r.split("/")[1] == product]
+        streams = [p.ref for p in registry.streams() if product in (p.ref, p.id)]
+        if not matches and streams:
+            raise UserError(
+                f"{streams[0]} is a streaming product: its consumer publishes it "
+                f"(`regionlab stream consume {streams[0]}`), not `regionlab run`"
+            )
         if not matches:
             raise UserError(
                 f"unknown product '{product}'; products: "
-                + ", ".join(p.ref for p in registry.topological())
+                + ", ".join(p.ref for p in registry.batch_order())
             )
         refs = matches
     return refs
@@ -62,7 +68,7 @@ def reload_targets(
 
     sources = get_settings().sources_dir
     allowed = set(select(registry, domain, product))
-    candidates = [p for p in registry.topological() if p.ref in allowed]
+    candidates = [p for p in registry.batch_order() if p.ref in allowed]
     found = deliveries_named(candidates, sources, given)
     if not found:
         raise UserError(
@@ -71,10 +77,10 @@ def reload_targets(
         )
     reload = {p.ref: e.name for p, e in found}
     wanted = set(reload)
-    for p in registry.topological():  # upstreams come first: one pass collects every level
+    for p in registry.batch_order():  # upstreams come first: one pass collects every level
         if p.is_derived and wanted & set(p.upstream):
             wanted.add(p.ref)
-    return [p.ref for p in registry.topological() if p.ref in wanted], reload
+    return [p.ref for p in registry.batch_order() if p.ref in wanted], reload
 
 
 def outcome_line(run: Any) -> str:

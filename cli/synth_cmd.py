@@ -23,7 +23,15 @@ def _parse_date(value: str) -> date:
         ) from None
 
 
+app = typer.Typer(
+    invoke_without_command=True,
+    help="Synthetic sources: batch extracts, or (`synth stream`) a live FHIR event feed.",
+)
+
+
+@app.callback()
 def synth(
+    ctx: typer.Context,
     persons: Annotated[int, typer.Option(help="Number of persons in the CPR register.")] = 5000,
     seed: Annotated[
         int, typer.Option(help="Random seed; the same seed and options give identical files.")
@@ -44,6 +52,8 @@ def synth(
     chunk_size: Annotated[int, typer.Option(help="Persons per progress step.")] = 100_000,
 ) -> None:
     """Generate synthetic source extracts (CPR, LPR3, LABKA, FMK, EPJ, initiatives)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from regionlab.settings import get_settings
     from regionlab.synth import generate
 
@@ -82,3 +92,55 @@ def synth(
     console.print(table)
     defects = ", ".join(f"{k}: {v:,}" for k, v in manifest.defects.items()) or "none"
     console.print(f"defects labelled in defects.csv: {defects}")
+
+
+@app.command("stream")
+def stream(
+    rate: Annotated[float, typer.Option(help="Events per second.")] = 32.0,
+    seconds: Annotated[float, typer.Option(help="How long to publish.")] = 30.0,
+    burst: Annotated[
+        float, typer.Option(help="Rate factor inside the burst window (10 = ten times).")
+    ] = 1.0,
+    burst_seconds: Annotated[
+        float, typer.Option(help="Length of the burst window, starting a third in.")
+    ] = 10.0,
+    defect_rate: Annotated[
+        float, typer.Option(help="Share of events given a labelled defect (0 to 0.5).")
+    ] = 0.02,
+    duplicate_rate: Annotated[
+        float, typer.Option(help="Share of events sent twice (0 to 0.5).")
+    ] = 0.01,
+    seed: Annotated[int, typer.Option(help="Random seed of the resources.")] = 42,
+    product: Annotated[
+        str | None, typer.Option(help="Only this streaming product (domain/product).")
+    ] = None,
+    queue: Annotated[
+        str | None, typer.Option(help="Publish to this queue instead of the spec's topic.")
+    ] = None,
+) -> None:
+    """Publish FHIR R4 events (Observation, Encounter) of the synthetic region's persons."""
+    from cli.stream_cmd import stream_products
+    from regionlab.settings import get_settings
+    from regionlab.synth.stream_feed import Rate, publish_feed
+
+    settings = get_settings()
+    products = stream_products(product)
+    ledger = settings.sources_dir / "stream" / "ledger.jsonl"
+    console = make_console()
+    with console.status(f"publishing {rate:g}/s for {seconds:g} s"):
+        summary = publish_feed(
+            products,
+            settings.sources_dir,
+            ledger,
+            rate=Rate(rate, seconds, burst, burst_seconds),
+            seed=seed,
+            defect_rate=defect_rate,
+            duplicate_rate=duplicate_rate,
+            queue=queue,
+        )
+    queues = ", ".join(f"{q}: {n:,}" for q, n in sorted(summary.by_queue.items()))
+    defects = ", ".join(f"{k}: {v:,}" for k, v in sorted(summary.defects.items())) or "none"
+    console.print(
+        f"published {summary.sent:,} events in {summary.seconds:.1f} s ({queues}); "
+        f"defects labelled in the ledger: {defects}; ledger {ledger}"
+    )

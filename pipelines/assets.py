@@ -41,7 +41,7 @@ def op_config(
     return out
 
 
-def _column_schema(product: Product) -> dg.TableSchema:
+def column_schema(product: Product) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
@@ -128,7 +128,7 @@ def _product_spec(product: Product) -> dg.AssetSpec:
         deps=[asset_key(up) for up in product.upstream],
         tags={"domain": product.domain, "access_level": product.access_level.value},
         metadata={
-            "dagster/column_schema": _column_schema(product),
+            "dagster/column_schema": column_schema(product),
             "purpose": product.purpose,
             "row_key": ", ".join(product.row_key),
         },
@@ -208,5 +208,5 @@ def _product_asset(product: Product, order: list[Product]) -> dg.AssetsDefinitio
 
 
 def build_assets(registry: Registry) -> list[dg.AssetsDefinition]:
-    order = registry.topological()
+    order = registry.batch_order()
     return [_product_asset(p, order) for p in order]

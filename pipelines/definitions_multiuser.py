@@ -86,7 +86,7 @@ def run_products(
     ``reload`` maps a product to the delivery whose rows it replaces.
     """
     registry = load_domains()
-    refs = refs or [p.ref for p in registry.topological()]
+    refs = refs or [p.ref for p in registry.batch_order()]
     run_config: dict = {"ops": op_config(refs, full_refresh, reload)}
     return dg.execute_job(
         reconstructable_job(job),

@@ -1,4 +1,4 @@
-"""Retention as a Dagster job on a daily schedule.
+"""Retention and the workspace sweep as Dagster jobs on daily schedules.
 
 The job calls :func:`regionlab.erasure.apply_retention` (the same as
 ``regionlab retention apply``) and reports counts only. A run that finds no
@@ -56,4 +56,40 @@ retention_schedule = dg.ScheduleDefinition(
     execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily retention run.",
+)
+
+
+@dg.op(description="Delete workspaces whose permit expired or is gone, with their keys.")
+def sweep_workspaces_op(context: dg.OpExecutionContext) -> dg.Output[dict[str, int]]:
+    from regionlab.research.workspace_sweep import sweep_workspaces
+
+    receipts = sweep_workspaces(by="schedule")
+    counts = {
+        "workspaces_deleted": len(receipts),
+        "files_deleted": sum(len(r.files) for r in receipts),
+        "bytes_deleted": sum(f.bytes for r in receipts for f in r.files),
+    }
+    context.log.info(f"workspace sweep: {counts}")
+    return dg.Output(
+        counts, metadata={**counts, "receipts": ", ".join(r.receipt_file for r in receipts)}
+    )
+
+
+@dg.job(
+    name="workspace_sweep",
+    description="Delete expired project workspaces (regionlab workspace sweep).",
+    tags={"regionlab/kind": "workspace_sweep"},
+)
+def workspace_sweep_job() -> None:
+    sweep_workspaces_op()
+
+
+#: 02:45 Danish time, after retention.
+workspace_sweep_schedule = dg.ScheduleDefinition(
+    name="workspace_sweep_daily",
+    job=workspace_sweep_job,
+    cron_schedule="45 2 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily deletion of expired workspaces.",
 )

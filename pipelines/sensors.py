@@ -22,7 +22,7 @@ def affected(registry: Registry, refs: set[str]) -> list[str]:
             if product.ref not in out and out & set(product.upstream):
                 out.add(product.ref)
                 changed = True
-    return [p.ref for p in registry.topological() if p.ref in out]
+    return [p.ref for p in registry.batch_order() if p.ref in out]
 
 
 def build_extract_sensor(registry: Registry) -> dg.SensorDefinition:

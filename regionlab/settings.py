@@ -128,6 +128,21 @@ class Settings(BaseModel):
             if d.is_dir() and self.workspace_file(d.name).is_file()
         }
 
+    @property
+    def workspace_keys_dir(self) -> Path:
+        """Per-project workspace encryption keys (``secrets/workspaces``, 0700, files 0600).
+
+        Never inside the workspace folder: a copy of that folder holds no key."""
+        return self.secrets_dir / "workspaces"
+
+    def workspace_key_file(self, project_id: str) -> Path:
+        return self.workspace_keys_dir / f"{project_id}.key"
+
+    @property
+    def workspace_receipts_dir(self) -> Path:
+        """Receipts of deleted workspaces (file names, sizes, rule; no values)."""
+        return self.erasure_dir / "workspaces"
+
     def catalog_workspace_manifest(self, project_id: str) -> Path:
         """The workspace manifest copy the catalogue publishes (counts suppressed)."""
         return self.catalog_dir / "research" / "workspaces" / f"{project_id}.json"
@@ -208,6 +223,19 @@ class Settings(BaseModel):
         return self.receipts_dir / f"{request_id}.json"
 
     @property
+    def model_cards_dir(self) -> Path:
+        """Model cards (``models/<id>.yaml``) live beside ``domains/``."""
+        return self.domains_dir.parent / "models"
+
+    @property
+    def models_dir(self) -> Path:
+        """Trained model coefficients and validation reports (aggregates only)."""
+        return self.var_dir / "models"
+
+    def model_report_dir(self, model_id: str) -> Path:
+        return self.models_dir / model_id
+
+    @property
     def erasure_register(self) -> Path:
         return self.erasure_dir / "register.jsonl"
 
@@ -246,6 +274,8 @@ LOCATIONS: tuple[Location, ...] = (
     Location("dagster", True, "Dagster's run storage: event metadata and logs of runs"),
     Location("service", False, "the access service: hashed tokens, the audit store (who asked "
              "which cohort definition and the answer's shape; no person rows)"),
+    Location("models", False, "trained model coefficients and validation reports: metrics, "
+             "counts of suppressed subgroups, plots of aggregates"),
     Location("secrets", False, "the pseudonymisation key and service passwords"),
 )  # fmt: skip
 

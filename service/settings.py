@@ -21,7 +21,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -62,6 +62,9 @@ class ServiceSettings(BaseModel):
 
     min_cell: int = Field(5, ge=2, le=1000)
     """The threshold floor: counts below it are never shown, whatever the client asks."""
+    airlock_zeros: Literal["allow", "review", "fail"] = "review"
+    """Zero counts in a submitted output: released, queued for an output checker, or
+    rejected (class disclosure; ACRO treats them as disclosive by default)."""
     rounding: int = Field(1, ge=1, le=100)
     """Shown counts are rounded to a multiple of this (1: exact), after suppression."""
     host: str = "127.0.0.1"

@@ -174,6 +174,24 @@ def _region_info() -> dict[str, Any] | None:
     }
 
 
+def _copy_model_reports(data: dict[str, Any], out: Path) -> None:
+    """Copy each model's HTML validation report beside the site and link it relatively, so
+    the board's link works from disk and from the access service's ``/site/`` alike."""
+    from urllib.parse import unquote, urlparse
+
+    folder = out / "models"
+    for model in data.get("models", []):
+        url = model.get("report") or ""
+        source = Path(unquote(urlparse(url).path)) if url.startswith("file:") else None
+        if source is None or not source.is_file():
+            model["report"] = None
+            continue
+        folder.mkdir(exist_ok=True)
+        name = f"{model['name'].split(' ')[0]}.html"
+        shutil.copyfile(source, folder / name)
+        model["report"] = f"models/{name}"
+
+
 def build_site(metadata: Path | None = None, out: Path | None = None) -> Path:
     """Build the site from ``metadata`` (default: the emitted metadata.json); return its folder."""
     metadata = metadata or json_path()
@@ -193,6 +211,7 @@ def build_site(metadata: Path | None = None, out: Path | None = None) -> Path:
     licence = next(iter(sorted(MINISEARCH.glob("LICENSE*"))), None)
     if licence is not None:
         shutil.copyfile(licence, out / "vendor" / "minisearch.LICENSE.txt")
+    _copy_model_reports(data, out)
     (out / "data.js").write_text(
         _js_global("RL_DATA", json.dumps(data, ensure_ascii=False, sort_keys=True)),
         encoding="utf-8",

@@ -378,6 +378,29 @@ def read_catalog(path: Path) -> dict[str, Any]:
             }
         )
 
+    models = []
+    for urn in ent.of_kind("mlModel"):
+        props = ent.get(urn, "mlModelProperties")
+        custom = props.get("customProperties", {})
+        apps = ent.get(urn, "applications").get("applications", []) or []
+        links = ent.get(urn, "institutionalMemory").get("elements", []) or []
+        models.append(
+            {
+                "urn": urn,
+                "name": props.get("name", urn),
+                "title": props.get("description") or "",
+                "initiatives": [a.rsplit(":", 1)[-1] for a in apps],
+                "status": custom.get("validation_status", ""),
+                "validated_at": custom.get("validated_at"),
+                "trend": [t for t in custom.get("validation_trend", "").split(",") if t],
+                "metrics": {
+                    m["name"]: m.get("description") or m.get("value")
+                    for m in props.get("onlineMetrics", []) or []
+                },
+                "report": next((e["url"] for e in links if e.get("url")), None),
+            }
+        )
+
     runs = []
     for instance in ent.of_kind("dataProcessInstance"):
         props = ent.get(instance, "dataProcessInstanceProperties")
@@ -410,6 +433,7 @@ def read_catalog(path: Path) -> dict[str, Any]:
         "datasets": datasets,
         "glossary": sorted(glossary, key=lambda n: n["name"].lower()),
         "initiatives": sorted(initiatives, key=lambda i: i["id"]),
+        "models": sorted(models, key=lambda m: m["name"]),
         "runs": runs,
         "classifications": {
             t.removeprefix(_CLASS_TAG): ent.get(t, "tagProperties").get("description", "")

@@ -3,7 +3,8 @@
 DuckDB marks deleted rows and reuses their blocks later; until then the old
 values stay in the file. After deleting, the whole database is copied into a
 fresh file (``COPY FROM DATABASE``) that replaces the old one, keeping its
-permissions.
+permissions. An encrypted file (a project workspace) is opened and rewritten
+with its key, so the fresh copy is encrypted too.
 """
 
 from __future__ import annotations
@@ -32,6 +33,29 @@ class FileTable:
     def varchar_columns(self) -> list[str]:
         return [c for c, t in self.columns.items() if t == "VARCHAR"]
 
+    def text_columns(self, exclude: tuple[str, ...] = ()) -> list[str]:
+        """Columns whose text could hold a person key or a CPR-shaped run of digits."""
+        return [
+            c
+            for c, t in self.columns.items()
+            if c not in exclude and not t.startswith(_CANNOT_HOLD_IDENTIFIER)
+        ]
+
+
+#: Types whose text has no run of nine digits and no hex key: scanning them as text finds nothing.
+_CANNOT_HOLD_IDENTIFIER = (
+    "BOOLEAN", "DATE", "TIME", "TIMESTAMP", "INTERVAL",
+    "TINYINT", "SMALLINT", "UTINYINT", "USMALLINT",
+)  # fmt: skip
+
+
+def text_sql(columns: list[str], alias: str = "t") -> str:
+    """One text per row from ``columns`` (NULL when there are none), for the matchers' ``txt``."""
+    if not columns:
+        return "CAST(NULL AS VARCHAR)"
+    parts = ", ".join(f"CAST({alias}.{quote_ident(c)} AS VARCHAR)" for c in columns)
+    return f"concat_ws(chr(10), {parts})"
+
 
 def file_tables(con: duckdb.DuckDBPyConnection, database: str | None = None) -> list[FileTable]:
     database = database or con.execute("SELECT current_database()").fetchone()[0]
@@ -50,12 +74,27 @@ def file_tables(con: duckdb.DuckDBPyConnection, database: str | None = None) -> 
 Matcher = Callable[[duckdb.DuckDBPyConnection, FileTable], str | None]
 
 
+def open_file(
+    path: Path, encryption_key: str | None, *, read_only: bool
+) -> duckdb.DuckDBPyConnection:
+    """A connection whose default database is ``path`` (attached with its key when encrypted)."""
+    if encryption_key is None:
+        return duckdb.connect(str(path), read_only=read_only)
+    from regionlab.research.workspace_crypto import connect_file
+
+    return connect_file(path, encryption_key, read_only=read_only)
+
+
 def purge(
-    path: Path, prepare: Callable[[duckdb.DuckDBPyConnection], None], match: Matcher
+    path: Path,
+    prepare: Callable[[duckdb.DuckDBPyConnection], None],
+    match: Matcher,
+    *,
+    encryption_key: str | None = None,
 ) -> dict[str, int]:
     """Delete matching rows from every table of ``path``; returns rows deleted per table."""
     removed: dict[str, int] = {}
-    con = duckdb.connect(str(path))
+    con = open_file(path, encryption_key, read_only=False)
     try:
         prepare(con)
         for table in file_tables(con):
@@ -73,19 +112,30 @@ def purge(
     finally:
         con.close()
     if removed:
-        compact(path)
+        compact(path, encryption_key=encryption_key)
     return removed
 
 
-def compact(path: Path) -> None:
+def compact(path: Path, *, encryption_key: str | None = None) -> None:
     """Copy the database into a new file and put it in place of the old one."""
     tmp = path.with_name(f".{path.name}.compact")
     tmp.unlink(missing_ok=True)
     mode = path.stat().st_mode & 0o777
-    con = duckdb.connect()
+    if encryption_key is None:
+        con = duckdb.connect()
+    else:
+        from regionlab.lake.extensions import duckdb_connect
+
+        con = duckdb_connect()
     try:
-        con.execute(f"ATTACH {quote_literal(str(path))} AS old (READ_ONLY)")
-        con.execute(f"ATTACH {quote_literal(str(tmp))} AS new")
+        if encryption_key is None:
+            con.execute(f"ATTACH {quote_literal(str(path))} AS old (READ_ONLY)")
+            con.execute(f"ATTACH {quote_literal(str(tmp))} AS new")
+        else:
+            from regionlab.research.workspace_crypto import attach
+
+            attach(con, path, encryption_key, "old", read_only=True)
+            attach(con, tmp, encryption_key, "new", read_only=False)
         con.execute("COPY FROM DATABASE old TO new")
         con.execute("DETACH new")
         con.execute("DETACH old")

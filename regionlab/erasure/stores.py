@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -306,11 +306,12 @@ class WorkspacesStore:
             return
         days, registry = sel.cutoffs, sel.registry
 
-        def by_date(table: FileTable, ref: str | None) -> str | None:
+        def by_date(table: FileTable, ref: str | None, slack: int) -> str | None:
             if ref not in days:
                 return None
             column = registry.products[ref].retention.from_column
-            return expired_sql(column, days[ref]) if column in table.columns else None
+            cutoff = days[ref] + timedelta(days=slack)  # shifted dates: every row that may be
+            return expired_sql(column, cutoff) if column in table.columns else None
 
         from regionlab.privacy.keys import load_key
 

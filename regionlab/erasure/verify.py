@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -29,11 +29,12 @@ from pydantic import BaseModel, Field
 
 from regionlab import lake
 from regionlab.erasure import match
-from regionlab.erasure.duckdb_files import FileTable, file_tables
+from regionlab.erasure.duckdb_files import FileTable, file_tables, open_file, text_sql
 from regionlab.erasure.lake_delete import table_columns
 from regionlab.lake import inlining
 from regionlab.platform.names import is_labelled_ref
 from regionlab.privacy.keys import PseudonymKey
+from regionlab.research.workspace_crypto import key_for_file
 from regionlab.settings import get_settings
 from regionlab.spec import Registry
 from regionlab.sql import quote_ident, quote_literal, row_key_sql
@@ -150,7 +151,10 @@ def scan_files(
     values: list[str],
 ) -> None:
     # Streamed per file: the file's own row number (no window over the whole file) and a
-    # memory cap, so scanning a region-scale lake stays within a few GB.
+    # memory cap, so scanning a region-scale lake stays within a few GB. The person key is
+    # matched by equality (the needle values include the keys); only the other columns that
+    # could hold a key or a CPR number are searched as text (casting every row to text was
+    # 85 % of an erasure at region scale).
     con = duckdb.connect(config={"memory_limit": "3GB"})
     try:
         match.install(con, keys, values)
@@ -158,11 +162,14 @@ def scan_files(
         for path in parquet_files(data_dir):
             v.data_files_scanned += 1
             table = _parquet_columns(con, path)
+            exact = table.varchar_columns
+            txt = text_sql(table.text_columns(exclude=("person_key",)))
+            selected = "".join(f", t.{quote_ident(c)}" for c in exact)
             source = (
-                f"SELECT t.file_row_number AS rid, CAST(t AS VARCHAR) AS txt, * "
+                f"SELECT t.file_row_number AS rid, {txt} AS txt{selected} "
                 f"FROM read_parquet({quote_literal(str(path))}, file_row_number=true) t"
             )
-            n = match.count_matches(con, source, key, regex, table.varchar_columns)
+            n = match.count_matches(con, source, key, regex, exact)
             if n:
                 v.data_file_rows_found[str(path.relative_to(data_dir))] = n
     finally:
@@ -206,9 +213,11 @@ def _scan_duckdb_file(
     path: Path,
     prepare: Callable[[duckdb.DuckDBPyConnection], None],
     count: Callable[[duckdb.DuckDBPyConnection, FileTable], int],
+    *,
+    encryption_key: str | None = None,
 ) -> dict[str, int]:
     found: dict[str, int] = {}
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_file(path, encryption_key, read_only=True)
     try:
         prepare(con)
         for table in file_tables(con):
@@ -271,6 +280,7 @@ def scan_workspaces(v: Verification, key: PseudonymKey, keys: list[str], values:
                     regex,
                     t.varchar_columns,
                 ),
+                encryption_key=key_for_file(path),
             )
         )
 
@@ -423,14 +433,16 @@ def retention_files(
 
 def retention_workspaces(v: Verification, registry: Registry, cutoffs: dict[str, date]) -> None:
     """No row past its product's cutoff in any workspace (where it has the date column)."""
-    from regionlab.erasure.workspaces import _manifest, _refs, workspace_files
+    from regionlab.erasure.workspaces import _manifest, _refs, date_slack, workspace_files
 
     for path in workspace_files().values():
         v.workspace_files_scanned += 1
 
-        refs = _refs(_manifest(path))
+        manifest = _manifest(path)
+        refs = _refs(manifest)
+        slack = timedelta(days=date_slack(manifest))
 
-        def count(c: duckdb.DuckDBPyConnection, t: FileTable, refs=refs) -> int:
+        def count(c: duckdb.DuckDBPyConnection, t: FileTable, refs=refs, slack=slack) -> int:
             ref = refs.get(f"{t.schema}.{t.table}")
             if ref not in cutoffs:
                 return 0
@@ -439,8 +451,11 @@ def retention_workspaces(v: Verification, registry: Registry, cutoffs: dict[str,
                 return 0
             return int(
                 c.execute(
-                    f"SELECT count(*) FROM {t.qualified} WHERE {expired_sql(column, cutoffs[ref])}"
+                    f"SELECT count(*) FROM {t.qualified} "
+                    f"WHERE {expired_sql(column, cutoffs[ref] + slack)}"
                 ).fetchone()[0]
             )
 
-        v.workspace_rows_found.update(_scan_duckdb_file(path, lambda c: None, count))
+        v.workspace_rows_found.update(
+            _scan_duckdb_file(path, lambda c: None, count, encryption_key=key_for_file(path))
+        )

@@ -28,6 +28,7 @@ from regionlab.erasure.duckdb_files import FileTable, purge
 from regionlab.errors import UserError
 from regionlab.privacy.keys import PseudonymKey, derive_key
 from regionlab.privacy.pseudonym import hmac_params, hmac_sql
+from regionlab.research.workspace_crypto import key_for_file
 from regionlab.settings import get_settings
 from regionlab.spec import Registry
 
@@ -83,6 +84,19 @@ def _identifiable(table: FileTable, registry: Registry, ref: str | None) -> bool
     return "person_key" in table.columns or any(k in table.columns for k in product.row_key)
 
 
+def date_slack(manifest: dict[str, Any]) -> int:
+    """Days a workspace date may lie after the true date (its per-person date shift).
+
+    Retention by date inside a shifted workspace must treat every row that could
+    be past the cutoff as past it: the cutoff moves later by the largest shift.
+    Coarsened dates are never after the true date, so they need no slack.
+    """
+    dates = manifest.get("dates")
+    if not isinstance(dates, dict) or dates.get("method") != "shift":
+        return 0
+    return int(dates.get("max_shift_days") or 0)
+
+
 def _refs(manifest: dict[str, Any]) -> dict[str, str]:
     """workspace table (``schema.table``) → product ref."""
     return {p.get("table", ""): p.get("product", "") for p in manifest.get("products", [])}
@@ -96,18 +110,21 @@ def process_workspaces(
     values: list[str],
     lake_rows: dict[str, int],
     request_id: str,
-    extra_predicate: Callable[[FileTable, str | None], str | None] | None = None,
+    extra_predicate: Callable[[FileTable, str | None, int], str | None] | None = None,
 ) -> dict[str, WorkspaceResult]:
     """Delete matching rows from every workspace; rebuild or flag where rows cannot be found.
 
-    ``extra_predicate(table, product_ref)`` adds a row predicate (retention dates).
+    ``extra_predicate(table, product_ref, slack_days)`` adds a row predicate (retention
+    dates; ``slack_days`` from :func:`date_slack`).
     ``lake_rows`` are the rows removed from the lake per product: a product
     that lost rows there and cannot be matched here makes the workspace stale.
     """
     results: dict[str, WorkspaceResult] = {}
     for project_id, path in workspace_files().items():
         pkey = project_key_of(project_id, key)
-        refs = _refs(_manifest(path))
+        manifest = _manifest(path)
+        refs = _refs(manifest)
+        slack = date_slack(manifest)
         stale: list[str] = []
 
         def prepare(con: duckdb.DuckDBPyConnection, pkey: PseudonymKey = pkey) -> None:
@@ -124,6 +141,7 @@ def process_workspaces(
             table: FileTable,
             refs: dict[str, str] = refs,
             stale: list[str] = stale,
+            slack: int = slack,
         ) -> str | None:
             ref = refs.get(f"{table.schema}.{table.table}")
             if not _identifiable(table, registry, ref) and lake_rows.get(ref or "", 0):
@@ -134,7 +152,7 @@ def process_workspaces(
             name = match.matching_rows(
                 con, source, key, match.key_regex(needles), table.varchar_columns
             )
-            extra = extra_predicate(table, ref) if extra_predicate else None
+            extra = extra_predicate(table, ref, slack) if extra_predicate else None
             if extra:
                 con.execute(
                     f"INSERT INTO temp.main.{name} SELECT rowid FROM {table.qualified} "
@@ -142,7 +160,9 @@ def process_workspaces(
                 )
             return name
 
-        result = WorkspaceResult(rows=purge(path, prepare, matcher))
+        result = WorkspaceResult(
+            rows=purge(path, prepare, matcher, encryption_key=key_for_file(path))
+        )
         if stale:
             result = _rebuild_or_flag(project_id, result, stale)
         if result.touched():

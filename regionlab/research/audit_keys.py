@@ -30,7 +30,7 @@ from regionlab.errors import UserError
 KEY_BYTES = 32
 
 
-def _create_secret(path: Path) -> None:
+def create_secret(path: Path) -> None:
     """Write 32 random bytes (hex) to ``path`` 0600, unless another process just did."""
     if not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +57,7 @@ def read_secret(path: Path, *, create: bool = True) -> bytes:
                 f"the audit key {path} does not exist; the audit store cannot be verified "
                 "without the key that chained it — restore it from the service's backup"
             )
-        _create_secret(path)
+        create_secret(path)
     try:
         secret = bytes.fromhex(path.read_text(encoding="utf-8").strip())
     except (OSError, ValueError):
@@ -84,4 +84,4 @@ def public_key_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     return public.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
-__all__ = ["key_id", "public_key_hex", "read_secret", "signing_key"]
+__all__ = ["create_secret", "key_id", "public_key_hex", "read_secret", "signing_key"]

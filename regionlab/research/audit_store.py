@@ -267,13 +267,24 @@ class AuditStore:
         ).id
 
     def record_event(
-        self, *, user: str, action: str, subject: str, details: Mapping[str, Any]
+        self,
+        *,
+        user: str,
+        action: str,
+        subject: str,
+        details: Mapping[str, Any],
+        project: str | None = None,
     ) -> str:
-        """Record a permit change, a lockout lift or a user change; returns the entry id."""
+        """Record a permit change, a lockout lift, a user change or an airlock decision;
+        returns the entry id. ``project`` fills the entry's project column."""
         if action == FEASIBILITY:
             raise UserError("feasibility queries are recorded with record_query")
         return self._append(
-            user=user, action=action, project=None, subject=subject, data={"details": dict(details)}
+            user=user,
+            action=action,
+            project=project,
+            subject=subject,
+            data={"details": dict(details)},
         ).id
 
     def checkpoint(self) -> str:

@@ -19,6 +19,7 @@ The token: ``REGIONLAB_TOKEN``, else the file ``regionlab login`` wrote
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -309,6 +310,44 @@ class ServiceClient:
             return dict(self._call("POST", path, params={"replace": replace}))
         return dict(self._call("POST", path, json={"reason": reason}))
 
+    # ---------------------------------------------------------------- airlock
+
+    def submit_output(
+        self, project: str, path: Path, *, threshold: int | None = None
+    ) -> dict[str, Any]:
+        """Submit a result file to the airlock (researcher): released or queued."""
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"{path}: no such file; give the path of a CSV or Parquet result")
+        body = {
+            "project_id": project,
+            "filename": path.name,
+            "content_base64": base64.b64encode(path.read_bytes()).decode("ascii"),
+            "threshold": threshold,
+        }
+        return dict(self._call("POST", "/outputs", json=body))
+
+    def outputs(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Your submitted outputs, or every one for an output checker."""
+        return list(self._call("GET", "/outputs", params={"state": state} if state else {}))
+
+    def decide_output(self, submission: str, decision: str, *, reason: str) -> dict[str, Any]:
+        """``approve`` or ``refuse`` a queued output with a reason (output checker)."""
+        return dict(
+            self._call("POST", f"/outputs/{submission}/{decision}", json={"reason": reason})
+        )
+
+    def fetch_output(self, submission: str, folder: Path) -> Path:
+        """Write a released output and its manifest (``<file>.manifest.json``) into ``folder``."""
+        data = self._call("GET", f"/outputs/{submission}/released")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / data["submission"]["filename"]
+        target.write_bytes(base64.b64decode(data["content_base64"]))
+        manifest = folder / f"{target.name}.manifest.json"
+        manifest.write_text(json.dumps(data["manifest"], indent=2) + "\n", encoding="utf-8")
+        return target
+
     # ---------------------------------------------------------------- audit
 
     def audit_verify(self) -> dict[str, Any]:
@@ -404,3 +443,32 @@ __all__ = [
     "store_token",
     "token_path",
 ]
+
+
+def magnitude_table(rows: Any, by: Sequence[str], value: str, *, stat: str = "mean") -> Any:
+    """A magnitude table (``n``, the sum or mean of ``value`` per group) with its evidence.
+
+    ``rows`` is a polars DataFrame of row-level data in the workspace; the result has
+    one row per group with ``n``, ``<stat>_<value>`` and the dominance evidence the
+    airlock's n-k and p-ratio rules read: ``sdc_total`` (sum of the contributions),
+    ``sdc_top1`` and ``sdc_top2`` (the two largest). The airlock removes the ``sdc_``
+    columns before it releases the file.
+    """
+    import polars as pl
+
+    if stat not in {"mean", "sum"}:
+        raise UserError(f"stat must be 'mean' or 'sum', got {stat!r}")
+    v = pl.col(value)
+    top = v.sort(descending=True)
+    aggregate = v.mean() if stat == "mean" else v.sum()
+    return (
+        rows.group_by(list(by))
+        .agg(
+            pl.len().alias("n"),
+            aggregate.alias(f"{stat}_{value}"),
+            v.sum().alias("sdc_total"),
+            top.first().alias("sdc_top1"),
+            top.get(1, null_on_oob=True).fill_null(0).alias("sdc_top2"),
+        )
+        .sort(list(by))
+    )

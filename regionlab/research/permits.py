@@ -16,10 +16,17 @@ import hashlib
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from regionlab.errors import UserError
 from regionlab.platform.private_files import write_private
@@ -65,6 +72,35 @@ class ProductGrant(_Model):
         return value
 
 
+class DateProtection(_Model):
+    """How dates and timestamps reach the workspace, so two projects' files cannot be joined.
+
+    ``shift`` (the default) moves every date of a person by the same number of
+    days, derived from the project key and the person (never 0, at most
+    ``max_shift_days`` either way): intervals within a person are exact, calendar
+    dates are not. ``coarsen`` keeps calendar time at the granted ``granularity``
+    (day, week or month: truncated to its first day); it protects only as far as
+    the coarsened values are shared by many persons, so it is granted for
+    analyses that need calendar time.
+    """
+
+    method: Literal["shift", "coarsen"] = "shift"
+    granularity: Literal["day", "week", "month"] | None = Field(
+        None, description="coarsen only: the finest unit a date may keep."
+    )
+    max_shift_days: int = Field(
+        182, ge=7, le=3650, description="shift only: the largest shift in days, either way."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DateProtection:
+        if self.method == "coarsen" and self.granularity is None:
+            raise ValueError("method coarsen needs a granularity: day, week or month")
+        if self.method == "shift" and self.granularity is not None:
+            raise ValueError("granularity applies to method coarsen only; remove it or coarsen")
+        return self
+
+
 class Permit(_Model):
     """A granted data permit (see ``permits/*.yaml`` for examples)."""
 
@@ -77,6 +113,10 @@ class Permit(_Model):
     products: list[ProductGrant] = Field(min_length=1)
     cohort: Cohort | str = Field(description="Inline cohort or a path to cohorts/<name>.yaml.")
     expires: date
+    dates: DateProtection = Field(
+        default_factory=DateProtection,
+        description="Linkage protection of dates and timestamps (default: a per-person shift).",
+    )
 
     @field_validator("cohort", mode="before")
     @classmethod
@@ -290,6 +330,7 @@ def list_permits() -> list[Permit]:
 
 __all__ = [
     "Applicant",
+    "DateProtection",
     "Permit",
     "ProductGrant",
     "check_against_specs",

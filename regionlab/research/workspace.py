@@ -10,8 +10,19 @@ files cannot be joined. Row ids that also appear in other products (contact,
 diagnosis, sample ids ...) are re-keyed with the same project key for the
 same reason: left as they are, they would link projects just as well.
 
-A manifest (permit, snapshot, products, columns, row counts, build time) is
-written beside the file; the copy for the catalogue shows row counts through
+Dates and timestamps of person-level products are shifted per person or
+coarsened as the permit's ``dates`` says (:mod:`regionlab.research.workspace_dates`):
+exact timestamps link projects as well as keys do.
+
+The file is encrypted at rest with the project's own key
+(:mod:`regionlab.research.workspace_crypto`, kept in ``var/secrets``, never in
+the workspace folder); the folder is 0700 and the file 0600. ``open_workspace``
+hands out a connection that cannot reach any other file (external access off,
+configuration locked). Expired workspaces are deleted with a receipt by
+:mod:`regionlab.research.workspace_sweep`.
+
+A manifest (permit, snapshot, products, columns, row counts, date protection,
+build time) is written beside the file; the copy for the catalogue shows row counts through
 small-cell suppression because the catalogue has a wider audience than the
 project.
 
@@ -30,18 +41,21 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from regionlab import lake
 from regionlab.errors import UserError
+from regionlab.lake.extensions import duckdb_connect
 from regionlab.privacy.keys import PseudonymKey, derive_key, load_key
 from regionlab.privacy.pseudonym import pseudonymise_keys
 from regionlab.research.cohort_sql import compile_cohort, current_registry
-from regionlab.research.permits import Permit, get_permit
+from regionlab.research.permits import DateProtection, Permit, get_permit
 from regionlab.research.suppression import suppress_count
+from regionlab.research.workspace_crypto import attach, destroy_key, ensure_key, read_key
+from regionlab.research.workspace_dates import DATE_TYPES, SHIFT_TABLE, column_sql, install_shifts
 from regionlab.settings import get_settings
 from regionlab.spec import Registry
-from regionlab.sql import quote_ident, quote_literal
+from regionlab.sql import quote_ident
 
 PERSON_KEY = "person_key"
 
@@ -55,6 +69,8 @@ class ProductManifest(BaseModel):
     cohort_filtered: bool
     """False for products without persons (e.g. aggregates), which are copied whole."""
     rekeyed_columns: list[str]
+    protected_dates: list[str] = Field(default_factory=list)
+    """Date and timestamp columns shifted or coarsened (see ``WorkspaceManifest.dates``)."""
 
 
 class WorkspaceManifest(BaseModel):
@@ -70,6 +86,10 @@ class WorkspaceManifest(BaseModel):
     project_key_id: str
     """Fingerprint of the project key (never the key): equal ids, joinable pseudonyms."""
     products: list[ProductManifest]
+    dates: DateProtection = Field(default_factory=DateProtection)
+    """How dates were protected against linkage (the permit's ``dates``)."""
+    encrypted: bool = False
+    """Written with the project's workspace key (``var/secrets/workspaces``)."""
     built_at: datetime
     build_seconds: float
     workspace_file: str
@@ -98,15 +118,30 @@ def catalog_manifest_path(project_id: str) -> Path:
 
 
 def _rekey_columns(registry: Registry, ref: str, columns: list[str]) -> list[str]:
-    """The person key and id columns a project could use to link to other projects."""
+    """The person key and key-like columns a project could use to link to other projects.
+
+    Key-like: the product's row key and every ``*_id`` (sample, contact and
+    diagnosis ids also appear in other products and in other projects).
+    """
     product = registry.products[ref]
     out = []
     for name in columns:
         col = product.published(name)
         if col is None or col.type.value != "varchar":
             continue
-        if name == PERSON_KEY or name.endswith("_id"):
+        if name == PERSON_KEY or name.endswith("_id") or name in product.row_key:
             out.append(name)
+    return out
+
+
+def _date_columns(registry: Registry, ref: str, columns: list[str]) -> dict[str, str]:
+    """Granted column → its date type, for the date and timestamp columns."""
+    product = registry.products[ref]
+    out = {}
+    for name in columns:
+        col = product.published(name)
+        if col is not None and col.type.value in DATE_TYPES:
+            out[name] = col.type.value
     return out
 
 
@@ -118,6 +153,19 @@ def _check_not_expired(permit: Permit, today: date | None, action: str) -> None:
             "the renewed application (`regionlab permit apply`); an access officer approves it "
             "with --replace"
         )
+
+
+def _private_folder(folder: Path) -> None:
+    """A new workspace folder is 0700; one a project group was given keeps the group's bits.
+
+    Others never get any access (see :mod:`regionlab.platform.project_groups`).
+    """
+    if not folder.is_dir():
+        folder.mkdir(parents=True)
+        os.chmod(folder, 0o700)
+        return
+    mode = folder.stat().st_mode
+    os.chmod(folder, mode & 0o7770 if mode & 0o2000 else 0o700)
 
 
 def build_workspace(
@@ -142,10 +190,11 @@ def build_workspace(
             )
 
     folder = workspace_dir(project_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    _private_folder(folder)
     target = workspace_path(project_id)
     tmp = target.with_name(f".{target.name}.building")
     tmp.unlink(missing_ok=True)
+    file_key = ensure_key(project_id)
 
     con = lake.connect(read_only=True, snapshot=snapshot)
     try:
@@ -159,13 +208,16 @@ def build_workspace(
                     f"permit {project_id}: products[{i}]: {grant.product} is not in the lake at "
                     f"snapshot {snap_id}; run its pipeline first or pick a later snapshot"
                 )
-        con.execute(f"ATTACH {quote_literal(str(tmp))} AS ws")
+        attach(con, tmp, file_key, "ws", read_only=False)
         con.execute(
             f"CREATE TEMP TABLE __cohort AS SELECT DISTINCT person_key FROM ({compiled.sql})"
         )
         cohort_persons = int(con.execute("SELECT count(*) FROM __cohort").fetchone()[0])
+        install_shifts(
+            con, "SELECT person_key FROM temp.main.__cohort", pkey, permit.dates.max_shift_days
+        )
         products = [
-            _copy_product(con, registry, grant.product, grant.columns, pkey)
+            _copy_product(con, registry, grant.product, grant.columns, pkey, permit.dates)
             for grant in permit.products
         ]
         con.execute("DETACH ws")
@@ -174,7 +226,7 @@ def build_workspace(
         tmp.unlink(missing_ok=True)
         raise
     con.close()
-    os.chmod(tmp, 0o640)
+    os.chmod(tmp, 0o600)
     os.replace(tmp, target)
 
     manifest = WorkspaceManifest(
@@ -189,6 +241,8 @@ def build_workspace(
         cohort_persons=cohort_persons,
         project_key_id=pkey.key_id,
         products=products,
+        dates=permit.dates,
+        encrypted=True,
         built_at=datetime.now(UTC),
         build_seconds=round(time.perf_counter() - started, 3),
         workspace_file=str(target),
@@ -204,15 +258,24 @@ def _copy_product(
     ref: str,
     columns: list[str],
     pkey: PseudonymKey,
+    dates: DateProtection,
 ) -> ProductManifest:
     domain, name = ref.split("/")
     source = lake.table_name(domain, name)
     target = f"ws.{quote_ident(domain)}.{quote_ident(name)}"
     has_persons = registry.products[ref].published(PERSON_KEY) is not None
-    select = ", ".join(quote_ident(c) for c in columns)
-    where = " WHERE person_key IN (SELECT person_key FROM __cohort)" if has_persons else ""
+    date_types = _date_columns(registry, ref, columns) if has_persons else {}
+    select = ", ".join(
+        column_sql(c, date_types.get(c, ""), dates, shifted=has_persons) for c in columns
+    )
+    # The join with the shifts (one row per cohort member) is also the cohort filter.
+    join = (
+        f" JOIN temp.main.{SHIFT_TABLE} AS sh ON s.person_key = sh.person_key"
+        if has_persons
+        else ""
+    )
     con.execute(f"CREATE SCHEMA IF NOT EXISTS ws.{quote_ident(domain)}")
-    con.execute(f"CREATE TABLE {target} AS SELECT {select} FROM {source}{where}")
+    con.execute(f"CREATE TABLE {target} AS SELECT {select} FROM {source} AS s{join}")
     rekeyed = _rekey_columns(registry, ref, columns) if has_persons else []
     for column in rekeyed:
         pseudonymise_keys(con, f"ws.{domain}.{name}", column, pkey)
@@ -224,6 +287,7 @@ def _copy_product(
         rows=rows,
         cohort_filtered=has_persons,
         rekeyed_columns=rekeyed,
+        protected_dates=list(date_types),
     )
 
 
@@ -258,7 +322,12 @@ def open_workspace(project_id: str, *, today: date | None = None) -> duckdb.Duck
     """A read-only connection to the project's workspace; refused once the permit expired.
 
     Also refused when the permit was re-registered after the build: the file
-    may then hold more than the current permit allows.
+    may then hold more than the current permit allows. The file is attached
+    with its key and made the default database (tables read as
+    ``laboratory.lab_results``); then external access is switched off and the
+    configuration locked, so no other file (the key, the sources, the
+    quarantine, another workspace) can be read, attached or written from it.
+    Results leave as data frames (``.pl()``, ``.df()``) written by the caller.
     """
     permit = get_permit(project_id)
     _check_not_expired(permit, today, "open the workspace")
@@ -268,12 +337,31 @@ def open_workspace(project_id: str, *, today: date | None = None) -> duckdb.Duck
             f"the workspace of {project_id} was built for an earlier version of its permit; "
             f"rebuild it with `regionlab workspace build {project_id}`"
         )
-    return duckdb.connect(str(workspace_path(project_id)), read_only=True)
+    if not manifest.encrypted:
+        raise UserError(
+            f"the workspace of {project_id} was built before workspaces were encrypted; "
+            f"rebuild it with `regionlab workspace build {project_id}`"
+        )
+    con = duckdb_connect()
+    try:
+        attach(con, workspace_path(project_id), read_key(project_id), project_id, read_only=True)
+        con.execute(f"USE {quote_ident(project_id)}")
+        con.execute("SET temp_file_encryption = true")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def remove_workspace(project_id: str) -> None:
-    """Delete a project's workspace folder (e.g. after the permit ended)."""
+    """Delete a project's workspace folder and its key (e.g. after the permit ended).
+
+    Without the key no copy of the file can be read either.
+    """
     shutil.rmtree(workspace_dir(project_id), ignore_errors=True)
+    destroy_key(project_id)
     catalog_manifest_path(project_id).unlink(missing_ok=True)
 
 

@@ -12,6 +12,7 @@ from regionlab.spec.labeling import labeling_checks
 from regionlab.spec.models import Product, Registry
 from regionlab.spec.problems import SpecProblem
 from regionlab.spec.sqlcheck import check_derived_sql
+from regionlab.spec.stream_checks import stream_checks
 from regionlab.spec.vocab import (
     AccessLevel,
     Classification,
@@ -87,6 +88,8 @@ def _product_checks(product: Product, registry: Registry) -> Iterator[Finding]:
     if product.derived:
         yield from _derived_checks(product, registry)
         yield from _aggregate_checks(product, registry)
+    if product.stream:
+        yield from stream_checks(product)
 
 
 def _owner_checks(product: Product) -> Iterator[Finding]:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from regionlab.spec.labeling import LabelingTask
 from regionlab.spec.rules import QualityRule
+from regionlab.spec.stream import StreamSource
 from regionlab.spec.vocab import (
     AccessLevel,
     Classification,
@@ -194,6 +195,9 @@ class Product(_Spec):
     status: Status = Status.active
     source: Source | None = None
     derived: Derived | None = None
+    stream: StreamSource | None = Field(
+        None, description="A streaming product: FHIR events from a broker topic, per micro-batch."
+    )
     row_key: list[str] = Field(
         min_length=1, description="Published columns that identify a row stably."
     )
@@ -212,8 +216,11 @@ class Product(_Spec):
 
     @model_validator(mode="after")
     def _source_xor_derived(self) -> Product:
-        if (self.source is None) == (self.derived is None):
-            raise ValueError("give exactly one of `source` (extracts) or `derived` (SQL)")
+        given = [k for k in ("source", "derived", "stream") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of `source` (extracts), `derived` (SQL) or `stream` (events)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -244,6 +251,17 @@ class Product(_Spec):
     @property
     def is_derived(self) -> bool:
         return self.derived is not None
+
+    @property
+    def is_stream(self) -> bool:
+        return self.stream is not None
+
+    @property
+    def person_column(self) -> str | None:
+        """The source column holding the CPR number (extracts or events), if any."""
+        if self.source is not None:
+            return self.source.person_column
+        return self.stream.person_column if self.stream is not None else None
 
     @property
     def upstream(self) -> list[str]:
@@ -384,6 +402,14 @@ class Registry(BaseModel):
         for ref in sorted(self.products):
             visit(ref)
         return list(done.values())
+
+    def batch_order(self) -> list[Product]:
+        """The products a batch run builds, in run order: every product but the streaming
+        ones (their consumer publishes them, micro-batch by micro-batch)."""
+        return [p for p in self.topological() if not p.is_stream]
+
+    def streams(self) -> list[Product]:
+        return sorted((p for p in self.products.values() if p.is_stream), key=lambda p: p.ref)
 
     def downstream(self, ref: str) -> list[Product]:
         return [p for p in self.products.values() if ref in p.upstream]

@@ -119,15 +119,16 @@ def generate_contacts(
     start = np.maximum(start, win.start[person_idx])
 
     admitted = akut & (rng.random(m) < 0.4)
-    duration = (
-        np.where(
-            admitted,
-            np.exp(rng.normal(np.log(48 * 3600), 0.8, m)),
-            np.where(akut, rng.uniform(2 * 3600, 8 * 3600, m), rng.uniform(20 * 60, 120 * 60, m)),
-        ).astype(np.int64)
-        // 60
-        * 60
-    )
+    duration = _durations(admitted, akut, rng)
+    end = start + duration * SECOND
+
+    # The readmission signal: some contacts are followed by an acute contact 1-29 days
+    # after they end, more often for older, chronically ill and admitted patients.
+    person_idx, reason, spec, akut, ctype, start, admitted, duration = _readmissions(
+        persons, has, win, rng, person_idx, reason, spec, akut, ctype, start, admitted,
+        duration, end,
+    )  # fmt: skip
+    m = person_idx.size
     end = start + duration * SECOND
     win_end = win.end[person_idx]
     alive = win.alive[person_idx]
@@ -161,6 +162,73 @@ def generate_contacts(
             "duration_s": duration,
         },
         schema_overrides={"cpr": pl.Utf8, "hospital_code": pl.Utf8, "department_code": pl.Utf8},
+    )
+
+
+def _durations(admitted: np.ndarray, akut: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Seconds per contact (whole minutes): admissions ~2 days, acute visits hours."""
+    m = admitted.size
+    return (
+        np.where(
+            admitted,
+            np.exp(rng.normal(np.log(48 * 3600), 0.8, m)),
+            np.where(akut, rng.uniform(2 * 3600, 8 * 3600, m), rng.uniform(20 * 60, 120 * 60, m)),
+        ).astype(np.int64)
+        // 60
+        * 60
+    )
+
+
+#: Logistic model of an acute return within 30 days (documented in models/readmission_risk.yaml).
+READMIT_BASE, READMIT_PER_YEAR, READMIT_PER_CONDITION, READMIT_ADMITTED = -3.4, 0.03, 0.6, 1.2
+
+
+def _readmissions(
+    persons: pl.DataFrame,
+    has: np.ndarray,
+    win: Windows,
+    rng: np.random.Generator,
+    person_idx: np.ndarray,
+    reason: np.ndarray,
+    spec: np.ndarray,
+    akut: np.ndarray,
+    ctype: np.ndarray,
+    start: np.ndarray,
+    admitted: np.ndarray,
+    duration: np.ndarray,
+    end: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Append acute return contacts: P = logistic(base + 0.03*(age-50) + 0.6*conditions
+    + 1.2*admitted), starting 1-29 days after the contact ends, inside the person's window.
+
+    The one learnable signal of the readmission model: age, chronic conditions (seen
+    as prior contacts) and an admitted index contact (seen as its length of stay).
+    """
+    age = persons["age"].to_numpy()[person_idx].astype(float)
+    conditions = has.sum(axis=1)[person_idx] if has.size else np.zeros(person_idx.size)
+    logit = (
+        READMIT_BASE
+        + READMIT_PER_YEAR * (age - 50)
+        + READMIT_PER_CONDITION * conditions
+        + READMIT_ADMITTED * admitted
+    )
+    back = rng.random(person_idx.size) < 1 / (1 + np.exp(-logit))
+    gap = (rng.uniform(1, 29, person_idx.size) * 86400).astype(np.int64) // 60 * 60
+    new_start = end + gap * SECOND
+    back &= new_start < win.end[person_idx]
+    k = int(back.sum())
+    new_admitted = rng.random(k) < 0.6
+    new_duration = _durations(new_admitted, np.ones(k, dtype=bool), rng)
+    acute_spec = SPECIALTIES.index("akutmodtagelse")
+    return (
+        np.concatenate([person_idx, person_idx[back]]),
+        np.concatenate([reason, np.full(k, -1)]),
+        np.concatenate([spec, np.full(k, acute_spec)]),
+        np.concatenate([akut, np.ones(k, dtype=bool)]),
+        np.concatenate([ctype, np.zeros(k, dtype=ctype.dtype)]),
+        np.concatenate([start, new_start[back]]),
+        np.concatenate([admitted, new_admitted]),
+        np.concatenate([duration, new_duration]),
     )
 
 

@@ -58,7 +58,7 @@ def identifier_scan(
         if c.type is ColumnType.varchar and not _is_person_key(c)
     ]
     columns = [c.name for c in texts]
-    person_data = bool(product.source and product.source.person_column) or product.is_derived
+    person_data = bool(product.person_column) or product.is_derived
     total = con.execute("SELECT count(*) FROM staged").fetchone()[0]
     staged = {r[0] for r in con.execute("SELECT column_name FROM (DESCRIBE staged)").fetchall()}
     identities = identities_installed(con) if "person_key" in staged else None

@@ -58,9 +58,9 @@ def quarantine_duplicates(con: duckdb.DuckDBPyConnection, product: Product) -> N
 def quarantine_invalid_cpr(con: duckdb.DuckDBPyConnection, product: Product) -> None:
     """Rows whose CPR number is not a valid CPR number; validity is decided once per distinct
     value (an extract repeats each person many times)."""
-    assert product.source is not None and product.source.person_column
+    assert product.person_column
     install_cpr_macros(con)
-    cpr = quote_ident(product.source.person_column)
+    cpr = quote_ident(product.person_column)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _bad_cpr AS SELECT v FROM (SELECT DISTINCT {cpr} AS v
         FROM raw) WHERE NOT cpr_is_valid(v)"""
@@ -97,7 +97,7 @@ def build_staged(
     ``delivery`` (SQL over ``raw``, e.g. its ``_extract``) adds the platform's
     :data:`~regionlab.platform.names.DELIVERY_COLUMN`: which delivery each row came from.
     """
-    person_column = product.source.person_column if product.source else None
+    person_column = product.person_column
     if person_column:
         assert key is not None
         with step("pseudonymise.person_key"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import apply_page, audit, feasibility, health, lake, permits
+from service.routes import apply_page, audit, feasibility, health, lake, outputs, permits
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -12,6 +12,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     lake.router,
     audit.router,
     permits.router,
+    outputs.router,
     apply_page.router,
 )
 

@@ -38,3 +38,39 @@ def test_demo_counts_through_the_access_service_and_stops_it(demo_var: Path) -> 
     token_file = demo_var / "service" / "demo-researcher.token"
     assert token_file.read_text(encoding="utf-8").startswith("rl_")
     assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_demo_trains_validates_and_boards_both_models(demo_env: Path) -> None:
+    """Issue 21: both models validated with intervals; status in the quality history and on
+    the initiatives board of the site, with the report beside it."""
+    import json
+
+    from regionlab import lake
+    from regionlab.platform.tables import QUALITY_HISTORY
+
+    demo_var = demo_env
+    out = " ".join((demo_var.parent / "demo.out").read_text(encoding="utf-8").split())
+    found = re.search(
+        r"model readmission_risk \(INI-002\): auroc (0\.\d+) \((0\.\d+)–(0\.\d+)\), "
+        r"status (pass|warn|block)", out
+    )  # fmt: skip
+    assert found, out[-3000:]
+    auc, low, high = (float(found.group(i)) for i in (1, 2, 3))
+    assert 0.6 < auc < 0.95 and low < auc < high  # the synthetic signal is learnable
+    assert re.search(r"model note_entities \(INI-004\): f1\.all 0\.\d+ \(", out), out[-3000:]
+    report = json.loads((demo_var / "models" / "readmission_risk" / "report.json").read_text())
+    assert report["training"]["snapshot"] <= report["snapshot_id"]
+    assert report["subgroups"]["rows"] and report["roc"]["fpr"]
+    site = demo_var / "catalog" / "site"
+    data = (site / "data.js").read_text(encoding="utf-8")
+    assert '"models/readmission_risk.html"' in data and (site / "models").is_dir()
+    con = lake.connect(read_only=True)
+    try:
+        rows = con.execute(
+            f"SELECT count(*) FROM {QUALITY_HISTORY.qualified} WHERE product = ? "
+            "AND category = 'model_validation' AND \"check\" = 'model.status'",
+            ["models/readmission_risk"],
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert rows >= 1

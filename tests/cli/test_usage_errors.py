@@ -30,7 +30,9 @@ def _paths() -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
             if not settings.get("ignore_unknown_options"):
                 commands.append(path)
             return
-        groups.append(path)
+        # A group that runs on its own (`synth`: the batch extracts; `synth stream` below it)
+        # is a command when called without a subcommand, not a usage error.
+        (commands if getattr(command, "invoke_without_command", False) else groups).append(path)
         for name, child in children.items():
             walk(child, (*path, name))
 

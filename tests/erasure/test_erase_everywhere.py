@@ -20,6 +20,7 @@ import yaml
 
 from regionlab import lake
 from regionlab.erasure import erase, make_request
+from regionlab.erasure.duckdb_files import open_file
 from regionlab.erasure.verify import verify_erasure
 from regionlab.errors import UserError
 from regionlab.privacy.identifiers import CPR, PERSON_KEY, cprs_in_text, normalise_cpr
@@ -27,6 +28,7 @@ from regionlab.privacy.keys import load_key
 from regionlab.privacy.pseudonym import hmac_hex, person_key
 from regionlab.research.permits import register_permit
 from regionlab.research.workspace import build_workspace, project_key, workspace_path
+from regionlab.research.workspace_crypto import key_for_file
 from regionlab.settings import Settings
 from regionlab.spec import load_domains
 from regionlab.sql import quote_ident
@@ -142,8 +144,13 @@ def person_row_keys(pkey: str) -> dict[str, set[str]]:
     return out
 
 
+def open_any(path: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB file, with its key when it is an (encrypted) workspace."""
+    return open_file(path, key_for_file(path), read_only=True)
+
+
 def workspace_counts(project: str) -> dict[str, int]:
-    con = duckdb.connect(str(workspace_path(project)), read_only=True)
+    con = open_any(workspace_path(project))
     rows = con.execute(
         "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
         "WHERE database_name = current_database()"
@@ -154,7 +161,7 @@ def workspace_counts(project: str) -> dict[str, int]:
 
 
 def duckdb_file_text(path: Path) -> str:
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_any(path)
     parts = []
     for (name,) in con.execute(
         "SELECT schema_name || '.' || table_name FROM duckdb_tables() "

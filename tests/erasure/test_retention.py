@@ -126,6 +126,39 @@ def test_retention_removes_exactly_the_expired_rows(keyed_var: Settings) -> None
     assert all(isinstance(v, str) for v in props.values())
 
 
+def test_retention_in_a_date_shifted_workspace_takes_every_row_that_may_be_expired(
+    keyed_var: Settings,
+) -> None:
+    """A workspace's dates are shifted per person by up to ``max_shift_days`` (issue 19): a
+    row dated up to that many days after the cutoff may be expired in truth, so it goes."""
+    import json
+
+    _lake()
+    ws = workspace(
+        "p-shift",
+        {
+            "clinical_notes.notes": (
+                "clinical_notes/notes",
+                "SELECT note_id, written_at FROM (VALUES ('a', TIMESTAMP '2016-11-20 08:00'), "
+                "('b', TIMESTAMP '2016-11-30 23:00'), ('c', TIMESTAMP '2016-12-01 00:00')) "
+                "t(note_id, written_at)",
+            )
+        },
+    )
+    manifest = ws.parent / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["dates"] = {"method": "shift", "granularity": None, "max_shift_days": 30}
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+
+    # cutoff 2016-11-01 + 30 days of slack: b may truly be 2016-10-31, c at the earliest 11-01
+    receipt = apply_retention(AS_OF)
+
+    assert receipt.verification.passed, receipt.verification
+    w = duckdb.connect(str(ws), read_only=True)
+    assert w.execute("SELECT note_id FROM clinical_notes.notes").fetchall() == [("c",)]
+    w.close()
+
+
 def test_retention_schedule_job_runs_retention(keyed_var: Settings) -> None:
     import dagster as dg
 

@@ -217,7 +217,7 @@ def test_no_module_but_the_owner_spells_out_a_cpr_or_phone_pattern() -> None:
         "regionlab/privacy/pseudonym.py",
         "regionlab/privacy/scrub.py",
         "regionlab/research/audit_store.py",
-        "regionlab/research/output_check.py",
+        "regionlab/research/airlock/rules.py",
         "regionlab/wap/erasure_hook.py",
         "regionlab/wap/pseudonymise.py",
     ],

@@ -51,7 +51,8 @@ def test_notebooks_are_stored_without_outputs() -> None:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Synthetic sources run through the pipeline engine into a fresh lake, plus a workspace."""
     from regionlab.privacy.keys import init_key
-    from regionlab.research.permits import register_permit
+    from regionlab.research import permit_workflow as wf
+    from regionlab.research.permits import load_permit
     from regionlab.research.workspace import build_workspace
     from regionlab.settings import get_settings
     from regionlab.spec import load_domains
@@ -92,7 +93,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 failed[product.ref] = [c.check for c in run.blocking_failures]
         missing = {ref: checks for ref, checks in failed.items() if ref in NEEDED}
         assert not missing, f"the pipeline did not publish what the notebooks need: {missing}"
-        register_permit(REPO / "permits" / f"{PROJECT}.yaml")
+        # The researcher applies and an access officer approves: the airlock releases
+        # the project's outputs to the permit holder only.
+        wf.apply(
+            wf.Actor(RESEARCHER, "researcher"), load_permit(REPO / "permits" / f"{PROJECT}.yaml")
+        )
+        wf.approve(wf.Actor("officer", "access-officer"), PROJECT)
         build_workspace(PROJECT)
         # The notebooks count through the access service, as a researcher with a token.
         token = TokenStore(settings.service_dir / "identities.sqlite").issue(
@@ -183,8 +189,13 @@ def test_workspace_analysis_notebook(demo: Path) -> None:
     assert "metformin" in text
     assert _images(book) == 1  # the HbA1c plot
     assert "OK - no small cells" in text  # the pooled table passes the output check
+    assert "hba1c_by_treatment.csv: fail -> pending" in text  # small cells: queued
+    assert "hba1c_pooled.csv: pass -> released" in text  # safe by class: released at once
     outputs = demo / "research" / "workspaces" / PROJECT / "outputs"
     assert (outputs / "hba1c_pooled.csv").is_file()
+    released = outputs / "released" / "hba1c_pooled.csv"
+    assert released.read_text("utf-8").splitlines()[0] == "behandling,n,mean_hba1c"
+    assert (outputs / "released" / "hba1c_pooled.csv.manifest.json").is_file()
 
 
 @pytest.mark.slow
@@ -195,3 +206,5 @@ def test_quality_and_freshness_notebook(demo: Path) -> None:
     assert "rækker nu" in text and "nyeste_udtraek" in text and "frisk" in text
     assert "ingen load log" not in text and "ingen kvalitetshistorik" not in text
     assert _images(book) == 1  # checks per product and status
+    assert f"arbejdsområdet {PROJECT} er bygget på snapshot" in text
+    assert "ingen resultater indsendt endnu" in text or "hba1c_pooled.csv: released" in text

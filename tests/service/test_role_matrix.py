@@ -101,3 +101,17 @@ def test_roles_without_counts_never_reach_the_lake(var_dir: Path, role: Role) ->
     )
     assert response.status_code == 403
     assert not (var_dir / "research").exists() and not (var_dir / "lake").exists()
+
+
+def test_the_airlock_separates_submitting_from_deciding() -> None:
+    """Researchers submit, output checkers decide; no other role touches an output."""
+    roles = {e.key: e.roles for e in endpoints(docs_app()) if e.path.startswith("/outputs")}
+    both = {Role.researcher, Role.output_checker}
+    assert roles == {
+        "POST /outputs": {Role.researcher},
+        "GET /outputs": both,
+        "POST /outputs/{submission_id}/approve": {Role.output_checker},
+        "POST /outputs/{submission_id}/refuse": {Role.output_checker},
+        "GET /outputs/{submission_id}/submitted": {Role.output_checker},
+        "GET /outputs/{submission_id}/released": both,
+    }

@@ -20,6 +20,7 @@ SOURCE_PRODUCTS = {
     "clinical_notes/notes",
     "initiatives/initiatives",
 }
+STREAM_PRODUCTS = {"laboratory/epj_observations"}
 DERIVED_PRODUCTS = {
     "population/municipality_population",
     "research/t2d_cohort",
@@ -42,7 +43,8 @@ def test_real_domains_are_complete(registry: Registry) -> None:
     assert len(registry.domains) >= 6
     assert len(registry.products) >= 12
     assert sum(p.is_derived for p in registry.products.values()) >= 3
-    assert set(registry.products) == SOURCE_PRODUCTS | DERIVED_PRODUCTS
+    assert set(registry.products) == SOURCE_PRODUCTS | DERIVED_PRODUCTS | STREAM_PRODUCTS
+    assert {r for r, p in registry.products.items() if p.is_stream} == STREAM_PRODUCTS
     assert {r for r, p in registry.products.items() if p.is_derived} == DERIVED_PRODUCTS
 
 

@@ -96,6 +96,22 @@
     return `<div class="fact" id="erasure"><dt>Sletning og opbevaring</dt><dd>${retention}<div class="small">${erasures}</div></dd></div>`;
   };
   const freshness = (p) => p.properties.freshness || (p.properties.published_at || "").slice(0, 10) || null;
+  /* A streaming product's newest data is a time: shown in minutes when it is recent. */
+  const fmtFresh = (iso) => {
+    if (!iso || iso.length <= 10) return fmtDate(iso);
+    const minutes = Math.round((Date.now() - new Date(iso).getTime()) / 60000);
+    if (isNaN(minutes) || minutes < 0 || minutes > 24 * 60) return fmtDateTime(iso);
+    return minutes < 1 ? "under 1 min siden" : `${minutes} min siden`;
+  };
+  const streamFact = (props) => {
+    if (!props.stream_topic) return "";
+    const goal = Number(props.freshness_objective_s);
+    const lag = props.lag_p95_s != null ? Number(props.lag_p95_s) : null;
+    const badge = lag == null ? chip("ingen hændelser endnu", "ukendt")
+      : chip(`p95 ${lag.toLocaleString("da-DK")} s`, lag <= goal ? "ok" : "advarsel");
+    return `<div class="fact" id="stream"><dt>Løbende data</dt><dd>${badge} <span class="small muted">mål: ${esc(props.freshness_percentile)} % inden for ${esc(props.freshness_objective_s)} s fra hændelse til forespørgbar</span>
+      <div class="small muted">FHIR ${esc(props.stream_resource_types || "")} fra emnet <span class="mono">${esc(props.stream_topic)}</span>, publiceret i mikro-batches</div></dd></div>`;
+  };
 
   /* ---------- pages ---------- */
   function overview() {
@@ -115,7 +131,7 @@
         <div class="panel stat"><div class="num">${DATA.products.length}</div><div class="label">dataprodukter</div></div>
         <div class="panel stat"><div class="num">${counts.ok}</div><div class="label">${statusChip("ok")} kvalitet i orden</div></div>
         <div class="panel stat"><div class="num">${counts.advarsel + counts.fejl}</div><div class="label">${statusChip("advarsel")} ${statusChip("fejl")} med afvigelser</div></div>
-        <div class="panel stat"><div class="num">${fmtDate(newest)}</div><div class="label">nyeste data</div></div>
+        <div class="panel stat"><div class="num">${fmtFresh(newest)}</div><div class="label">nyeste data</div></div>
       </div>
       <h2>Domæner</h2>
       <div class="grid cards">${DATA.domains.map(domainCard).join("")}</div>
@@ -147,7 +163,7 @@
       <h3><a href="#/domaene/${esc(d.id)}">${esc(d.title)}</a></h3>
       <p class="small muted">${esc(d.description.slice(0, 170))}${d.description.length > 170 ? " …" : ""}</p>
       <div class="small">${products.length} produkt${products.length === 1 ? "" : "er"} ·
-        ${worst ? statusChip(worst) : ""} · nyeste data ${fmtDate(fresh)}</div>
+        ${worst ? statusChip(worst) : ""} · nyeste data ${fmtFresh(fresh)}</div>
     </div>`;
   }
 
@@ -168,7 +184,7 @@
             <thead><tr><th>Produkt</th><th>Kvalitet</th><th>Nyeste data</th><th>Rækker</th><th>Adgang</th></tr></thead>
             <tbody>${products.map((p) => `<tr>
               <td>${productLink(p.ref)}<div class="small muted mono">${esc(p.ref)}</div></td>
-              <td>${statusChip(p.quality_status)}</td><td>${fmtDate(freshness(p))}</td>
+              <td>${statusChip(p.quality_status)}</td><td>${fmtFresh(freshness(p))}</td>
               <td>${fmtInt(p.properties.row_count)}</td><td>${esc((ACCESS[p.properties.access_level] || [p.properties.access_level])[0])}</td>
             </tr>`).join("")}</tbody></table></div>
         </section>
@@ -210,7 +226,8 @@
             ${kAnonymityFact(props)}
             <div class="fact"><dt>Opbevaring</dt><dd>${esc(props.retention || "–")}<div class="small muted">${esc(props.retention_justification || "")}</div></dd></div>
             ${erasureFact(props)}
-            <div class="fact"><dt>Friskhed</dt><dd>nyeste data ${fmtDate(freshness(p))}${age != null ? ` <span class="small muted">(${age} dage)</span>` : ""}<div class="small muted">snapshot ${esc(props.last_snapshot || "–")} · publiceret ${fmtDateTime(props.published_at)} · ${fmtInt(props.row_count)} rækker</div>${props.last_delivery_rejected ? `<div class="small">${chip("seneste levering afvist", "advarsel")} ${esc(props.last_delivery_rejected)}</div>` : ""}</dd></div>
+            ${streamFact(props)}
+            <div class="fact"><dt>Friskhed</dt><dd>nyeste data ${fmtFresh(freshness(p))}${age != null && !props.stream_topic ? ` <span class="small muted">(${age} dage)</span>` : ""}<div class="small muted">snapshot ${esc(props.last_snapshot || "–")} · publiceret ${fmtDateTime(props.published_at)} · ${fmtInt(props.row_count)} rækker</div>${props.last_delivery_rejected ? `<div class="small">${chip("seneste levering afvist", "advarsel")} ${esc(props.last_delivery_rejected)}</div>` : ""}</dd></div>
             <div class="fact"><dt>Nøgle-id</dt><dd><span class="mono">${esc(props.key_id || "–")}</span>
               <div class="small muted">${linkable.length ? "Kan kobles med " + linkable.map((o) => productLink(o.ref)).join(", ") : props.key_id ? "Intet andet produkt har samme nøgle." : "Ingen personnøgle."}</div></dd></div>
             <div class="fact"><dt>Sundhedskategorier</dt><dd>${esc(props.health_categories || "–")}</dd></div>
@@ -625,6 +642,21 @@
   }
 
   /* ---------- initiatives ---------- */
+  const STATUS_TEXT = { pass: "godkendt", warn: "advarsel", block: "blokeret" };
+  function modelsOf(i) {
+    const models = (DATA.models || []).filter((m) => m.initiatives.includes(i.id));
+    return models.map((m) => {
+      const headline = m.metrics.auroc || m.metrics["f1.all"] || "";
+      const trend = m.trend.map((t) => `<span class="trend trend-${esc(t)}" title="${esc(t)}">${t === "pass" ? "●" : t === "warn" ? "▲" : "■"}</span>`).join("");
+      return `<div class="model small" data-model="${esc(m.name)}">
+        <div>Model ${esc(m.name)}: ${chip("validering: " + (STATUS_TEXT[m.status] || m.status || "aldrig"), "status-" + (m.status || "never"))}</div>
+        <div class="muted">${m.validated_at ? "senest " + esc(m.validated_at.slice(0, 16).replace("T", " ")) : "ikke valideret"}${trend ? " · udvikling " + trend : ""}</div>
+        ${headline ? `<div class="muted">${esc(headline)}</div>` : ""}
+        ${m.report ? `<a href="${esc(m.report)}" target="_blank" rel="noopener">Valideringsrapport</a>` : ""}
+      </div>`;
+    }).join("");
+  }
+
   function initiativesPage(target) {
     const overlaps = (i) =>
       DATA.initiatives.filter((o) => o.id !== i.id && o.kind === i.kind &&
@@ -639,6 +671,7 @@
             <div class="meta">${esc(i.id)} · ${esc(i.kind)} · ${esc(i.owner)}<br>${esc(i.department)}</div>
             <div style="margin:.35rem 0">${chip("AI Act: " + (i.ai_act_risk || "–"), "risk-" + i.ai_act_risk)}</div>
             <div class="small">${i.products.map(productLink).join(", ") || '<span class="muted">ingen dataprodukter</span>'}</div>
+            ${modelsOf(i)}
             ${dup.length ? `<div class="dup">Ligner: ${dup.map((o) => `<a href="#/initiativer/${esc(o.id)}">${esc(o.id)}</a> (${esc(o.phase)})`).join(", ")} — samme type og mindst to fælles produkter</div>` : ""}
           </article>`;
         }).join("") || '<p class="muted small">Ingen initiativer i denne fase.</p>'}

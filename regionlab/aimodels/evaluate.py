@@ -1,0 +1,169 @@
+"""Judge a model against its card: from outcomes and predictions to a report dict.
+
+Pure functions over arrays (no lake, no files), so the tests drive them with
+constructed data and the CLI, the demo and the Dagster monitor share them. The
+report holds aggregates only: metrics with intervals, confusion counts and
+subgroup sizes below the small-cell limit are shown as ``"<5"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from regionlab.aimodels import drift, metrics, spans, subgroups
+from regionlab.aimodels.card import ModelCard
+from regionlab.aimodels.status import Judgement, judge, worst
+from regionlab.research.suppression import DEFAULT_THRESHOLD, hidden_marker
+
+ROC_POINTS = 200
+
+
+def _count(n: int, min_cell: int) -> int | str:
+    return n if n == 0 or n >= min_cell else hidden_marker(min_cell)
+
+
+def _thin(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
+    if len(xs) <= ROC_POINTS:
+        return xs, ys
+    idx = np.unique(np.linspace(0, len(xs) - 1, ROC_POINTS).astype(int))
+    return [xs[i] for i in idx], [ys[i] for i in idx]
+
+
+def _judgements_json(items: list[Judgement]) -> list[dict[str, Any]]:
+    return [j.__dict__ for j in items]
+
+
+def evaluate_binary(
+    card: ModelCard,
+    y: Sequence[int],
+    p: Sequence[float],
+    groups: Mapping[str, Sequence] | None = None,
+    *,
+    reference: Mapping[str, dict[str, list[float]]] | None = None,
+    current: Mapping[str, Sequence[float]] | None = None,
+    min_cell: int = DEFAULT_THRESHOLD,
+    rounds: int = metrics.BOOTSTRAP_ROUNDS,
+) -> dict[str, Any]:
+    """Discrimination, calibration, thresholds, subgroups and drift, judged by the card."""
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    auc = metrics.auroc(y, p, rounds=rounds)
+    brier = metrics.brier(y, p)
+    slope, intercept = metrics.calibration_slope_intercept(y, p)
+    values: dict[str, metrics.Estimate] = {
+        "auroc": auc,
+        "brier": brier,
+        "calibration_slope": slope,
+        "calibration_intercept": intercept,
+    }
+    thresholds = []
+    for t in card.thresholds:
+        at = metrics.at_threshold(y, p, t)
+        for name in ("sensitivity", "specificity", "ppv"):
+            values[f"{name}@{t:g}"] = getattr(at, name)
+        thresholds.append(
+            {
+                "threshold": t,
+                **{k: _count(getattr(at, k), min_cell) for k in ("tp", "fp", "tn", "fn")},
+                **{k: getattr(at, k).as_dict() for k in ("sensitivity", "specificity", "ppv")},
+            }
+        )
+    judged = []
+    for a in card.metrics:
+        name = f"{a.metric}@{a.at:g}" if a.at is not None else a.metric
+        judged.append(judge(a, name, values[name].value))
+
+    groups = groups or {}
+    sub = subgroups.subgroup_report(y, p, groups, card.thresholds, min_cell=min_cell)
+    disparity = []
+    for d in card.disparity:
+        key = f"{d.metric}@{d.at:g}"
+        for dimension, ratios in sub.ratios.items():
+            if d.subgroups and dimension not in d.subgroups:
+                continue
+            ratio = ratios.get(key)
+            if ratio is None:
+                continue
+            status = "warn" if ratio < d.warn_below else "pass"
+            reason = f"ratio {ratio:.3f} {'below' if status == 'warn' else 'at or above'} "
+            disparity.append(
+                Judgement(
+                    f"disparity.{key}.{dimension}", ratio, status, reason + f"{d.warn_below:g}"
+                )  # fmt: skip
+            )
+    drifted = []
+    if card.monitoring.drift is not None and reference is not None and current is not None:
+        cfg = card.monitoring.drift
+        for feature in cfg.features:
+            value = drift.psi_against(reference[feature], current[feature])
+            status = drift.drift_status(value, cfg.psi_warn, cfg.psi_block)
+            drifted.append(Judgement(f"psi.{feature}", value, status,
+                                     f"PSI {value:.3f} (warn {cfg.psi_warn:g}, "
+                                     f"block {cfg.psi_block:g})"))  # fmt: skip
+    fpr, tpr = _thin(*metrics.roc_points(y, p))
+    return {
+        "output": "probability",
+        "n": _count(int(y.size), min_cell),
+        "positives": _count(int(y.sum()), min_cell),
+        "status": worst([j.status for j in (*judged, *disparity, *drifted)]),
+        "headline": {k: v.as_dict() for k, v in values.items()},
+        "judgements": _judgements_json(judged),
+        "disparity": _judgements_json(disparity),
+        "drift": _judgements_json(drifted),
+        "thresholds": thresholds,
+        "roc": {"fpr": fpr, "tpr": tpr},
+        "calibration": [b.__dict__ for b in metrics.calibration_curve(y, p)],
+        "subgroups": {
+            "min_cell": sub.min_cell,
+            "suppressed": sub.suppressed,
+            "rows": [r.__dict__ for r in sub.rows],
+            "ratios": sub.ratios,
+        },
+    }
+
+
+def evaluate_spans(
+    card: ModelCard,
+    gold: Mapping[str, set[spans.Span]],
+    pred: Mapping[str, set[spans.Span]],
+    labels: list[str],
+    *,
+    agreement: list[dict[str, Any]] | None = None,
+    rounds: int = metrics.BOOTSTRAP_ROUNDS,
+) -> dict[str, Any]:
+    """Per-label span precision/recall/F1 with intervals, judged by the card."""
+    scores = spans.span_scores(gold, pred, labels, rounds=rounds)
+    by = {s.label: s for s in scores}
+    judged = []
+    for a in card.metrics:
+        label = a.label or spans.ALL
+        score = by.get(label)
+        value = None if score is None else getattr(score, a.metric).value
+        judged.append(judge(a, f"{a.metric}.{'all' if label == spans.ALL else label}", value))
+    return {
+        "output": "spans",
+        "documents": len(gold),
+        "status": worst([j.status for j in judged]),
+        "headline": {
+            f"{m}.{'all' if s.label == spans.ALL else s.label}": getattr(s, m).as_dict()
+            for s in scores
+            for m in ("precision", "recall", "f1")
+        },
+        "labels": [
+            {
+                "label": s.label,
+                "tp": s.tp,
+                "fp": s.fp,
+                "fn": s.fn,
+                "precision": s.precision.as_dict(),
+                "recall": s.recall.as_dict(),
+                "f1": s.f1.as_dict(),
+            }
+            for s in scores
+        ],  # fmt: skip
+        "judgements": _judgements_json(judged),
+        "agreement": agreement or [],
+    }

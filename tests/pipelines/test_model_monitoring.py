@@ -1,0 +1,36 @@
+"""Model monitoring in Dagster: a schedule per card and a sensor on new ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.definitions import build_definitions
+from pipelines.model_monitoring import due_models
+from regionlab.aimodels.card import collect_cards
+from regionlab.spec import load_domains
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = load_domains(ROOT / "domains")
+CARDS, _ = collect_cards(ROOT / "models", REGISTRY)
+
+
+def test_each_card_gets_a_job_and_its_schedule_and_one_sensor_watches_all() -> None:
+    defs = build_definitions(REGISTRY, CARDS)
+    schedule = defs.resolve_schedule_def("validate_readmission_risk_schedule")
+    assert schedule.cron_schedule == CARDS["readmission_risk"].monitoring.schedule == "0 6 * * 1"
+    assert schedule.job_name == "validate_readmission_risk"
+    assert defs.resolve_job_def("validate_note_entities").tags["regionlab/model"] == "note_entities"
+    sensor = defs.resolve_sensor_def("models_on_new_snapshot")
+    assert {t.job_name for t in sensor.targets} == {
+        "validate_readmission_risk", "validate_note_entities"
+    }  # fmt: skip
+
+
+def test_a_new_ground_truth_snapshot_makes_a_model_due_once() -> None:
+    latest = {"research/readmissions_30d": 12, "labels/clinical_notes__notes__entities": 7}
+    assert due_models(CARDS, latest, {}) == ["note_entities", "readmission_risk"]
+    seen = {"note_entities": 7, "readmission_risk": 12}
+    assert due_models(CARDS, latest, seen) == []
+    latest["research/readmissions_30d"] = 13
+    assert due_models(CARDS, latest, seen) == ["readmission_risk"]
+    assert due_models(CARDS, {}, {}) == []  # nothing published yet
