@@ -422,6 +422,9 @@ OPEN_RECOMMENDATIONS = {
     str(HEALTH.maxTypicalAge): "initiatives",
     str(HEALTH.populationCoverage): "initiatives",
     "https://w3id.org/dpv#hasPersonalData": "initiatives",
+    # ... and it has no person key, so no product is linkable with it (every product with
+    # one must name its relations: FILLED).
+    "http://purl.org/dc/terms/relation": "initiatives",
 }
 
 
@@ -436,8 +439,10 @@ def test_recommended_properties_the_specs_can_fill_are_filled(demo_env: Path) ->
     # The first version of this export left 139 recommended-property warnings on the demo
     # platform (all held to NON_PUBLIC), then 102, then 90; spatial coverage (GeoNames),
     # standards, references, code values, synthetic samples and aggregates' populations
-    # close all but OPEN_RECOMMENDATIONS.
-    assert total <= 30, total
+    # close all but OPEN_RECOMMENDATIONS (31 on 13 products: the streaming product is a
+    # source product too, fed by a topic no catalogue describes as a dataset).
+    assert total <= 31, total
+    assert set().union(*warnings.values()) <= set(OPEN_RECOMMENDATIONS)
     for ref, found in warnings.items():
         assert str(HEALTH.healthTheme) not in found, ref
         assert str(HEALTH.analytics) not in found, ref
@@ -473,9 +478,10 @@ def test_each_access_level_has_no_violation_and_only_the_open_recommendations(
         paths = {f.path for f in report.findings if f.severity == "Warning"}
         assert paths <= set(OPEN_RECOMMENDATIONS), paths - set(OPEN_RECOMMENDATIONS)
         counts[report.level] = report.warnings
-    # Before this change: public 11, non_public 79.
+    # Before the open recommendations were closed: public 11, non_public 79 (12 products);
+    # the streaming product adds its source, code values and coding system (3).
     assert counts[AccessLevel.public] <= 8, counts
-    assert counts[AccessLevel.non_public] <= 20, counts
+    assert counts[AccessLevel.non_public] <= 23, counts
     g = Graph().parse(path, format="turtle")
     aggregates = [p for p in registry.products.values() if not is_row_level(p) and p.derived]
     assert aggregates
