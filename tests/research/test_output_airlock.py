@@ -139,3 +139,17 @@ def test_the_documented_false_positive_rate_is_the_measured_one() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "airlock.md").read_text("utf-8")
     assert rate in text, rate
     assert f"{len(DISCLOSIVE)} disclosive outputs" in text
+
+
+def test_nested_parquet_columns_are_a_user_error_naming_the_column() -> None:
+    import io
+
+    import polars as pl
+
+    out = io.BytesIO()
+    pl.DataFrame(
+        {"sex": ["F", "M"], "n": [40, 52], "visit": [{"code": "E11"}, {"code": "E10"}]}
+    ).write_parquet(out)
+    with pytest.raises(UserError, match="visit") as err:
+        check_bytes("nested.parquet", out.getvalue(), threshold=FLOOR)
+    assert "E11" not in str(err.value) and "E10" not in str(err.value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -170,6 +171,56 @@ def test_differencing_against_the_projects_released_outputs(http: Http) -> None:
     assert second["status"] == "pending"
     assert "differencing" in {f["kind"] for f in second["findings"]}
     assert second["compared_with"] == [f"all_ages.csv ({first['id']})"]
+
+
+def test_a_queued_output_is_compared_with_outputs_released_after_it(http: Http) -> None:
+    """A queued, B auto-released, approve A: A is checked against B at approval."""
+    client, h = http
+    name, data = _case("structural-zero")  # F,T2D = 87: queued for review
+    queued = _submit(client, h["anna"], name, data).json()
+    assert queued["status"] == "pending"
+    later = b"sex,diagnosis,n\nM,prostate cancer,41\nF,T2D,84\nM,T2D,93\n"  # 3 fewer
+    released = _submit(client, h["anna"], "later.csv", later).json()
+    assert released["status"] == "released" and released["compared_with"] == []
+    approve = client.post(
+        f"/outputs/{queued['id']}/approve", json={"reason": "structural zero"}, headers=h["cleo"]
+    )
+    assert approve.status_code == 409 and "differencing" in approve.json()["detail"]
+    again = client.get("/outputs", params={"state": "pending"}, headers=h["cleo"]).json()
+    assert [s["id"] for s in again] == [queued["id"]]
+    assert "differencing" in {f["kind"] for f in again[0]["findings"]}
+    assert again[0]["verdict"] == "fail"
+    assert again[0]["compared_with"] == [f"later.csv ({released['id']})"]
+    assert not list(Path(wf.applications_dir().parent, "airlock").rglob(f"{queued['id']}/released"))
+
+
+def test_an_output_queued_before_the_permit_expired_is_not_released_after(http: Http) -> None:
+    client, h = http
+    name, data = _case("structural-zero")
+    queued = _submit(client, h["anna"], name, data).json()
+    assert queued["status"] == "pending"
+    app = wf.get_application(PROJECT)
+    permit = app.permit.model_copy(update={"expires": date.today() - timedelta(days=1)})
+    path = wf.applications_dir() / f"{PROJECT}.json"
+    path.write_text(app.model_copy(update={"permit": permit}).model_dump_json(), "utf-8")
+    approve = client.post(
+        f"/outputs/{queued['id']}/approve", json={"reason": "structural zero"}, headers=h["cleo"]
+    )
+    assert approve.status_code == 409 and "expired" in approve.json()["detail"]
+    pending = client.get("/outputs", params={"state": "pending"}, headers=h["cleo"]).json()
+    assert [s["id"] for s in pending] == [queued["id"]]
+
+
+def test_a_parquet_file_with_nested_columns_is_a_clear_refusal(http: Http) -> None:
+    client, h = http
+    out = io.BytesIO()
+    pl.DataFrame(
+        {"sex": ["F", "M"], "n": [40, 52], "codes": [["E11", "E10"], ["E11"]]}
+    ).write_parquet(out)
+    sub = _submit(client, h["anna"], "nested.parquet", out.getvalue())
+    assert sub.status_code == 409, sub.text
+    detail = sub.json()["detail"]
+    assert "codes" in detail and "E11" not in detail
 
 
 def test_magnitude_tables_from_the_client_helper(http: Http, tmp_path: Path) -> None:

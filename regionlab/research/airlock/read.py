@@ -66,6 +66,18 @@ def sniff_delimiter(text: str, suffix: str) -> str:
         return "\t" if suffix == ".tsv" else ","
 
 
+def _flat(df: pl.DataFrame, name: str) -> None:
+    """Refuse list, struct and array columns: a result table has one value per cell, and
+    the rules (which read every cell as text or a number) cannot check nested ones."""
+    nested = [col for col, dtype in df.schema.items() if dtype.is_nested()]
+    if nested:
+        raise UserError(
+            f"{name}: column(s) {', '.join(repr(c) for c in nested)} hold lists or structs; "
+            "a result table has one number or label per cell: unnest or aggregate them "
+            "and export the table again."
+        )
+
+
 def read_bytes(data: bytes, name: str) -> ReadTable:
     """Read ``data`` (the content of a file called ``name``) as a table of text cells."""
     suffix = Path(name).suffix.lower()
@@ -81,7 +93,9 @@ def read_bytes(data: bytes, name: str) -> ReadTable:
             )
             return ReadTable(df, encoding, delimiter)
         if suffix in PARQUET_SUFFIXES:
-            return ReadTable(pl.read_parquet(io.BytesIO(data)), "parquet", "")
+            df = pl.read_parquet(io.BytesIO(data))
+            _flat(df, name)
+            return ReadTable(df, "parquet", "")
     except (pl.exceptions.PolarsError, OSError, UnicodeError) as exc:
         raise UserError(
             f"{name}: could not read it as {suffix[1:]} ({type(exc).__name__}); "

@@ -21,6 +21,7 @@ the audit store); findings name columns and rows, never values.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -28,7 +29,8 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,23 +157,50 @@ def list_submissions(actor: Actor, status: Status | None = None) -> list[Submiss
     return [s for s in subs if status is None or s.status == status]
 
 
-def _permit_holder(actor: Actor, project_id: str) -> None:
-    """The caller holds the project's approved, unexpired permit."""
-    if actor.role != RESEARCHER:
-        raise UserError(f"{actor.name} ({actor.role}) may not submit outputs; researchers do")
+@contextmanager
+def _project_lock(project_id: str) -> Iterator[None]:
+    """Hold the project's airlock lock (a file lock, so across workers and processes).
+
+    Submit and approve each compare a file with the project's released outputs and
+    then release it; without the lock two submissions checked at once are each
+    compared with the outputs released before either, and both leave uncompared.
+    """
+    folder = _private_dir(airlock_dir() / project_id)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _permit_valid(project_id: str) -> wf.Application:
+    """The project's permit is approved (not revoked or withdrawn) and unexpired."""
     application = wf.get_application(project_id)
     if application.status != "approved":
-        raise UserError(f"project {project_id}: the permit is {application.status}, not approved")
-    if application.applicant != actor.name:
         raise UserError(
-            f"project {project_id}: {actor.name} does not hold its permit; "
-            "only the permit holder submits its outputs"
+            f"project {project_id}: the permit is {application.status}, not approved; "
+            "nothing leaves a project without a valid permit"
         )
     if application.permit.expired():
         raise UserError(
             f"project {project_id}: the permit expired on "
             f"{application.permit.expires.isoformat()}; nothing leaves an expired project"
         )
+    return application
+
+
+def _permit_holder(actor: Actor, project_id: str) -> None:
+    """The caller holds the project's approved, unexpired permit."""
+    if actor.role != RESEARCHER:
+        raise UserError(f"{actor.name} ({actor.role}) may not submit outputs; researchers do")
+    application = wf.get_application(project_id)
+    if application.status == "approved" and application.applicant != actor.name:
+        raise UserError(
+            f"project {project_id}: {actor.name} does not hold its permit; "
+            "only the permit holder submits its outputs"
+        )
+    _permit_valid(project_id)
 
 
 def _released_tables(project_id: str) -> list[tuple[str, LongCounts]]:
@@ -249,6 +278,24 @@ def submit(
             f"{filename}: larger than {MAX_BYTES // (1024 * 1024)} MB; results are aggregates"
         )
     applied = check_threshold(threshold, floor)
+    with _project_lock(project_id):
+        return _check_and_file(
+            actor, project_id, filename, data, audit, applied, zeros, known_names
+        )
+
+
+def _check_and_file(
+    actor: Actor,
+    project_id: str,
+    filename: str,
+    data: bytes,
+    audit: AuditStore,
+    applied: int,
+    zeros: Zeros,
+    known_names: Iterable[str],
+) -> Submission:
+    """Check ``data`` against the project's released outputs, then release or queue it
+    (under the project's lock)."""
     earlier = _released_tables(project_id)
     table, report = check_bytes(
         filename, data, threshold=applied, earlier=earlier, zeros=zeros, known_names=known_names
@@ -388,13 +435,61 @@ def _pending(actor: Actor, sub_id: str, what: str) -> Submission:
 
 
 def approve(actor: Actor, sub_id: str, *, reason: str, audit: AuditStore) -> Submission:
-    """An output checker releases a queued output, with a reason."""
+    """An output checker releases a queued output, with a reason.
+
+    The permit is checked again (a file queued before the permit expired or was
+    revoked does not leave after), and so is differencing against the outputs
+    released since the file was queued: those the checker has not seen findings
+    for. New findings keep the file queued, recorded on it for the checker.
+    """
     sub = _pending(actor, sub_id, "approve")
     if not reason.strip():
         raise UserError("give a reason for releasing an output the rules did not pass")
-    path = _folder(sub.project_id, sub.id) / "submitted" / sub.filename
-    data = path.read_bytes()
-    return _release(sub, actor.name, reason, read_bytes(data, sub.filename), data, audit)
+    with _project_lock(sub.project_id):
+        sub = _pending(actor, sub_id, "approve")  # decided meanwhile by another checker?
+        _permit_valid(sub.project_id)
+        path = _folder(sub.project_id, sub.id) / "submitted" / sub.filename
+        data = path.read_bytes()
+        table = read_bytes(data, sub.filename)
+        _recheck(sub, table, audit, actor)
+        return _release(sub, actor.name, reason, table, data, audit)
+
+
+def _recheck(sub: Submission, table: ReadTable, audit: AuditStore, actor: Actor) -> None:
+    """Differencing against outputs released after ``sub`` was checked; raise when it fails."""
+    released_now = _released_tables(sub.project_id)
+    unseen = [(name, counts) for name, counts in released_now if name not in sub.compared_with]
+    if not unseen:
+        return
+    found = compare(long_counts(table.df, table.delimiter == ";"), unseen, sub.threshold)
+    if not found:
+        return
+    held = sub.model_copy(
+        update={
+            "verdict": "fail",
+            "findings": sub.findings + _finding_views(found),
+            "compared_with": [name for name, _ in released_now],
+        }
+    )
+    _save(held)
+    audit.record_event(
+        user=actor.name,
+        action="airlock.recheck",
+        project=sub.project_id,
+        subject=sub.id,
+        details={
+            "project": sub.project_id,
+            "file": sub.filename,
+            "verdict": "fail",
+            "findings": sorted({f"{f.severity}:{f.kind}" for f in found}),
+        },
+    )
+    raise UserError(
+        f"output {sub.id} stays queued: it fails differencing against "
+        f"{len(unseen)} output(s) of project {sub.project_id} released after it was checked "
+        f"({'; '.join(f.problem for f in found)}); see its findings, refuse it or ask the "
+        "researcher to resubmit"
+    )
 
 
 def refuse(actor: Actor, sub_id: str, *, reason: str, audit: AuditStore) -> Submission:
@@ -402,6 +497,11 @@ def refuse(actor: Actor, sub_id: str, *, reason: str, audit: AuditStore) -> Subm
     sub = _pending(actor, sub_id, "refuse")
     if not reason.strip():
         raise UserError("give the researcher a reason for the refusal")
+    with _project_lock(sub.project_id):
+        return _refuse(actor, _pending(actor, sub_id, "refuse"), reason, audit)
+
+
+def _refuse(actor: Actor, sub: Submission, reason: str, audit: AuditStore) -> Submission:
     sub = sub.model_copy(
         update={
             "status": "refused",
