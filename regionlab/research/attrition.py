@@ -23,6 +23,7 @@ from regionlab.research import disclosure
 from regionlab.research.audit_store import AuditStore
 from regionlab.research.cohort import Cohort, CohortBuilder, as_cohort
 from regionlab.research.cohort_sql import compile_cohort
+from regionlab.research.feasibility import round_shown
 from regionlab.research.feasibility_audit import record_feasibility
 from regionlab.research.query_history import QueryHistory
 from regionlab.research.suppression import DEFAULT_THRESHOLD
@@ -73,6 +74,7 @@ def attrition(
     secret: bytes | None = None,
     audit_store: AuditStore | None = None,
     read: Callable[[int | None], tuple[duckdb.DuckDBPyConnection, int]] | None = None,
+    rounding: int = 1,
 ) -> Attrition:
     """Count and protect each attrition step of ``cohort``.
 
@@ -80,7 +82,9 @@ def attrition(
     guard's history unless ``history`` is given. ``read(snapshot)`` gives a lake
     connection and the snapshot it reads (the service passes its shared lake
     connection; default: a new one); it must hold the lake's own person keys,
-    since the noise is keyed by them.
+    since the noise is keyed by them. ``rounding`` (the server's policy) rounds shown
+    counts as :func:`regionlab.research.feasibility.feasibility` does: not when the
+    defence perturbs them.
     """
     model = as_cohort(cohort).resolved()
     dims = (ATTRITION_DIMENSION,)
@@ -133,6 +137,8 @@ def attrition(
     finally:
         con.close()
     shown = disclosure.protect_steps(raw, threshold=threshold, secret=secret, settings=defence)
+    if rounding > 1 and (defence is None or not defence.perturbs):
+        shown = [(label, round_shown(value, rounding, threshold)) for label, value in shown]
     del raw  # the only object holding hidden values
     answer = {"total": shown[-1][1], "cells": dict(shown)}
     entry = record(snapshot_id, answer, None)

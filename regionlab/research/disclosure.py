@@ -884,13 +884,15 @@ def protect_steps(
     Consecutive steps are nested cohorts one criterion apart, the textbook
     differencing pair: a step from which fewer than ``threshold`` people drop
     out shows the previous step's displayed value, so the drop reads 0 whether
-    it was 0 or 4. Every count 1..threshold-1 shows the hidden marker.
+    it was 0 or 4. Every count 1..threshold-1 shows the hidden marker. The small-drop
+    rule holds with the defence off too (``settings`` None): without it two consecutive
+    steps give the few people one rule removes.
     """
     marker = hidden_marker(threshold)
     out: list[tuple[str, int | str]] = []
     previous: tuple[int, int | str] | None = None  # (true count, shown) of the last step
     for step in steps:
-        if previous is not None and settings is not None and previous[0] - step.count < threshold:
+        if previous is not None and previous[0] - step.count < threshold:
             shown: int | str = previous[1]
         elif 1 <= step.count < threshold:
             shown = marker

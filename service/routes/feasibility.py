@@ -157,6 +157,7 @@ def attrition(
             secret=secret,
             audit_store=store,
             read=read,
+            rounding=settings.rounding,
         )
     return AttritionAnswer(
         user=who.name,

@@ -64,3 +64,25 @@ def test_attrition_is_suppressed_guarded_and_audited(
     refused = client.post("/feasibility/attrition", json={"cohort": VEJLE_COHORT}, headers=headers)
     assert refused.status_code == 422 and "budget" in refused.json()["detail"]
     assert open_store().entries(action=FEASIBILITY)[-1].data["refused"].startswith("budget:")
+
+
+def test_attrition_is_rounded_and_guarded_with_the_defence_off(
+    var_dir: Path, store: TokenStore, tokens: dict[Role, str]
+) -> None:
+    """The server's rounding and the small-drop rule hold without the differencing defence.
+
+    8 -> 6 -> 4 -> 3: both drops below 5 read 0 (the first count again), 3 is hidden,
+    and the shown 8 is rounded to the server's base of 10.
+    """
+    build_lake()
+    settings = var_dir / "service" / "settings.toml"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text("rounding = 10\n[disclosure]\nenabled = false\n", encoding="utf-8")
+    client = client_for(store)
+    answer = client.post(
+        "/feasibility/attrition",
+        json={"cohort": VEJLE_COHORT},
+        headers=_auth(tokens[Role.researcher]),
+    )
+    assert answer.status_code == 200, answer.text
+    assert [s["display"] for s in answer.json()["steps"]] == [10, 10, 10, "<5"]
