@@ -23,6 +23,7 @@ import numpy as np
 from regionlab import lake
 from regionlab.aimodels import readmission
 from regionlab.aimodels.card import ModelCard, get_card
+from regionlab.aimodels.disclosure import public_training
 from regionlab.aimodels.evaluate import evaluate_binary, evaluate_spans
 from regionlab.errors import UserError
 from regionlab.platform.tables import QUALITY_HISTORY, lake_table_exists
@@ -187,7 +188,7 @@ def _validate_readmission(c: ModelCard, rounds: int) -> tuple[dict[str, Any], in
     report = evaluate_binary(
         c, y, risk, groups, reference=trained.reference, current=current, rounds=rounds
     )
-    report["training"] = trained.training
+    report["training"] = public_training(trained.training)
     return report, snapshot
 
 

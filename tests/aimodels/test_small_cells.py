@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from regionlab.aimodels.card import collect_cards
+from regionlab.aimodels.disclosure import public_training
 from regionlab.aimodels.evaluate import evaluate_binary
 from regionlab.aimodels.report import render_html
 from regionlab.aimodels.subgroups import subgroup_report
@@ -116,3 +117,13 @@ def test_rates_and_confusion_counts_go_when_a_cell_is_small() -> None:
 def test_the_forest_plot_never_turns_a_rate_back_into_a_count() -> None:
     source = (ROOT / "regionlab/aimodels/report.py").read_text(encoding="utf-8")
     assert '* r["positives"]' not in source and "value * r" not in source
+
+
+def test_training_counts_in_the_report_are_suppressed() -> None:
+    out = public_training({"rows": 9003, "positives": 9000, "snapshot": 17, "window": ["a", "b"]})
+    assert out["rows"] == 9003 and out["positives"] == "<5"
+    assert out["snapshot"] == 17 and out["window"] == ["a", "b"]
+    assert public_training({"rows": 9000, "positives": 3})["positives"] == "<5"
+    assert public_training({"rows": 4, "positives": 0})["rows"] == "<5"
+    source = (ROOT / "regionlab/aimodels/runner.py").read_text(encoding="utf-8")
+    assert 'report["training"] = public_training(' in source
