@@ -54,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog import urns
 from catalog.common import MCP, ownership, proposal, props, stamp
+from regionlab.aimodels.disclosure import public_training
 from regionlab.spec.models import Owner
 
 SUBTYPE = "AI Model"
@@ -121,10 +122,11 @@ def model_mcps(models: Iterable[ModelFacts], when: int) -> list[MCP]:
         )
         out.append(proposal(group, ApplicationsClass(applications=[app]), when))
         out.append(proposal(group, StatusClass(removed=False), when))
+        counts = public_training(m.training)  # small-cell rule before anything is emitted
         training = [
-            MLMetricClass(name=k, value=str(m.training[k]), description=f"training {k}")
+            MLMetricClass(name=k, value=str(counts[k]), description=f"training {k}")
             for k in ("rows", "positives")
-            if k in m.training
+            if k in counts
         ]
         out.append(proposal(urn, MLModelPropertiesClass(
             name=f"{m.model_id} v{m.version}", description=m.title, type=m.output,

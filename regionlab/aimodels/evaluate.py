@@ -2,8 +2,12 @@
 
 Pure functions over arrays (no lake, no files), so the tests drive them with
 constructed data and the CLI, the demo and the Dagster monitor share them. The
-report holds aggregates only: metrics with intervals, confusion counts and
-subgroup sizes below the small-cell limit are shown as ``"<5"``.
+report holds aggregates only: counts below the small-cell limit are shown as
+``"<5"``. Beside the overall ``n`` and ``positives`` a rate is a count
+(sensitivity × positives = tp), so at a threshold where any confusion cell is
+below the limit all four cells and the rates go (the small ones as ``"<5"``, the
+others as ``None``); the card still judges the hidden value, the judgement just
+does not print it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,40 @@ ROC_POINTS = 200
 
 def _count(n: int, min_cell: int) -> int | str:
     return n if n == 0 or n >= min_cell else hidden_marker(min_cell)
+
+
+def _hidden_judgement(j: Judgement) -> Judgement:
+    shown = f"{j.value:.3f} " if j.value is not None else ""
+    reason = j.reason.removeprefix(shown) if shown else j.reason
+    return Judgement(j.name, None, j.status, f"{reason} (value hidden: small cells)")
+
+
+def _roc(y: np.ndarray, p: np.ndarray, min_cell: int) -> dict[str, list[float]]:
+    """ROC points whose implied confusion cells are all zero or at least ``min_cell``.
+
+    A point is (fp/negatives, tp/positives); beside the overall counts it is four
+    counts, so the steep first steps (the top few scores) are dropped.
+    """
+    pos, neg = int(y.sum()), int(y.size - y.sum())
+    keep_x, keep_y = [], []
+    for fx, ty in zip(*metrics.roc_points(y, p), strict=True):
+        tp, fp = round(ty * pos), round(fx * neg)
+        if not any(0 < c < min_cell for c in (tp, fp, pos - tp, neg - fp)):
+            keep_x.append(fx)
+            keep_y.append(ty)
+    fpr, tpr = _thin(keep_x, keep_y)
+    return {"fpr": fpr, "tpr": tpr}
+
+
+def _calibration(y: np.ndarray, p: np.ndarray, min_cell: int) -> list[dict[str, Any]]:
+    """Calibration bins; a bin's observed rate goes when its positives or negatives are small."""
+    out = []
+    for b in metrics.calibration_curve(y, p):
+        pos = round(b.observed * b.n)
+        small = any(0 < c < min_cell for c in (b.n, pos, b.n - pos))
+        out.append({**b.__dict__, "observed": None if small else b.observed,
+                    "n": _count(b.n, min_cell)})  # fmt: skip
+    return out
 
 
 def _thin(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
@@ -60,21 +98,34 @@ def evaluate_binary(
         "calibration_intercept": intercept,
     }
     thresholds = []
+    masked: set[str] = set()
     for t in card.thresholds:
         at = metrics.at_threshold(y, p, t)
+        cells = {k: getattr(at, k) for k in ("tp", "fp", "tn", "fn")}
+        small = any(0 < c < min_cell for c in cells.values())
         for name in ("sensitivity", "specificity", "ppv"):
             values[f"{name}@{t:g}"] = getattr(at, name)
+            if small:
+                masked.add(f"{name}@{t:g}")
         thresholds.append(
             {
                 "threshold": t,
-                **{k: _count(getattr(at, k), min_cell) for k in ("tp", "fp", "tn", "fn")},
-                **{k: getattr(at, k).as_dict() for k in ("sensitivity", "specificity", "ppv")},
+                **{
+                    k: (hidden_marker(min_cell) if 0 < c < min_cell else None) if small else c
+                    for k, c in cells.items()
+                },
+                **{
+                    k: metrics.Estimate(None).as_dict() if small else getattr(at, k).as_dict()
+                    for k in ("sensitivity", "specificity", "ppv")
+                },
             }
         )
     judged = []
     for a in card.metrics:
         name = f"{a.metric}@{a.at:g}" if a.at is not None else a.metric
-        judged.append(judge(a, name, values[name].value))
+        j = judge(a, name, values[name].value)
+        judged.append(_hidden_judgement(j) if name in masked else j)
+    shown_values = {k: metrics.Estimate(None) if k in masked else v for k, v in values.items()}
 
     groups = groups or {}
     sub = subgroups.subgroup_report(y, p, groups, card.thresholds, min_cell=min_cell)
@@ -103,19 +154,18 @@ def evaluate_binary(
             drifted.append(Judgement(f"psi.{feature}", value, status,
                                      f"PSI {value:.3f} (warn {cfg.psi_warn:g}, "
                                      f"block {cfg.psi_block:g})"))  # fmt: skip
-    fpr, tpr = _thin(*metrics.roc_points(y, p))
     return {
         "output": "probability",
         "n": _count(int(y.size), min_cell),
         "positives": _count(int(y.sum()), min_cell),
         "status": worst([j.status for j in (*judged, *disparity, *drifted)]),
-        "headline": {k: v.as_dict() for k, v in values.items()},
+        "headline": {k: v.as_dict() for k, v in shown_values.items()},
         "judgements": _judgements_json(judged),
         "disparity": _judgements_json(disparity),
         "drift": _judgements_json(drifted),
         "thresholds": thresholds,
-        "roc": {"fpr": fpr, "tpr": tpr},
-        "calibration": [b.__dict__ for b in metrics.calibration_curve(y, p)],
+        "roc": _roc(y, p, min_cell),
+        "calibration": _calibration(y, p, min_cell),
         "subgroups": {
             "min_cell": sub.min_cell,
             "suppressed": sub.suppressed,

@@ -19,8 +19,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from regionlab.aimodels.metrics import wilson  # noqa: E402
-
 STATUS_COLOUR = {"pass": "#1a7f37", "warn": "#b35900", "block": "#c62828"}
 
 
@@ -46,7 +44,7 @@ def _roc(report: dict[str, Any]) -> str:
 
 def _calibration(report: dict[str, Any]) -> str:
     fig, ax = plt.subplots(figsize=(4, 4))
-    bins = report["calibration"]
+    bins = [b for b in report["calibration"] if b["observed"] is not None]
     ax.plot([b["mean_predicted"] for b in bins], [b["observed"] for b in bins], "o-",
             color="#1f4e9c")  # fmt: skip
     top = max([0.05] + [max(b["mean_predicted"], b["observed"]) for b in bins]) * 1.1
@@ -82,10 +80,11 @@ def _subgroup_forest(report: dict[str, Any]) -> str | None:
     rows = []
     for r in report["subgroups"]["rows"]:
         value = None if r["suppressed"] else r["rates"].get(key)
-        if value is None or not r["positives"]:
+        if value is None:
             continue
-        ci = wilson(round(value * r["positives"]), r["positives"])
-        rows.append((f"{r['dimension']}={r['level']}", value, ci.low, ci.high))
+        # the interval comes computed from the subgroup module: never rebuild a count here
+        low, high = (r.get("intervals") or {}).get(key) or (None, None)
+        rows.append((f"{r['dimension']}={r['level']}", value, low, high))
     if not rows:
         return None
     overall = report["headline"][key]["value"]

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 
 from regionlab import lake
 from regionlab.aimodels import readmission
 from regionlab.aimodels.card import ModelCard, get_card
+from regionlab.aimodels.disclosure import public_training
 from regionlab.aimodels.evaluate import evaluate_binary, evaluate_spans
 from regionlab.errors import UserError
 from regionlab.platform.tables import QUALITY_HISTORY, lake_table_exists
@@ -108,10 +110,15 @@ def score_readmission(c: ModelCard) -> tuple[int, int]:
     start = c.training.window.end if c.training.window else "1900-01-01"
     con = lake.connect()
     try:
+        # the features are read inside one transaction, so ``source`` is the snapshot read;
+        # committed before publishing (a publish opens its own transaction)
+        con.execute("BEGIN TRANSACTION")
+        source = lake.current_snapshot(con)
         sql = readmission.feature_sql(
             readmission.lake_tables, start, "9999-01-01", with_outcome=False
         )
         frame = readmission.load_frame(con, sql)
+        con.execute("COMMIT")
         risk = trained.predict(frame.matrix()) if frame.n else np.array([])
         import pyarrow as pa
 
@@ -122,7 +129,6 @@ def score_readmission(c: ModelCard) -> tuple[int, int]:
                 "model_version": pa.array([c.version] * frame.n, pa.string()),
             }
         )
-        source = lake.current_snapshot(con)
         rel = con.from_arrow(table)
         snapshot = lake.publish(
             con,
@@ -142,11 +148,27 @@ def score_readmission(c: ModelCard) -> tuple[int, int]:
     return frame.n, snapshot
 
 
-def _readmission_data(c: ModelCard) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
-    """(feature frame columns, risks, snapshot) of the validation window at the newest snapshot."""
+def read_pinned() -> tuple[duckdb.DuckDBPyConnection, int]:
+    """A read-only lake connection inside a transaction, and the snapshot it reads.
+
+    Without the transaction each statement sees the newest snapshot at its own
+    time, so a publish between reading ``current_snapshot`` and the queries would
+    record one snapshot id beside data of another (as ``service.lake_pool``'s
+    ``lake_read``). The caller closes the connection, which ends the transaction.
+    """
     con = lake.connect(read_only=True)
     try:
-        snapshot = lake.current_snapshot(con)
+        con.execute("BEGIN TRANSACTION")
+        return con, lake.current_snapshot(con)
+    except BaseException:
+        con.close()
+        raise
+
+
+def _readmission_data(c: ModelCard) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """(feature frame columns, risks, snapshot) of the validation window at the newest snapshot."""
+    con, snapshot = read_pinned()
+    try:
         present = {f"{d}/{p}" for d, p in lake.list_tables(con)}
         if c.predictions not in present:
             raise UserError(
@@ -187,7 +209,7 @@ def _validate_readmission(c: ModelCard, rounds: int) -> tuple[dict[str, Any], in
     report = evaluate_binary(
         c, y, risk, groups, reference=trained.reference, current=current, rounds=rounds
     )
-    report["training"] = trained.training
+    report["training"] = public_training(trained.training)
     return report, snapshot
 
 
@@ -217,9 +239,8 @@ def _consensus(rows: list[tuple]) -> dict[str, set[tuple[str, int, int]]]:
 
 def _validate_spans(c: ModelCard, labels: list[str], rounds: int) -> tuple[dict[str, Any], int]:
     gt = c.ground_truth
-    con = lake.connect(read_only=True)
+    con, snapshot = read_pinned()
     try:
-        snapshot = lake.current_snapshot(con)
         present = {f"{d}/{p}" for d, p in lake.list_tables(con)}
         for ref, hint in ((gt.product, "pull the labelling task"),
                           (c.predictions, f"`regionlab model score {c.id}`")):  # fmt: skip

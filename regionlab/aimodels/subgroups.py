@@ -4,10 +4,15 @@ A subgroup (one level of sex, age band, municipality or department) is shown onl
 when it has at least ``min_cell`` rows, ``min_cell`` positives and ``min_cell``
 negatives — the platform's small-cell rule (:mod:`regionlab.research.suppression`),
 since a sensitivity over three readmitted people describes those three people.
-When exactly one level of a dimension is hidden, the next smallest is hidden too
-(secondary suppression), so its counts cannot be recovered from the total.
-Disparity ratios (smallest over largest value, Fairlearn's ``ratio()``) are computed
-over the shown levels only.
+The report shows the overall ``n`` and ``positives``, so once any level is hidden
+the next smallest levels are hidden with it (secondary suppression) until at least
+two are hidden and their summed persons, positives and negatives are each zero or
+at least ``min_cell`` — otherwise total minus the shown levels would give the hidden
+one back (for a two-level dimension such as sex both levels go). A shown level's
+rates at a threshold go the same way when one of its confusion cells (tp, fp, tn,
+fn) is below the limit, since a rate beside ``positives`` is a count. Disparity
+ratios (smallest over largest value, as Fairlearn's ``ratio()``) are computed over
+the levels whose rate is shown only.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from regionlab.aimodels.metrics import auc_value
+from regionlab.aimodels.metrics import auc_value, wilson
 from regionlab.research.suppression import DEFAULT_THRESHOLD
 
 RATE_METRICS = ("sensitivity", "specificity", "ppv", "selection_rate")
@@ -53,6 +58,8 @@ class GroupRow:
     suppressed: bool
     auroc: float | None = None
     rates: dict[str, float | None] = field(default_factory=dict)  # "<metric>@<t>" -> value
+    #: "sensitivity@<t>" -> [low, high] Wilson 95 % interval (only where the rate is shown)
+    intervals: dict[str, list[float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,19 +71,73 @@ class SubgroupReport:
     min_cell: int
 
 
+def _small(count: int, min_cell: int) -> bool:
+    return 0 < count < min_cell
+
+
+def _protect(
+    cells: Mapping[str, tuple[int, ...]], primary: set[str], unknown: set[str], min_cell: int
+) -> set[str]:
+    """``primary`` plus the smallest other levels needed so no hidden cell follows from the total.
+
+    ``unknown`` levels are already hidden (they count towards the hidden sum). The
+    hidden set is closed once it holds two or more levels and each summed cell is
+    zero or at least ``min_cell`` (two one-person levels hidden together still give
+    each other away), or when no level is left to add.
+    """
+    hidden = set(primary) | set(unknown)
+    if not primary:
+        return hidden
+    width = len(next(iter(cells.values())))
+
+    def exposed() -> bool:
+        sums = [sum(cells[lvl][i] for lvl in hidden) for i in range(width)]
+        return len(hidden) < 2 or any(_small(s, min_cell) for s in sums)
+
+    while exposed():
+        rest = sorted((sum(c), lvl) for lvl, c in cells.items() if lvl not in hidden)
+        if not rest:
+            break
+        hidden.add(rest[0][1])
+    return hidden
+
+
 def _hidden_levels(y: np.ndarray, groups: np.ndarray, min_cell: int) -> set[str]:
-    sizes = {}
-    hidden = set()
+    cells: dict[str, tuple[int, ...]] = {}
+    primary = set()
     for level in np.unique(groups):
         mask = groups == level
         n, pos = int(mask.sum()), int(y[mask].sum())
-        sizes[level] = n
+        cells[str(level)] = (n, pos, n - pos)
         if n < min_cell or pos < min_cell or n - pos < min_cell:
-            hidden.add(level)
-    if len(hidden) == 1 and len(sizes) > 2:
-        shown = sorted((n, lvl) for lvl, n in sizes.items() if lvl not in hidden)
-        hidden.add(shown[0][1])
-    return {str(h) for h in hidden}
+            primary.add(str(level))
+    return _protect(cells, primary, set(), min_cell)
+
+
+def _hidden_rates(
+    y: np.ndarray, called: np.ndarray, groups: np.ndarray, hidden: set[str], min_cell: int
+) -> set[str]:
+    """Levels whose rates at one threshold are not shown (the hidden levels included)."""
+    cells: dict[str, tuple[int, ...]] = {}
+    primary = set()
+    for level in np.unique(groups):
+        mask = groups == level
+        yl, cl = y[mask], called[mask]
+        conf = (
+            int(np.sum(cl & (yl == 1))), int(np.sum(cl & (yl == 0))),
+            int(np.sum(~cl & (yl == 0))), int(np.sum(~cl & (yl == 1))),
+        )  # fmt: skip
+        cells[str(level)] = conf
+        if str(level) not in hidden and any(_small(c, min_cell) for c in conf):
+            primary.add(str(level))
+    return _protect(cells, primary, hidden, min_cell)
+
+
+def _ratio(values: list[float | None]) -> float | None:
+    shown = [v for v in values if v is not None]
+    if len(shown) < 2 or max(shown) == 0:
+        return None
+    return float(min(shown) / max(shown))
 
 
 def subgroup_report(
@@ -104,34 +165,39 @@ def subgroup_report(
         if not shown.any():
             continue
         frames = {}
+        rate_hidden = {}
         for t in thresholds:
+            rate_hidden[t] = _hidden_rates(y, p >= t, g, hidden, min_cell)
             frames[t] = MetricFrame(
                 metrics={**_rate_metrics(), "n": count},
                 y_true=y[shown],
                 y_pred=(p[shown] >= t).astype(int),
                 sensitive_features=g[shown],
             )
-            by = frames[t].by_group
-            several = by.shape[0] >= 2
-            for metric in RATE_METRICS:
-                ratio = frames[t].ratio()[metric] if several else None
-                ratios[dimension][f"{metric}@{t:g}"] = (
-                    None if ratio is None or np.isnan(ratio) else float(ratio)
-                )
         auc = MetricFrame(
             metrics=auc_value, y_true=y[shown], y_pred=p[shown], sensitive_features=g[shown]
         ).by_group
+        by_level: dict[str, GroupRow] = {}
         for level in sorted(set(g[shown])):
             mask = g == level
-            rates = {}
+            rates: dict[str, float | None] = {}
+            intervals: dict[str, list[float | None]] = {}
             for t, frame in frames.items():
                 for metric in RATE_METRICS:
                     value = frame.by_group.loc[level, metric]
-                    rates[f"{metric}@{t:g}"] = None if np.isnan(value) else float(value)
-            rows.append(
-                GroupRow(
-                    dimension, level, int(mask.sum()), int(y[mask].sum()), False,
-                    float(auc.loc[level]), rates,
-                )
+                    masked = level in rate_hidden[t] or np.isnan(value)
+                    rates[f"{metric}@{t:g}"] = None if masked else float(value)
+                if rates[f"sensitivity@{t:g}"] is not None:
+                    called = p[mask] >= t
+                    ci = wilson(int(np.sum(called & (y[mask] == 1))), int(y[mask].sum()))
+                    intervals[f"sensitivity@{t:g}"] = [ci.low, ci.high]
+            by_level[level] = GroupRow(
+                dimension, level, int(mask.sum()), int(y[mask].sum()), False,
+                float(auc.loc[level]), rates, intervals,
             )  # fmt: skip
+            rows.append(by_level[level])
+        for t in thresholds:
+            for metric in RATE_METRICS:
+                key = f"{metric}@{t:g}"
+                ratios[dimension][key] = _ratio([r.rates[key] for r in by_level.values()])
     return SubgroupReport(rows, ratios, suppressed, min_cell)

@@ -93,3 +93,16 @@ def test_facts_are_read_from_cards_and_the_last_report(tmp_path: Path) -> None:
         "patient_administration/contacts", "population/persons"
     ]  # fmt: skip
     assert facts["note_entities"].status is None  # never validated: card facts only
+
+
+def test_small_training_counts_are_suppressed_before_the_catalogue() -> None:
+    """Three positives (or three negatives beside the rows) never reach DataHub raw."""
+    for training, hidden in (({"rows": 9000, "positives": 3}, "positives"),
+                             ({"rows": 9003, "positives": 9000}, "positives"),
+                             ({"rows": 3, "positives": 0}, "rows")):  # fmt: skip
+        facts = _facts().model_copy(update={"training": training})
+        by = {(m.entityUrn, m.aspectName): m.aspect for m in model_mcps([facts], WHEN)}
+        props = by[(model_urn("readmission_risk", "1"), "mlModelProperties")]
+        shown = {m.name: m.value for m in props.trainingMetrics}
+        assert shown[hidden] == "<5", (training, shown)
+        assert "3" not in shown.values()

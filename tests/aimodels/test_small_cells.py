@@ -1,0 +1,129 @@
+"""Nothing in a validation report lets a reader recompute a count below the small-cell limit.
+
+Constructed data with a two-level dimension (one level of three persons) and a
+threshold that calls very few contacts positive, checked against the report JSON,
+the HTML page (tables and plot) and the training counts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from regionlab.aimodels.card import collect_cards
+from regionlab.aimodels.disclosure import public_training
+from regionlab.aimodels.evaluate import evaluate_binary
+from regionlab.aimodels.report import render_html
+from regionlab.aimodels.subgroups import subgroup_report
+
+ROOT = Path(__file__).resolve().parents[2]
+CARD = collect_cards(ROOT / "models")[0]["readmission_risk"]
+META = {"model_id": "m", "title": "T", "version": "1", "initiative": "INI-002",
+        "validated_at": "now", "snapshot_id": 1, "synthetic_signal": "s"}  # fmt: skip
+
+
+def _two_level(n: int = 1000, small: int = 3, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    p = 1 / (1 + np.exp(-(-1.5 + 1.2 * x)))
+    y = (rng.random(n) < p).astype(int)
+    y[:small] = [1, 0, 1][:small]
+    sex = np.array(["M"] * n, dtype=object)
+    sex[:small] = "K"  # three persons: below the limit
+    return y, p, {"sex": sex}
+
+
+def _numbers(report: dict) -> set:
+    """Every number anywhere in the JSON report."""
+    out: set = set()
+
+    def walk(v):
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            out.add(v)
+
+    walk(report)
+    return out
+
+
+def test_a_two_level_dimension_hides_both_levels_when_one_is_small() -> None:
+    y, p, groups = _two_level()
+    report = evaluate_binary(CARD, y, p, groups, rounds=50)
+    rows = {r["level"]: r for r in report["subgroups"]["rows"] if r["dimension"] == "sex"}
+    assert rows["K"]["suppressed"] and rows["K"]["n"] is None
+    big = rows["M"]
+    # the total is shown, so the big level must go too: total − M would be K
+    assert report["n"] == y.size
+    assert big["suppressed"] and big["n"] is None and big["positives"] is None
+    assert not big["rates"] and big["auroc"] is None
+    assert all(v is None for v in report["subgroups"]["ratios"]["sex"].values())
+    html = render_html({**report, **META})
+    assert "<td>M</td><td>skjult</td><td>skjult</td>" in html
+    for shown in (y.size - 3, int(y[3:].sum())):
+        assert f"<td>{shown}</td>" not in html
+    body = json.dumps(report)
+    assert f'"n": {y.size - 3}' not in body and f'"positives": {int(y[3:].sum())}' not in body
+
+
+def test_hidden_levels_together_reach_the_limit() -> None:
+    """Two one-person levels hidden together still give each away (each is exactly 1)."""
+    rng = np.random.default_rng(0)
+    n = 600
+    y = (rng.random(n) < 0.3).astype(int)
+    p = rng.random(n)
+    g = np.array(["A"] * 300 + ["B"] * 298 + ["X", "Y"], dtype=object)
+    report = subgroup_report(y, p, {"d": g}, [0.5], min_cell=5)
+    hidden = {r.level for r in report.rows if r.suppressed}
+    assert {"X", "Y"} <= hidden and len(hidden) >= 3
+
+
+def _few_called(n: int = 1000, called: int = 3, seed: int = 4):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(int)
+    p = rng.random(n) * 0.05
+    idx = np.flatnonzero(y == 1)[:called]
+    p[idx] = 0.99  # only three contacts above the card's thresholds: tp = 3, fp = 0
+    return y, p
+
+
+def test_rates_and_confusion_counts_go_when_a_cell_is_small() -> None:
+    y, p = _few_called()
+    sex = np.where(np.arange(y.size) % 2 == 0, "K", "M").astype(object)
+    report = evaluate_binary(CARD, y, p, {"sex": sex}, rounds=50)
+    t = report["thresholds"][0]
+    assert t["tp"] == "<5"
+    for k in ("fp", "tn", "fn"):
+        assert t[k] == "<5" or t[k] is None
+    for k in ("sensitivity", "specificity", "ppv"):
+        assert t[k]["value"] is None, k
+        assert report["headline"][f"{k}@0.1"]["value"] is None
+    for j in report["judgements"]:
+        if "@0.1" in j["name"]:
+            assert j["value"] is None and "0." not in j["reason"].split("bound")[0]
+    for r in report["subgroups"]["rows"]:
+        assert all(v is None for k, v in r["rates"].items() if k.endswith("@0.1"))
+    assert 3 / int(y.sum()) not in _numbers(report)
+    html = render_html({**report, **META})
+    assert f"{3 / int(y.sum()):.3f}" not in html
+
+
+def test_the_forest_plot_never_turns_a_rate_back_into_a_count() -> None:
+    source = (ROOT / "regionlab/aimodels/report.py").read_text(encoding="utf-8")
+    assert '* r["positives"]' not in source and "value * r" not in source
+
+
+def test_training_counts_in_the_report_are_suppressed() -> None:
+    out = public_training({"rows": 9003, "positives": 9000, "snapshot": 17, "window": ["a", "b"]})
+    assert out["rows"] == 9003 and out["positives"] == "<5"
+    assert out["snapshot"] == 17 and out["window"] == ["a", "b"]
+    assert public_training({"rows": 9000, "positives": 3})["positives"] == "<5"
+    assert public_training({"rows": 4, "positives": 0})["rows"] == "<5"
+    source = (ROOT / "regionlab/aimodels/runner.py").read_text(encoding="utf-8")
+    assert 'report["training"] = public_training(' in source
