@@ -15,6 +15,10 @@ adds the members, and sets:
   (``var/secrets/workspaces``, service only);
 * ``outputs/``: 2770, where members write results for the output check.
 
+Members can write ``outputs/``, so the walk that sets these never follows a
+symlink and skips anything that is not a regular file or directory, and hard
+links (a planted link must not hand root's chown/chmod to a file elsewhere).
+
 A non-member can neither list nor read the folder. The group is not deleted by
 the sweep (deleting groups needs root); ``groupdel rl-<project>`` after the sweep.
 """
@@ -25,6 +29,7 @@ import grp
 import hashlib
 import os
 import pwd
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +72,55 @@ def _ensure_group(name: str) -> int:
         return grp.getgrnam(name).gr_gid
 
 
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _file_mode(name: str, in_outputs: bool) -> int:
+    if DUCKDB_SUFFIX in name:
+        return 0o600
+    return 0o660 if in_outputs else 0o640
+
+
+def _give_file(name: str, dir_fd: int, in_outputs: bool, uid: int, gid: int) -> None:
+    """chown/chmod one regular file through its own descriptor, never through a link.
+
+    Members write ``outputs/``: a symlink there is never followed (O_NOFOLLOW), a
+    FIFO or device is never opened, and a hard link (st_nlink > 1) is skipped, since
+    it may be a name for a file outside the workspace.
+    """
+    try:
+        if not stat.S_ISREG(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+            return
+        fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError:  # gone, or swapped for a symlink since the listing (ELOOP)
+        return
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+            return
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, _file_mode(name, in_outputs))
+    finally:
+        os.close(fd)
+
+
+def _give_tree(folder: Path, outputs: Path, uid: int, gid: int) -> None:
+    """Give ``folder`` and everything really inside it to the owner and the project group.
+
+    Runs as root over a tree members can write into, so it walks with
+    :func:`os.fwalk` without following symlinks (a planted link to ``/etc`` or
+    ``var/secrets`` is neither descended into nor changed) and changes every
+    directory through the descriptor fwalk opened for it.
+    """
+    for root, _dirs, files, root_fd in os.fwalk(folder, follow_symlinks=False):
+        here = Path(root)
+        os.fchown(root_fd, uid, gid)
+        os.fchmod(root_fd, 0o2770 if here == outputs else 0o2750)
+        in_outputs = here == outputs or outputs in here.parents
+        for name in files:
+            _give_file(name, root_fd, in_outputs, uid, gid)
+
+
 def provision_project(
     settings: Settings, project_id: str, owner: str, members: list[str]
 ) -> ProjectAccess:
@@ -94,23 +148,7 @@ def provision_project(
     folder = settings.workspace_dir(project_id)
     outputs = folder / "outputs"
     outputs.mkdir(parents=True, exist_ok=True)
-    for root, dirs, files in os.walk(folder):
-        for name in dirs:
-            path = Path(root) / name
-            os.chown(path, uid, gid, follow_symlinks=False)
-            path.chmod(0o2770 if path == outputs else 0o2750)
-        for name in files:
-            path = Path(root) / name
-            if path.is_symlink():
-                continue
-            os.chown(path, uid, gid)
-            inside_outputs = outputs in path.parents
-            if DUCKDB_SUFFIX in path.name:
-                path.chmod(0o600)
-            else:
-                path.chmod(0o660 if inside_outputs else 0o640)
-    os.chown(folder, uid, gid)
-    folder.chmod(0o2750)
+    _give_tree(folder, outputs, uid, gid)
     return ProjectAccess(project_id, group, tuple(sorted(set(members))), folder)
 
 

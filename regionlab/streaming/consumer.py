@@ -9,6 +9,7 @@ out to Parquet every ``flush_every_seconds`` and when the consumer stops.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -44,6 +45,21 @@ class ConsumerSummary:
     skipped: int = 0
     flushed_rows: int = 0
     lags: list[float] = field(default_factory=list)
+
+
+def message_id_of(message_id: str | None, body: bytes) -> str:
+    """The producer's message id, else a digest of the body.
+
+    The id is what makes a redelivered message a duplicate, so it must be stable
+    across redeliveries and unique across messages. A delivery tag is neither: tags
+    restart at 1 on every channel, so after a restart a new message would collide
+    with a logged one and be skipped (lost). A body digest is stable; two messages
+    with identical bytes count as one, which for a message without an id is the
+    only reading a redelivery allows anyway.
+    """
+    if message_id:
+        return message_id
+    return "sha256-" + hashlib.sha256(body).hexdigest()
 
 
 def _inline(con: duckdb.DuckDBPyConnection, product: Product) -> None:
@@ -121,7 +137,7 @@ def consume(
         for method, props, body in channel.consume(queue, inactivity_timeout=0.05):
             now = time.monotonic()
             if method is not None:
-                message_id = props.message_id or f"delivery-{method.delivery_tag}"
+                message_id = message_id_of(props.message_id, body)
                 pending.append(Message(method.delivery_tag, message_id, body))
                 last_message = now
                 if len(pending) == 1:

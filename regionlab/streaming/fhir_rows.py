@@ -4,7 +4,8 @@ Each resource is validated with ``fhir.resources`` (the R4B models: FHIR 4.3,
 which reads R4 Encounter and Observation resources as they are). A reason names
 what failed — the message, the element paths and the kind of error — but never a
 value from the message: pydantic's own messages quote the input, so only their
-locations and error types are kept.
+locations and error types are kept, and of a location only the parts that are
+element names of the FHIR models (an extra-field error's key comes from the message).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 import importlib
 import json
 import re
+import typing
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -41,12 +43,69 @@ def model(resource_type: str) -> type[BaseModel]:
     return getattr(module, resource_type)  # type: ignore[no-any-return]
 
 
-def _locations(exc: ValidationError, limit: int = 5) -> str:
+@cache
+def _fields(cls: type[BaseModel]) -> dict[str, str]:
+    """The model's field names and aliases (as pydantic puts them in a location) → field."""
+    names = {}
+    for name, info in cls.model_fields.items():
+        names[name] = name
+        if info.alias:
+            names[info.alias] = name
+    return names
+
+
+def _element_model(annotation: Any) -> type[BaseModel] | None:
+    """The FHIR model behind a field's annotation (``Optional[List[abc.QuantityType]]``)."""
+    if isinstance(annotation, type):
+        if issubclass(annotation, BaseModel):
+            return annotation
+        if annotation.__name__.endswith("Type") and annotation.__name__ != "NoneType":
+            fhir = importlib.import_module("fhir.resources.R4B")
+            try:
+                found = fhir.get_fhir_model_class(annotation.__name__[: -len("Type")])
+            except (KeyError, ValueError, LookupError, ImportError, AttributeError):
+                return None
+            return found if isinstance(found, type) and issubclass(found, BaseModel) else None
+        return None
+    for arg in typing.get_args(annotation):
+        found = _element_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+@cache
+def _child(cls: type[BaseModel], field: str) -> type[BaseModel] | None:
+    return _element_model(cls.model_fields[field].annotation)
+
+
+def _safe_loc(root: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """The location with only the model's real element names; anything else is ``?``.
+
+    An extra-field error's location ends in a key taken from the message, which could
+    be a name or a CPR number: a part is kept only if it is a field of the FHIR model
+    class at that point of the path, found by walking the models from the resource.
+    """
+    current: type[BaseModel] | None = root
+    parts = []
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = _fields(current).get(str(part)) if current is not None else None
+        if field is None or not _ELEMENT.match(str(part)):
+            parts.append("?")
+            current = None  # lost our place in the model: nothing after this is trusted
+            continue
+        parts.append(str(part))
+        current = _child(current, field)  # type: ignore[arg-type]
+    return ".".join(parts)
+
+
+def _locations(exc: ValidationError, root: type[BaseModel], limit: int = 5) -> str:
     """``code: missing; valueQuantity.value: decimal_parsing`` — paths and kinds only."""
     parts = []
     for error in exc.errors()[:limit]:
-        loc = ".".join(str(p) if _ELEMENT.match(str(p)) else "?" for p in error["loc"]
-                       if not isinstance(p, int))  # fmt: skip
+        loc = _safe_loc(root, tuple(error["loc"]))
         parts.append(f"{loc or '(resource)'}: {error['type']}")
     more = len(exc.errors()) - limit
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
@@ -102,7 +161,7 @@ def parse(product: Product, body: bytes) -> Parsed:
     try:
         model(kind).model_validate(resource)
     except ValidationError as exc:
-        return Parsed(None, "invalid_resource", f"{kind}: {_locations(exc)}")
+        return Parsed(None, "invalid_resource", f"{kind}: {_locations(exc, model(kind))}")
     row: dict[str, Any] = {}
     for column in product.columns:
         value = read_path(resource, stream.mapping[column.name])

@@ -93,3 +93,29 @@ def test_long_project_ids_make_valid_group_names() -> None:
     long = "a" + "b" * 62
     name = group_name(long)
     assert len(name) <= 32 and name.startswith("rl-") and name != group_name(long[:-1] + "c")
+
+
+def test_provision_never_follows_a_symlink_planted_in_outputs(var: Path) -> None:
+    """Members write ``outputs/``; root must not chmod/chown what their symlinks point at."""
+    settings = Settings(domains_dir=var, var_dir=var)
+    outputs = settings.workspace_dir(PROJECT) / "outputs"
+    outputs.mkdir(parents=True)
+    outside = var.parent / "outside"
+    outside.mkdir(mode=0o700)
+    secret_file = outside / "secret"
+    secret_file.write_text("root only\n")
+    secret_file.chmod(0o600)
+    secret_dir = outside / "secrets"
+    secret_dir.mkdir(mode=0o700)
+    (outputs / "to-file").symlink_to(secret_file)
+    (outputs / "to-dir").symlink_to(secret_dir)
+    os.link(secret_file, outputs / "hard-link")  # another name for the outside file
+    before = {p: os.stat(p) for p in (secret_file, secret_dir)}
+
+    provision_project(settings, PROJECT, SERVICE_ACCOUNT, [MEMBER_ACCOUNT])
+
+    for path, was in before.items():
+        now = os.stat(path)
+        assert stat.S_IMODE(now.st_mode) == stat.S_IMODE(was.st_mode), path
+        assert (now.st_uid, now.st_gid) == (was.st_uid, was.st_gid), path
+    assert (outputs / "to-file").is_symlink()  # left alone, not removed or followed

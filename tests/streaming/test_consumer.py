@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,27 +87,41 @@ def _assert_matches_ledger(ledger: list[dict]) -> None:
             assert got[0] == "quarantined" and got[1] in REASON[entry["defect"]], (entry, got)
 
 
-def _start(queue: str, fault: str | None) -> subprocess.Popen[bytes]:
+@contextmanager
+def _consumer(queue: str, fault: str | None, logs: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A consumer process writing to ``logs``.out/.err (files: nobody has to drain a pipe).
+
+    Killed and reaped on the way out, whatever happened: a failed assertion or a
+    timeout must not leave a consumer sleeping at its fault point.
+    """
     env = dict(os.environ)
     env.pop("REGIONLAB_STREAM_FAULT", None)
     if fault:
         env["REGIONLAB_STREAM_FAULT"] = fault
-    return subprocess.Popen(
-        [sys.executable, "-m", "regionlab.streaming", REF, "--queue", queue,
-         "--idle-exit", "3", "--max-events", "40"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    with logs.with_suffix(".out").open("wb") as out, logs.with_suffix(".err").open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "regionlab.streaming", REF, "--queue", queue,
+             "--idle-exit", "3", "--max-events", "40"],
+            env=env, stdout=out, stderr=err,
+        )  # fmt: skip
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
 
 
 def _kill_at(queue: str, point: str, marker: Path) -> None:
-    proc = _start(queue, f"{point}:2:{marker}")
-    deadline = time.monotonic() + 240
-    while not marker.exists():
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        assert time.monotonic() < deadline, "the consumer never reached the fault point"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    logs = marker.with_name(f"consumer-{point}")
+    with _consumer(queue, f"{point}:2:{marker}", logs) as proc:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert proc.poll() is None, logs.with_suffix(".err").read_text()
+            assert time.monotonic() < deadline, "the consumer never reached the fault point"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
 
 
 def test_a_killed_consumer_loses_and_duplicates_nothing(
@@ -115,11 +131,13 @@ def test_a_killed_consumer_loses_and_duplicates_nothing(
     assert {e["defect"] for e in ledger} >= set(REASON)
     _kill_at(queue, "before_commit", tmp_path / "before")  # batch 2 audited, not committed
     _kill_at(queue, "after_commit", tmp_path / "after")  # batch 2 committed, not acknowledged
-    proc = _start(queue, None)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err.decode()
+    logs = tmp_path / "consumer-final"
+    with _consumer(queue, None, logs) as proc:
+        proc.wait(timeout=300)
+    out = logs.with_suffix(".out").read_text()
+    assert proc.returncode == 0, logs.with_suffix(".err").read_text()
     _assert_matches_ledger(ledger)
-    skipped = int(out.decode().split('"skipped": ')[1].split(",")[0])
+    skipped = int(out.split('"skipped": ')[1].split(",")[0])
     assert skipped >= 1  # the batch committed before the second kill came back and was skipped
     reasons = {r for r, _, _, _ in quarantine_zone.summary(region, REF)}
     assert reasons >= {"invalid_resource", "invalid_cpr", "identifier_in_text"}

@@ -42,3 +42,17 @@ def test_paths_pick_list_items_and_miss_quietly() -> None:
     assert read_path(resource, "code.coding[2].code") is None
     assert read_path(resource, "note[0].text") is None
     assert read_path(resource, "code") is None  # an object is not a column value
+
+
+def test_keys_planted_in_a_message_never_reach_the_detail(product: Product) -> None:
+    """An extra-field error's location ends in the message's own key: it may be a name."""
+    bad = EventFactory(POP, seed=3, defect_rate=0).observation(NOW, None)
+    bad["Kirsten"] = "x"
+    bad["code"]["Hansen"] = 1
+    bad["code"]["coding"][0]["c0101901234"] = 2
+    parsed = parse(product, json.dumps(bad).encode())
+    detail = parsed.detail or ""
+    assert parsed.reason == "invalid_resource" and "extra_forbidden" in detail
+    for planted in ("Kirsten", "Hansen", "0101901234"):
+        assert planted not in detail, detail
+    assert "code.coding.?: extra_forbidden" in detail  # the real elements are still named
