@@ -90,7 +90,7 @@ def one_repetition(scale: int, var: Path, args: argparse.Namespace) -> dict[str,
     init_key(key_file)
     rec = Recorder(env)
     registry = load_domains()
-    products = registry.topological()
+    products = registry.batch_order()
 
     r = rec.run("synthesis", "synth", persons=scale, seed=args.seed, defect_rate=args.defect_rate)
     print(f"  synthesis {r['windows'].get('synthesis', {}).get('seconds', 0):.1f}s", flush=True)

@@ -36,17 +36,19 @@ def active_profile() -> Profile:
 
 def build_multiuser_definitions(registry: Registry, profile: Profile) -> dg.Definitions:
     base = build_definitions(registry)
+    # Streaming products are published by their consumer, never by a job.
+    fed = dg.AssetSelection.assets(*(asset_key(p.ref) for p in registry.streams()))
     jobs = [
         dg.define_asset_job(
             "all_products",
-            selection=dg.AssetSelection.all(),
+            selection=dg.AssetSelection.all() - fed,
             tags={DOMAIN_TAG: "all"},
             op_retry_policy=RETRY,
         )
     ] + [
         dg.define_asset_job(
             f"domain_{domain}",
-            selection=dg.AssetSelection.groups(domain),
+            selection=dg.AssetSelection.groups(domain) - fed,
             tags={DOMAIN_TAG: domain},
             op_retry_policy=RETRY,
         )

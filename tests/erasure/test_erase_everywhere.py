@@ -42,7 +42,7 @@ PROJECT = "t2d-erasure"
 
 
 def build_all(settings: Settings, *, full_refresh: bool = False) -> None:
-    for product in REGISTRY.topological():
+    for product in REGISTRY.batch_order():
         run = (
             run_derived_product(product, settings)
             if product.is_derived

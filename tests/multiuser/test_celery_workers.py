@@ -150,7 +150,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         from regionlab.spec import load_domains
 
         launch.apply("embedded")
-        refs = [p.ref for p in load_domains().topological()]
+        refs = [p.ref for p in load_domains().batch_order()]
         runs = execute(refs, full_refresh=True, quiet=True)
         assert all(r.status == "published" for r in runs), [(r.product, r.status) for r in runs]
         con = lake.connect(read_only=True)

@@ -190,7 +190,7 @@ def test_k_anonymity_is_checked_over_every_declared_quasi_identifier(platform: S
 
 
 def test_derived_products_follow_their_upstreams(platform: Settings) -> None:
-    for product in REGISTRY.topological():
+    for product in REGISTRY.batch_order():
         run = (
             run_derived_product(product, platform)
             if product.is_derived

@@ -260,7 +260,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_regionlab_run_names_the_reload_command_and_runs_it(lab: Settings) -> None:
     """Through the CLI and Dagster: the report names the exact command; it works, then the
     file is no longer reported; an unknown file is one clear error. No value is printed."""
-    for product in REGISTRY.topological():  # the whole lake: derived products are rebuilt
+    for product in REGISTRY.batch_order():  # the whole lake: derived products are rebuilt
         if product.source is not None and product.ref not in (LAB.ref, PERSONS.ref):
             assert run_source_product(product, lab).status == "published"
     old, _ = _deliveries(lab)

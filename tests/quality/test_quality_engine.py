@@ -123,7 +123,7 @@ def test_clean_region_passes_every_check_and_summary_shows_it(
     monkeypatch.setattr(engine, "privacy_gates", lambda *args, **kwargs: [])
     first = ["population/persons", CONTACTS.ref]  # referenced by other products' rules
     order = [REGISTRY.product(r) for r in first] + [
-        p for p in REGISTRY.topological() if p.ref not in first
+        p for p in REGISTRY.batch_order() if p.ref not in first
     ]
     for product in order:
         runner = run_derived_product if product.derived else run_source_product

@@ -80,7 +80,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             deliveries=1,
         )
         failed: dict[str, list[str]] = {}
-        for product in load_domains().topological():
+        for product in load_domains().batch_order():
             if any(up in failed for up in product.upstream):
                 failed[product.ref] = ["upstream not published"]
                 continue
