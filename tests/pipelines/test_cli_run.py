@@ -108,7 +108,7 @@ def test_full_run_leaks_no_identifier_into_lake_files_or_event_log(platform: Set
     # staff (owners), who may share a name with a patient, so it is scanned for CPR
     # numbers and phones only.
     con = lake.connect(read_only=True)
-    files = {p.ref: lake.data_files(con, p.domain, p.id) for p in load_domains().products.values()}
+    files = {p.ref: lake.data_files(con, p.domain, p.id) for p in load_domains().batch_order()}
     con.close()
     assert all(files.values())
     person_files = [f for ref, fs in files.items() if ref != "initiatives/initiatives" for f in fs]
