@@ -26,6 +26,7 @@ from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SKOS, XSD
 
 from catalog.facts import CatalogFacts, newest_extract
+from catalog.lake_facts import INITIATIVES
 from catalog.lake_stats import ProductStats
 from catalog.links import CatalogueLinks
 from catalog.places import (
@@ -49,7 +50,7 @@ from regionlab import codelists
 from regionlab.settings import get_settings
 from regionlab.spec import Product, Registry
 from regionlab.spec.region import Agent, RegionCatalogue
-from regionlab.spec.vocab import AccessLevel, CodeSystem, Pseudonymisation
+from regionlab.spec.vocab import AccessLevel, CodeSystem, Pseudonymisation, Terminology
 
 HEALTH = Namespace("http://healthdataportal.eu/ns/health#")
 DCATAP = Namespace("http://data.europa.eu/r5r/")
@@ -113,6 +114,8 @@ _CODING = {
     CodeSystem.npu: "NPU",
     CodeSystem.atc: "ATC",
 }
+#: Terminologies of columns without a single code list, onto the same table.
+_TERMINOLOGY = {Terminology.npu: "NPU", Terminology.loinc: "LOINC"}
 #: Personal-data categories (DPV-PD) derived from how a column is published.
 _PD_BY_RULE = {
     Pseudonymisation.age_band: "Age",
@@ -263,6 +266,7 @@ def clamp_coverage(
 def coding_systems(product: Product, registry: Registry | None = None) -> list[str]:
     """HealthDCAT-AP coding systems of the product's coded columns and of its definition."""
     own = {_CODING[c.code_system] for c in product.published_columns if c.code_system in _CODING}
+    own |= {_TERMINOLOGY[t] for c in product.published_columns for t in c.terminologies}
     return sorted(own | set(definition_codes(product, registry)))
 
 
@@ -681,6 +685,8 @@ def _dataset(
     if resolution := temporal_resolution(product):
         g.add((ds, DCAT.temporalResolution, Literal(resolution, datatype=XSD.duration)))
 
+    if product.ref == INITIATIVES:
+        _initiatives_register(b, ds, registry, facts)
     # Related: the products it can be linked with (same pseudonymisation key id).
     if state.key_id:
         for other in sorted(r for r, p in registry.products.items() if p.offered):
@@ -689,6 +695,36 @@ def _dataset(
     _quality_annotation(b, ds, product, facts)
     _quality_label(b, ds, quality_label(product, registry, facts), facts)
     return ds
+
+
+def _initiatives_register(b: _Builder, ds: URIRef, registry: Registry, facts: CatalogFacts) -> None:
+    """The AI/automation initiatives register: what it is about, and what it is related to.
+
+    It holds no patients and no person key, so it has no unique individuals or ages to
+    declare; its population is the region's initiatives, and its only personal data is the
+    name of the responsible member of staff (the ``owner`` column: "funktion eller navn").
+    Its rows name the data products each initiative uses: those are its relations.
+    """
+    g = b.g
+    count = len(facts.initiatives)
+    held = f" ({count} i registret)" if count else ""
+    g.add(
+        (
+            ds,
+            HEALTH.populationCoverage,
+            b.text(
+                f"Initiativer med kunstig intelligens eller robotautomatisering i "
+                f"{b.region.publisher.name}{held}. Registret beskriver initiativer, ikke "
+                "patienter: de eneste personoplysninger er navn eller funktion på den "
+                "ansvarlige medarbejder."
+            ),
+        )
+    )
+    g.add((ds, DPV.hasPersonalData, b.typed(str(DPVPD.Name), DPV.PersonalData)))
+    offered = {p.ref for p in offered_products(registry)} - {INITIATIVES}
+    used = {ref for i in facts.initiatives for ref in i.products if ref in offered}
+    for ref in sorted(used):
+        g.add((ds, DCTERMS.relation, dataset_uri(b.region, ref)))
 
 
 def _population(

@@ -18,7 +18,9 @@ counts and bounds leave this module.
   of the product's individuals is left out, so no small group is pointed at;
 - code values: the codes of a coded column (SKS, NPU, ATC) held by at least
   :data:`MIN_PERSONS` of the product's individuals, and only codes of the
-  region's code list — which classifications a researcher can count on;
+  region's code list — which classifications a researcher can count on; a
+  column with ``terminologies`` (a FHIR code mixing NPU and LOINC) gives the
+  values that are codes of one of them (NPU's code list, LOINC's check digit);
 - an aggregate (no person key) is computed over the rows of its person-level
   upstreams: the individuals and typical ages it is computed from are those of
   the upstream with the fewest individuals (the one that bounds its population).
@@ -34,7 +36,7 @@ from pydantic import BaseModel
 from regionlab import codelists, lake
 from regionlab.errors import UserError
 from regionlab.spec import Product, Registry
-from regionlab.spec.vocab import CodeSystem
+from regionlab.spec.vocab import CodeSystem, Terminology
 from regionlab.sql import quote_ident
 
 PERSONS = "population/persons"
@@ -175,6 +177,25 @@ _HEALTH_CODES = (
 )
 
 
+def is_loinc(code: str) -> bool:
+    """A LOINC code: ``<digits>-<check digit>``, the check digit LOINC's mod-10 (Luhn)."""
+    number, sep, check = code.partition("-")
+    if not sep or not number.isdigit() or len(check) != 1 or not check.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return (10 - total % 10) % 10 == int(check)
+
+
+def is_code_of(terminology: Terminology, value: str) -> bool:
+    """A value is a code of ``terminology`` (NPU: in the shipped list; LOINC: its syntax)."""
+    if terminology is Terminology.npu:
+        return value in codelists.codes(CodeSystem.npu.value)
+    return is_loinc(value)
+
+
 def _code_values(con: duckdb.DuckDBPyConnection, product: Product) -> list[str]:
     """Codes of the product's health-coded columns that enough of its individuals hold."""
     if not product.published(PERSON_KEY):
@@ -182,14 +203,17 @@ def _code_values(con: duckdb.DuckDBPyConnection, product: Product) -> list[str]:
     key = quote_ident(PERSON_KEY)
     found: set[str] = set()
     for column in product.published_columns:
-        if column.code_system not in _HEALTH_CODES:
+        if column.code_system not in _HEALTH_CODES and not column.terminologies:
             continue
         col = quote_ident(column.name)
         rows = con.execute(
             f"SELECT {col} FROM {_table(product)} WHERE {col} IS NOT NULL GROUP BY {col} "
             f"HAVING count(DISTINCT {key}) >= {MIN_PERSONS}"
         ).fetchall()
-        found |= {str(r[0]) for r in rows} & codelists.codes(column.code_system.value)
+        values = {str(r[0]) for r in rows}
+        if column.code_system in _HEALTH_CODES:
+            found |= values & codelists.codes(column.code_system.value)
+        found |= {v for v in values for t in column.terminologies if is_code_of(t, v)}
     return sorted(found)
 
 

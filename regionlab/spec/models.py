@@ -23,6 +23,7 @@ from regionlab.spec.vocab import (
     SourceEncoding,
     SourceFormat,
     Status,
+    Terminology,
 )
 
 NAME = r"^[a-z][a-z0-9_]*$"
@@ -165,6 +166,12 @@ class Column(_Spec):
         None, pattern=NAME, description="Published name, when the rule renames the column."
     )
     code_system: CodeSystem | None = None
+    terminologies: list[Terminology] = Field(
+        default_factory=list,
+        description="Standard terminologies the column's codes come from when no single "
+        "code_system fits (e.g. NPU and LOINC in one FHIR code column); catalogues "
+        "declare them as coding systems.",
+    )
     glossary_terms: list[str] = Field(default_factory=list)
     nullable: bool = True
 
@@ -177,6 +184,7 @@ class PublishedColumn(BaseModel):
     description: str
     classification: Classification
     code_system: CodeSystem | None
+    terminologies: list[Terminology]
     glossary_terms: list[str]
     source_column: str
     rule: Pseudonymisation
@@ -305,6 +313,7 @@ class Product(_Spec):
                     if col.pseudonymisation is Pseudonymisation.person_key
                     else col.classification,
                     code_system=col.code_system,
+                    terminologies=col.terminologies,
                     glossary_terms=col.glossary_terms,
                     source_column=col.name,
                     rule=col.pseudonymisation,

@@ -58,6 +58,15 @@ class CodeSystem(StrEnum):
     municipalities = "municipalities"
 
 
+class Terminology(StrEnum):
+    """Standard terminologies a column's codes are drawn from when no single code list
+    shipped with regionlab validates them — a FHIR coding that mixes systems (NPU for
+    analyses, LOINC for vital signs) is still coded, and catalogues should say by what."""
+
+    npu = "npu"
+    loinc = "loinc"
+
+
 class Kahn(StrEnum):
     """Kahn et al. (2016) data-quality categories, as used by OHDSI's DQD."""
 
