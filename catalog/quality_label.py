@@ -225,7 +225,9 @@ def _enrichment(product: Product, registry: Registry, facts: CatalogFacts) -> tu
     items = {
         "kan kobles med andre produkter": bool(key)
         and any(r != product.ref and facts.product(r).key_id == key for r in registry.products),
-        "standardkodede kolonner": any(c.code_system for c in product.published_columns),
+        "standardkodede kolonner": any(
+            c.code_system or c.terminologies for c in product.published_columns
+        ),
         "annoteret (labelling)": bool(product.labeling),
         "bruges af afledte produkter": bool(registry.downstream(product.ref)),
     }
