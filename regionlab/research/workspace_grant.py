@@ -49,6 +49,10 @@ class PermitRefused(UserError):
     """The caller may not open this project's workspace (the service answers 403)."""
 
 
+class NoSuchProject(UserError):
+    """No permit application for this project at all (the service answers 404)."""
+
+
 class WorkspaceGrant(BaseModel):
     """What a permit holder's process needs to attach its workspace read-only."""
 
@@ -72,7 +76,10 @@ def _check_holder(user: str, role: str, project_id: str, today: date | None) -> 
     try:
         application = wf.get_application(project_id)
     except UserError:
-        raise _refuse(project_id, "no permit application exists") from None
+        raise NoSuchProject(
+            f"project {project_id}: no permit application exists; check the project id "
+            "(`regionlab permit list`)"
+        ) from None
     if application.applicant != user:
         raise _refuse(project_id, f"{user} does not hold its permit")
     if application.status != "approved":
@@ -137,4 +144,4 @@ def grant_workspace(
     )
 
 
-__all__ = ["WORKSPACE_OPEN", "PermitRefused", "WorkspaceGrant", "grant_workspace"]
+__all__ = ["WORKSPACE_OPEN", "NoSuchProject", "PermitRefused", "WorkspaceGrant", "grant_workspace"]

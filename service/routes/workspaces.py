@@ -17,7 +17,12 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from regionlab.errors import UserError
 from regionlab.research.audit_store import AuditStore
-from regionlab.research.workspace_grant import PermitRefused, WorkspaceGrant, grant_workspace
+from regionlab.research.workspace_grant import (
+    NoSuchProject,
+    PermitRefused,
+    WorkspaceGrant,
+    grant_workspace,
+)
 from service.auth import allow
 from service.identity import Identity
 from service.roles import Role
@@ -35,13 +40,15 @@ def open_workspace(
 ) -> WorkspaceGrant:
     """The path and key of the project's encrypted workspace, for its permit holder only.
 
-    403 when the caller does not hold the project's approved, unexpired permit;
-    409 when there is no workspace built for the current permit.
+    403 when the caller does not hold the project's approved, unexpired permit; 404
+    when the project has no permit application; 409 when there is no workspace built for the current permit.
     """
     try:
         grant = grant_workspace(who.name, who.role.value, project_id, audit=store)
     except PermitRefused as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    except NoSuchProject as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except UserError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     response.headers["Cache-Control"] = "no-store"

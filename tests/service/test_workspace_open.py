@@ -119,7 +119,7 @@ def test_no_key_without_the_projects_valid_permit(http: Http) -> None:
     officer = client.post(f"/workspaces/{PROJECT}/open", headers=h["olga"])
     assert officer.status_code == 403
     unknown = client.post("/workspaces/no-such-project/open", headers=h["anna"])
-    assert unknown.status_code == 403 and "no permit application" in unknown.json()["detail"]
+    assert unknown.status_code == 404 and "no permit application" in unknown.json()["detail"]
     assert client.post(f"/workspaces/{PROJECT}/open").status_code == 401
     assert open_store().entries(action=WORKSPACE_OPEN) == []  # refusals hand nothing over
 
