@@ -41,7 +41,8 @@ def open_workspace(
     """The path and key of the project's encrypted workspace, for its permit holder only.
 
     403 when the caller does not hold the project's approved, unexpired permit; 404
-    when the project has no permit application; 409 when there is no workspace built for the current permit.
+    when the project has no permit application; 409 when there is no workspace built
+    for the current permit.
     """
     try:
         grant = grant_workspace(who.name, who.role.value, project_id, audit=store)

@@ -77,8 +77,9 @@ try:
 except UserError as exc:
     print("REFUSED", exc)
     raise SystemExit(3)
-print("PERSONS", con.execute("SELECT count(DISTINCT person_key) FROM population.persons").fetchone()[0])
-print("DIAGNOSES", con.execute("SELECT count(*) FROM diagnoses.diagnoses").fetchone()[0])
+one = lambda sql: con.execute(sql).fetchone()[0]
+print("PERSONS", one("SELECT count(DISTINCT person_key) FROM population.persons"))
+print("DIAGNOSES", one("SELECT count(*) FROM diagnoses.diagnoses"))
 for sql in (f"SELECT * FROM read_text('{sys.argv[2]}')", "SET enable_external_access = true"):
     try:
         con.execute(sql)
@@ -231,6 +232,7 @@ def test_an_account_outside_the_project_group_cannot_read_the_file(
 def test_after_expiry_and_the_sweep_the_endpoint_refuses(platform: dict[str, object]) -> None:
     tokens = platform["tokens"]
     assert isinstance(tokens, dict)
+    after = (EXPIRES + timedelta(days=1)).isoformat()
     expire = (
         "from datetime import date, timedelta\n"
         "from regionlab.research import permit_workflow as wf\n"
@@ -239,7 +241,7 @@ def test_after_expiry_and_the_sweep_the_endpoint_refuses(platform: dict[str, obj
         "permit = app.permit.model_copy(update={'expires': date.today() - timedelta(days=1)})\n"
         f"path = wf.applications_dir() / '{PROJECT}.json'\n"
         "path.write_text(app.model_copy(update={'permit': permit}).model_dump_json(), 'utf-8')\n"
-        f"done = sweep_workspaces(today=date.fromisoformat({(EXPIRES + timedelta(days=1)).isoformat()!r}))\n"
+        f"done = sweep_workspaces(today=date.fromisoformat({after!r}))\n"
         "print(' '.join(r.project_id for r in done))\n"
     )
     swept = _svc(platform, ["-c", expire])
