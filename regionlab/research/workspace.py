@@ -16,10 +16,13 @@ exact timestamps link projects as well as keys do.
 
 The file is encrypted at rest with the project's own key
 (:mod:`regionlab.research.workspace_crypto`, kept in ``var/secrets``, never in
-the workspace folder); the folder is 0700 and the file 0600. ``open_workspace``
-hands out a connection that cannot reach any other file (external access off,
-configuration locked). Expired workspaces are deleted with a receipt by
-:mod:`regionlab.research.workspace_sweep`.
+the workspace folder); the folder is 0700 and the file 0600, or 2750 and 0640
+once the folder is given to the project's OS group. ``open_workspace`` hands
+out a connection that cannot reach any other file (external access off,
+configuration locked); in a process that cannot read the key (a member's own
+account) it gets the key from the access service under the caller's permit
+(:mod:`regionlab.research.workspace_grant`). Expired workspaces are deleted
+with a receipt by :mod:`regionlab.research.workspace_sweep`.
 
 A manifest (permit, snapshot, products, columns, row counts, date protection,
 build time) is written beside the file; the copy for the catalogue shows row counts through
