@@ -84,6 +84,7 @@ def erase(
         key=key,
         started=started,
         keys=person_keys(request.cprs, key),
+        cprs=list(request.cprs),
     )
     products = [(p.domain, p.id) for p in registry.products.values()]
     with quiesced(settings, products, wait=wait):

@@ -124,7 +124,9 @@ def apply(
             f"extra_info => {quote_literal(info)})"
         )
     row = con.execute("SELECT id FROM ducklake_last_committed_snapshot('lake')").fetchone()
-    change.snapshot_id = int(row[0])
+    # ``also`` may change nothing (a person erased before is already on the suppression
+    # list): DuckLake then commits no snapshot, and there is none to name.
+    change.snapshot_id = int(row[0]) if row and row[0] is not None else None
     return change
 
 

@@ -71,6 +71,8 @@ class Selection:
     started: datetime
     #: erasure: the persons' keys.
     keys: list[str] = field(default_factory=list)
+    #: erasure: the persons' CPR numbers (10 digits), for stores searched as text (airlock).
+    cprs: list[str] = field(default_factory=list, repr=False)
     #: retention: product ref → cutoff day (rows dated before it go), and the day.
     cutoffs: dict[str, date] = field(default_factory=dict)
     as_of: date | None = None
@@ -445,12 +447,46 @@ class LogsStore:
             v.other_found["logs:audit-store"] = found
 
 
+class AirlockStore:
+    """Results: files submitted to or released by the airlock, and workspaces' ``outputs/``.
+
+    A result should hold no person's key (the airlock's rules), but a checker can
+    approve with a reason and members write ``outputs/`` freely. Regionlab does not
+    edit a result, so the store deletes nothing and an erasure's verification names
+    every file that holds one of the persons' keys, project pseudonyms (or their
+    16-character prefixes) or CPR numbers (:mod:`regionlab.erasure.airlock_scan`).
+    """
+
+    name = "airlock"
+    locations = ("research",)
+
+    def delete(self, sel: Selection, out: Outcome) -> None:
+        return None
+
+    def verify(self, sel: Selection, v: Verification) -> None:
+        if sel.kind != "erasure":
+            return
+        from regionlab.erasure.airlock_scan import scan_results
+
+        scanned, found = scan_results(sel.settings, sel.key, sel.keys, sel.cprs)
+        v.airlock_files_scanned += scanned
+        for path, n in found.items():
+            v.other_found[f"airlock:{path}"] = n
+        if found:
+            v.notes.append(
+                "result files hold an erased person's key, project pseudonym or CPR number: an "
+                "output checker withdraws them (refuse a queued one; recall a released one from "
+                "the researcher and delete it), then verify again"
+            )
+
+
 #: Every store, in the order an erasure or retention run visits them.
 STORES: tuple[PersonStore, ...] = (
     LakeStore(),
     LabelExportsStore(),
     QuarantineStore(),
     WorkspacesStore(),
+    AirlockStore(),
     StagingStore(),
     LabelStudioStore(),
     DagsterStorageStore(),

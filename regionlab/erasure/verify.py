@@ -53,6 +53,8 @@ class Verification(BaseModel):
     quarantine_rows_found: dict[str, int] = Field(default_factory=dict)
     workspace_files_scanned: int = 0
     workspace_rows_found: dict[str, int] = Field(default_factory=dict)
+    #: Result files searched (airlock submissions and releases, workspaces' outputs/).
+    airlock_files_scanned: int = 0
     label_exports_scanned: int = 0
     label_export_lines_found: dict[str, int] = Field(default_factory=dict)
     catalog_scanned: bool = False

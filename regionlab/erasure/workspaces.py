@@ -89,10 +89,11 @@ def date_slack(manifest: dict[str, Any]) -> int:
 
     Retention by date inside a shifted workspace must treat every row that could
     be past the cutoff as past it: the cutoff moves later by the largest shift.
-    Coarsened dates are never after the true date, so they need no slack.
+    Coarsened dates are shifted first too (then truncated, which only moves them
+    earlier), so they need the same slack.
     """
     dates = manifest.get("dates")
-    if not isinstance(dates, dict) or dates.get("method") != "shift":
+    if not isinstance(dates, dict) or dates.get("method") not in ("shift", "coarsen"):
         return 0
     return int(dates.get("max_shift_days") or 0)
 

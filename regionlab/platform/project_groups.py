@@ -10,9 +10,10 @@ adds the members, and sets:
 * ``research/`` and ``research/workspaces/``: 0711 (traversable by path, not
   listable; every other folder under ``research/`` stays 0700);
 * ``research/workspaces/<project>/``: service account, project group, 2750;
-* the manifest and other files: 0640; the DuckDB file and its WAL: 0600, because
-  it is opened only by the service's code with a key the group never sees
-  (``var/secrets/workspaces``, service only);
+* the manifest and other files: 0640, the encrypted DuckDB file too: a member's
+  own process attaches it read-only with the key the access service hands to the
+  permit holder (``POST /workspaces/{project}/open``); without that key the bytes
+  are useless, and the key itself stays in ``var/secrets/workspaces`` (service only);
 * ``outputs/``: 2770, where members write results for the output check.
 
 Members can write ``outputs/``, so the walk that sets these never follows a
@@ -77,7 +78,9 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 def _file_mode(name: str, in_outputs: bool) -> int:
     if DUCKDB_SUFFIX in name:
-        return 0o600
+        # The workspace file is encrypted; members attach it with the key the service hands
+        # the permit holder. A DuckDB file in outputs/ stays the service's, as before.
+        return 0o600 if in_outputs else 0o640
     return 0o660 if in_outputs else 0o640
 
 

@@ -259,7 +259,9 @@ class ServiceClient:
         self.url = (url or service_url()).rstrip("/")
         self.token = token or load_token()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(
+        self, method: str, path: str, *, forbidden_hint: str | None = None, **kwargs: Any
+    ) -> Any:
         try:
             response = httpx.request(
                 method,
@@ -279,10 +281,8 @@ class ServiceClient:
                 "ask your access officer for a new one and run `regionlab login`"
             )
         if response.status_code == 403:
-            raise UserError(
-                f"not allowed: {_detail(response)}; ask your access officer for a token "
-                "with the role this needs"
-            )
+            hint = forbidden_hint or "ask your access officer for a token with the role this needs"
+            raise UserError(f"not allowed: {_detail(response)}; {hint}")
         if response.status_code >= 400:
             raise UserError(_detail(response))
         return response.json()
@@ -309,6 +309,23 @@ class ServiceClient:
         if decision == "approve":
             return dict(self._call("POST", path, params={"replace": replace}))
         return dict(self._call("POST", path, json={"reason": reason}))
+
+    # ---------------------------------------------------------------- workspaces
+
+    def open_workspace(self, project: str) -> dict[str, Any]:
+        """Path and key of the project's encrypted workspace (permit holder only; audited).
+
+        Used by :func:`regionlab.research.workspace.open_workspace` when this process
+        cannot read the keys itself; the key is kept in memory only.
+        """
+        return dict(
+            self._call(
+                "POST",
+                f"/workspaces/{project}/open",
+                forbidden_hint="only the holder of the project's approved, unexpired permit "
+                "opens its workspace",
+            )
+        )
 
     # ---------------------------------------------------------------- airlock
 

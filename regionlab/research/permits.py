@@ -72,16 +72,30 @@ class ProductGrant(_Model):
         return value
 
 
+#: Smallest per-person shift window (days, either way) for each coarsening granularity:
+#: 100 units of the granularity (182 for day, the shift default). Two projects' coarsened
+#: dates agree for a person with probability about granularity / (2 * window), so this keeps
+#: the linkage attack on exact values plus coarsened dates at or below 1 % (measured in
+#: ``tests/research/test_workspace_linkage.py``: day 182, week 700, month 3000).
+MIN_COARSEN_SHIFT_DAYS: dict[str, int] = {"day": 182, "week": 700, "month": 3000}
+
+
 class DateProtection(_Model):
     """How dates and timestamps reach the workspace, so two projects' files cannot be joined.
 
     ``shift`` (the default) moves every date of a person by the same number of
     days, derived from the project key and the person (never 0, at most
     ``max_shift_days`` either way): intervals within a person are exact, calendar
-    dates are not. ``coarsen`` keeps calendar time at the granted ``granularity``
-    (day, week or month: truncated to its first day); it protects only as far as
-    the coarsened values are shared by many persons, so it is granted for
-    analyses that need calendar time.
+    dates are not. ``coarsen`` shifts the same way and then truncates to the
+    granted ``granularity`` (day, week or month: its first day), so intervals are
+    kept only to that granularity (exact lengths of stay no longer link either).
+    It does **not** keep calendar time: truncating true dates let exact values plus
+    the month link 599 of 600 persons between projects, and a 182-day shift before
+    a month truncation still 11 %, so the window is at least 100 units of the
+    granularity (week 700 days, month 3000; :data:`MIN_COARSEN_SHIFT_DAYS`, the
+    default for coarsen). An analysis
+    that needs true calendar time gets it through the service's aggregate answers,
+    not a workspace.
     """
 
     method: Literal["shift", "coarsen"] = "shift"
@@ -89,8 +103,24 @@ class DateProtection(_Model):
         None, description="coarsen only: the finest unit a date may keep."
     )
     max_shift_days: int = Field(
-        182, ge=7, le=3650, description="shift only: the largest shift in days, either way."
+        182,
+        ge=7,
+        le=3650,
+        description="the largest per-person shift in days, either way (coarsen: at least "
+        "100 units of the granularity, which is its default).",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coarsen_default(cls, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and data.get("method") == "coarsen"
+            and data.get("max_shift_days") is None
+            and data.get("granularity") in MIN_COARSEN_SHIFT_DAYS
+        ):
+            return {**data, "max_shift_days": MIN_COARSEN_SHIFT_DAYS[data["granularity"]]}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> DateProtection:
@@ -98,6 +128,14 @@ class DateProtection(_Model):
             raise ValueError("method coarsen needs a granularity: day, week or month")
         if self.method == "shift" and self.granularity is not None:
             raise ValueError("granularity applies to method coarsen only; remove it or coarsen")
+        if self.method == "coarsen" and self.granularity is not None:
+            least = MIN_COARSEN_SHIFT_DAYS[self.granularity]
+            if self.max_shift_days < least:
+                raise ValueError(
+                    f"coarsen to {self.granularity} needs max_shift_days of at least {least} "
+                    "(100 units of the granularity keep cross-project linkage at or below 1 %); "
+                    "raise it or leave it out (that is the default)"
+                )
         return self
 
 

@@ -16,10 +16,13 @@ exact timestamps link projects as well as keys do.
 
 The file is encrypted at rest with the project's own key
 (:mod:`regionlab.research.workspace_crypto`, kept in ``var/secrets``, never in
-the workspace folder); the folder is 0700 and the file 0600. ``open_workspace``
-hands out a connection that cannot reach any other file (external access off,
-configuration locked). Expired workspaces are deleted with a receipt by
-:mod:`regionlab.research.workspace_sweep`.
+the workspace folder); the folder is 0700 and the file 0600, or 2750 and 0640
+once the folder is given to the project's OS group. ``open_workspace`` hands
+out a connection that cannot reach any other file (external access off,
+configuration locked); in a process that cannot read the key (a member's own
+account) it gets the key from the access service under the caller's permit
+(:mod:`regionlab.research.workspace_grant`). Expired workspaces are deleted
+with a receipt by :mod:`regionlab.research.workspace_sweep`.
 
 A manifest (permit, snapshot, products, columns, row counts, date protection,
 build time) is written beside the file; the copy for the catalogue shows row counts through
@@ -36,6 +39,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -168,6 +172,12 @@ def _private_folder(folder: Path) -> None:
     os.chmod(folder, mode & 0o7770 if mode & 0o2000 else 0o700)
 
 
+def _file_mode(folder: Path) -> int:
+    """0600; 0640 in a folder given to a project group (setgid), whose members attach the
+    file read-only with the key the service hands them (it is useless without it)."""
+    return 0o640 if folder.stat().st_mode & 0o2000 else 0o600
+
+
 def build_workspace(
     project_id: str,
     *,
@@ -226,7 +236,7 @@ def build_workspace(
         tmp.unlink(missing_ok=True)
         raise
     con.close()
-    os.chmod(tmp, 0o600)
+    os.chmod(tmp, _file_mode(folder))
     os.replace(tmp, target)
 
     manifest = WorkspaceManifest(
@@ -318,7 +328,42 @@ def read_manifest(project_id: str) -> WorkspaceManifest:
     return WorkspaceManifest.model_validate_json(path.read_text(encoding="utf-8"))
 
 
-def open_workspace(project_id: str, *, today: date | None = None) -> duckdb.DuckDBPyConnection:
+def _key_held_elsewhere() -> bool:
+    """True when this process cannot read the workspace keys (multi-user: another account).
+
+    ``os.path.exists`` (not ``Path.exists``) because a folder inside the service's
+    0700 ``secrets/`` cannot even be stat'ed by a researcher's account.
+    """
+    settings = get_settings()
+    for folder in (settings.workspace_keys_dir, settings.secrets_dir):
+        if os.path.exists(folder):
+            return not os.access(folder, os.R_OK | os.X_OK)
+    return False
+
+
+def _locked_connection(path: Path, key: str, alias: str) -> duckdb.DuckDBPyConnection:
+    """Attach the encrypted file read-only as the default database, then lock everything.
+
+    External access off and the configuration locked: no other file (the
+    pseudonymisation key, the sources, the quarantine, another workspace) can be
+    read, attached or written from the connection, and it cannot be switched back.
+    """
+    con = duckdb_connect()
+    try:
+        attach(con, path, key, alias, read_only=True)
+        con.execute(f"USE {quote_ident(alias)}")
+        con.execute("SET temp_file_encryption = true")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def open_workspace(
+    project_id: str, *, today: date | None = None, via_service: bool | None = None
+) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the project's workspace; refused once the permit expired.
 
     Also refused when the permit was re-registered after the build: the file
@@ -328,7 +373,19 @@ def open_workspace(project_id: str, *, today: date | None = None) -> duckdb.Duck
     configuration locked, so no other file (the key, the sources, the
     quarantine, another workspace) can be read, attached or written from it.
     Results leave as data frames (``.pl()``, ``.df()``) written by the caller.
+
+    Where the key comes from: this process reads it from ``var/secrets`` when
+    it can (embedded profile); otherwise (multi-user profile, the researcher's
+    own account) the access service hands it over under the caller's token
+    after checking the permit (:mod:`regionlab.research.workspace_grant`), and
+    the same locked connection is built here. ``via_service`` forces either way.
     """
+    if via_service is None:
+        via_service = _key_held_elsewhere()
+    if via_service:
+        from regionlab.research.client import ServiceClient
+
+        return attach_granted(ServiceClient().open_workspace(project_id))
     permit = get_permit(project_id)
     _check_not_expired(permit, today, "open the workspace")
     manifest = read_manifest(project_id)
@@ -342,17 +399,23 @@ def open_workspace(project_id: str, *, today: date | None = None) -> duckdb.Duck
             f"the workspace of {project_id} was built before workspaces were encrypted; "
             f"rebuild it with `regionlab workspace build {project_id}`"
         )
-    con = duckdb_connect()
+    return _locked_connection(workspace_path(project_id), read_key(project_id), project_id)
+
+
+def attach_granted(grant: Mapping[str, Any]) -> duckdb.DuckDBPyConnection:
+    """The locked, read-only connection for a grant from ``POST /workspaces/{project}/open``.
+
+    The key stays in this connection only: it is not written anywhere.
+    """
+    path = Path(str(grant["path"]))
     try:
-        attach(con, workspace_path(project_id), read_key(project_id), project_id, read_only=True)
-        con.execute(f"USE {quote_ident(project_id)}")
-        con.execute("SET temp_file_encryption = true")
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-    except BaseException:
-        con.close()
-        raise
-    return con
+        return _locked_connection(path, str(grant["key"]), str(grant["project_id"]))
+    except duckdb.IOException:
+        raise UserError(
+            f"cannot read the workspace file {path}: your account must be a member of the "
+            f"project's group (ask the operator: `regionlab workspace provision "
+            f"{grant['project_id']} --member <you>`) and reach the platform's var/ folder"
+        ) from None
 
 
 def remove_workspace(project_id: str) -> None:
@@ -368,6 +431,7 @@ def remove_workspace(project_id: str) -> None:
 __all__ = [
     "ProductManifest",
     "WorkspaceManifest",
+    "attach_granted",
     "build_workspace",
     "catalog_manifest_path",
     "manifest_path",

@@ -11,8 +11,10 @@ folder 0700): not derived from the pseudonymisation key, so a rotation does not
 touch it, and destroying the file at expiry makes every copy of the workspace
 unreadable for good (crypto-shredding). It is never written inside the
 workspace folder. Only the platform itself reads it: the build, the erasure
-and retention runs that rewrite workspace files, and :func:`open_workspace
-<regionlab.research.workspace.open_workspace>` under a valid permit.
+and retention runs that rewrite workspace files, :func:`open_workspace
+<regionlab.research.workspace.open_workspace>` under a valid permit, and the
+access service, which hands it to the permit holder's own process in the
+multi-user profile (:mod:`regionlab.research.workspace_grant`, audited).
 """
 
 from __future__ import annotations

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.routes import apply_page, audit, feasibility, health, lake, outputs, permits
+from service.routes import (
+    apply_page,
+    audit,
+    feasibility,
+    health,
+    lake,
+    outputs,
+    permits,
+    workspaces,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -13,6 +22,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     permits.router,
     outputs.router,
+    workspaces.router,
     apply_page.router,
 )
 

@@ -150,3 +150,24 @@ def test_a_workspace_that_cannot_be_rebuilt_is_flagged_and_fails_verification(
     assert "p-x" in receipt.verification.notes[0]
     flag = json.loads((path.parent / "erasures.json").read_text())
     assert flag[0]["request_id"] == "R-7" and flag[0]["pending"]
+
+
+def test_an_erasure_names_a_released_result_holding_the_persons_cpr(keyed_var: Settings) -> None:
+    """The airlock's files are searched by the real erasure (CPRs reach the selection)."""
+    from regionlab.erasure import erase
+
+    _persons_lake()
+    released = keyed_var.research_dir / "airlock" / "p-y" / "s1" / "released" / "rows.csv"
+    released.parent.mkdir(parents=True)
+    released.write_text(f"cpr,n\n{CPRS[0]},1\n", encoding="utf-8")
+    receipt = erase(make_request("R-8", "indsigelse", [CPRS[0]]))
+    where = f"airlock:{released.relative_to(keyed_var.var_dir)}"
+    assert receipt.verification.other_found == {where: 1}
+    assert receipt.verification.airlock_files_scanned == 1
+    assert not receipt.verification.passed
+    text = (keyed_var.var_dir / "erasure" / "receipts" / "R-8.json").read_text()
+    assert CPRS[0] not in text and CPRS[0].replace("-", "") not in text
+
+    released.write_text("cpr,n\nwithdrawn,0\n", encoding="utf-8")  # the checker withdrew it
+    again = erase(make_request("R-9", "indsigelse", [CPRS[0]]))
+    assert again.verification.passed, again.verification

@@ -243,6 +243,31 @@ DISCLOSIVE: list[Case] = [
         "earlier: 98 persons by sex; now: 96 by age band (2 without age)",
         earlier=(("by_sex.csv", _csv("sex,n\nF,50\nM,48\n")),),
     ),
+    Case(
+        "differencing-nested-subtotals",
+        "over40_by_age.csv",
+        _csv(
+            "municipality,age_band,n\nVejle,40-59,20\nVejle,60+,18\nKolding,40-59,11\n"
+            "Kolding,60+,9\nFredericia,40-59,10\nFredericia,60+,9\n"
+        ),
+        True,
+        "earlier: all ages by municipality; now: 40+ by municipality × age band; Vejle's "
+        "sub-total is 3 lower (the grand totals differ by 10)",
+        earlier=(("all_ages.csv", _csv("municipality,n\nVejle,41\nKolding,27\nFredericia,19\n")),),
+    ),
+    Case(
+        "differencing-nested-coarser-now",
+        "by_municipality.csv",
+        _csv("municipality,n\nVejle,36\nKolding,20\n"),
+        True,
+        "earlier: by municipality × sex; now: by municipality alone, Vejle 2 lower",
+        earlier=(
+            (
+                "by_sex.csv",
+                _csv("municipality,sex,n\nVejle,F,20\nVejle,M,18\nKolding,F,14\nKolding,M,13\n"),
+            ),
+        ),
+    ),
 ]
 
 SAFE: list[Case] = [
@@ -332,6 +357,20 @@ SAFE: list[Case] = [
         _csv("municipality,n\nVejle,30\nKolding,20\nFredericia,12\n"),
         False,
         "earlier: all ages; now 40+: every cell differs by ≥ 5",
+        earlier=(
+            ("all_ages_ok.csv", _csv("municipality,n\nVejle,41\nKolding,27\nFredericia,19\n")),
+        ),
+    ),
+    Case(
+        "differencing-nested-large-difference",
+        "over40_by_age_ok.csv",
+        _csv(
+            "municipality,age_band,n\nVejle,40-59,15\nVejle,60+,15\nKolding,40-59,10\n"
+            "Kolding,60+,10\nFredericia,40-59,6\nFredericia,60+,6\n"
+        ),
+        False,
+        "earlier: all ages by municipality; now 40+ by municipality × age band: every "
+        "sub-total differs by ≥ 5",
         earlier=(
             ("all_ages_ok.csv", _csv("municipality,n\nVejle,41\nKolding,27\nFredericia,19\n")),
         ),

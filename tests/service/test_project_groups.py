@@ -67,17 +67,19 @@ def test_only_the_project_group_reaches_the_workspace_folder(var: Path) -> None:
     assert as_user(MEMBER_ACCOUNT, "ls", str(folder)).returncode == 0
     made = as_user(MEMBER_ACCOUNT, "touch", str(folder / "outputs" / "table.csv"))
     assert made.returncode == 0, made.stderr
-    # The database file and the key stay the service's: the group never decrypts anything.
-    for path in (db, key):
-        denied = as_user(MEMBER_ACCOUNT, "cat", str(path))
-        assert denied.returncode != 0 and "Permission denied" in denied.stderr, path
+    # The key stays the service's; the encrypted file is readable by the group, whose
+    # permit holder gets the key from POST /workspaces/{project}/open.
+    denied = as_user(MEMBER_ACCOUNT, "cat", str(key))
+    assert denied.returncode != 0 and "Permission denied" in denied.stderr
+    assert as_user(MEMBER_ACCOUNT, "cat", str(db)).stdout == "encrypted bytes\n"
     assert as_user(SERVICE_ACCOUNT, "cat", str(db)).stdout == "encrypted bytes\n"
+    assert as_user(RESEARCHER_ACCOUNT, "cat", str(db)).returncode != 0
     # Another project's researcher gets nothing, and cannot list the workspaces.
     for args in (["cat", str(manifest)], ["ls", str(folder)], ["ls", str(folder.parent)]):
         denied = as_user(RESEARCHER_ACCOUNT, *args)
         assert denied.returncode != 0 and "Permission denied" in denied.stderr, args
     assert stat.S_IMODE(folder.stat().st_mode) == 0o2750
-    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.stat().st_mode) == 0o640
     # Idempotent: a second run changes nothing and keeps the member.
     again = provision_project(settings, PROJECT, SERVICE_ACCOUNT, [MEMBER_ACCOUNT])
     assert again.members == (MEMBER_ACCOUNT,)
