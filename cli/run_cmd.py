@@ -8,7 +8,6 @@ from collections import Counter
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cli.console import make_console, styled
@@ -148,6 +147,7 @@ def execute(
     if _profile().executor == "celery":
         return _execute_on_workers(refs, full_refresh, reload)
     import dagster as dg
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from pipelines import progress
     from pipelines.launch import dagster_home
