@@ -50,12 +50,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--before", help="A commit to compare with (e.g. main).")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="Keep PYTHONDONTWRITEBYTECODE from the environment (every start compiles "
+        "every module from source). By default it is unset for the commands, so the "
+        "warm-up writes .pyc files as an installed CLI's first start does.",
+    )
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     python = sys.executable
     regionlab = str(Path(python).parent / "regionlab")
     with tempfile.TemporaryDirectory(prefix="cli-startup-") as tmp:
         env = {**os.environ, "REGIONLAB_VAR": str(Path(tmp) / "var"), "COLUMNS": "100"}
+        if not args.no_bytecode_cache:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+        bytecode = "off" if env.get("PYTHONDONTWRITEBYTECODE") else "cached"
         cases: dict[str, tuple[list[str], Path]] = {
             "python -c pass (baseline)": ([python, "-c", "pass"], REPO),
             "import typer, rich.console (floor of a typer CLI)": (
@@ -90,7 +100,7 @@ def main() -> None:
     base = statistics.median(times["python -c pass (baseline)"])
     print(
         f"{args.rounds} rounds, median wall time, 1-minute load average "
-        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n"
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after; bytecode {bytecode}\n"
     )
     print("| command | median (s) | min (s) | × baseline |")
     print("|---|---:|---:|---:|")
