@@ -26,7 +26,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-HELP_FROM_FOLDER = "import sys; sys.argv = ['regionlab', '--help']; import cli; cli.main()"
+HELP_FROM_FOLDER = "import sys; sys.argv = ['regionlab', {args}]; import cli; cli.main()"
+#: Help screens timed: the top level and a command's (which also runs the app callback).
+HELPS = {"regionlab --help": "'--help'", "regionlab run --help": "'run', '--help'"}
 
 
 def _time(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -48,26 +50,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--before", help="A commit to compare with (e.g. main).")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="Keep PYTHONDONTWRITEBYTECODE from the environment (every start compiles "
+        "every module from source). By default it is unset for the commands, so the "
+        "warm-up writes .pyc files as an installed CLI's first start does.",
+    )
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     python = sys.executable
     regionlab = str(Path(python).parent / "regionlab")
     with tempfile.TemporaryDirectory(prefix="cli-startup-") as tmp:
         env = {**os.environ, "REGIONLAB_VAR": str(Path(tmp) / "var"), "COLUMNS": "100"}
+        if not args.no_bytecode_cache:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+        bytecode = "off" if env.get("PYTHONDONTWRITEBYTECODE") else "cached"
         cases: dict[str, tuple[list[str], Path]] = {
             "python -c pass (baseline)": ([python, "-c", "pass"], REPO),
             "import typer, rich.console (floor of a typer CLI)": (
                 [python, "-c", "import typer, rich.console"],
                 REPO,
             ),
-            "regionlab --help": ([regionlab, "--help"], REPO),
         }
+        for name in HELPS:
+            cases[name] = ([regionlab, *name.split()[1:]], REPO)
         before_dir = Path(tmp) / "before"
         if args.before:
             _worktree(args.before, before_dir)
-            cases[f"regionlab --help at {args.before}"] = (
-                [python, "-c", HELP_FROM_FOLDER],
-                before_dir,
-            )
+            for name, argv in HELPS.items():
+                cases[f"{name} at {args.before}"] = (
+                    [python, "-c", HELP_FROM_FOLDER.format(args=argv)],
+                    before_dir,
+                )
         try:
             times: dict[str, list[float]] = {name: [] for name in cases}
             for argv, cwd in cases.values():  # warm the file cache once
@@ -83,8 +98,10 @@ def main() -> None:
                     capture_output=True,
                 )
     base = statistics.median(times["python -c pass (baseline)"])
-    load = os.getloadavg()[0]
-    print(f"{args.rounds} rounds, median wall time, 1-minute load average {load:.1f}\n")
+    print(
+        f"{args.rounds} rounds, median wall time, 1-minute load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after; bytecode {bytecode}\n"
+    )
     print("| command | median (s) | min (s) | × baseline |")
     print("|---|---:|---:|---:|")
     for name, values in times.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catalog import emitted
 from catalog.emit import build_mcps, entity_counts
 from catalog.facts import millis
 from catalog.labeling import labeling_mcps, load_manifests
@@ -28,6 +29,8 @@ class EmitResult:
     proposals: int
     json_path: Path
     lite_written: int | None = None
+    #: Proposals not written to Lite because Lite already holds the same aspect.
+    lite_unchanged: int = 0
     #: Entities marked ``Status(removed=True)``: gone from the specs since an earlier emission.
     removed: int = 0
     rest_url: str | None = None
@@ -39,21 +42,32 @@ def emit_catalog(registry: Registry | None = None, *, lite: bool = True) -> Emit
     registry = registry or load_domains()
     with step("lake_facts"):
         facts = facts_from_lake(registry)
+    when = millis(facts.generated_at)
     with step("build_proposals"):
         mcps = build_mcps(registry, facts, region_links())
-        mcps += labeling_mcps(load_manifests(), millis(facts.generated_at))
-        mcps += model_mcps(load_model_facts(), millis(facts.generated_at))
-        # What the previous emission held and this one does not is soft-deleted.
-        previous = previous_urns(json_path(), lite_file() if lite else None)
-        ghosts = removed_mcps(previous, mcps, millis(facts.generated_at))
+        mcps += labeling_mcps(load_manifests(), when)
+        mcps += model_mcps(load_model_facts(), when)
+        # What the previous emission held and this one does not is soft-deleted. Lite's
+        # entities are known from the digests of what was written to it while those
+        # still describe the file; otherwise Lite is read.
+        held = emitted.load(lite_file()) if lite else None
+        if held is not None and held.valid:
+            previous = previous_urns(json_path()) | held.urns()
+        else:
+            previous = previous_urns(json_path(), lite_file() if lite else None)
+        ghosts = removed_mcps(previous, mcps, when)
     counts = entity_counts(mcps)
     mcps += ghosts
     with step("sink_json"):
         written = write_json(mcps)
     result = EmitResult(proposals=len(mcps), json_path=written, counts=counts, removed=len(ghosts))
-    if lite:
+    if held is not None:
         with step("sink_datahub_lite"):
-            result.lite_written = write_lite(mcps)
+            changed, digests = held.changed(mcps, when)
+            result.lite_unchanged = len(mcps) - len(changed)
+            result.lite_written = write_lite(changed) if changed else 0
+            if changed or not held.valid:
+                held.record(digests)
     target = rest_target()
     if target is not None:
         write_rest(mcps, *target)

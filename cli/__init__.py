@@ -15,13 +15,29 @@ app = typer.Typer(
 )
 
 
+#: Set by :func:`main` when the command line asks for help (``regionlab run --help``).
+_help_requested = False
+
+
+def _asks_for_help(argv: list[str]) -> bool:
+    """Whether typer will print help: no arguments, or ``--help`` before any ``--``."""
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    return not argv or "--help" in options
+
+
 @app.callback()
 def _configure(ctx: typer.Context) -> None:
     """Resolve the configuration once and make it the active one for the command.
 
-    A callback runs only when a command is invoked, so ``--help``, usage errors and
-    shell completion never resolve the configuration (nor import the lake).
+    A callback runs only when a command is invoked, so ``regionlab --help``, usage
+    errors and shell completion never resolve the configuration (nor import the
+    lake). ``regionlab run --help`` does invoke it (typer runs a group's callback
+    before it parses the subcommand's options), so it is skipped when help was
+    asked for; a command that runs anyway resolves the configuration on first use
+    (:func:`regionlab.config.current`).
     """
+    if _help_requested:
+        return
     from regionlab.config import activate, resolve
 
     ctx.with_resource(activate(resolve().check()))
@@ -92,9 +108,18 @@ def main() -> None:
     """Entry point. Typer runs in standalone mode, so a usage error (no arguments, an unknown
     command or option) prints the usage line and a hint and exits 2; a :class:`UserError`
     becomes one escaped ``error:`` line and exit status 1; neither shows a traceback."""
+    global _help_requested
     _register()
+    _help_requested = _asks_for_help(sys.argv[1:])
+    if _help_requested:
+        # Help is about to be printed: typer's renderer without Markdown and tracebacks.
+        from cli.light_help import import_rich_utils
+
+        import_rich_utils()
     try:
         app()
     except UserError as exc:
         print_error(exc)
         sys.exit(1)
+    finally:
+        _help_requested = False

@@ -26,7 +26,8 @@ def emit(
     console.print(f"{result.proposals} proposals → {result.json_path}", highlight=False)
     if result.lite_written is not None:
         console.print(
-            f"DataHub Lite: {result.lite_written} written (unchanged aspects are not versioned)"
+            f"DataHub Lite: {result.lite_written} written, {result.lite_unchanged} unchanged "
+            "since the last emission (skipped)"
         )
     if result.removed:
         console.print(

@@ -51,7 +51,7 @@ def demo(
     console.print(f"sources: {settings.sources_dir} ({len(manifest.files)} extract files)")
     lake.init_lake()
     console.print(f"lake: {current().lake.describe()}")
-    runs = execute([p.ref for p in registry.batch_order()], full_refresh=True)
+    runs = execute([p.ref for p in registry.batch_order()], full_refresh=True, registry=registry)
     console.print(summary_table(runs))
     report_outcomes(runs)
     failed = [r for r in runs if r.status in FAILED]

@@ -8,7 +8,6 @@ from rich.table import Table
 
 from cli.console import make_console
 from regionlab.errors import UserError
-from regionlab.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -18,6 +17,7 @@ def show(
     product: str = typer.Argument(help="Product `<domain>/<product>` (or its id alone)."),
 ) -> None:
     """List the reasons rows of a product are in quarantine, with counts (never values)."""
+    from regionlab.settings import get_settings
     from regionlab.spec import load_domains
     from regionlab.wap.quarantine_zone import summary, zone_file
 

@@ -8,7 +8,6 @@ from collections import Counter
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cli.console import make_console, styled
@@ -136,28 +135,31 @@ def execute(
     full_refresh: bool = False,
     quiet: bool = False,
     reload: dict[str, str] | None = None,
+    registry: Any = None,
 ) -> list[Any]:
     """Materialize ``refs`` in one Dagster run; return the ProductRun of each product that ran.
 
-    ``reload`` maps a product to the delivery whose published rows it replaces.
+    ``reload`` maps a product to the delivery whose published rows it replaces. ``registry``
+    is the caller's loaded ``domains/`` (loading it costs 0.3–2 s; one load per command).
 
     The embedded profile runs in this process; a profile with the Celery executor
     spreads the steps over the workers (which must be running) and reports from
     the run's events.
     """
     if _profile().executor == "celery":
-        return _execute_on_workers(refs, full_refresh, reload)
+        return _execute_on_workers(refs, full_refresh, reload, registry)
     import dagster as dg
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from pipelines import progress
     from pipelines.launch import dagster_home
 
     dagster_home()
     from pipelines.assets import asset_key, op_config
-    from pipelines.definitions import build_definitions
+    from pipelines.build import build_definitions
     from regionlab.spec import load_domains
 
-    registry = load_domains()
+    registry = registry or load_domains()
     defs = build_definitions(registry)
     runs: dict[str, Any] = {}
     bar = Progress(
@@ -201,7 +203,7 @@ def execute(
     finally:
         unsubscribe()
     failures = _failures(result)
-    return _name_skips([_outcome(r, runs.get(r), failures.get(r)) for r in refs])
+    return _name_skips([_outcome(r, runs.get(r), failures.get(r)) for r in refs], registry)
 
 
 def _outcome(ref: str, run: Any, failure: str | None) -> Any:
@@ -214,7 +216,10 @@ def _outcome(ref: str, run: Any, failure: str | None) -> Any:
 
 
 def _execute_on_workers(
-    refs: list[str], full_refresh: bool, reload: dict[str, str] | None = None
+    refs: list[str],
+    full_refresh: bool,
+    reload: dict[str, str] | None = None,
+    registry: Any = None,
 ) -> list[Any]:
     from pipelines.definitions_multiuser import run_products
 
@@ -230,7 +235,8 @@ def _execute_on_workers(
         [
             _Reported(r, published[r]) if r in published else _Missing(r, failures.get(r))
             for r in refs
-        ]
+        ],
+        registry,
     )
 
 
@@ -257,11 +263,11 @@ class _Missing:
         self.quarantined: Counter[str] = Counter()
 
 
-def _name_skips(runs: list[Any]) -> list[Any]:
+def _name_skips(runs: list[Any], registry: Any = None) -> list[Any]:
     """Say why each skipped product did not run: which upstream failed, or that none changed."""
     from regionlab.spec import load_domains
 
-    registry = load_domains()
+    registry = registry or load_domains()
     failed = {r.product for r in runs if r.status in FAILED}
     for r in runs:
         if r.status != "skipped":
@@ -404,7 +410,7 @@ def run(
     else:
         refs = select(registry, domain, product)
     preflight(registry, refs)
-    runs = execute(refs, full_refresh=full_refresh, reload=reloads)
+    runs = execute(refs, full_refresh=full_refresh, reload=reloads, registry=registry)
     console.print(summary_table(runs))
     # A rejected delivery changes what the catalogue says ("last delivery rejected") even when
     # nothing was published.

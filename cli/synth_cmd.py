@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cli.console import make_console
@@ -64,6 +63,14 @@ def synth(
     if deliveries < 1:
         raise UserError(f"--deliveries must be at least 1 (got {deliveries})")
     target = out if out is not None else get_settings().sources_dir
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     console = make_console()
     with Progress(
         TextColumn("[bold]persons"),

@@ -1,53 +1,15 @@
 """The regionlab code location: every product in ``domains/`` becomes Dagster definitions.
 
-`dagster dev -m pipelines.definitions` (or `make ui`) loads this module.
+`dagster dev -m pipelines.definitions` (or `make ui`) loads this module. Importing it
+loads ``domains/`` and builds ``defs``; code that has a registry already imports
+:func:`pipelines.build.build_definitions` instead.
 """
 
 from __future__ import annotations
 
-import dagster as dg
+from pipelines.build import build_definitions
+from regionlab.spec import load_domains
 
-from pipelines.assets import build_assets
-from pipelines.catalog_sensor import catalog_after_runs
-from pipelines.model_monitoring import build_model_monitoring
-from pipelines.resources import RegionlabResource
-from pipelines.schedules import (
-    retention_job,
-    retention_schedule,
-    workspace_sweep_job,
-    workspace_sweep_schedule,
-)
-from pipelines.sensors import build_extract_sensor
-from pipelines.streaming import stream_asset_specs
-from regionlab.spec import Registry, load_domains
-
-
-def build_definitions(registry: Registry, cards: dict | None = None) -> dg.Definitions:
-    assets = build_assets(registry)
-    streams = stream_asset_specs(registry)  # reported by their consumer, never run by a job
-    fed = dg.AssetSelection.assets(*(s.key for s in streams))
-    model_jobs, model_schedules, model_sensors = build_model_monitoring(
-        cards if cards is not None else _cards(registry)
-    )
-    jobs = [dg.define_asset_job("all_products", selection=dg.AssetSelection.all() - fed)] + [
-        dg.define_asset_job(f"domain_{domain}", selection=dg.AssetSelection.groups(domain) - fed)
-        for domain in sorted(registry.domains)
-    ]
-    return dg.Definitions(
-        assets=[*assets, *streams],
-        jobs=[*jobs, retention_job, workspace_sweep_job, *model_jobs],
-        schedules=[retention_schedule, workspace_sweep_schedule, *model_schedules],
-        sensors=[build_extract_sensor(registry), catalog_after_runs, *model_sensors],
-        resources={"regionlab": RegionlabResource()},
-    )
-
-
-def _cards(registry: Registry) -> dict:
-    """The valid model cards beside domains/ (invalid ones are `regionlab check`'s to report)."""
-    from regionlab.aimodels.card import collect_cards
-    from regionlab.settings import get_settings
-
-    return collect_cards(get_settings().model_cards_dir, registry)[0]
-
+__all__ = ["build_definitions", "defs"]
 
 defs = build_definitions(load_domains())

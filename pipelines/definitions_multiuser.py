@@ -16,8 +16,8 @@ import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 
 from pipelines.assets import asset_key, op_config
+from pipelines.build import build_definitions
 from pipelines.celery_executor import executor_for
-from pipelines.definitions import build_definitions
 from pipelines.launch import DOMAIN_TAG
 from regionlab.profiles import PROFILE_ENV, Profile, load_profile
 from regionlab.spec import Registry, load_domains

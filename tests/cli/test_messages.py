@@ -86,7 +86,21 @@ def test_cli_help_is_english() -> None:
         assert not words & DANISH, f"{where}: {text} ({words & DANISH})"
 
 
-HEAVY = ("dagster", "great_expectations", "datahub", "label_studio_sdk", "duckdb", "sqlglot")
+HEAVY = (
+    "dagster",
+    "great_expectations",
+    "datahub",
+    "label_studio_sdk",
+    "duckdb",
+    "sqlglot",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "pydantic",
+    # what typer's help renderer would import for Markdown help and tracebacks
+    "markdown_it",
+    "pygments",
+)
 
 
 @pytest.mark.parametrize(
@@ -96,8 +110,12 @@ HEAVY = ("dagster", "great_expectations", "datahub", "label_studio_sdk", "duckdb
         "import cli, typer; cli._register(); typer.main.get_command(cli.app)",
         "import sys, cli; sys.argv = ['regionlab', '--help']\n"
         "try:\n    cli.main()\nexcept SystemExit:\n    pass",
+        "import sys, cli; sys.argv = ['regionlab', 'run', '--help']\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass",
+        "import sys, cli; sys.argv = ['regionlab', 'catalog', 'emit', '--help']\n"
+        "try:\n    cli.main()\nexcept SystemExit:\n    pass",
     ],
-    ids=["import", "build-app", "help"],
+    ids=["import", "build-app", "help", "run-help", "catalog-emit-help"],
 )
 def test_help_imports_no_heavy_library(code: str, tmp_path: Path) -> None:
     probe = f"{code}\nimport sys\nprint(sorted({{m.split('.')[0] for m in sys.modules}}))"
