@@ -131,9 +131,42 @@ def _check_spec(registry: Registry, kind: str, where: str) -> str:
     return ref
 
 
+def _prefix_range(column: str, prefix: str) -> str:
+    """``starts_with`` as the equivalent half-open range ``[prefix, successor)``.
+
+    DuckDB's zone maps skip row groups on a range but not on ``starts_with``, and
+    the service's copy sorts events by code: at region scale a diagnosis-prefix
+    criterion read 5.6 M rows (0.36 s) instead of the few row groups holding it.
+    Validated codes are ASCII letters and digits, so the successor is defined.
+    """
+    if not prefix or not prefix.isascii() or not prefix.isalnum():
+        return f"starts_with({column}, {_lit(prefix)})"
+    successor = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return f"({column} >= {_lit(prefix)} AND {column} < {_lit(successor)})"
+
+
 def _prefix_match(column: str, prefixes: list[str]) -> str:
-    parts = [f"starts_with({column}, {_lit(p)})" for p in prefixes]
+    parts = [_prefix_range(column, p) for p in prefixes]
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+
+def _membership(included: list[str], excluded: list[str]) -> list[str]:
+    """The criteria as conditions on ``p.person_key``: one set expression when any include.
+
+    ``IN (A INTERSECT B EXCEPT C)`` rather than one semi join per criterion: each
+    set is made distinct before it meets the person register, so a criterion
+    matching many events per person (a diagnosis code) no longer builds a hash
+    table of every event; at region scale that halved a cohort's CPU (0.41–0.54 s
+    → 0.28 s on the service's copy). Keys are never NULL in the subqueries, so
+    ``EXCEPT`` means what ``NOT IN`` meant.
+    """
+    if not included:
+        return [f"p.person_key NOT IN (\n        {body}\n    )" for body in excluded]
+    expr = f"(SELECT person_key FROM (\n        {included[0]}\n    ))"
+    for op, bodies in (("INTERSECT", included[1:]), ("EXCEPT", excluded)):
+        for body in bodies:
+            expr = f"({expr}\n    {op} (SELECT person_key FROM (\n        {body}\n    )))"
+    return [f"p.person_key IN {expr}"]
 
 
 def _in_list(column: str, values: list[str]) -> str:
@@ -225,8 +258,9 @@ def compile_cohort(
         month = index.replace(day=1).isoformat()
         where.append(f"(p.death_month IS NULL OR p.death_month > DATE {_lit(month)})")
 
+    included: list[str] = []
+    excluded: list[str] = []
     for path, criterion in criteria_of(resolved):
-        op = "IN" if path.startswith("include") else "NOT IN"
         members = criterion.criteria if isinstance(criterion, AnyOfCriterion) else [criterion]
         subqueries = []
         for member in members:
@@ -234,8 +268,8 @@ def compile_cohort(
             if ref not in products:
                 products.append(ref)
             subqueries.append(_event_sql(member, index, alias)[1])
-        body = _UNION.join(subqueries)
-        where.append(f"p.person_key {op} (\n        {body}\n    )")
+        (included if path.startswith("include") else excluded).append(_UNION.join(subqueries))
+    where.extend(_membership(included, excluded))
 
     conditions = "\n  AND ".join(where)
     sql = (
