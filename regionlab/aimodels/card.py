@@ -61,6 +61,26 @@ class GroundTruth(_Card):
     """Labelled products: the quality-history product whose agreement the report quotes."""
 
 
+class TestSetSpec(_Card):
+    """How the labelled ground truth's test set is drawn (``regionlab label push --test-set``).
+
+    Stratified by the card's subgroups (or ``strata``), reproducible from ``seed``, and a
+    share of every stratum goes to ``annotators`` annotators so the report can state the
+    ground truth's agreement.
+    """
+
+    size: int = Field(ge=1, le=100_000)
+    """Documents drawn in all (each stratum gets its proportional share)."""
+    seed: int = Field(0, ge=0)
+    strata: list[Subgroup] = Field(default_factory=list)
+    """Dimensions to stratify by (default: the card's subgroups; none: one stratum)."""
+    min_per_stratum: int = Field(5, ge=1)
+    """Floor per stratum, so a rare subgroup is not drawn away."""
+    overlap: float = Field(0.2, gt=0, le=1)
+    """Share of every stratum labelled by several annotators."""
+    annotators: int = Field(2, ge=2, le=10)
+
+
 class Window(_Card):
     start: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
     end: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
@@ -139,6 +159,8 @@ class ModelCard(_Card):
     """Decision thresholds reported for probability models."""
     metrics: list[Acceptance] = Field(min_length=1)
     disparity: list[Disparity] = Field(default_factory=list)
+    test_set: TestSetSpec | None = None
+    """Labelled ground truth: how its test set is drawn for Label Studio."""
     monitoring: Monitoring
     synthetic_signal: str
     """What signal the synthetic region carries for this model, so the numbers mean something."""
@@ -193,6 +215,9 @@ def _semantic(card: ModelCard, path: Path, registry: Registry | None) -> list[Sp
     if gt.kind == "labelled" and not gt.product.startswith("labels/"):
         problem("ground_truth.product", "a labelled ground truth lives under labels/",
                 "e.g. labels/clinical_notes__notes__entities")  # fmt: skip
+    if card.test_set is not None and gt.kind != "labelled":
+        problem("test_set", "a test set is drawn for a labelled ground truth only",
+                "remove test_set or use a labels/ ground truth")  # fmt: skip
     if registry is not None:
         if gt.kind == "outcome" and gt.product not in registry.products:
             problem("ground_truth.product", f"unknown product {gt.product}",
