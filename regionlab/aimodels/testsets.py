@@ -4,8 +4,9 @@ A test set for a model's ground truth must not under-represent a subgroup the
 report splits by, and its agreement must be known. ``draw`` takes row keys with
 their stratum (e.g. ``K|70-79``), draws the same share from every stratum (at
 least ``min_per_stratum`` where a stratum has that many) ordered by a seeded
-hash — the same rule as the labelling module's sample, so a draw is stable across
-runs and machines — and marks ``overlap`` of the drawn keys in every stratum for
+hash — the labelling module's rule, so a draw is stable across runs and machines,
+salted with ``test:`` so that a card and a labelling task with the same seed do
+not draw the same documents first — and marks ``overlap`` of the drawn keys in every stratum for
 double annotation, so inter-annotator agreement covers every subgroup.
 
 ``regionlab label push PRODUCT TASK --test-set MODEL`` draws the card's test set
@@ -57,7 +58,7 @@ class TestSet:
 
 
 def _order(seed: int, key: str) -> tuple[str, str]:
-    return hashlib.md5(f"{seed}:{key}".encode()).hexdigest(), key
+    return hashlib.md5(f"test:{seed}:{key}".encode()).hexdigest(), key
 
 
 def draw(
