@@ -49,6 +49,19 @@ class Join(_Card):
     """Column of the ground-truth product (e.g. index_contact_id, row_key)."""
 
 
+class PredictionsAbout(_Card):
+    """Which product's rows the predictions are about: erasure and retention follow it.
+
+    A prediction row names no person, but it points at a row that does (a contact,
+    a note). When that row goes, so does its prediction, in the same snapshot.
+    """
+
+    product: str
+    """The product (e.g. patient_administration/contacts, clinical_notes/notes)."""
+    key: str
+    """Column of the predictions holding that product's row key (``|``-joined if several)."""
+
+
 class GroundTruth(_Card):
     product: str
     """Product ref: an outcome product (research/readmissions_30d) or a labelled product
@@ -152,6 +165,7 @@ class ModelCard(_Card):
     output: OutputType
     predictions: str
     """The product holding the model's predictions (models/<id>__predictions)."""
+    predictions_about: PredictionsAbout
     ground_truth: GroundTruth
     training: Training = Field(default_factory=Training)
     subgroups: list[Subgroup] = Field(default_factory=list)
@@ -228,6 +242,10 @@ def _semantic(card: ModelCard, path: Path, registry: Registry | None) -> list[Sp
                 problem("ground_truth.join.truth_key",
                         f"{gt.product} has no column {gt.join.truth_key}",
                         ", ".join(sorted(columns)))  # fmt: skip
+        about = card.predictions_about
+        if about.product not in registry.products:
+            problem("predictions_about.product", f"unknown product {about.product}",
+                    "name the product whose rows are predicted")  # fmt: skip
         for i, ref in enumerate(card.training.products):
             if ref not in registry.products:
                 problem(f"training.products[{i}]", f"unknown product {ref}",
