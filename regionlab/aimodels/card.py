@@ -148,6 +148,10 @@ class Monitoring(_Card):
     schedule: str = Field(pattern=r"^\S+ \S+ \S+ \S+ \S+$")
     """Cron expression (Dagster schedule); a sensor also re-runs on each new snapshot."""
     on_new_snapshot: bool = True
+    watch: list[str] = Field(default_factory=list)
+    """Further products whose new snapshots re-run the validation (with on_new_snapshot),
+    e.g. the streaming product a model scores, such as laboratory/epj_observations: each
+    micro-batch is a publish snapshot, and the sensor (every 5 minutes) picks up the newest."""
     drift: Drift | None = None
 
 
@@ -246,6 +250,10 @@ def _semantic(card: ModelCard, path: Path, registry: Registry | None) -> list[Sp
         if about.product not in registry.products:
             problem("predictions_about.product", f"unknown product {about.product}",
                     "name the product whose rows are predicted")  # fmt: skip
+        for i, ref in enumerate(card.monitoring.watch):
+            if ref not in registry.products:
+                problem(f"monitoring.watch[{i}]", f"unknown product {ref}",
+                        "name a product (or stream) under domains/")  # fmt: skip
         for i, ref in enumerate(card.training.products):
             if ref not in registry.products:
                 problem(f"training.products[{i}]", f"unknown product {ref}",

@@ -51,3 +51,19 @@ def test_the_multiuser_location_has_the_same_monitoring() -> None:
     assert {t.job_name for t in sensor.targets} == {f"validate_{m}" for m in CARDS}
     assert {"retention_daily", "workspace_sweep_daily"} <= {s.name for s in repo.schedule_defs}
     assert repo.has_job("all_products") and repo.has_job("domain_population")
+
+
+def test_a_card_watching_a_stream_is_due_on_each_new_micro_batch() -> None:
+    """A stream's micro-batches are publish snapshots: a card that watches it re-validates."""
+    card = CARDS["readmission_risk"]
+    streaming = card.model_copy(
+        update={"monitoring": card.monitoring.model_copy(
+            update={"watch": ["laboratory/epj_observations"]})}
+    )  # fmt: skip
+    cards = {"readmission_risk": streaming}
+    seen = {"readmission_risk": 12}
+    latest = {"research/readmissions_30d": 12, "laboratory/epj_observations": 11}
+    assert due_models(cards, latest, seen) == []
+    latest["laboratory/epj_observations"] = 20  # a micro-batch committed
+    assert due_models(cards, latest, seen) == ["readmission_risk"]
+    assert due_models(CARDS, latest, seen) == []  # the card without watch ignores the stream
