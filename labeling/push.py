@@ -140,7 +140,7 @@ def _test_set(model_id: str, product: Product, task: LabelingTask):
     if source != (product.ref, task.id):
         raise UserError(
             f"models/{model_id}.yaml: its ground truth comes from {source[0]} task {source[1]}, "
-            f"not {product.ref} task {task.id}; run `regionlab label push {source[0]} "
+            f"not {product.ref} task {task.id}; run `regionlab labeling push {source[0]} "
             f"{source[1]} --test-set {model_id}`"
         )
     drawn, snapshot = testsets.draw_from_lake(card, task.key_columns(product), task.text_column)

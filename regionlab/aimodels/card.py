@@ -75,7 +75,7 @@ class GroundTruth(_Card):
 
 
 class TestSetSpec(_Card):
-    """How the labelled ground truth's test set is drawn (``regionlab label push --test-set``).
+    """How the labelled ground truth's test set is drawn (``regionlab labeling push --test-set``).
 
     Stratified by the card's subgroups (or ``strata``), reproducible from ``seed``, and a
     share of every stratum goes to ``annotators`` annotators so the report can state the

@@ -345,7 +345,7 @@ def _validate_spans(c: ModelCard, labels: list[str], rounds: int) -> tuple[dict[
             "drawn": None,
             "note": "no test set drawn: the ground truth is every labelled document"
             + (
-                f"; run `regionlab label push {' '.join(testsets.labelled_source(c))} "
+                f"; run `regionlab labeling push {' '.join(testsets.labelled_source(c))} "
                 f"--test-set {c.id}`"
                 if c.test_set is not None
                 else ""

@@ -9,7 +9,7 @@ salted with ``test:`` so that a card and a labelling task with the same seed do
 not draw the same documents first — and marks ``overlap`` of the drawn keys in every stratum for
 double annotation, so inter-annotator agreement covers every subgroup.
 
-``regionlab label push PRODUCT TASK --test-set MODEL`` draws the card's test set
+``regionlab labeling push PRODUCT TASK --test-set MODEL`` draws the card's test set
 from the lake (:func:`draw_from_lake`), imports it into the labelling task's
 Label Studio project with the overlap keys given to several annotators, and
 saves the draw (:func:`save`) beside the model's reports; ``regionlab validate``

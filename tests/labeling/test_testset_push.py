@@ -1,7 +1,7 @@
 """A model's validation test set through the real Label Studio: draw → push → annotate → validate.
 
 The lake holds 400 hand-made notes of two strata (360 women 50-59, 40 men 80-89).
-``label push --test-set note_entities`` must import exactly the card's stratified,
+``labeling push --test-set note_entities`` must import exactly the card's stratified,
 seeded draw, give its overlap tasks two annotators through Label Studio's own
 per-task ``overlap`` (kept when a later push makes Label Studio re-deal its cohort),
 and the validation report must use only the test set as ground truth and state its
