@@ -163,7 +163,7 @@ def _apply_task_overlap(sdk: LabelStudio, project_id: int, wanted: dict[str, int
         update: dict[str, Any] = {}
         if int(meta.get("overlap") or 1) != n:
             update["meta"] = {**meta, "overlap": n}
-        if int(t.overlap or 1) != n:
+        if int(t.overlap or 1) < n:  # more (Label Studio's own cohort) is left as it is
             update["overlap"] = n
             update["is_labeled"] = int(t.total_annotations or 0) >= n
         if update:
