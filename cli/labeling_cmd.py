@@ -87,16 +87,27 @@ def push_cmd(
     limit: Annotated[
         int | None, typer.Option("--limit", help="Push only the first N of the sample.")
     ] = None,
+    test_set: Annotated[
+        str | None,
+        typer.Option(
+            "--test-set",
+            help="Push this model card's validation test set (stratified, seeded, with "
+            "overlap) instead of the task's sample.",
+        ),
+    ] = None,
 ) -> None:
     """Create or update the Label Studio project and import the task's sample."""
     from labeling.push import push
 
-    result = push(product, task, limit=limit)
+    result = push(product, task, limit=limit, test_set=test_set)
     console.print(f"project {result.title} (id {result.project_id}): {result.url}")
+    what = f"test set of {result.test_set}" if result.test_set else "sample"
     console.print(
-        f"sample {result.sampled} rows from snapshot {result.snapshot_id}: "
+        f"{what} {result.sampled} rows from snapshot {result.snapshot_id}: "
         f"{result.created} new tasks, {result.existing} already there"
     )
+    if result.overlap_tasks:
+        console.print(f"{result.overlap_tasks} task(s) go to more than one annotator")
     if result.model_version:
         console.print(f"pre-annotations: {result.predictions} ({result.model_version})")
 

@@ -11,6 +11,13 @@
   names before it reached the lake.
 - Tasks already in the project (same row key) are not imported again;
   missing predictions of the current dictionary model are added to them.
+- ``test_set=MODEL`` pushes the model card's validation test set instead of the
+  task's sample (:mod:`regionlab.aimodels.testsets`: stratified by the card's
+  subgroups, seeded, overlap in every stratum). Its overlap tasks carry
+  ``meta.overlap`` and get that many annotators through the task's own
+  ``overlap`` field; Label Studio re-deals its overlap cohort on every import,
+  so every push re-applies ``meta.overlap`` afterwards. The draw is saved beside
+  the model's reports, where ``regionlab validate`` reads it.
 """
 
 from __future__ import annotations
@@ -102,6 +109,69 @@ def sample(
     return frame, snapshot
 
 
+def sample_keys(product: Product, task: LabelingTask, keys: list[str]) -> tuple[pl.DataFrame, int]:
+    """(row_key, text) of the given row keys, in their order, from the current snapshot."""
+    con = lake.connect(read_only=True)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        snapshot = lake.current_snapshot(con)
+        table = lake.table_name(product.domain, product.id)
+        frame = con.execute(
+            f"""SELECT k.row_key, t.text FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS k(row_key, i)
+                JOIN (SELECT {row_key_sql(task.key_columns(product))} AS row_key,
+                             CAST({quote_ident(task.text_column)} AS VARCHAR) AS text
+                      FROM {table}) t USING (row_key)
+                ORDER BY k.i""",
+            [keys],
+        ).pl()
+    finally:
+        con.close()
+    return frame, snapshot
+
+
+def _test_set(model_id: str, product: Product, task: LabelingTask):
+    """The card's drawn test set for this product's task (or a user error naming the card)."""
+    from regionlab.aimodels import testsets
+    from regionlab.aimodels.card import get_card
+    from regionlab.settings import get_settings
+
+    card = get_card(model_id, get_settings().model_cards_dir, load_domains())
+    source = testsets.labelled_source(card)
+    if source != (product.ref, task.id):
+        raise UserError(
+            f"models/{model_id}.yaml: its ground truth comes from {source[0]} task {source[1]}, "
+            f"not {product.ref} task {task.id}; run `regionlab labeling push {source[0]} "
+            f"{source[1]} --test-set {model_id}`"
+        )
+    drawn, snapshot = testsets.draw_from_lake(card, task.key_columns(product), task.text_column)
+    return card, drawn, snapshot
+
+
+def _apply_task_overlap(sdk: LabelStudio, project_id: int, wanted: dict[str, int]) -> int:
+    """Give every task its ``meta.overlap`` annotators (and ``wanted[row_key]``); returns count.
+
+    A task whose annotations already reach the overlap stays labelled; one below it
+    is put back in the queue (``is_labeled`` false) so the next annotator gets it.
+    """
+    done = 0
+    for t in sdk.tasks.list(project=project_id, page_size=PAGE_SIZE, fields="all"):
+        key = str((t.data or {}).get("row_key"))
+        meta = dict(t.meta or {})
+        n = max(int(meta.get("overlap") or 1), wanted.get(key, 1))
+        if n < 2:
+            continue
+        update: dict[str, Any] = {}
+        if int(meta.get("overlap") or 1) != n:
+            update["meta"] = {**meta, "overlap": n}
+        if int(t.overlap or 1) < n:  # more (Label Studio's own cohort) is left as it is
+            update["overlap"] = n
+            update["is_labeled"] = int(t.total_annotations or 0) >= n
+        if update:
+            sdk.tasks.update(id=str(t.id), **update)
+        done += 1
+    return done
+
+
 def _queue_settings(project: Any) -> dict[str, int]:
     return {
         "maximum_annotations": int(project.maximum_annotations or 1),
@@ -130,6 +200,9 @@ class PushResult:
     existing: int
     predictions: int
     model_version: str | None
+    test_set: str | None = None
+    overlap_tasks: int = 0
+    """Tasks with more than one annotator through their own overlap (test-set overlap)."""
 
 
 def push(
@@ -139,8 +212,9 @@ def push(
     sdk: LabelStudio | None = None,
     base_url: str | None = None,
     limit: int | None = None,
+    test_set: str | None = None,
 ) -> PushResult:
-    """Create or update the project and import the sample; safe to run again."""
+    """Create or update the project and import the sample (or a model's test set); rerunnable."""
     from labeling import server
 
     product, task = resolve(product_ref, task_id)
@@ -151,7 +225,14 @@ def push(
     title = project_title(product.ref, task.id)
     xml = label_config(task)
     schema = task.schema()
-    frame, snapshot = sample(product, task, limit=limit)
+    wanted: dict[str, int] = {}
+    if test_set is None:
+        frame, snapshot = sample(product, task, limit=limit)
+    else:
+        card, drawn, drawn_at = _test_set(test_set, product, task)
+        frame, snapshot = sample_keys(product, task, drawn.keys)
+        assert card.test_set is not None
+        wanted = {k: card.test_set.annotators for k in drawn.overlap}
 
     project = find_project(sdk, title)
     description = f"{task.title}\n\nKilde: {product.ref} ({product.title})"
@@ -189,6 +270,10 @@ def push(
             "data": {TEXT_FIELD: text, "row_key": row_key, "snapshot_id": snapshot},
             "meta": {"product": product.ref, "labeling_task": task.id},
         }
+        if test_set is not None:
+            item["meta"]["test_set"] = test_set
+            if row_key in wanted:
+                item["meta"]["overlap"] = wanted[row_key]
         if version is not None:
             item["predictions"] = [{"model_version": version, "result": predictions(text)}]
         payload.append(item)
@@ -200,6 +285,13 @@ def push(
         added += _add_missing_predictions(sdk, project_id, existing, frame, version, predictions)
     if version is not None:
         sdk.projects.update(project_id, model_version=version)
+    overlap_tasks = _apply_task_overlap(sdk, project_id, wanted)
+    if test_set is not None:
+        from regionlab.aimodels import testsets
+        from regionlab.settings import get_settings
+
+        path = get_settings().model_report_dir(test_set) / testsets.TEST_SET_FILE
+        testsets.save(path, card, drawn, drawn_at)
     log.info("pushed %s: %d new tasks, %d already there", title, len(payload), len(existing))
     return PushResult(
         project_id=project_id,
@@ -211,6 +303,8 @@ def push(
         existing=frame.height - len(payload),
         predictions=added,
         model_version=version,
+        test_set=test_set,
+        overlap_tasks=overlap_tasks,
     )
 
 

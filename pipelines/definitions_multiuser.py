@@ -34,8 +34,10 @@ def active_profile() -> Profile:
     return profile if profile.executor == "celery" else load_profile("multiuser")
 
 
-def build_multiuser_definitions(registry: Registry, profile: Profile) -> dg.Definitions:
-    base = build_definitions(registry)
+def build_multiuser_definitions(
+    registry: Registry, profile: Profile, cards: dict | None = None
+) -> dg.Definitions:
+    base = build_definitions(registry, cards)
     # Streaming products are published by their consumer, never by a job.
     fed = dg.AssetSelection.assets(*(asset_key(p.ref) for p in registry.streams()))
     jobs = [
@@ -54,9 +56,14 @@ def build_multiuser_definitions(registry: Registry, profile: Profile) -> dg.Defi
         )
         for domain in sorted(registry.domains)
     ]
+    # Retention, the workspace sweep and the model monitoring (a validate job per card)
+    # run here as in the embedded location, with their schedules and sensors.
+    products = {j.name for j in jobs}
+    others = [j for j in base.jobs or [] if j.name not in products]
     return dg.Definitions(
         assets=base.assets,
-        jobs=jobs,
+        jobs=[*jobs, *others],
+        schedules=base.schedules,
         sensors=base.sensors,
         resources=base.resources,
         executor=executor_for(profile),

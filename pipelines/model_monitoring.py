@@ -5,8 +5,10 @@ the lake's current data (publishing its predictions product) and validates it
 against the card (:func:`regionlab.aimodels.runner.validate`: report, quality
 history with the model's ref, drift per feature); a schedule on the card's
 ``monitoring.schedule``; and one sensor that starts the job when the card's
-ground-truth product has a newer published snapshot than the last one the model
-was validated on (``monitoring.on_new_snapshot``). A ``block`` status fails the run
+ground-truth product — or a product the card lists under ``monitoring.watch``, such
+as a streaming product whose micro-batches are publish snapshots — has a newer
+published snapshot than the last one the model was validated on
+(``monitoring.on_new_snapshot``). A ``block`` status fails the run
 so it shows red in Dagster; ``warn`` succeeds with a warning in the log. The
 catalogue sensor then re-emits, so the initiatives board shows the new status.
 """
@@ -21,13 +23,20 @@ from pipelines.schedules import TIMEZONE
 from regionlab.aimodels.card import ModelCard
 
 
+def watched_snapshot(card: ModelCard, latest: Mapping[str, int]) -> int | None:
+    """Newest publish of the card's ground truth or of a product in ``monitoring.watch``."""
+    found = [latest[r] for r in (card.ground_truth.product, *card.monitoring.watch) if r in latest]
+    return max(found, default=None)
+
+
 def due_models(
     cards: Mapping[str, ModelCard], latest: Mapping[str, int], seen: Mapping[str, int]
 ) -> list[str]:
-    """Models whose ground truth has a published snapshot newer than the one last seen."""
+    """Models whose ground truth (or a watched product, such as a stream) has a published
+    snapshot newer than the one last seen."""
     due = []
     for model_id, card in sorted(cards.items()):
-        snapshot = latest.get(card.ground_truth.product)
+        snapshot = watched_snapshot(card, latest)
         fresh = snapshot is not None and snapshot > seen.get(model_id, -1)
         if card.monitoring.on_new_snapshot and fresh:
             due.append(model_id)
@@ -116,7 +125,7 @@ def build_model_monitoring(
         latest = _latest_publishes()
         due = due_models(cards, latest, seen)
         for model_id in due:
-            snapshot = latest[cards[model_id].ground_truth.product]
+            snapshot = watched_snapshot(cards[model_id], latest)
             seen[model_id] = snapshot
             yield dg.RunRequest(run_key=f"{model_id}@{snapshot}", job_name=jobs[model_id].name)
         context.update_cursor(json.dumps(seen, sort_keys=True))

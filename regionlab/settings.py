@@ -275,7 +275,8 @@ LOCATIONS: tuple[Location, ...] = (
     Location("service", False, "the access service: hashed tokens, the audit store (who asked "
              "which cohort definition and the answer's shape; no person rows)"),
     Location("models", False, "trained model coefficients and validation reports: metrics, "
-             "counts of suppressed subgroups, plots of aggregates"),
+             "counts of suppressed subgroups, plots of aggregates; saved test sets list row "
+             "keys only (erasure removes erased rows' keys)"),
     Location("secrets", False, "the pseudonymisation key and service passwords"),
 )  # fmt: skip
 

@@ -49,6 +49,19 @@ class Join(_Card):
     """Column of the ground-truth product (e.g. index_contact_id, row_key)."""
 
 
+class PredictionsAbout(_Card):
+    """Which product's rows the predictions are about: erasure and retention follow it.
+
+    A prediction row names no person, but it points at a row that does (a contact,
+    a note). When that row goes, so does its prediction, in the same snapshot.
+    """
+
+    product: str
+    """The product (e.g. patient_administration/contacts, clinical_notes/notes)."""
+    key: str
+    """Column of the predictions holding that product's row key (``|``-joined if several)."""
+
+
 class GroundTruth(_Card):
     product: str
     """Product ref: an outcome product (research/readmissions_30d) or a labelled product
@@ -59,6 +72,26 @@ class GroundTruth(_Card):
     """Outcome products: a prediction is positive-labelled when its key is present."""
     agreement_from: str | None = None
     """Labelled products: the quality-history product whose agreement the report quotes."""
+
+
+class TestSetSpec(_Card):
+    """How the labelled ground truth's test set is drawn (``regionlab labeling push --test-set``).
+
+    Stratified by the card's subgroups (or ``strata``), reproducible from ``seed``, and a
+    share of every stratum goes to ``annotators`` annotators so the report can state the
+    ground truth's agreement.
+    """
+
+    size: int = Field(ge=1, le=100_000)
+    """Documents drawn in all (each stratum gets its proportional share)."""
+    seed: int = Field(0, ge=0)
+    strata: list[Subgroup] = Field(default_factory=list)
+    """Dimensions to stratify by (default: the card's subgroups; none: one stratum)."""
+    min_per_stratum: int = Field(5, ge=1)
+    """Floor per stratum, so a rare subgroup is not drawn away."""
+    overlap: float = Field(0.2, gt=0, le=1)
+    """Share of every stratum labelled by several annotators."""
+    annotators: int = Field(2, ge=2, le=10)
 
 
 class Window(_Card):
@@ -115,6 +148,10 @@ class Monitoring(_Card):
     schedule: str = Field(pattern=r"^\S+ \S+ \S+ \S+ \S+$")
     """Cron expression (Dagster schedule); a sensor also re-runs on each new snapshot."""
     on_new_snapshot: bool = True
+    watch: list[str] = Field(default_factory=list)
+    """Further products whose new snapshots re-run the validation (with on_new_snapshot),
+    e.g. the streaming product a model scores, such as laboratory/epj_observations: each
+    micro-batch is a publish snapshot, and the sensor (every 5 minutes) picks up the newest."""
     drift: Drift | None = None
 
 
@@ -132,6 +169,7 @@ class ModelCard(_Card):
     output: OutputType
     predictions: str
     """The product holding the model's predictions (models/<id>__predictions)."""
+    predictions_about: PredictionsAbout
     ground_truth: GroundTruth
     training: Training = Field(default_factory=Training)
     subgroups: list[Subgroup] = Field(default_factory=list)
@@ -139,6 +177,8 @@ class ModelCard(_Card):
     """Decision thresholds reported for probability models."""
     metrics: list[Acceptance] = Field(min_length=1)
     disparity: list[Disparity] = Field(default_factory=list)
+    test_set: TestSetSpec | None = None
+    """Labelled ground truth: how its test set is drawn for Label Studio."""
     monitoring: Monitoring
     synthetic_signal: str
     """What signal the synthetic region carries for this model, so the numbers mean something."""
@@ -193,6 +233,9 @@ def _semantic(card: ModelCard, path: Path, registry: Registry | None) -> list[Sp
     if gt.kind == "labelled" and not gt.product.startswith("labels/"):
         problem("ground_truth.product", "a labelled ground truth lives under labels/",
                 "e.g. labels/clinical_notes__notes__entities")  # fmt: skip
+    if card.test_set is not None and gt.kind != "labelled":
+        problem("test_set", "a test set is drawn for a labelled ground truth only",
+                "remove test_set or use a labels/ ground truth")  # fmt: skip
     if registry is not None:
         if gt.kind == "outcome" and gt.product not in registry.products:
             problem("ground_truth.product", f"unknown product {gt.product}",
@@ -203,6 +246,14 @@ def _semantic(card: ModelCard, path: Path, registry: Registry | None) -> list[Sp
                 problem("ground_truth.join.truth_key",
                         f"{gt.product} has no column {gt.join.truth_key}",
                         ", ".join(sorted(columns)))  # fmt: skip
+        about = card.predictions_about
+        if about.product not in registry.products:
+            problem("predictions_about.product", f"unknown product {about.product}",
+                    "name the product whose rows are predicted")  # fmt: skip
+        for i, ref in enumerate(card.monitoring.watch):
+            if ref not in registry.products:
+                problem(f"monitoring.watch[{i}]", f"unknown product {ref}",
+                        "name a product (or stream) under domains/")  # fmt: skip
         for i, ref in enumerate(card.training.products):
             if ref not in registry.products:
                 problem(f"training.products[{i}]", f"unknown product {ref}",

@@ -5,9 +5,10 @@ constructed data and the CLI, the demo and the Dagster monitor share them. The
 report holds aggregates only: counts below the small-cell limit are shown as
 ``"<5"``. Beside the overall ``n`` and ``positives`` a rate is a count
 (sensitivity × positives = tp), so at a threshold where any confusion cell is
-below the limit all four cells and the rates go (the small ones as ``"<5"``, the
-others as ``None``); the card still judges the hidden value, the judgement just
-does not print it.
+below the limit (or where the band of risk to the previous threshold shown holds
+1–4 positives or negatives, a difference of two rows) all four cells and the
+rates go (the small ones as ``"<5"``, the others as ``None``); the card still
+judges the hidden value, the judgement just does not print it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,30 @@ def _thin(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
     return [xs[i] for i in idx], [ys[i] for i in idx]
 
 
+def _hidden_thresholds(
+    y: np.ndarray, p: np.ndarray, thresholds: Sequence[float], min_cell: int
+) -> set[float]:
+    """Thresholds whose confusion cells and rates are not shown.
+
+    A threshold's own cells (tp, fp, tn, fn) 1–4 hide it; so does the band to the
+    previous threshold shown: tp(a) − tp(b) positives and fp(a) − fp(b) negatives
+    have a risk in [a, b), a count a reader gets by subtracting two rows.
+    """
+    hidden: set[float] = set()
+    last: metrics.AtThreshold | None = None
+    for t in sorted(set(thresholds)):
+        at = metrics.at_threshold(y, p, t)
+        own = any(0 < c < min_cell for c in (at.tp, at.fp, at.tn, at.fn))
+        band = last is not None and any(
+            0 < d < min_cell for d in (last.tp - at.tp, last.fp - at.fp)
+        )
+        if own or band:
+            hidden.add(t)
+        else:
+            last = at
+    return hidden
+
+
 def _judgements_json(items: list[Judgement]) -> list[dict[str, Any]]:
     return [j.__dict__ for j in items]
 
@@ -99,10 +124,11 @@ def evaluate_binary(
     }
     thresholds = []
     masked: set[str] = set()
+    hidden_at = _hidden_thresholds(y, p, card.thresholds, min_cell)
     for t in card.thresholds:
         at = metrics.at_threshold(y, p, t)
         cells = {k: getattr(at, k) for k in ("tp", "fp", "tn", "fn")}
-        small = any(0 < c < min_cell for c in cells.values())
+        small = t in hidden_at
         for name in ("sensitivity", "specificity", "ppv"):
             values[f"{name}@{t:g}"] = getattr(at, name)
             if small:
@@ -175,45 +201,81 @@ def evaluate_binary(
     }
 
 
+def _hidden_span_labels(scores: list[spans.LabelScore], min_cell: int) -> set[str]:
+    """Labels whose tp/fp/fn and rates are not shown (small cells and their complement).
+
+    Precision and recall with their Wilson intervals give the counts back, so a
+    label goes whole. The micro-average row ``*`` is the sum of the labels: a
+    hidden label is hidden with the next smallest until the hidden sums are zero or
+    at least ``min_cell``; when ``*`` itself has a small cell, every label goes.
+    """
+    cells = {s.label: (s.tp, s.fp, s.fn) for s in scores if s.label != spans.ALL}
+    total = next((s for s in scores if s.label == spans.ALL), None)
+    if total is not None and any(0 < c < min_cell for c in (total.tp, total.fp, total.fn)):
+        return {s.label for s in scores}
+    primary = {lbl for lbl, c in cells.items() if any(0 < x < min_cell for x in c)}
+    return subgroups.protect(cells, primary, set(), min_cell) if cells else set()
+
+
 def evaluate_spans(
     card: ModelCard,
     gold: Mapping[str, set[spans.Span]],
     pred: Mapping[str, set[spans.Span]],
     labels: list[str],
     *,
-    agreement: list[dict[str, Any]] | None = None,
+    agreement: dict[str, Any] | None = None,
+    min_cell: int = DEFAULT_THRESHOLD,
     rounds: int = metrics.BOOTSTRAP_ROUNDS,
 ) -> dict[str, Any]:
-    """Per-label span precision/recall/F1 with intervals, judged by the card."""
+    """Per-label span precision/recall/F1 with intervals, judged by the card.
+
+    Span counts follow the small-cell rule like person counts: a label with a
+    count of 1–4 in tp, fp or fn is shown without counts or rates (see
+    :func:`_hidden_span_labels`); the card still judges its hidden value.
+    """
     scores = spans.span_scores(gold, pred, labels, rounds=rounds)
     by = {s.label: s for s in scores}
+    hidden = _hidden_span_labels(scores, min_cell)
     judged = []
     for a in card.metrics:
         label = a.label or spans.ALL
         score = by.get(label)
         value = None if score is None else getattr(score, a.metric).value
-        judged.append(judge(a, f"{a.metric}.{'all' if label == spans.ALL else label}", value))
+        j = judge(a, f"{a.metric}.{'all' if label == spans.ALL else label}", value)
+        judged.append(_hidden_judgement(j) if label in hidden else j)
+    none = metrics.Estimate(None).as_dict()
+
+    def shown(s: spans.LabelScore, m: str) -> dict[str, float | None]:
+        return none if s.label in hidden else getattr(s, m).as_dict()
+
+    def cell(s: spans.LabelScore, c: int) -> int | str | None:
+        if s.label not in hidden:
+            return c
+        return hidden_marker(min_cell) if 0 < c < min_cell else None
+
     return {
         "output": "spans",
-        "documents": len(gold),
+        "documents": _count(len(gold), min_cell),
+        "min_cell": min_cell,
         "status": worst([j.status for j in judged]),
         "headline": {
-            f"{m}.{'all' if s.label == spans.ALL else s.label}": getattr(s, m).as_dict()
+            f"{m}.{'all' if s.label == spans.ALL else s.label}": shown(s, m)
             for s in scores
             for m in ("precision", "recall", "f1")
         },
         "labels": [
             {
                 "label": s.label,
-                "tp": s.tp,
-                "fp": s.fp,
-                "fn": s.fn,
-                "precision": s.precision.as_dict(),
-                "recall": s.recall.as_dict(),
-                "f1": s.f1.as_dict(),
+                "suppressed": s.label in hidden,
+                "tp": cell(s, s.tp),
+                "fp": cell(s, s.fp),
+                "fn": cell(s, s.fn),
+                "precision": shown(s, "precision"),
+                "recall": shown(s, "recall"),
+                "f1": shown(s, "f1"),
             }
             for s in scores
         ],  # fmt: skip
         "judgements": _judgements_json(judged),
-        "agreement": agreement or [],
+        "agreement": agreement or {},
     }

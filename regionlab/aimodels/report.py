@@ -117,6 +117,57 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _span_sections(report: dict[str, Any]) -> list[str]:
+    """Per-label counts (small cells hidden), the test set's draw and the truth's agreement."""
+    hidden = "skjult"
+    parts = [
+        f"<h2>Pr. entitet</h2><p>{escape(str(report['documents']))} dokumenter. Entiteter "
+        f"med et antal under {report.get('min_cell', 5)} vises uden tal (småtalsreglen), "
+        "og med dem den næstmindste, så intet skjult tal følger af totalen.</p>",
+        _table(
+            ["entitet", "tp", "fp", "fn", "F1"],
+            [
+                [
+                    "alle" if r["label"] == "*" else r["label"],
+                    *(hidden if r[k] is None else r[k] for k in ("tp", "fp", "fn")),
+                    _fmt(r["f1"]) if r["f1"]["value"] is not None else hidden,
+                ]
+                for r in report["labels"]
+            ],
+        ),  # fmt: skip
+    ]
+    ts = report.get("test_set") or {}
+    if ts.get("drawn") is None:
+        parts.append(f"<h2>Testsæt</h2><p>{escape(str(ts.get('note', 'intet testsæt')))}</p>")
+    else:
+        parts += [
+            "<h2>Testsæt</h2>"
+            f"<p>Trukket {escape(str(ts['drawn_at']))} fra lake-snapshot "
+            f"{escape(str(ts['snapshot_id']))} med seed {escape(str(ts['seed']))}, stratificeret "
+            f"efter {escape(', '.join(ts['strata']) or 'intet')} (mindst "
+            f"{escape(str(ts['min_per_stratum']))} pr. stratum): {escape(str(ts['drawn']))} "
+            f"dokumenter, heraf {escape(str(ts['overlap_documents']))} til "
+            f"{escape(str(ts['annotators']))} annotatorer; "
+            f"{escape(str(ts['labelled_and_used']))} annoteret og brugt.</p>",
+            _table(["stratum", "dokumenter"], [[k, v] for k, v in ts["per_stratum"].items()]),
+        ]
+    agreement = report.get("agreement") or {}
+    f1 = agreement.get("exact_span_f1") or {}
+    parts.append(
+        "<h2>Referencens enighed</h2>"
+        f"<p>{escape(str(agreement.get('documents_with_overlap', 0)))} dokumenter i referencen er "
+        f"annoteret af flere; {escape(str(agreement.get('annotator_pairs', 0)))} "
+        "annotatorpar. Eksakt spænd-F1 mellem annotatorer:</p>"
+        + (
+            _table(["entitet", "F1"],
+                   [[k, "" if v is None else f"{v:.3f}"] for k, v in f1.items()])
+            if f1
+            else "<p>Ingen enighedsmåling: intet dokument har to annotatorer.</p>"
+        )
+    )  # fmt: skip
+    return parts
+
+
 def render_html(report: dict[str, Any]) -> str:
     status = report["status"]
     plots = []
@@ -169,16 +220,7 @@ def render_html(report: dict[str, Any]) -> str:
             ),  # fmt: skip
         ]
     else:
-        agreement = report.get("agreement") or []
-        parts.append(
-            "<h2>Referencens enighed</h2>"
-            + (
-                _table(["mål", "status", "beskrivelse"],
-                       [[a["check"], a["status"], a["description"]] for a in agreement])
-                if agreement
-                else "<p>Ingen enighedsmåling for referencen (én annotator).</p>"
-            )
-        )  # fmt: skip
+        parts += _span_sections(report)
     parts.append(f"<h2>Syntetisk signal</h2><p>{escape(report['synthetic_signal'])}</p>")
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"

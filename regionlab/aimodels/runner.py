@@ -28,6 +28,7 @@ from regionlab.aimodels.disclosure import public_training
 from regionlab.aimodels.evaluate import evaluate_binary, evaluate_spans
 from regionlab.errors import UserError
 from regionlab.platform.tables import QUALITY_HISTORY, lake_table_exists
+from regionlab.research.suppression import DEFAULT_THRESHOLD, hidden_marker
 from regionlab.settings import get_settings
 from regionlab.spec import load_domains
 
@@ -237,7 +238,67 @@ def _consensus(rows: list[tuple]) -> dict[str, set[tuple[str, int, int]]]:
     }
 
 
+def truth_agreement(
+    rows: list[tuple],
+    documents: set[str] | None,
+    labels: list[str],
+    min_cell: int = DEFAULT_THRESHOLD,
+) -> dict[str, Any]:
+    """Agreement of the ground truth's documents labelled by two or more annotators.
+
+    ``rows`` are the labelled product's (row key, annotator, kind, label, start,
+    end); only ``documents`` count (the test set; None: all). Exact span F1 per
+    label, pooled over annotator pairs (2·Σ matches / Σ spans of both) as
+    :func:`regionlab.agreement.span_f1s` computes it per pair; the number of
+    documents goes through the small-cell rule.
+    """
+    from regionlab.agreement import span_f1s
+
+    spans: dict[str, dict[str, set]] = defaultdict(lambda: defaultdict(set))
+    for row_key, annotator, kind, label, start, end in rows:
+        doc = str(row_key)
+        if documents is not None and doc not in documents:
+            continue
+        per = spans[str(annotator)][doc]  # an annotated document without spans is empty
+        if kind == "span" and start is not None:
+            per.add((int(start), int(end), str(label)))
+    annotators_of: dict[str, int] = defaultdict(int)
+    for by_doc in spans.values():
+        for doc in by_doc:
+            annotators_of[doc] += 1
+    shared = {d for d, n in annotators_of.items() if n >= 2}
+    pooled: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # label -> [2·matches, spans]
+    pairs = 0
+    for f in span_f1s(
+        {a: {d: s for d, s in by.items() if d in shared} for a, by in spans.items()}, labels
+    ):
+        if f.documents:
+            pairs += f.label == "*"
+            pooled[f.label][0] += 2 * f.exact_matches
+            pooled[f.label][1] += f.spans_a + f.spans_b
+    n = len(shared)
+    return {
+        "documents_with_overlap": n if n == 0 or n >= min_cell else hidden_marker(min_cell),
+        "annotator_pairs": pairs,
+        "exact_span_f1": {
+            ("all" if label == "*" else label): (m / t if t else None)
+            for label, (m, t) in sorted(pooled.items())
+        },
+        "measure": "exact span F1 between annotators, pooled over annotator pairs",
+    }
+
+
+def _test_set_record(c: ModelCard) -> dict[str, Any] | None:
+    from regionlab.aimodels import testsets
+
+    if c.test_set is None:
+        return None
+    return testsets.load(get_settings().model_report_dir(c.id) / testsets.TEST_SET_FILE)
+
+
 def _validate_spans(c: ModelCard, labels: list[str], rounds: int) -> tuple[dict[str, Any], int]:
+    from regionlab.aimodels import testsets
+
     gt = c.ground_truth
     con, snapshot = read_pinned()
     try:
@@ -254,9 +315,9 @@ def _validate_spans(c: ModelCard, labels: list[str], rounds: int) -> tuple[dict[
             f"SELECT {gt.join.prediction_key}, label, span_start, span_end "
             f"FROM {_table(c.predictions)}"
         ).fetchall()
-        agreement = []
+        recorded = []
         if gt.agreement_from and lake_table_exists(con, "_regionlab", "quality_history"):
-            agreement = [
+            recorded = [
                 {"check": r[0], "status": r[1], "description": r[2]}
                 for r in con.execute(
                     f'SELECT "check", status, description FROM {QUALITY_HISTORY.qualified} '
@@ -268,9 +329,28 @@ def _validate_spans(c: ModelCard, labels: list[str], rounds: int) -> tuple[dict[
             ]
     finally:
         con.close()
+    record = _test_set_record(c)
+    documents = set(record["keys"]) if record else None
+    if documents is not None:
+        truth_rows = [r for r in truth_rows if str(r[0]) in documents]
     gold = _consensus(truth_rows)
     pred = _spans_by_doc(pred_rows)
+    agreement = truth_agreement(truth_rows, documents, labels)
+    agreement["recorded"] = recorded
     report = evaluate_spans(c, gold, pred, labels, agreement=agreement, rounds=rounds)
+    if record is not None:
+        report["test_set"] = testsets.public_draw(record, len(gold))
+    else:
+        report["test_set"] = {
+            "drawn": None,
+            "note": "no test set drawn: the ground truth is every labelled document"
+            + (
+                f"; run `regionlab labeling push {' '.join(testsets.labelled_source(c))} "
+                f"--test-set {c.id}`"
+                if c.test_set is not None
+                else ""
+            ),
+        }
     return report, snapshot
 
 

@@ -10,7 +10,10 @@ two are hidden and their summed persons, positives and negatives are each zero o
 at least ``min_cell`` — otherwise total minus the shown levels would give the hidden
 one back (for a two-level dimension such as sex both levels go). A shown level's
 rates at a threshold go the same way when one of its confusion cells (tp, fp, tn,
-fn) is below the limit, since a rate beside ``positives`` is a count. Disparity
+fn) is below the limit, since a rate beside ``positives`` is a count, and a
+dimension's rates at a threshold go whole when, against the previous threshold
+shown, the risk band between them holds 1–4 positives or negatives of a level (or
+of the hidden levels together): two rates give a difference of counts. Disparity
 ratios (smallest over largest value, as Fairlearn's ``ratio()``) are computed over
 the levels whose rate is shown only.
 """
@@ -75,7 +78,7 @@ def _small(count: int, min_cell: int) -> bool:
     return 0 < count < min_cell
 
 
-def _protect(
+def protect(
     cells: Mapping[str, tuple[int, ...]], primary: set[str], unknown: set[str], min_cell: int
 ) -> set[str]:
     """``primary`` plus the smallest other levels needed so no hidden cell follows from the total.
@@ -111,7 +114,7 @@ def _hidden_levels(y: np.ndarray, groups: np.ndarray, min_cell: int) -> set[str]
         cells[str(level)] = (n, pos, n - pos)
         if n < min_cell or pos < min_cell or n - pos < min_cell:
             primary.add(str(level))
-    return _protect(cells, primary, set(), min_cell)
+    return protect(cells, primary, set(), min_cell)
 
 
 def _hidden_rates(
@@ -130,7 +133,36 @@ def _hidden_rates(
         cells[str(level)] = conf
         if str(level) not in hidden and any(_small(c, min_cell) for c in conf):
             primary.add(str(level))
-    return _protect(cells, primary, hidden, min_cell)
+    return protect(cells, primary, hidden, min_cell)
+
+
+def _band_safe(
+    y: np.ndarray,
+    p: np.ndarray,
+    groups: np.ndarray,
+    low: float,
+    high: float,
+    together: set[str],
+    alone: set[str],
+    min_cell: int,
+) -> bool:
+    """No positive or negative count of the risk band [low, high) below the limit.
+
+    Rates at two thresholds beside a level's positives and persons give its tp and fp
+    at both, and their difference is the number of positives and negatives with a
+    risk in the band. ``alone`` levels are shown at both thresholds; ``together``
+    (all others) can be had only as their sum, from the overall row.
+    """
+    band = (p >= low) & (p < high)
+
+    def small(mask: np.ndarray) -> bool:
+        pos = int(np.sum(band & mask & (y == 1)))
+        neg = int(np.sum(band & mask & (y == 0)))
+        return _small(pos, min_cell) or _small(neg, min_cell)
+
+    if any(small(groups == level) for level in alone):
+        return False
+    return not (together and small(np.isin(groups, list(together))))
 
 
 def _ratio(values: list[float | None]) -> float | None:
@@ -165,9 +197,18 @@ def subgroup_report(
         if not shown.any():
             continue
         frames = {}
-        rate_hidden = {}
-        for t in thresholds:
+        rate_hidden: dict[float, set[str]] = {}
+        levels = {str(v) for v in np.unique(g)}
+        previous: tuple[float, set[str]] | None = None
+        for t in sorted(thresholds):
             rate_hidden[t] = _hidden_rates(y, p >= t, g, hidden, min_cell)
+            alone = (levels - rate_hidden[t]) & (previous[1] if previous else set())
+            if previous is not None and not _band_safe(
+                y, p, g, previous[0], t, levels - alone, alone, min_cell
+            ):
+                rate_hidden[t] = set(levels)  # the dimension's rates at t go whole
+            else:
+                previous = (t, levels - rate_hidden[t])
             frames[t] = MetricFrame(
                 metrics={**_rate_metrics(), "n": count},
                 y_true=y[shown],

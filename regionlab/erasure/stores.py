@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol
 import duckdb
 
 from regionlab import lake
-from regionlab.erasure import erased_persons, labels, lake_delete, match, quarantine
+from regionlab.erasure import erased_persons, labels, lake_delete, match, predictions, quarantine
 from regionlab.erasure.duckdb_files import FileTable
 from regionlab.erasure.verify import (
     Verification,
@@ -147,11 +147,15 @@ def _deletions(sel: Selection, columns: dict[str, dict[str, str]]) -> list[Any]:
         out.append(lake_delete.TableDeletion(schema, table, predicate, row_key))
     by_ref = {d.ref: d.predicate for d in out}
     label_dels = labels.label_deletions(columns, sel.registry, lambda p: by_ref.get(p.ref))
-    return label_dels + out
+    known = predictions.sources(sel.settings, sel.registry)
+    pred_dels = predictions.prediction_deletions(columns, known, lambda p: by_ref.get(p.ref))
+    return label_dels + pred_dels + out
 
 
 def _persons_found(con: duckdb.DuckDBPyConnection, deletions: list[Any]) -> int:
-    person_level = [d for d in deletions if d.schema != LABELS_SCHEMA]
+    person_level = [
+        d for d in deletions if d.schema not in (LABELS_SCHEMA, predictions.MODELS_SCHEMA)
+    ]
     if not person_level:
         return 0
     union = " UNION ".join(
@@ -230,8 +234,10 @@ class LakeStore:
         sel.data_dir = lake_delete.data_folder()
 
     def verify(self, sel: Selection, v: Verification) -> None:
+        known = predictions.sources(sel.settings, sel.registry)
+        derived = {ref: (src.product.ref, src.key) for ref, src in known.items()}
         if sel.kind == "erasure":
-            scan_lake_for_persons(v, sel.registry, sel.keys, sel.row_keys)
+            scan_lake_for_persons(v, sel.registry, sel.keys, sel.row_keys, derived)
             assert sel.key is not None
             scan_files(v, sel.data_dir, sel.key, sel.keys, sel.values)
             scan_catalog_tables(v, sel.key, sel.keys, sel.values)
@@ -239,6 +245,21 @@ class LakeStore:
         else:
             retention_lake(v, sel.registry, sel.cutoffs, sel.row_keys)
             retention_files(v, sel.registry, sel.cutoffs, sel.data_dir)
+
+
+class ModelTestSetsStore:
+    """Validation test sets of model cards: the row keys they drew (no person data)."""
+
+    name = "model_test_sets"
+    locations = ("models",)
+
+    def delete(self, sel: Selection, out: Outcome) -> None:
+        gone = {k for r, ks in sel.row_keys.items() if not is_labelled_ref(r) for k in ks}
+        predictions.scrub_test_sets(sel.settings, gone)
+
+    def verify(self, sel: Selection, v: Verification) -> None:
+        gone = {k for r, ks in sel.row_keys.items() if not is_labelled_ref(r) for k in ks}
+        v.other_found.update(predictions.test_set_matches(sel.settings, gone))
 
 
 class LabelExportsStore:
@@ -484,6 +505,7 @@ class AirlockStore:
 STORES: tuple[PersonStore, ...] = (
     LakeStore(),
     LabelExportsStore(),
+    ModelTestSetsStore(),
     QuarantineStore(),
     WorkspacesStore(),
     AirlockStore(),

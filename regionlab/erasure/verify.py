@@ -100,8 +100,19 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> FileTable:
 
 
 def scan_lake_for_persons(
-    v: Verification, registry: Registry, keys: list[str], row_keys: dict[str, list[str]]
+    v: Verification,
+    registry: Registry,
+    keys: list[str],
+    row_keys: dict[str, list[str]],
+    derived: dict[str, tuple[str, str]] | None = None,
 ) -> None:
+    """Every snapshot left: no row of the persons, no removed row, no row pointing at one.
+
+    ``derived`` maps a table whose rows point at another product's rows (model
+    predictions) to (that product, the pointing column): its rows must not hold a
+    key the source product's removal recorded.
+    """
+    derived = derived or {}
     con = lake.connect(read_only=True)
     try:
         snapshots = [s.id for s in lake.list_snapshots(con)]
@@ -122,6 +133,14 @@ def scan_lake_for_persons(
                     con.execute("CREATE OR REPLACE TEMP TABLE __rl_own (v VARCHAR)")
                     con.execute("INSERT INTO __rl_own SELECT unnest(?::VARCHAR[])", [own])
                     conds.append(f"{row_key_sql(key_cols)} IN (SELECT v FROM temp.main.__rl_own)")
+                source, column = derived.get(ref, (None, None))
+                if source and column in cols and row_keys.get(source):
+                    con.execute("CREATE OR REPLACE TEMP TABLE __rl_src (v VARCHAR)")
+                    con.execute(
+                        "INSERT INTO __rl_src SELECT unnest(?::VARCHAR[])", [row_keys[source]]
+                    )
+                    pointing = f"CAST({quote_ident(column)} AS VARCHAR)"
+                    conds.append(f"{pointing} IN (SELECT v FROM temp.main.__rl_src)")
                 if not conds:
                     continue
                 schema, table = ref.split("/")

@@ -127,3 +127,75 @@ def test_training_counts_in_the_report_are_suppressed() -> None:
     assert public_training({"rows": 4, "positives": 0})["rows"] == "<5"
     source = (ROOT / "regionlab/aimodels/runner.py").read_text(encoding="utf-8")
     assert 'report["training"] = public_training(' in source
+
+
+# --- span reports and threshold bands ---------------------------------------------------
+
+SPAN_LABELS = ["DIAGNOSE", "MEDICIN", "DOSIS", "UNDERSØGELSE"]
+
+
+def _derivable(report: dict) -> list[tuple[str, str, int]]:
+    """Every span count a reader gets: shown cells and total minus the shown labels."""
+    rows = {r["label"]: r for r in report["labels"]}
+    out = []
+    for cell in ("tp", "fp", "fn"):
+        shown = [r[cell] for r in rows.values() if r["label"] != "*" and isinstance(r[cell], int)]
+        out += [(r["label"], cell, r[cell]) for r in rows.values() if isinstance(r[cell], int)]
+        total = rows["*"][cell]
+        if isinstance(total, int) and len(shown) < len(rows) - 1:
+            out.append(("rest", cell, total - sum(shown)))
+    return out
+
+
+def test_span_report_shows_no_count_of_one_to_four() -> None:
+    """MEDICIN misses 3 spans: its counts and rates go, with a complement (tp/fp/fn of 1–4)."""
+    from regionlab.aimodels.evaluate import evaluate_spans
+
+    card = collect_cards(ROOT / "models")[0]["note_entities"]
+    gold, pred = {}, {}
+    for i in range(60):
+        g = {("DIAGNOSE", 0, 5)} | ({("MEDICIN", 10, 15)} if i < 40 else set())
+        g |= {("DOSIS", 20, 25)} if i < 20 else set()
+        p = {("DIAGNOSE", 0, 5)} if i < 50 else set()  # DIAGNOSE: 10 missed
+        p |= {("MEDICIN", 10, 15)} if i < 37 else set()  # MEDICIN: 3 missed
+        p |= {("DOSIS", 20, 25)} if i < 20 else set()
+        gold[f"d{i:02d}"], pred[f"d{i:02d}"] = g, p
+    report = evaluate_spans(card, gold, pred, SPAN_LABELS, rounds=20)
+    for label, cell, value in _derivable(report):
+        assert not 0 < value < 5, (label, cell, value)
+    medicin = next(r for r in report["labels"] if r["label"] == "MEDICIN")
+    assert medicin["suppressed"] and medicin["fn"] == "<5" and medicin["tp"] is None
+    assert report["headline"]["recall.MEDICIN"]["value"] is None
+    assert report["headline"]["f1.all"]["value"] is not None  # the total stays
+    judged = {j["name"]: j for j in report["judgements"]}
+    assert judged["f1.MEDICIN"]["value"] is None and "hidden" in judged["f1.MEDICIN"]["reason"]
+    html = render_html({**report, **META})
+    assert "<td>MEDICIN</td><td>skjult</td><td>skjult</td><td>&lt;5</td>" in html
+
+
+def _banded(seed: int = 5):
+    """Every cell at 0.1 and at 0.2 is large, but only 3 positives have a risk in [0.1, 0.2)."""
+    rng = np.random.default_rng(seed)
+    p = np.concatenate([np.full(500, 0.05), np.full(23, 0.15), np.full(477, 0.5)])
+    y = np.concatenate([(rng.random(500) < 0.1), np.arange(23) < 3, (rng.random(477) < 0.4)])
+    sex = np.where(rng.random(p.size) < 0.5, "K", "M").astype(object)
+    sex[500:503] = "K"
+    return y.astype(int), p, {"sex": sex}
+
+
+def test_two_threshold_rows_do_not_give_a_small_band_by_difference() -> None:
+    y, p, groups = _banded()
+    assert int(y[500:523].sum()) == 3
+    report = evaluate_binary(CARD, y, p, groups, rounds=20)
+    shown = {r["threshold"]: r for r in report["thresholds"] if isinstance(r["tp"], int)}
+    assert 0.1 in shown  # the lower threshold stays; 0.2 lies 3 positives above it
+    for a, b in ((0.1, 0.2),):
+        if a in shown and b in shown:
+            for cell in ("tp", "fp"):
+                assert not 0 < shown[a][cell] - shown[b][cell] < 5, cell
+    assert 0.2 not in shown and report["headline"]["sensitivity@0.2"]["value"] is None
+    for row in report["subgroups"]["rows"]:
+        s1, s2 = row["rates"].get("sensitivity@0.1"), row["rates"].get("sensitivity@0.2")
+        if s1 is not None and s2 is not None:
+            band = round(s1 * row["positives"]) - round(s2 * row["positives"])
+            assert not 0 < band < 5, (row["level"], band)

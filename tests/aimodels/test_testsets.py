@@ -22,3 +22,31 @@ def test_a_stratum_smaller_than_the_floor_is_taken_whole() -> None:
     strata = {"a": "X", "b": "X", "c": "Y"}
     drawn = draw(strata, 2, min_per_stratum=5, overlap=0.5)
     assert sorted(drawn.keys) == ["a", "b", "c"] and drawn.per_stratum == {"X": 2, "Y": 1}
+
+
+def test_stratum_sizes_follow_the_small_cell_rule_with_a_complement() -> None:
+    from regionlab.aimodels.testsets import public_sizes
+
+    sizes = public_sizes({"K|20-29": 50, "M|90+": 3, "M|20-29": 40, "K|90+": 60})
+    assert sizes["M|90+"] == "<5"
+    assert sizes["M|20-29"] == "<5"  # else total − shown gives the 3 back
+    assert sizes["K|20-29"] == 50 and sizes["K|90+"] == 60
+
+
+def test_ground_truth_agreement_is_computed_over_the_test_set_by_hand() -> None:
+    """Two annotators on d1, d2 (d3 by one only, d9 outside the test set)."""
+    from regionlab.aimodels.runner import truth_agreement
+
+    rows = [
+        ("d1", "a", "span", "DIAGNOSE", 0, 5), ("d1", "b", "span", "DIAGNOSE", 0, 5),
+        ("d1", "a", "span", "MEDICIN", 9, 12), ("d1", "b", "choice", "stabil", None, None),
+        ("d2", "a", "span", "DIAGNOSE", 0, 5), ("d2", "b", "span", "DIAGNOSE", 0, 4),
+        ("d3", "a", "span", "DIAGNOSE", 0, 5),
+        ("d9", "a", "span", "DIAGNOSE", 0, 5), ("d9", "b", "span", "DIAGNOSE", 0, 5),
+    ]  # fmt: skip
+    got = truth_agreement(rows, {"d1", "d2", "d3"}, ["DIAGNOSE", "MEDICIN"], min_cell=1)
+    assert got["documents_with_overlap"] == 2 and got["annotator_pairs"] == 1
+    # DIAGNOSE: a {d1, d2}, b {d1, d2'}: 2·1/(2+2) = 0.5; MEDICIN 2·0/(1+0) = 0; all 2·1/5
+    assert got["exact_span_f1"] == {"DIAGNOSE": 0.5, "MEDICIN": 0.0, "all": 0.4}
+    assert truth_agreement(rows, {"d1", "d2"}, ["DIAGNOSE"])["documents_with_overlap"] == "<5"
+    assert truth_agreement(rows, {"d3"}, ["DIAGNOSE"])["exact_span_f1"] == {}
