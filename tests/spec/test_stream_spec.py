@@ -72,8 +72,8 @@ def test_a_cross_product_rule_is_scheduled_and_must_not_block(
 ) -> None:
     path = domains_copy / SPEC
     assert not problems_of(domains_copy)  # the demo's two scheduled warning rules are fine
-    edit(path, "    severity: warning\n    threshold: 0.02\n    description: >\n      Personen",
-         "    severity: blocking\n    threshold: 0.02\n    description: >\n      Personen")  # fmt: skip
+    rest = "\n    threshold: 0.02\n    description: >\n      Personen"
+    edit(path, "    severity: warning" + rest, "    severity: blocking" + rest)
     found = problems_of(domains_copy)
     assert any("quality[6].severity: 'person_in_population' (foreign_key) is checked on a "
                "schedule over published events and cannot block them" in p
