@@ -149,6 +149,7 @@ def consume(
         started = last_message = last_flush = time.monotonic()  # after the warm-up
         pending: list[Message] = []
         taken = 0
+        streak = [0]  # messages dead-lettered in a row (see Batch)
         for method, props, body in channel.consume(queue, inactivity_timeout=0.05):
             now = time.monotonic()
             if method is not None:
@@ -159,7 +160,7 @@ def consume(
                 policy.received(now, len(pending))
             enough = max_messages is not None and taken >= max_messages
             if (enough and pending) or policy.should_close(now, len(pending), method is None):
-                batch = Batch(con, settings, product, key, register, summary.batches + 1)
+                batch = Batch(con, settings, product, key, register, summary.batches + 1, streak)
                 results = batch.run(pending)
                 fault_point("after_commit", summary.batches + 1)
                 channel.basic_ack(delivery_tag=pending[-1].tag, multiple=True)  # after commit
@@ -199,6 +200,11 @@ class Batch:
     still fails :data:`~regionlab.streaming.deadletter.MAX_ATTEMPTS` times is
     dead-lettered. Every message has then committed one way or the other, in order, so
     the caller acknowledges them all.
+
+    ``streak`` counts messages dead-lettered in a row across batches: when every message
+    fails (a spec that no longer matches the lake, say) that is the platform's fault, not
+    the messages', so after :data:`DEAD_STREAK` the consumer stops instead of
+    quarantining the whole stream (the messages stay queued for its restart).
     """
 
     con: duckdb.DuckDBPyConnection
@@ -207,6 +213,7 @@ class Batch:
     key: PseudonymKey
     register: Register
     number: int
+    streak: list[int] = field(default_factory=lambda: [0])
 
     def run(self, messages: list[Message]) -> list[BatchResult]:
         try:
@@ -225,10 +232,12 @@ class Batch:
 
     def _once(self, messages: list[Message]) -> BatchResult:
         fault_raise(messages)
-        return process_batch(
+        result = process_batch(
             self.con, self.settings, self.product, self.key, self.register, messages,
             before_commit=lambda: fault_point("before_commit", self.number),
         )  # fmt: skip
+        self.streak[0] = 0
+        return result
 
     def _retry(self, messages: list[Message], error: Exception) -> BatchResult:
         for _ in range(MAX_ATTEMPTS - 1):
@@ -238,6 +247,12 @@ class Batch:
                 if is_systemic(exc):
                     raise
                 error = exc
+        if self.streak[0] >= DEAD_STREAK:
+            raise RuntimeError(
+                f"{DEAD_STREAK} messages in a row failed in every attempt "
+                f"({type(error).__name__}): stopping the consumer, the messages stay queued"
+            ) from None
+        self.streak[0] += 1
         log.error(
             "message dead-lettered after %d attempts (%s): quarantined as %s",
             MAX_ATTEMPTS, type(error).__name__, DEAD_REASON,
@@ -247,11 +262,15 @@ class Batch:
         )
 
 
+#: Messages dead-lettered in a row (nothing published between) before the consumer stops.
+DEAD_STREAK = 5
+
+
 def fault_raise(messages: list[Message]) -> None:
     """Test hook: ``REGIONLAB_STREAM_POISON=<message id>`` makes every micro-batch holding
-    that message raise, as a message that trips a bug in the audit would."""
+    that message raise, as a message that trips a bug in the audit would; ``*``: every one."""
     poison = os.environ.get("REGIONLAB_STREAM_POISON")
-    if poison and any(m.message_id == poison for m in messages):
+    if poison and any(poison in ("*", m.message_id) for m in messages):
         raise RuntimeError("poison message (test hook)")
 
 

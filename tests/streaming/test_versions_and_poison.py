@@ -179,3 +179,21 @@ def test_a_poison_message_is_dead_lettered_and_the_rest_published(
         con.close()
     again = consume(product, region, queue=queue, idle_exit_seconds=1.5)
     assert (again.received, again.skipped, again.published) == (0, 1, 0)
+
+
+def test_when_every_message_fails_the_consumer_stops_instead_of_quarantining_the_stream(
+    region: Settings, product: Product, queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _send(queue, _clean(region, 12))
+    monkeypatch.setenv("REGIONLAB_STREAM_POISON", "*")  # as a spec the lake no longer fits
+
+    with pytest.raises(RuntimeError, match="5 messages in a row failed"):
+        consume(product, region, queue=queue, idle_exit_seconds=1.5)
+
+    assert broker.queue_depth(queue) == 12  # nothing acknowledged: all back for a restart
+    con = lake.connect(read_only=True)
+    try:
+        log = _log(con)
+    finally:
+        con.close()
+    assert sorted(log.values()) == [("quarantined", DEAD)] * 5  # at most the streak went
