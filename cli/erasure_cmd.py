@@ -51,6 +51,14 @@ def _print_receipt(receipt, path: Path) -> None:
         f"  labelled rows removed: {sum(r.labelled.values())}",
         f"  quarantine rows removed: {sum(r.quarantine.values())}",
         f"  workspaces touched: {len(r.workspaces)}",
+        *(
+            [
+                f"  queued stream messages drained through the consumer: "
+                f"{sum(r.stream_queues.values())}"
+            ]
+            if r.stream_queues
+            else []
+        ),
         f"  snapshots expired: {len(receipt.snapshots_expired)}, files deleted: "
         f"{receipt.files_deleted}",
         f"  verification: {'passed' if receipt.verification.passed else 'FAILED'} "

@@ -21,7 +21,7 @@ from pipelines.schedules import (
     workspace_sweep_schedule,
 )
 from pipelines.sensors import build_extract_sensor
-from pipelines.streaming import stream_asset_specs
+from pipelines.streaming import build_stream_checks, stream_asset_specs
 from regionlab.spec import Registry
 
 
@@ -29,6 +29,7 @@ def build_definitions(registry: Registry, cards: dict | None = None) -> dg.Defin
     assets = build_assets(registry)
     streams = stream_asset_specs(registry)  # reported by their consumer, never run by a job
     fed = dg.AssetSelection.assets(*(s.key for s in streams))
+    stream_checks, stream_jobs, stream_schedules = build_stream_checks(registry)
     model_jobs, model_schedules, model_sensors = build_model_monitoring(
         cards if cards is not None else _cards(registry)
     )
@@ -38,8 +39,14 @@ def build_definitions(registry: Registry, cards: dict | None = None) -> dg.Defin
     ]
     return dg.Definitions(
         assets=[*assets, *streams],
-        jobs=[*jobs, retention_job, workspace_sweep_job, *model_jobs],
-        schedules=[retention_schedule, workspace_sweep_schedule, *model_schedules],
+        asset_checks=stream_checks,
+        jobs=[*jobs, retention_job, workspace_sweep_job, *model_jobs, *stream_jobs],
+        schedules=[
+            retention_schedule,
+            workspace_sweep_schedule,
+            *model_schedules,
+            *stream_schedules,
+        ],  # fmt: skip
         sensors=[build_extract_sensor(registry), catalog_after_runs, *model_sensors],
         resources={"regionlab": RegionlabResource()},
     )

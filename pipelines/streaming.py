@@ -4,16 +4,22 @@ The consumer runs outside Dagster (a long-lived process, not a run), so each
 committed micro-batch is reported as a runless asset event: the asset's history
 shows every micro-batch with its snapshot, counts and lag, and its freshness
 policy (the spec's objective) marks it stale when no batch arrives in time.
+
+The products' cross-product rules (person in the population, not after death) are
+asset checks of the stream assets, run by the job ``stream_cross_checks`` on a
+schedule (:mod:`quality.stream_checks`): a micro-batch judges single events only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 
-from pipelines.assets import asset_key, column_schema
+from pipelines.assets import _check_result, asset_key, column_schema
+from pipelines.schedules import TIMEZONE
 from regionlab.spec import Product, Registry
 from regionlab.streaming.microbatch import BatchResult
 
@@ -83,3 +89,47 @@ def report_batch(
             metadata=batch_metadata(result),
         )
     )
+
+
+#: How often the streams' cross-product checks run (every 15 minutes).
+STREAM_CHECKS_CRON = "*/15 * * * *"
+
+
+def build_stream_checks(
+    registry: Registry,
+) -> tuple[list[dg.AssetChecksDefinition], list[Any], list[dg.ScheduleDefinition]]:
+    """The asset checks, job and schedule of the streams' scheduled (cross-product) rules."""
+    from quality.stream_checks import scheduled_rules
+
+    products = [p for p in registry.streams() if scheduled_rules(p)]
+    if not products:
+        return [], [], []
+    specs = [
+        dg.AssetCheckSpec(
+            name=rule.id,
+            asset=asset_key(p.ref),
+            description=rule.description or rule.default_description(),
+            additional_deps=[asset_key(ref)] if (ref := rule.reference()[0]) != p.ref else None,
+        )
+        for p in products
+        for rule in scheduled_rules(p)
+    ]
+
+    @dg.multi_asset_check(specs=specs, name="stream_cross_checks")
+    def stream_cross_checks() -> Iterator[dg.AssetCheckResult]:
+        from quality.stream_checks import check_stream
+
+        for product in products:
+            for result in check_stream(product):
+                yield _check_result(product, result)
+
+    job = dg.define_asset_job(
+        "stream_cross_checks", selection=dg.AssetSelection.checks(stream_cross_checks)
+    )
+    schedule = dg.ScheduleDefinition(
+        name="stream_cross_checks_schedule",
+        job=job,
+        cron_schedule=STREAM_CHECKS_CRON,
+        execution_timezone=TIMEZONE,
+    )
+    return [stream_cross_checks], [job], [schedule]

@@ -68,12 +68,12 @@ def run_cross_checks(
     con.execute(f"ATTACH {quote_literal(str(Path(staging).resolve()))} AS {alias} (READ_ONLY)")
     try:
         ctx = CrossContext(con, f"{alias}.main.staged", product, reference_date)
-        return [_run_one(ctx, rule) for rule in rules]
+        return [run_rule(ctx, rule) for rule in rules]
     finally:
         con.execute(f"DETACH {alias}")
 
 
-def _run_one(ctx: CrossContext, rule: Any) -> CheckResult:
+def run_rule(ctx: CrossContext, rule: Any) -> CheckResult:
     try:
         found = rule.cross_check(ctx)
     except duckdb.Error as exc:

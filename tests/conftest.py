@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,8 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     var = tmp_path / "var"
     var.mkdir()
     monkeypatch.setenv("REGIONLAB_VAR", str(var))
+    # Streams of this test on queues of its own: the broker is shared with other runs.
+    monkeypatch.setenv("REGIONLAB_STREAM_QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:10]}.")
     yield var
     if (var / "service" / "runtime.json").exists():
         from regionlab.research.client import stop_embedded

@@ -26,6 +26,7 @@ list and leaves the erased persons out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from regionlab.erasure import register
@@ -33,6 +34,7 @@ from regionlab.erasure.receipt import Receipt, Removed, WorkspaceTouch, receipt_
 from regionlab.erasure.requests import ErasureRequest
 from regionlab.erasure.resolve import key_set_digest, person_keys
 from regionlab.erasure.stores import PERSON_KEY, Selection, execute
+from regionlab.erasure.stream_queues import drain_stream_queues
 from regionlab.errors import UserError
 from regionlab.platform.names import is_labelled_ref
 from regionlab.privacy.keys import PseudonymKey, load_key
@@ -60,10 +62,13 @@ def erase(
     key: PseudonymKey | None = None,
     registry: Registry | None = None,
     wait: float = QUIESCE_WAIT,
+    stream_queues: Mapping[str, str] | None = None,
 ) -> Receipt:
     """Carry out one erasure request; returns the receipt (also written and registered).
 
     ``wait``: seconds to wait for in-flight pipeline runs before giving up (nothing erased).
+    ``stream_queues``: product ref → broker queue, where a streaming product's queue is not
+    its topic (tests use private queues).
     """
     started = datetime.now(UTC)
     previous = receipt_path(request.request_id)
@@ -89,6 +94,12 @@ def erase(
     products = [(p.domain, p.id) for p in registry.products.values()]
     with quiesced(settings, products, wait=wait):
         out, verification = execute(selection)
+    # After the suppression list committed and outside the products' locks (the consumer
+    # takes its product's lock per micro-batch): the persons' messages still in the broker.
+    drained = drain_stream_queues(registry, settings, key, stream_queues)
+    if drained.notes:
+        verification.notes += drained.notes
+        verification.passed = False
     pending = sorted(p for p, w in out.workspaces.items() if w.flagged)
     if pending:
         # The scan cannot see rows it cannot identify: a workspace that could not be
@@ -117,6 +128,7 @@ def erase(
                 for p, w in out.workspaces.items()
             ],
             staging_files=out.staging_files,
+            stream_queues=drained.messages,
         ),
         lake_snapshot=change.snapshot_id,
         snapshots_expired=out.forgotten.snapshots_expired,

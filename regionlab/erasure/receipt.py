@@ -37,6 +37,11 @@ class Removed(BaseModel):
     label_exports: dict[str, int] = Field(default_factory=dict, description="file → lines")
     workspaces: list[WorkspaceTouch] = Field(default_factory=list)
     staging_files: int = 0
+    stream_queues: dict[str, int] = Field(
+        default_factory=dict,
+        description="product ref → queued messages drained through the consumer (the erased "
+        "persons' quarantined without values, the rest published)",
+    )
 
 
 class Receipt(BaseModel):

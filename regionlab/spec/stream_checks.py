@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from functools import cache
 
 from regionlab.spec.models import Product
+from regionlab.spec.rule_kinds import is_cross_rule
 from regionlab.spec.stream import FhirResourceType, path_segments
-from regionlab.spec.vocab import ColumnType, Pseudonymisation
+from regionlab.spec.vocab import ColumnType, Pseudonymisation, Severity
 
 Finding = tuple[str, str, str]
 
@@ -76,10 +77,23 @@ def stream_checks(product: Product) -> Iterator[Finding]:
             "freshness is measured from it: type timestamp, pseudonymisation keep",
         )
     for i, rule in enumerate(product.quality):
-        if rule.row_predicate(product, dt.date(2000, 1, 1)) is None:
-            yield (
-                f"quality[{i}]",
-                f"'{rule.id}' ({rule.type}) is not judged per event",
-                "a streaming product's rules apply to each event: use not_null, in_set, "
-                "in_code_list, regex, between, greater_or_equal or not_in_future",
-            )
+        if rule.row_predicate(product, dt.date(2000, 1, 1)) is not None:
+            continue
+        if rule.reference() is not None and is_cross_rule(rule):
+            # A rule over another product (foreign key, date of death) is judged on a
+            # schedule over the published rows: it reports, it cannot stop published events.
+            if rule.severity is not Severity.warning:
+                yield (
+                    f"quality[{i}].severity",
+                    f"'{rule.id}' ({rule.type}) is checked on a schedule over published events "
+                    "and cannot block them",
+                    "set severity: warning",
+                )
+            continue
+        yield (
+            f"quality[{i}]",
+            f"'{rule.id}' ({rule.type}) is not judged per event",
+            "a streaming product's rules apply to each event: use not_null, in_set, "
+            "in_code_list, regex, between, greater_or_equal or not_in_future (or, "
+            "checked on a schedule, foreign_key or not_after_death)",
+        )

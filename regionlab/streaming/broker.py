@@ -21,6 +21,15 @@ def broker_url() -> str:
     return os.environ.get("REGIONLAB_AMQP_URL", DEFAULT_URL)
 
 
+def topic_queue(topic: str) -> str:
+    """The broker queue of a spec's topic: ``REGIONLAB_STREAM_QUEUE_PREFIX`` + the topic.
+
+    Why: several installations (or test runs) may share one broker; a prefix keeps
+    their streams apart, so one's consumer or erasure never takes another's messages.
+    """
+    return os.environ.get("REGIONLAB_STREAM_QUEUE_PREFIX", "") + topic
+
+
 def connect(url: str | None = None) -> pika.BlockingConnection:
     params = pika.URLParameters(url or broker_url())
     params.heartbeat = 60

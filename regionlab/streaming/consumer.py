@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +25,12 @@ from regionlab.privacy.keys import PseudonymKey, load_key
 from regionlab.settings import Settings
 from regionlab.spec import Product
 from regionlab.streaming import broker
+from regionlab.streaming.batching import BatchPolicy
+from regionlab.streaming.deadletter import MAX_ATTEMPTS, dead_letter, is_systemic
+from regionlab.streaming.deadletter import REASON as DEAD_REASON
 from regionlab.streaming.fhir_rows import model as fhir_model
 from regionlab.streaming.microbatch import BatchResult, Message, process_batch
-from regionlab.wap.register_names import register_names
+from regionlab.wap.register_names import Register, register_names
 from regionlab.wap.staging import private_folders, sweep_stale
 
 log = logging.getLogger(__name__)
@@ -105,72 +109,178 @@ def consume(
     on_batch: BatchHook | None = None,
     max_events: int | None = None,
     on_ready: Callable[[], None] | None = None,
+    max_messages: int | None = None,
 ) -> ConsumerSummary:
     """Consume ``queue`` (the spec's topic by default) until idle or ``max_seconds`` pass.
 
     With neither limit the consumer runs until it is stopped. ``max_events`` overrides
     the spec's micro-batch size (tests use small batches). ``on_ready`` is called once
     the consumer is connected and warmed up (a benchmark starts its producer then).
+    ``max_messages``: stop once that many messages were taken and committed (an erasure
+    drains what was queued when it looked, see :mod:`regionlab.erasure.stream_queues`).
     """
     stream = product.stream
     assert stream is not None
-    queue = queue or stream.topic
+    queue = queue or broker.topic_queue(stream.topic)
     key = key or load_key()
     summary = ConsumerSummary(product=product.ref, queue=queue)
     sweep_stale(settings)
     private_folders(settings)
     register = register_names(settings.sources_dir)
-    con = lake.connect()
+    con = lake.connect()  # one lake connection for the consumer's life
     amqp = broker.connect()
+    # One reporting thread: batches are reported in commit order, off the consumer's path.
+    reporter = ThreadPoolExecutor(max_workers=1) if on_batch is not None else None
     try:
         channel = amqp.channel()
         broker.declare(channel, queue)
-        size = max_events or stream.batch.max_events
-        channel.basic_qos(prefetch_count=size * 2)
+        # Tests pass ``max_events`` to get batches of a known size: no growing then.
+        base = max_events or stream.batch.max_events
+        policy = BatchPolicy(
+            base=base,
+            ceiling=base if max_events else max(base, stream.inline_rows),
+            max_wait=stream.batch.max_wait_seconds,
+        )
+        channel.basic_qos(prefetch_count=policy.ceiling * 2)
         warm_up(con, product)
         if on_ready is not None:
             on_ready()
         inlined = False
         started = last_message = last_flush = time.monotonic()  # after the warm-up
         pending: list[Message] = []
-        opened = 0.0
+        taken = 0
+        streak = [0]  # messages dead-lettered in a row (see Batch)
         for method, props, body in channel.consume(queue, inactivity_timeout=0.05):
             now = time.monotonic()
             if method is not None:
+                taken += 1
                 message_id = message_id_of(props.message_id, body)
                 pending.append(Message(method.delivery_tag, message_id, body))
                 last_message = now
-                if len(pending) == 1:
-                    opened = now
-            full = len(pending) >= size
-            due = pending and now - opened >= stream.batch.max_wait_seconds
-            if full or due:
-                result = process_batch(
-                    con, settings, product, key, register, pending,
-                    before_commit=lambda n=summary.batches + 1: fault_point("before_commit", n),
-                )  # fmt: skip
+                policy.received(now, len(pending))
+            enough = max_messages is not None and taken >= max_messages
+            if (enough and pending) or policy.should_close(now, len(pending), method is None):
+                batch = Batch(con, settings, product, key, register, summary.batches + 1, streak)
+                results = batch.run(pending)
                 fault_point("after_commit", summary.batches + 1)
                 channel.basic_ack(delivery_tag=pending[-1].tag, multiple=True)  # after commit
+                policy.closed(time.monotonic(), len(pending), channel.get_waiting_message_count())
                 pending = []
-                _count(summary, result)
-                if not inlined and result.snapshot_id is not None:
-                    _inline(con, product)
-                    inlined = True
-                if on_batch is not None:
-                    on_batch(product, result)
+                for result in results:
+                    _count(summary, result)
+                    if not inlined and result.snapshot_id is not None:
+                        _inline(con, product)
+                        inlined = True
+                    if reporter is not None:  # Dagster's bookkeeping must not hold the next one
+                        reporter.submit(_report, on_batch, product, result)
             if now - last_flush >= stream.flush_every_seconds:
                 summary.flushed_rows += flush(con, product)
                 last_flush = now
             idle = idle_exit_seconds is not None and now - last_message >= idle_exit_seconds
-            if (idle or (max_seconds is not None and now - started >= max_seconds)) and not pending:
+            timed_out = max_seconds is not None and now - started >= max_seconds
+            if (idle or timed_out or enough) and not pending:
                 break
         channel.cancel()
         summary.flushed_rows += flush(con, product)
     finally:
+        if reporter is not None:
+            reporter.shutdown(wait=True)
         if amqp.is_open:
             amqp.close()
         con.close()
     return summary
+
+
+@dataclass
+class Batch:
+    """One micro-batch's messages through write–audit–publish, a poison message isolated.
+
+    A failure that is not the platform's (:func:`~regionlab.streaming.deadletter.is_systemic`)
+    splits the messages in halves, each published on its own; a single message that
+    still fails :data:`~regionlab.streaming.deadletter.MAX_ATTEMPTS` times is
+    dead-lettered. Every message has then committed one way or the other, in order, so
+    the caller acknowledges them all.
+
+    ``streak`` counts messages dead-lettered in a row across batches: when every message
+    fails (a spec that no longer matches the lake, say) that is the platform's fault, not
+    the messages', so after :data:`DEAD_STREAK` the consumer stops instead of
+    quarantining the whole stream (the messages stay queued for its restart).
+    """
+
+    con: duckdb.DuckDBPyConnection
+    settings: Settings
+    product: Product
+    key: PseudonymKey
+    register: Register
+    number: int
+    streak: list[int] = field(default_factory=lambda: [0])
+
+    def run(self, messages: list[Message]) -> list[BatchResult]:
+        try:
+            return [self._once(messages)]
+        except Exception as exc:
+            if is_systemic(exc):
+                raise
+            log.warning(
+                "micro-batch of %d messages failed (%s); isolating the failing messages",
+                len(messages), type(exc).__name__,
+            )  # fmt: skip
+            if len(messages) > 1:
+                half = len(messages) // 2
+                return self.run(messages[:half]) + self.run(messages[half:])
+            return [self._retry(messages, exc)]
+
+    def _once(self, messages: list[Message]) -> BatchResult:
+        fault_raise(messages)
+        result = process_batch(
+            self.con, self.settings, self.product, self.key, self.register, messages,
+            before_commit=lambda: fault_point("before_commit", self.number),
+        )  # fmt: skip
+        self.streak[0] = 0
+        return result
+
+    def _retry(self, messages: list[Message], error: Exception) -> BatchResult:
+        for _ in range(MAX_ATTEMPTS - 1):
+            try:
+                return self._once(messages)
+            except Exception as exc:
+                if is_systemic(exc):
+                    raise
+                error = exc
+        if self.streak[0] >= DEAD_STREAK:
+            raise RuntimeError(
+                f"{DEAD_STREAK} messages in a row failed in every attempt "
+                f"({type(error).__name__}): stopping the consumer, the messages stay queued"
+            ) from None
+        self.streak[0] += 1
+        log.error(
+            "message dead-lettered after %d attempts (%s): quarantined as %s",
+            MAX_ATTEMPTS, type(error).__name__, DEAD_REASON,
+        )  # fmt: skip
+        return dead_letter(
+            self.con, self.settings, self.product, self.key, messages, error, MAX_ATTEMPTS
+        )
+
+
+#: Messages dead-lettered in a row (nothing published between) before the consumer stops.
+DEAD_STREAK = 5
+
+
+def fault_raise(messages: list[Message]) -> None:
+    """Test hook: ``REGIONLAB_STREAM_POISON=<message id>`` makes every micro-batch holding
+    that message raise, as a message that trips a bug in the audit would; ``*``: every one."""
+    poison = os.environ.get("REGIONLAB_STREAM_POISON")
+    if poison and any(poison in ("*", m.message_id) for m in messages):
+        raise RuntimeError("poison message (test hook)")
+
+
+def _report(hook: BatchHook, product: Product, result: BatchResult) -> None:
+    """Run the hook; a failed report is logged (its kind, no values) and the stream goes on:
+    the batch is committed and acknowledged, Dagster only misses one materialisation."""
+    try:
+        hook(product, result)
+    except Exception as exc:  # noqa: BLE001 — reporting must not stop the consumer
+        log.warning("micro-batch %s not reported (%s)", result.batch_id, type(exc).__name__)
 
 
 def _count(summary: ConsumerSummary, result: BatchResult) -> None:

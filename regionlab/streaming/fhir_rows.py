@@ -168,7 +168,7 @@ def parse(product: Product, body: bytes) -> Parsed:
         if value is not None:
             try:
                 value = _CONVERT[column.type](value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # e.g. year 1 at +01:00 in UTC
                 return Parsed(None, "invalid_value", f"{column.name}: not a {column.type.value}")
         row[column.name] = value
     return Parsed(row)

@@ -77,6 +77,7 @@ class BatchResult:
     received: int = 0
     skipped: int = 0  # already in the lake (redelivered after a commit)
     published: int = 0
+    updated: int = 0  # of the published: newer versions replacing an event's published row
     quarantined: Counter[str] = field(default_factory=Counter)
     snapshot_id: int | None = None
     checks: list[CheckResult] = field(default_factory=list)
@@ -148,13 +149,49 @@ def _move(con: duckdb.DuckDBPyConnection, where: str, reason: str, detail: str |
     return int(n)
 
 
-def _known_events(con: duckdb.DuckDBPyConnection, product: Product) -> None:
-    """An event id already published is a duplicate of an event, not a new one."""
+#: Staging table of the event ids whose published row this micro-batch replaces.
+UPDATES = "__rl_updates"
+
+
+def _versions(con: duckdb.DuckDBPyConnection, product: Product) -> None:
+    """An event id seen before is an update when its event time is newer, else a duplicate.
+
+    FHIR updates keep the resource id and move ``meta.lastUpdated`` (the spec's event
+    time) on: a correction must replace the published row, not be dropped. So, per
+    event id: within the micro-batch only the newest version goes on (older ones are
+    ``superseded_event``); against the lake, a version newer than the published one is
+    kept and its id goes to ``__rl_updates`` (the publish deletes the old row in the
+    same transaction), and an equal or older one — a redelivery or a copy — is a
+    ``duplicate_event``.
+    """
+    assert product.stream is not None
+    keys = [quote_ident(k) for k in product.row_key]
+    cols = ", ".join(keys)
+    time_col = quote_ident(product.stream.event_time_column)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __rl_superseded AS SELECT rid FROM (SELECT rowid AS rid, "
+        f"row_number() OVER (PARTITION BY {cols} ORDER BY {time_col} DESC NULLS LAST, "
+        "rowid DESC) AS n FROM staged) WHERE n > 1"
+    )
+    _move(con, "rowid IN (SELECT rid FROM temp.main.__rl_superseded)", "superseded_event",
+          "a newer version of the event came in the same micro-batch")  # fmt: skip
+    con.execute(f"CREATE TABLE {UPDATES} AS SELECT {cols} FROM staged WITH NO DATA")
     if not product_table_exists(con, product.ref):
         return
-    keys = " AND ".join(f"l.{quote_ident(k)} = s.{quote_ident(k)}" for k in product.row_key)
-    where = f"EXISTS (SELECT 1 FROM lake.{product.table} l WHERE {keys})"
-    _move(con, where.replace(" s.", " staged."), "duplicate_event", "event id already published")
+    on = " AND ".join(f"l.{k} = s.{k}" for k in keys)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE __rl_published AS SELECT {', '.join(f'l.{k}' for k in keys)}"
+        f", max(l.{time_col}) AS __rl_t FROM lake.{product.table} l "
+        f"SEMI JOIN staged s ON {on} GROUP BY ALL"
+    )
+    newer = (
+        f"EXISTS (SELECT 1 FROM temp.main.__rl_published l WHERE {on.replace('s.', 'staged.')} "
+        f"AND staged.{time_col} > l.__rl_t)"
+    )
+    known = f"EXISTS (SELECT 1 FROM temp.main.__rl_published l WHERE {on.replace('s.', 'staged.')})"
+    con.execute(f"INSERT INTO {UPDATES} SELECT {cols} FROM staged WHERE {newer}")
+    _move(con, f"{known} AND NOT {newer}", "duplicate_event",
+          "this version of the event is already published")  # fmt: skip
 
 
 def _per_event_rules(
@@ -198,37 +235,53 @@ def _identifiers_per_event(
         for c in product.published_columns
         if c.type is ColumnType.varchar and c.classification is not Classification.pseudonym
     ]
-    hits = [
-        (test, f"{column}: {kind}")
-        for column in texts
-        for kind, test in scrub.identifier_tests_sql(quote_ident(column), register.names).items()
+    tests = {
+        kind: test
+        for kind, test in scrub.identifier_tests_sql(scrub.TEXT_VALUE, register.names).items()
         if test != "false"
-    ]
-    if not hits:
+    }
+    if not texts or not tests:
         return
-    # One pass over the batch, each test evaluated once (the register names make them
-    # costly); each event's hits are then named by column and kind (never a value).
-    tests = ", ".join(f"coalesce({test}, false)" for test, _ in hits)
+    # One pass over the batch's texts in long form (row, column, text): each kind's test
+    # is compiled once (the register names make that the cost), not once per column; an
+    # event's hits are then named by column and kind (never a value).
+    # The tests sit in an aggregate: a filter on them would be pushed into every branch of
+    # the long form's UNION ALL, compiling them once per column again.
+    flags = ", ".join(f"bool_or(coalesce({test}, false))" for test in tests.values())
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __rl_id_flags AS SELECT rowid AS rid, [{tests}] AS f "
-            "FROM staged"
-        )
+        found = con.execute(
+            f"SELECT * FROM (SELECT {scrub.ROW_ID}, {scrub.TEXT_COLUMN}, [{flags}] AS f "
+            f"FROM ({scrub.long_text_sql('staged', texts, row_ids=True)}) GROUP BY ALL) "
+            "WHERE list_bool_or(f)"
+        ).fetchall()
     except duckdb.Error as exc:  # DuckDB may quote the statement, which holds register names
         raise RuntimeError(f"identifier tests failed ({type(exc).__name__})") from None
-    detail = ", ".join(
-        f"CASE WHEN f[{i}] THEN {quote_literal(name)} END" for i, (_, name) in enumerate(hits, 1)
+    if not found:
+        return
+    hits: dict[int, list[tuple[int, int]]] = {}
+    for rid, col, marks in found:
+        hits.setdefault(int(rid), []).extend((int(col), k) for k, hit in enumerate(marks) if hit)
+    kinds = list(tests)
+    table = pa.table(
+        {
+            "rid": list(hits),
+            "detail": [
+                "; ".join(f"{texts[c]}: {kinds[k]}" for c, k in sorted(marks))
+                for marks in hits.values()
+            ],
+        },
+        schema=pa.schema([("rid", pa.int64()), ("detail", pa.string())]),
     )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __rl_id_hits AS SELECT rid, concat_ws('; ', {detail}) "
-        "AS detail FROM temp.main.__rl_id_flags WHERE list_bool_or(f)"
-    )
-    con.execute(
-        f"INSERT INTO quarantine SELECT s.{quote_ident(DELIVERY_COLUMN)}, NULL, NULL, "
-        "'identifier_in_text', h.detail, to_json(s)::VARCHAR FROM staged s "
-        "JOIN temp.main.__rl_id_hits h ON s.rowid = h.rid"
-    )
-    con.execute("DELETE FROM staged WHERE rowid IN (SELECT rid FROM temp.main.__rl_id_hits)")
+    con.register("__rl_id_hits", table)
+    try:
+        con.execute(
+            f"INSERT INTO quarantine SELECT s.{quote_ident(DELIVERY_COLUMN)}, NULL, NULL, "
+            "'identifier_in_text', h.detail, to_json(s)::VARCHAR FROM staged s "
+            "JOIN __rl_id_hits h ON s.rowid = h.rid"
+        )
+        con.execute("DELETE FROM staged WHERE rowid IN (SELECT rid FROM __rl_id_hits)")
+    finally:
+        con.unregister("__rl_id_hits")
 
 
 def _stage(
@@ -246,7 +299,7 @@ def _stage(
     quarantine_invalid_cpr(con, product)
     build_staged(con, product, key, register, day, "_extract")
     erasure_hook.quarantine_erased(con, product, key)
-    _known_events(con, product)
+    _versions(con, product)
     result.checks = _per_event_rules(con, product, day)
     _identifiers_per_event(con, product, register)
     gates = privacy_gates(con, product, register)
@@ -354,6 +407,7 @@ def process_batch(
             ).fetchall():
                 outcomes[message_id] = ("quarantined", reason)
             times = _event_times(con, product)
+            result.updated = int(con.execute(f"SELECT count(*) FROM {UPDATES}").fetchone()[0])
         finally:
             con.execute("USE memory")
             con.execute("DETACH staging")
@@ -401,6 +455,13 @@ def _publish(
         ])
     ]  # fmt: skip
     statements += lake_key.register_statements(con, key.key_id, result.batch_id)
+    if result.updated:  # the replaced versions go in the transaction that adds the new ones
+        target = quote_ident(product.id)
+        keys = [quote_ident(k) for k in product.row_key]
+        on = " AND ".join(f"{target}.{k} = u.{k}" for k in keys)
+        statements.append(
+            (f"DELETE FROM lake.{product.table} USING staging.main.{UPDATES} u WHERE {on}", [])
+        )
     snapshot = lake.publish(
         con,
         product.domain,
@@ -413,6 +474,7 @@ def _publish(
             "batch_id": result.batch_id,
             "key_id": key.key_id,
             "messages": result.received,
+            "updated": result.updated,
             "quarantined": json.dumps(dict(result.quarantined)),
         },
         also=statements,

@@ -93,7 +93,7 @@ def publish_feed(
         raise UserError("no streaming product is declared; add one with a `stream:` section")
     factory = EventFactory(population or Population.load(sources), seed, defect_rate)
     targets = [
-        (queue or p.stream.topic, kind.value)
+        (queue or broker.topic_queue(p.stream.topic), kind.value)
         for p in streams
         if p.stream is not None
         for kind in p.stream.resource_types

@@ -65,3 +65,16 @@ def test_a_stream_that_is_also_derived_is_refused(
          "[laboratory/lab_results], sql: SELECT 1}\nrow_key: [observation_id]")  # fmt: skip
     found = "\n".join(problems_of(domains_copy))
     assert "give exactly one of `source` (extracts), `derived` (SQL) or `stream`" in found
+
+
+def test_a_cross_product_rule_is_scheduled_and_must_not_block(
+    domains_copy: Path, problems_of: Problems
+) -> None:
+    path = domains_copy / SPEC
+    assert not problems_of(domains_copy)  # the demo's two scheduled warning rules are fine
+    rest = "\n    threshold: 0.02\n    description: >\n      Personen"
+    edit(path, "    severity: warning" + rest, "    severity: blocking" + rest)
+    found = problems_of(domains_copy)
+    assert any("quality[6].severity: 'person_in_population' (foreign_key) is checked on a "
+               "schedule over published events and cannot block them" in p
+               for p in found), found  # fmt: skip

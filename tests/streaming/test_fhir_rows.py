@@ -56,3 +56,13 @@ def test_keys_planted_in_a_message_never_reach_the_detail(product: Product) -> N
     for planted in ("Kirsten", "Hansen", "0101901234"):
         assert planted not in detail, detail
     assert "code.coding.?: extra_forbidden" in detail  # the real elements are still named
+
+
+def test_a_time_that_overflows_in_utc_is_an_invalid_value_not_a_crash(product: Product) -> None:
+    """Year 1 at +01:00 is valid FHIR but lies before datetime's year 1 in UTC: before, the
+    OverflowError escaped ``parse`` and made the whole micro-batch fail (a poison message)."""
+    resource = EventFactory(POP, seed=3, defect_rate=0).observation(NOW, None)
+    resource["meta"] = {"lastUpdated": "0001-01-01T00:30:00+01:00"}
+    parsed = parse(product, json.dumps(resource).encode())
+    assert (parsed.row, parsed.reason) == (None, "invalid_value")
+    assert parsed.detail == "recorded_at: not a timestamp"
