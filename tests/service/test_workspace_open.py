@@ -168,3 +168,34 @@ def test_open_workspace_through_a_live_service(
             open_workspace(PROJECT, via_service=True)
     finally:
         stop_server(proc)
+
+
+def test_an_extension_application_does_not_lock_the_holder_out(http: Http) -> None:
+    """The refusal message itself says: apply for an extension. While that application is
+    pending (up to three months) or after it is refused, the registered permit is still
+    valid and still the holder's: the workspace keeps opening for them, and only them."""
+    client, h, _ = http
+    later = (EXPIRES + timedelta(days=60)).isoformat()
+    extension = client.post(
+        "/permits/applications", json=permit_data(PROJECT, expires=later), headers=h["anna"]
+    )
+    assert extension.is_success, extension.text
+    pending = client.post(f"/workspaces/{PROJECT}/open", headers=h["anna"])
+    assert pending.status_code == 200, pending.text
+    assert pending.json()["expires"] == EXPIRES.isoformat()  # the registered permit's
+    assert client.post(f"/workspaces/{PROJECT}/open", headers=h["bo"]).status_code == 403
+    refused = client.post(
+        f"/permits/applications/{PROJECT}/refuse", json={"reason": "no"}, headers=h["olga"]
+    )
+    assert refused.is_success, refused.text
+    assert client.post(f"/workspaces/{PROJECT}/open", headers=h["anna"]).status_code == 200
+
+
+def test_another_researcher_cannot_take_over_a_held_permits_application(http: Http) -> None:
+    """bo applying under anna's project id would replace the application the grant checks:
+    anna locked out while it waits, and bo the applicant of her workspace's permit."""
+    client, h, _ = http
+    taken = client.post("/permits/applications", json=permit_data(PROJECT), headers=h["bo"])
+    assert taken.status_code == 409 and "held by anna" in taken.json()["detail"]
+    assert wf.get_application(PROJECT).applicant == "anna"
+    assert client.post(f"/workspaces/{PROJECT}/open", headers=h["anna"]).status_code == 200
