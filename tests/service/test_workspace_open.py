@@ -199,3 +199,24 @@ def test_another_researcher_cannot_take_over_a_held_permits_application(http: Ht
     assert taken.status_code == 409 and "held by anna" in taken.json()["detail"]
     assert wf.get_application(PROJECT).applicant == "anna"
     assert client.post(f"/workspaces/{PROJECT}/open", headers=h["anna"]).status_code == 200
+
+
+def test_a_stale_grant_is_a_clear_message_not_a_traceback(var_dir: Path, tmp_path: Path) -> None:
+    """A grant kept from before the workspace was swept and rebuilt (a new key), or a file
+    replaced since: the attach fails, and the researcher is told to open it again."""
+    from regionlab.lake.extensions import duckdb_connect
+    from regionlab.research.workspace_crypto import attach
+
+    path = tmp_path / f"{PROJECT}.duckdb"
+    con = duckdb_connect()
+    attach(con, path, "a" * 64, "ws", read_only=False)
+    con.execute("CREATE TABLE ws.t AS SELECT 1 AS x")
+    con.close()
+    stale = {"project_id": PROJECT, "path": str(path), "key": "b" * 64}
+    with pytest.raises(UserError, match="open the workspace again") as raised:
+        attach_granted(stale)
+    assert "b" * 64 not in str(raised.value)
+    plain = tmp_path / "plain.duckdb"
+    duckdb.connect(str(plain)).close()
+    with pytest.raises(UserError, match="open the workspace again"):
+        attach_granted({**stale, "path": str(plain)})
