@@ -14,6 +14,7 @@ adds the members, and sets:
   own process attaches it read-only with the key the access service hands to the
   permit holder (``POST /workspaces/{project}/open``); without that key the bytes
   are useless, and the key itself stays in ``var/secrets/workspaces`` (service only);
+  a DuckDB file that is not encrypted (built before workspaces were) stays 0600;
 * ``outputs/``: 2770, where members write results for the output check.
 
 Members can write ``outputs/``, so the walk that sets these never follows a
@@ -76,11 +77,31 @@ def _ensure_group(name: str) -> int:
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
-def _file_mode(name: str, in_outputs: bool) -> int:
+#: DuckDB's main header: an 8-byte checksum, ``DUCK``, the version (8 bytes), then the
+#: flags, whose lowest bit marks an encrypted database.
+_DUCKDB_MAGIC = b"DUCK"
+_DUCKDB_HEADER = 28
+_DUCKDB_ENCRYPTED = 1
+
+
+def _plain_duckdb(fd: int) -> bool:
+    """True for a DuckDB database file that is not encrypted (read from its header).
+
+    A workspace built before workspaces were encrypted is plain data; giving it to the
+    group would let every member read it without the permit holder's key.
+    """
+    head = os.pread(fd, _DUCKDB_HEADER, 0)
+    if len(head) < _DUCKDB_HEADER or head[8:12] != _DUCKDB_MAGIC:
+        return False
+    return not int.from_bytes(head[20:28], "little") & _DUCKDB_ENCRYPTED
+
+
+def _file_mode(name: str, in_outputs: bool, plain_duckdb: bool = False) -> int:
     if DUCKDB_SUFFIX in name:
         # The workspace file is encrypted; members attach it with the key the service hands
-        # the permit holder. A DuckDB file in outputs/ stays the service's, as before.
-        return 0o600 if in_outputs else 0o640
+        # the permit holder. A DuckDB file in outputs/ stays the service's, as before, and
+        # so does an unencrypted one (built before workspaces were encrypted).
+        return 0o600 if in_outputs or plain_duckdb else 0o640
     return 0o660 if in_outputs else 0o640
 
 
@@ -102,7 +123,8 @@ def _give_file(name: str, dir_fd: int, in_outputs: bool, uid: int, gid: int) -> 
         if not stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
             return
         os.fchown(fd, uid, gid)
-        os.fchmod(fd, _file_mode(name, in_outputs))
+        plain = DUCKDB_SUFFIX in name and _plain_duckdb(fd)
+        os.fchmod(fd, _file_mode(name, in_outputs, plain))
     finally:
         os.close(fd)
 

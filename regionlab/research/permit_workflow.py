@@ -30,7 +30,13 @@ from pydantic import BaseModel, ConfigDict
 
 from regionlab.errors import UserError
 from regionlab.research.audit_store import AuditStore, open_store
-from regionlab.research.permits import Permit, check_against_specs, register_permit_object
+from regionlab.research.permits import (
+    Permit,
+    check_against_specs,
+    get_permit,
+    register_permit_object,
+    registered_path,
+)
 from regionlab.settings import get_settings
 
 RESEARCHER = "researcher"
@@ -130,6 +136,16 @@ def _today(today: date | None) -> date:
     return today or datetime.now(UTC).date()
 
 
+def _held(project_id: str, day: date) -> bool:
+    """A registered permit is in force for the project: its application is its holder's.
+
+    The access service hands the workspace key to that application's applicant
+    (:mod:`regionlab.research.workspace_grant`), so another researcher's application
+    must not replace it while the permit runs.
+    """
+    return registered_path(project_id).is_file() and not get_permit(project_id).expired(day)
+
+
 def apply(
     actor: Actor, permit: Permit, *, today: date | None = None, audit: AuditStore | None = None
 ) -> Application:
@@ -148,6 +164,12 @@ def apply(
         raise UserError(
             f"project {permit.project_id} already has a pending application (since "
             f"{previous.submitted_on.isoformat()}); wait for the access officer's decision"
+        )
+    if previous and previous.applicant != actor.name and _held(permit.project_id, day):
+        raise UserError(
+            f"project {permit.project_id}'s permit is held by {previous.applicant} until "
+            f"{get_permit(permit.project_id).expires.isoformat()}; only they can apply to "
+            "extend or amend it: apply under a new project id"
         )
     if previous and previous.applicant != actor.name and previous.status == "incomplete":
         raise UserError(

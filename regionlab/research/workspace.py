@@ -416,6 +416,13 @@ def attach_granted(grant: Mapping[str, Any]) -> duckdb.DuckDBPyConnection:
             f"project's group (ask the operator: `regionlab workspace provision "
             f"{grant['project_id']} --member <you>`) and reach the platform's var/ folder"
         ) from None
+    except (duckdb.InvalidInputException, duckdb.CatalogException):
+        # Wrong key or a file that is not (or no longer) the encrypted workspace: the
+        # workspace was swept and rebuilt with a new key, or replaced, since the hand-over.
+        raise UserError(
+            f"the workspace file {path} does not match the key handed over (it was rebuilt or "
+            f"replaced since); open the workspace again: open_workspace({grant['project_id']!r})"
+        ) from None
 
 
 def remove_workspace(project_id: str) -> None:

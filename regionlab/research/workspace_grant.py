@@ -70,7 +70,11 @@ def _refuse(project_id: str, why: str) -> PermitRefused:
 
 
 def _check_holder(user: str, role: str, project_id: str, today: date | None) -> None:
-    """The caller is the researcher holding the approved, unexpired, registered permit."""
+    """The caller is the researcher holding the approved, unexpired, registered permit.
+
+    The holder is the applicant of the project's application; while its registered
+    permit runs, nobody else can replace that application.
+    """
     if role != RESEARCHER:
         raise _refuse(project_id, f"{user} ({role}) may not open workspaces; researchers do")
     try:
@@ -82,13 +86,21 @@ def _check_holder(user: str, role: str, project_id: str, today: date | None) -> 
         ) from None
     if application.applicant != user:
         raise _refuse(project_id, f"{user} does not hold its permit")
-    if application.status != "approved":
-        raise _refuse(project_id, f"the permit is {application.status}, not approved")
     try:
         permit = get_permit(project_id)
     except UserError:
-        raise _refuse(project_id, "the permit is not registered (withdrawn)") from None
-    for expires in (application.permit.expires, permit.expires):
+        why = (
+            "the permit is not registered (withdrawn)"
+            if application.status == "approved"
+            else f"the application is {application.status}, not approved"
+        )
+        raise _refuse(project_id, why) from None
+    # A later application by the holder (an extension, pending, incomplete or refused)
+    # leaves the permit approved before it registered and in force: the registered
+    # permit's expiry is what counts then. Only its holder can apply while it runs
+    # (permit_workflow.apply), so the applicant is still the holder.
+    approved = application.status == "approved"
+    for expires in (application.permit.expires, permit.expires) if approved else (permit.expires,):
         if (today or date.today()) > expires:
             raise _refuse(
                 project_id,

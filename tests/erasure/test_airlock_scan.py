@@ -108,3 +108,42 @@ def test_retention_and_empty_airlocks_are_left_alone(keyed_var: object) -> None:
 
 def test_the_airlock_store_runs_in_every_erasure() -> None:
     assert "airlock" in [s.name for s in STORES]
+
+
+def test_compressed_and_renamed_results_are_searched_not_passed(keyed_var: object) -> None:
+    """Members write anything into outputs/: an Excel workbook (a zip), a gzipped CSV, a
+    Parquet file saved without its suffix. Their bytes hide the CPR number; the scan must
+    look inside (or report the file), never find them clean."""
+    import gzip
+    import io
+    import zipfile
+
+    settings = get_settings()
+    outputs = settings.workspace_dir(PROJECT) / "outputs"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        book.writestr("xl/sharedStrings.xml", f"<sst><si><t>{CPR}</t></si></sst>" * 50)
+    planted = [
+        _plant(outputs / "table.xlsx", buffer.getvalue()),
+        _plant(outputs / "rows.csv.gz", gzip.compress(f"cpr,n\n{CPR},1\n".encode() * 50)),
+    ]
+    renamed = outputs / "rows"
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT CASE WHEN i = 0 THEN 'a' WHEN i = 1 THEN 'z' "  # min/max stats: not it
+        f"ELSE 'x' || i || ' {CPR}' END AS cpr, i AS n FROM range(500) t(i)) "
+        f"TO '{renamed}' (FORMAT parquet, COMPRESSION zstd)"
+    )
+    con.close()
+    planted.append(renamed)
+    assert not any(CPR.encode() in p.read_bytes() for p in planted)  # really hidden
+
+    found = Verification()
+    AirlockStore().verify(_selection([CPR]), found)
+    var = settings.var_dir
+    assert set(found.other_found) == {f"airlock:{p.relative_to(var)}" for p in planted}
+    assert not found.settle().passed
+
+    clean = Verification()
+    AirlockStore().verify(_selection([OTHER_CPR]), clean)
+    assert clean.other_found == {}

@@ -121,3 +121,27 @@ def test_provision_never_follows_a_symlink_planted_in_outputs(var: Path) -> None
         assert stat.S_IMODE(now.st_mode) == stat.S_IMODE(was.st_mode), path
         assert (now.st_uid, now.st_gid) == (was.st_uid, was.st_gid), path
     assert (outputs / "to-file").is_symlink()  # left alone, not removed or followed
+
+
+def test_a_workspace_built_before_encryption_stays_the_services(var: Path) -> None:
+    """Only an encrypted workspace file is given to the group (its key is the service's).
+    A file from before workspaces were encrypted is plain data: a member who does not
+    hold the permit must not read it, so provisioning keeps it 0600."""
+    import duckdb
+
+    settings = Settings(domains_dir=var, var_dir=var)
+    folder = settings.workspace_dir(PROJECT)
+    folder.mkdir(parents=True)
+    db = folder / f"{PROJECT}.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE persons AS SELECT 'plain-person-row' AS person_key")
+    con.close()
+    db.chmod(0o600)
+    (folder / "manifest.json").write_text('{"encrypted": false}\n')
+
+    provision_project(settings, PROJECT, SERVICE_ACCOUNT, [MEMBER_ACCOUNT])
+
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    denied = as_user(MEMBER_ACCOUNT, "cat", str(db))
+    assert denied.returncode != 0 and "Permission denied" in denied.stderr
+    assert as_user(SERVICE_ACCOUNT, "test", "-r", str(db)).returncode == 0

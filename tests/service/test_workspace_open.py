@@ -168,3 +168,55 @@ def test_open_workspace_through_a_live_service(
             open_workspace(PROJECT, via_service=True)
     finally:
         stop_server(proc)
+
+
+def test_an_extension_application_does_not_lock_the_holder_out(http: Http) -> None:
+    """The refusal message itself says: apply for an extension. While that application is
+    pending (up to three months) or after it is refused, the registered permit is still
+    valid and still the holder's: the workspace keeps opening for them, and only them."""
+    client, h, _ = http
+    later = (EXPIRES + timedelta(days=60)).isoformat()
+    extension = client.post(
+        "/permits/applications", json=permit_data(PROJECT, expires=later), headers=h["anna"]
+    )
+    assert extension.is_success, extension.text
+    pending = client.post(f"/workspaces/{PROJECT}/open", headers=h["anna"])
+    assert pending.status_code == 200, pending.text
+    assert pending.json()["expires"] == EXPIRES.isoformat()  # the registered permit's
+    assert client.post(f"/workspaces/{PROJECT}/open", headers=h["bo"]).status_code == 403
+    refused = client.post(
+        f"/permits/applications/{PROJECT}/refuse", json={"reason": "no"}, headers=h["olga"]
+    )
+    assert refused.is_success, refused.text
+    assert client.post(f"/workspaces/{PROJECT}/open", headers=h["anna"]).status_code == 200
+
+
+def test_another_researcher_cannot_take_over_a_held_permits_application(http: Http) -> None:
+    """bo applying under anna's project id would replace the application the grant checks:
+    anna locked out while it waits, and bo the applicant of her workspace's permit."""
+    client, h, _ = http
+    taken = client.post("/permits/applications", json=permit_data(PROJECT), headers=h["bo"])
+    assert taken.status_code == 409 and "held by anna" in taken.json()["detail"]
+    assert wf.get_application(PROJECT).applicant == "anna"
+    assert client.post(f"/workspaces/{PROJECT}/open", headers=h["anna"]).status_code == 200
+
+
+def test_a_stale_grant_is_a_clear_message_not_a_traceback(var_dir: Path, tmp_path: Path) -> None:
+    """A grant kept from before the workspace was swept and rebuilt (a new key), or a file
+    replaced since: the attach fails, and the researcher is told to open it again."""
+    from regionlab.lake.extensions import duckdb_connect
+    from regionlab.research.workspace_crypto import attach
+
+    path = tmp_path / f"{PROJECT}.duckdb"
+    con = duckdb_connect()
+    attach(con, path, "a" * 64, "ws", read_only=False)
+    con.execute("CREATE TABLE ws.t AS SELECT 1 AS x")
+    con.close()
+    stale = {"project_id": PROJECT, "path": str(path), "key": "b" * 64}
+    with pytest.raises(UserError, match="open the workspace again") as raised:
+        attach_granted(stale)
+    assert "b" * 64 not in str(raised.value)
+    plain = tmp_path / "plain.duckdb"
+    duckdb.connect(str(plain)).close()
+    with pytest.raises(UserError, match="open the workspace again"):
+        attach_granted({**stale, "path": str(plain)})
