@@ -54,13 +54,19 @@ class SweepReceipt(BaseModel):
     receipt_file: str
 
 
+class _Unreadable(Exception):
+    """A registered permit the current rules cannot read: its workspace is kept."""
+
+
 def _rule(project_id: str, today: date) -> tuple[str | None, date | None]:
     if not registered_path(project_id).is_file():
         return RULE_MISSING, None
     try:
         permit = get_permit(project_id)
-    except UserError:
-        return RULE_MISSING, None
+    except UserError as exc:
+        # A permit file that is there but fails today's validation (an older rule, a hand
+        # edit) says nothing about expiry: deleting on it would destroy a valid project.
+        raise _Unreadable(str(exc)) from None
     return (RULE_EXPIRED if permit.expired(today) else None), permit.expires
 
 
@@ -87,8 +93,13 @@ def sweep_workspaces(
         else []
     )
     receipts = []
+    kept: list[str] = []
     for project_id in [d.name for d in folders] + orphans:
-        rule, expires = _rule(project_id, today)
+        try:
+            rule, expires = _rule(project_id, today)
+        except _Unreadable as exc:
+            kept.append(f"{project_id}: {exc}")
+            continue
         if rule is None:
             continue
         folder = settings.workspace_dir(project_id)
@@ -128,6 +139,13 @@ def sweep_workspaces(
                 receipt_path, json.dumps(receipt.model_dump(mode="json"), indent=2) + "\n"
             )
         receipts.append(receipt)
+    if kept:
+        done = f"; {len(receipts)} other workspace(s) swept, receipts written" if receipts else ""
+        raise UserError(
+            "kept workspace(s) whose registered permit cannot be read — nothing of them was "
+            "deleted; fix or re-register the permit, then run the sweep again"
+            f"{done}:\n  " + "\n  ".join(kept)
+        )
     return receipts
 
 

@@ -188,6 +188,17 @@ def test_sweep_removes_workspaces_without_a_permit_and_stray_keys(lab: Path) -> 
     assert not workspace_dir("proj-c").exists()
 
 
+def test_sweep_keeps_a_workspace_whose_permit_cannot_be_read(lab: Path) -> None:
+    """A registered permit that fails validation is not "missing": nothing is deleted."""
+    _build(lab)
+    registered = get_settings().permits_dir / "proj-c.yaml"
+    registered.write_text("project_id: proj-c\nexpires: not-a-date\n", encoding="utf-8")
+    with pytest.raises(UserError, match="proj-c") as info:
+        sweep_workspaces(today=AFTER)
+    assert "nothing of them was deleted" in str(info.value)
+    assert workspace_path("proj-c").is_file() and key_file("proj-c").is_file()
+
+
 def test_remove_workspace_destroys_the_key(lab: Path) -> None:
     _build(lab)
     remove_workspace("proj-c")
