@@ -152,6 +152,21 @@ def test_only_the_permit_holder_submits_while_the_permit_is_valid(http: Http) ->
     assert expired.status_code == 409 and "expired" in expired.json()["detail"]
 
 
+def test_an_extension_under_review_does_not_stop_the_holders_outputs(http: Http) -> None:
+    """Applying for an extension makes the application pending for up to three months;
+    the registered permit stays in force and its holder's outputs still leave — only hers."""
+    client, h = http
+    body = load_permit(REPO / "permits" / f"{PROJECT}.yaml").model_dump(mode="json")
+    body["expires"] = (date.fromisoformat(body["expires"]) + timedelta(days=60)).isoformat()
+    assert client.post("/permits/applications", json=body, headers=h["anna"]).is_success
+    assert wf.get_application(PROJECT).status == "pending"
+    name, data = _case("long-frequency")
+    sub = _submit(client, h["anna"], name, data)
+    assert sub.status_code == 200 and sub.json()["status"] == "released", sub.text
+    other = _submit(client, h["bo"], name, data)
+    assert other.status_code == 409 and "does not hold its permit" in other.json()["detail"]
+
+
 def test_the_threshold_can_be_raised_never_lowered(http: Http) -> None:
     client, h = http
     low = _submit(client, h["anna"], "t.csv", b"sex,n\nF,3\nM,40\n", threshold=1)

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,7 +46,7 @@ from regionlab.research.airlock.read import ReadTable, read_bytes
 from regionlab.research.airlock.rules import NK_K, NK_N, P_RATIO, SAFE_DOF, Zeros
 from regionlab.research.audit_store import AuditStore
 from regionlab.research.output_check import OutputCheckReport, check_table, check_threshold
-from regionlab.research.permits import PROJECT_ID
+from regionlab.research.permits import PROJECT_ID, get_permit
 from regionlab.settings import get_settings
 
 RESEARCHER = "researcher"
@@ -175,32 +175,40 @@ def _project_lock(project_id: str) -> Iterator[None]:
 
 
 def _permit_valid(project_id: str) -> wf.Application:
-    """The project's permit is approved (not revoked or withdrawn) and unexpired."""
+    """The project's permit is in force: approved, or registered while an extension is decided.
+
+    An extension application (pending, incomplete or refused) leaves the permit
+    registered before it in force until its own expiry; only its holder can apply
+    while it runs (``permit_workflow.apply``), so the applicant is still the holder.
+    """
     application = wf.get_application(project_id)
+    expires = application.permit.expires
     if application.status != "approved":
+        try:
+            expires = get_permit(project_id).expires
+        except UserError:
+            raise UserError(
+                f"project {project_id}: the permit is {application.status}, not approved; "
+                "nothing leaves a project without a valid permit"
+            ) from None
+    if date.today() > expires:
         raise UserError(
-            f"project {project_id}: the permit is {application.status}, not approved; "
-            "nothing leaves a project without a valid permit"
-        )
-    if application.permit.expired():
-        raise UserError(
-            f"project {project_id}: the permit expired on "
-            f"{application.permit.expires.isoformat()}; nothing leaves an expired project"
+            f"project {project_id}: the permit expired on {expires.isoformat()}; "
+            "nothing leaves an expired project"
         )
     return application
 
 
 def _permit_holder(actor: Actor, project_id: str) -> None:
-    """The caller holds the project's approved, unexpired permit."""
+    """The caller holds the project's permit in force (the applicant of its application)."""
     if actor.role != RESEARCHER:
         raise UserError(f"{actor.name} ({actor.role}) may not submit outputs; researchers do")
-    application = wf.get_application(project_id)
-    if application.status == "approved" and application.applicant != actor.name:
+    application = _permit_valid(project_id)
+    if application.applicant != actor.name:
         raise UserError(
             f"project {project_id}: {actor.name} does not hold its permit; "
             "only the permit holder submits its outputs"
         )
-    _permit_valid(project_id)
 
 
 def _released_tables(project_id: str) -> list[tuple[str, LongCounts]]:
