@@ -229,3 +229,23 @@ def test_a_level_hidden_between_two_thresholds_gives_no_band_across_it() -> None
             for a in shown:
                 for b in shown:
                     assert not 0 < abs(shown[a] - shown[b]) < 5, (row.level, a, b)
+
+
+def test_calibration_bins_give_no_hidden_count_from_the_totals() -> None:
+    """One bin (the lowest risks) holds 3 positives: its rate is hidden, but total positives
+    minus observed × n of the other bins would give the 3 back, so another bin goes too."""
+    rng = np.random.default_rng(11)
+    n = 1000
+    p = np.sort(rng.random(n))
+    y = (rng.random(n) < 0.5).astype(int)
+    y[:100] = 0
+    y[[10, 40, 70]] = 1  # the lowest decile: three positives
+    report = evaluate_binary(CARD, y, p, {}, rounds=50)
+    bins = report["calibration"]
+    assert any(b["observed"] is None for b in bins)
+    shown = [b for b in bins if b["observed"] is not None and isinstance(b["n"], int)]
+    pos = int(y.sum()) - sum(round(b["observed"] * b["n"]) for b in shown)
+    neg = int(n - y.sum()) - sum(round((1 - b["observed"]) * b["n"]) for b in shown)
+    assert not 0 < pos < 5 and not 0 < neg < 5, (pos, neg)
+    rows = int(n) - sum(b["n"] for b in bins if isinstance(b["n"], int))
+    assert not 0 < rows < 5
