@@ -54,13 +54,30 @@ def _roc(y: np.ndarray, p: np.ndarray, min_cell: int) -> dict[str, list[float]]:
 
 
 def _calibration(y: np.ndarray, p: np.ndarray, min_cell: int) -> list[dict[str, Any]]:
-    """Calibration bins; a bin's observed rate goes when its positives or negatives are small."""
-    out = []
-    for b in metrics.calibration_curve(y, p):
+    """Calibration bins; a bin's observed rate goes when its positives or negatives are small.
+
+    Observed × n of every bin sums to the positives the report shows, so a hidden bin
+    is hidden with the next smallest (:func:`subgroups.protect`) until the hidden bins'
+    persons, positives and negatives are each zero or at least ``min_cell``; where a
+    hidden bin's n is itself small, the other hidden bins' n go as well.
+    """
+    bins = metrics.calibration_curve(y, p)
+    cells = {}
+    for i, b in enumerate(bins):
         pos = round(b.observed * b.n)
-        small = any(0 < c < min_cell for c in (b.n, pos, b.n - pos))
-        out.append({**b.__dict__, "observed": None if small else b.observed,
-                    "n": _count(b.n, min_cell)})  # fmt: skip
+        cells[str(i)] = (b.n, pos, b.n - pos)
+    primary = {i for i, c in cells.items() if any(0 < x < min_cell for x in c)}
+    hidden = subgroups.protect(cells, primary, set(), min_cell) if cells else set()
+    small_n = any(0 < cells[i][0] < min_cell for i in hidden)
+    out = []
+    for i, b in enumerate(bins):
+        if str(i) not in hidden:
+            out.append({**b.__dict__, "n": b.n})
+            continue
+        n: int | str | None = _count(b.n, min_cell)
+        if small_n and n == b.n:
+            n = None
+        out.append({**b.__dict__, "observed": None, "n": n})
     return out
 
 

@@ -13,7 +13,8 @@ rates at a threshold go the same way when one of its confusion cells (tp, fp, tn
 fn) is below the limit, since a rate beside ``positives`` is a count, and a
 dimension's rates at a threshold go whole when, against the previous threshold
 shown, the risk band between them holds 1–4 positives or negatives of a level (or
-of the hidden levels together): two rates give a difference of counts. Disparity
+of the hidden levels together), or a level's band to the threshold it was last
+shown at: two rates give a difference of counts. Disparity
 ratios (smallest over largest value, as Fairlearn's ``ratio()``) are computed over
 the levels whose rate is shown only.
 """
@@ -200,15 +201,24 @@ def subgroup_report(
         rate_hidden: dict[float, set[str]] = {}
         levels = {str(v) for v in np.unique(g)}
         previous: tuple[float, set[str]] | None = None
+        last_shown: dict[str, float] = {}  # level -> last threshold its rates were shown at
         for t in sorted(thresholds):
             rate_hidden[t] = _hidden_rates(y, p >= t, g, hidden, min_cell)
             alone = (levels - rate_hidden[t]) & (previous[1] if previous else set())
-            if previous is not None and not _band_safe(
-                y, p, g, previous[0], t, levels - alone, alone, min_cell
+            # a level hidden at the previous threshold but shown before it gives its
+            # band back across it: check it against the threshold it was last shown at
+            across = all(
+                _band_safe(y, p, g, last_shown[lvl], t, set(), {lvl}, min_cell)
+                for lvl in levels - rate_hidden[t]
+                if lvl in last_shown
+            )
+            if previous is not None and not (
+                across and _band_safe(y, p, g, previous[0], t, levels - alone, alone, min_cell)
             ):
                 rate_hidden[t] = set(levels)  # the dimension's rates at t go whole
             else:
                 previous = (t, levels - rate_hidden[t])
+                last_shown.update(dict.fromkeys(levels - rate_hidden[t], t))
             frames[t] = MetricFrame(
                 metrics={**_rate_metrics(), "n": count},
                 y_true=y[shown],

@@ -184,6 +184,9 @@ def save(path: Path, card: ModelCard, drawn: TestSet, snapshot: int) -> Path:
         "keys": drawn.keys,
         "overlap_keys": sorted(drawn.overlap),
         "per_stratum": drawn.per_stratum,
+        # the sizes as drawn: an erasure takes keys out of the lists, not out of these
+        "drawn": len(drawn.keys),
+        "overlap_drawn": len(drawn.overlap),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -226,8 +229,16 @@ def public_draw(
         "overlap_share": spec["overlap"],
         "annotators": spec["annotators"],
         "strata": record["strata"],
-        "drawn": _count(len(record["keys"]), min_cell),
-        "overlap_documents": _count(len(record["overlap_keys"]), min_cell),
+        # as drawn, like per_stratum: after an erasure the lists are shorter, and their
+        # lengths against the stratum sizes would give the erased documents' count
+        "drawn": _count(record.get("drawn", sum(record["per_stratum"].values())), min_cell),
+        "overlap_documents": _count(
+            record.get(
+                "overlap_drawn",
+                sum(math.ceil(n * spec["overlap"]) for n in record["per_stratum"].values()),
+            ),
+            min_cell,
+        ),
         "labelled_and_used": _count(used, min_cell),
         "per_stratum": public_sizes(record["per_stratum"], min_cell),
         "min_cell": min_cell,

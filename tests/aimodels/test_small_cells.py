@@ -199,3 +199,53 @@ def test_two_threshold_rows_do_not_give_a_small_band_by_difference() -> None:
         if s1 is not None and s2 is not None:
             band = round(s1 * row["positives"]) - round(s2 * row["positives"])
             assert not 0 < band < 5, (row["level"], band)
+
+
+def test_a_level_hidden_between_two_thresholds_gives_no_band_across_it() -> None:
+    """Level A is hidden at 0.5 but shown at 0.3 and 0.7: its band [0.3, 0.7) must not be 1-4.
+
+    A's sensitivity at 0.3 and 0.7 beside its positives are tp 13 and 10, so three of
+    its positives have a risk in [0.3, 0.7) — a difference across the threshold where
+    A was hidden, not of two adjacent shown ones.
+    """
+    rng = np.random.default_rng(7)
+    a_y = [1] * 10 + [1] * 3 + [1] * 20 + [0] * 2 + [0] * 10 + [0] * 20
+    a_p = [0.9] * 10 + [0.4] * 3 + [0.1] * 20 + [0.4] * 2 + [0.6] * 10 + [0.95] * 20
+    m = 400
+    y = np.array(a_y + list((rng.random(m) < 0.4).astype(int)))
+    p = np.array(a_p + list(rng.random(m)))
+    grp = np.array(["A"] * len(a_y) + ["B"] * (m // 2) + ["C"] * (m // 2), dtype=object)
+    thresholds = [0.3, 0.5, 0.7]
+    report = subgroup_report(y, p, {"grp": grp}, thresholds)
+    for row in report.rows:
+        if row.suppressed:
+            continue
+        negatives = row.n - row.positives
+        tp = {t: round(row.rates[f"sensitivity@{t:g}"] * row.positives)
+              for t in thresholds if row.rates[f"sensitivity@{t:g}"] is not None}  # fmt: skip
+        tn = {t: round(row.rates[f"specificity@{t:g}"] * negatives)
+              for t in thresholds if row.rates[f"specificity@{t:g}"] is not None}  # fmt: skip
+        for shown in (tp, tn):
+            for a in shown:
+                for b in shown:
+                    assert not 0 < abs(shown[a] - shown[b]) < 5, (row.level, a, b)
+
+
+def test_calibration_bins_give_no_hidden_count_from_the_totals() -> None:
+    """One bin (the lowest risks) holds 3 positives: its rate is hidden, but total positives
+    minus observed × n of the other bins would give the 3 back, so another bin goes too."""
+    rng = np.random.default_rng(11)
+    n = 1000
+    p = np.sort(rng.random(n))
+    y = (rng.random(n) < 0.5).astype(int)
+    y[:100] = 0
+    y[[10, 40, 70]] = 1  # the lowest decile: three positives
+    report = evaluate_binary(CARD, y, p, {}, rounds=50)
+    bins = report["calibration"]
+    assert any(b["observed"] is None for b in bins)
+    shown = [b for b in bins if b["observed"] is not None and isinstance(b["n"], int)]
+    pos = int(y.sum()) - sum(round(b["observed"] * b["n"]) for b in shown)
+    neg = int(n - y.sum()) - sum(round((1 - b["observed"]) * b["n"]) for b in shown)
+    assert not 0 < pos < 5 and not 0 < neg < 5, (pos, neg)
+    rows = int(n) - sum(b["n"] for b in bins if isinstance(b["n"], int))
+    assert not 0 < rows < 5

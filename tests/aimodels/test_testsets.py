@@ -50,3 +50,32 @@ def test_ground_truth_agreement_is_computed_over_the_test_set_by_hand() -> None:
     assert got["exact_span_f1"] == {"DIAGNOSE": 0.5, "MEDICIN": 0.0, "all": 0.4}
     assert truth_agreement(rows, {"d1", "d2"}, ["DIAGNOSE"])["documents_with_overlap"] == "<5"
     assert truth_agreement(rows, {"d3"}, ["DIAGNOSE"])["exact_span_f1"] == {}
+
+
+def test_an_erasure_in_the_test_set_leaves_no_count_by_difference(keyed_var) -> None:
+    """After an erasure takes two drawn notes out of test_set.json, the report's sizes must
+    still add up: drawn minus the stratum sizes (or the overlap the rule gives per stratum)
+    would otherwise be the number of erased persons' documents, a count of 1-4."""
+    import math
+    from pathlib import Path
+
+    from regionlab.aimodels.card import collect_cards
+    from regionlab.aimodels.testsets import load, public_draw, save
+    from regionlab.erasure.predictions import scrub_test_sets
+
+    card = collect_cards(Path(__file__).resolve().parents[2] / "models")[0]["note_entities"]
+    spec = card.test_set
+    strata = {f"n{i:03d}": "K" if i < 60 else "M" for i in range(120)}
+    drawn = draw(strata, 40, seed=spec.seed, overlap=spec.overlap,
+                 min_per_stratum=spec.min_per_stratum)  # fmt: skip
+    path = keyed_var.models_dir / card.id / "test_set.json"
+    save(path, card, drawn, snapshot=1)
+    gone = {sorted(drawn.overlap)[0], sorted(set(drawn.keys) - drawn.overlap)[0]}
+    assert scrub_test_sets(keyed_var, gone) == {card.id: 2}
+
+    public = public_draw(load(path), used=30)
+    sizes = public["per_stratum"]
+    assert all(isinstance(n, int) for n in sizes.values())
+    assert public["drawn"] == sum(sizes.values())
+    by_rule = sum(math.ceil(n * spec.overlap) for n in sizes.values())
+    assert public["overlap_documents"] == by_rule
