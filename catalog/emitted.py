@@ -106,7 +106,9 @@ class Emitted:
         new: dict[str, str] = {}
         for mcp in mcps:
             key, digest = aspect_key(mcp), aspect_digest(mcp, when)
-            if self.digests.get(key) == digest or new.get(key) == digest:
+            # What Lite holds for this key after the proposals before this one: a repeated key
+            # whose later copy matches the stored digest still overwrites the earlier copy.
+            if new.get(key, self.digests.get(key)) == digest:
                 continue
             new[key] = digest
             out.append(mcp)
