@@ -10,6 +10,9 @@ UV_VERSION := 0.13.9
 TOOLS := $(CURDIR)/.tools
 UV := $(TOOLS)/bin/uv
 RUN := $(UV) run --frozen
+# uv trusts the platform's certificate store, as pip and curl do: a network whose TLS goes
+# through a company or region CA (added to the system store) then works without extra setup.
+export UV_SYSTEM_CERTS ?= 1
 PERSONS ?= 5000
 SEED ?= 42
 export REGIONLAB_VAR ?= $(CURDIR)/var
