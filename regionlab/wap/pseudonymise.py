@@ -15,21 +15,27 @@ from regionlab.platform.names import DELIVERY_COLUMN
 from regionlab.privacy import generalise, scrub
 from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey
-from regionlab.privacy.pseudonym import add_person_key
+from regionlab.privacy.pseudonym import person_key_mapping
 from regionlab.spec import Product
 from regionlab.spec.vocab import Pseudonymisation as P
 from regionlab.sql import quote_ident
 from regionlab.steps import step
-from regionlab.wap.register_names import Register
+from regionlab.wap.register_names import Register, identities_by_cpr
 
 
-def _quarantine(con: duckdb.DuckDBPyConnection, product: Product, where: str, reason: str) -> None:
-    """Move rows of ``raw`` matching ``where`` to quarantine with ``reason``."""
+def _record_column(product: Product) -> str:
+    """The quoted ``raw`` column quarantine names a row by: its row key's source column."""
     record = quote_ident(product.columns[0].name)
     key = product.row_key[0]
     for col in product.columns:
         if col.name == key or col.output == key:
             record = quote_ident(col.name)
+    return record
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, product: Product, where: str, reason: str) -> None:
+    """Move rows of ``raw`` matching ``where`` to quarantine with ``reason``."""
+    record = _record_column(product)
     con.execute(
         f"""INSERT INTO quarantine SELECT _extract, NULL, CAST({record} AS VARCHAR), '{reason}',
         NULL, to_json(raw)::VARCHAR FROM raw WHERE {where}"""
@@ -43,15 +49,7 @@ def quarantine_duplicates(con: duckdb.DuckDBPyConnection, product: Product) -> N
     Rows are hashed first and only the few whose hash occurs twice are numbered by a
     window over all columns (exact, NULLs equal), instead of sorting the whole table.
     """
-    cols = ", ".join(quote_ident(c.name) for c in product.columns)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _dups AS
-        WITH multi AS (SELECT hash({cols}) AS h FROM raw GROUP BY h HAVING count(*) > 1),
-             candidates AS (SELECT rowid AS rid, {cols} FROM raw
-                            WHERE hash({cols}) IN (SELECT h FROM multi))
-        SELECT rid FROM (SELECT rid, row_number() OVER (PARTITION BY {cols} ORDER BY rid) AS n
-                         FROM candidates) WHERE n > 1"""
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _dups AS {_duplicate_rids_sql(product)}")
     _quarantine(con, product, "rowid IN (SELECT rid FROM _dups)", "duplicate_row")
 
 
@@ -69,6 +67,53 @@ def quarantine_invalid_cpr(con: duckdb.DuckDBPyConnection, product: Product) -> 
     _quarantine(con, product, where, "invalid_cpr")
 
 
+def _duplicate_rids_sql(product: Product) -> str:
+    """SQL: the ``rid`` (``raw``'s rowid) of every exact copy after the first of its row."""
+    cols = ", ".join(quote_ident(c.name) for c in product.columns)
+    return f"""WITH multi AS (SELECT hash({cols}) AS h FROM raw GROUP BY h HAVING count(*) > 1),
+             candidates AS (SELECT rowid AS rid, {cols} FROM raw
+                            WHERE hash({cols}) IN (SELECT h FROM multi))
+        SELECT rid FROM (SELECT rid, row_number() OVER (PARTITION BY {cols} ORDER BY rid) AS n
+                         FROM candidates) WHERE n > 1"""
+
+
+def quarantine_source_defects(con: duckdb.DuckDBPyConnection, product: Product) -> None:
+    """Both source-row quarantines in one move: exact duplicates, then invalid CPR numbers.
+
+    Gives the same quarantine as :func:`quarantine_duplicates` followed by
+    :func:`quarantine_invalid_cpr` (a copy of a row is a ``duplicate_row`` even when its
+    CPR is invalid too; the first of them is ``invalid_cpr``), but ``raw`` is copied into
+    ``quarantine`` and deleted from once instead of twice. Products without a person
+    column get only the duplicate check.
+    """
+    parts = [f"SELECT rid, 'duplicate_row' AS reason FROM ({_duplicate_rids_sql(product)})"]
+    if product.person_column:
+        install_cpr_macros(con)
+        cpr = quote_ident(product.person_column)
+        parts.append(
+            f"""SELECT rowid AS rid, 'invalid_cpr' AS reason FROM raw
+            WHERE ({cpr} IS NULL OR {cpr} IN (SELECT v FROM (SELECT DISTINCT {cpr} AS v
+                                              FROM raw) WHERE NOT cpr_is_valid(v)))"""
+        )
+    union = " UNION ALL ".join(f"({part})" for part in parts)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _defects AS
+        SELECT rid, CASE WHEN bool_or(reason = 'duplicate_row') THEN 'duplicate_row'
+                         ELSE 'invalid_cpr' END AS reason
+        FROM ({union}) GROUP BY rid"""
+    )
+    record = _record_column(product)
+    con.execute(
+        f"""INSERT INTO quarantine SELECT raw._extract, NULL, CAST(raw.{record} AS VARCHAR),
+        d.reason, NULL, to_json(raw)::VARCHAR FROM raw JOIN _defects AS d ON raw.rowid = d.rid"""
+    )
+    con.execute("DELETE FROM raw WHERE rowid IN (SELECT rid FROM _defects)")
+    con.execute("DROP TABLE _defects")
+
+
+PERSON_KEY_COLUMN = "__rl_person_key"  # the joined key's column in build_staged's source
+
+
 def _expression(product: Product, name: str, reference_date: dt.date) -> str:
     col = next(c for c in product.columns if c.name == name)
     q = quote_ident(col.name)
@@ -76,10 +121,22 @@ def _expression(product: Product, name: str, reference_date: dt.date) -> str:
     if rule is P.keep or rule is P.scrub_text:
         return q
     if rule is P.person_key:
-        return quote_ident("person_key")
+        return PERSON_KEY_COLUMN
     if rule is P.age_band:
         return generalise.age_band_sql(col.name, reference_date)
     return generalise.generalisation_sql(rule.value, col.name)
+
+
+def staged_select(product: Product, reference_date: dt.date, delivery: str | None) -> str:
+    """The select list of ``staged`` over ``raw`` (the person key as ``__rl_person_key``)."""
+    select = ", ".join(
+        f"CAST({_expression(product, pub.source_column, reference_date)} AS {pub.type.duckdb}) "
+        f"AS {quote_ident(pub.name)}"
+        for pub in product.published_columns
+    )
+    if delivery is not None:
+        select += f", CAST({delivery} AS VARCHAR) AS {quote_ident(DELIVERY_COLUMN)}"
+    return select
 
 
 def build_staged(
@@ -98,24 +155,54 @@ def build_staged(
     :data:`~regionlab.platform.names.DELIVERY_COLUMN`: which delivery each row came from.
     """
     person_column = product.person_column
+    mapping = None
     if person_column:
         assert key is not None
         with step("pseudonymise.person_key"):
-            add_person_key(con, "raw", key, cpr_column=person_column)
+            mapping = person_key_mapping(con, "raw", key, cpr_column=person_column)
+    try:
+        scrub_texts(con, product, register, person_column, mapping)
+        if any(c.pseudonymisation is P.municipality for c in product.columns):
+            generalise.install_postcodes(con)
+        select = staged_select(product, reference_date, delivery)
+        source = "raw"
+        if mapping is not None:
+            assert person_column is not None
+            # One pass: the key is joined here instead of added to ``raw`` and UPDATEd
+            # into every row; the subquery keeps ``raw``'s column names unqualified.
+            source = (
+                f"(SELECT raw.*, __rl_m.__rl_value AS {PERSON_KEY_COLUMN} FROM raw "
+                f"LEFT JOIN temp.main.{mapping} AS __rl_m "
+                f"ON raw.{quote_ident(person_column)} = __rl_m.__rl_raw) AS raw"
+            )
+        with step("pseudonymise.write_staged"):
+            con.execute(f"CREATE OR REPLACE TABLE staged AS SELECT {select} FROM {source}")
+    finally:
+        if mapping is not None:
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{mapping}")
+
+
+def scrub_texts(
+    con: duckdb.DuckDBPyConnection,
+    product: Product,
+    register: Register,
+    person_column: str | None,
+    mapping: str | None,
+) -> None:
+    """Scrub the product's free-text columns of ``raw`` in place (before ``staged`` is built).
+
+    Each row's own person is found through ``mapping`` (CPR → person key), since
+    ``raw`` has no key column.
+    """
     texts = [c.name for c in product.columns if c.pseudonymisation is P.scrub_text]
     identities = None
-    if texts and person_column:
-        identities = register.install_identities(con, "raw", person_column)
-    for column in texts:
-        with step("pseudonymise.scrub_text"):
-            scrub.scrub_column(con, "raw", column, register.names, identities=identities)
-    if any(c.pseudonymisation is P.municipality for c in product.columns):
-        generalise.install_postcodes(con)
-    select = ", ".join(
-        f"CAST({_expression(product, pub.source_column, reference_date)} AS {pub.type.duckdb}) "
-        f"AS {quote_ident(pub.name)}"
-        for pub in product.published_columns
-    )
-    if delivery is not None:
-        select += f", CAST({delivery} AS VARCHAR) AS {quote_ident(DELIVERY_COLUMN)}"
-    con.execute(f"CREATE OR REPLACE TABLE staged AS SELECT {select} FROM raw")
+    if texts and person_column and mapping is not None:
+        if register.install_identities(con, "raw", person_column, mapping=mapping) is not None:
+            identities = identities_by_cpr(con, mapping, person_column)
+    try:
+        for column in texts:
+            with step("pseudonymise.scrub_text"):
+                scrub.scrub_column(con, "raw", column, register.names, identities=identities)
+    finally:
+        if identities is not None:  # names and addresses per CPR: not kept past the scrub
+            con.execute(f"DROP TABLE IF EXISTS {identities.table}")
