@@ -196,9 +196,13 @@ def scrub_texts(
     """
     texts = [c.name for c in product.columns if c.pseudonymisation is P.scrub_text]
     identities = None
-    if texts and person_column and mapping is not None:
-        if register.install_identities(con, "raw", person_column, mapping=mapping) is not None:
-            identities = identities_by_cpr(con, mapping, person_column)
+    if (
+        texts
+        and person_column
+        and mapping is not None
+        and register.install_identities(con, "raw", person_column, mapping=mapping) is not None
+    ):
+        identities = identities_by_cpr(con, mapping, person_column)
     try:
         for column in texts:
             with step("pseudonymise.scrub_text"):

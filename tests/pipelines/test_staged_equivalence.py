@@ -80,12 +80,18 @@ def _reference(
     con.execute(f"CREATE TABLE staged AS SELECT {select} FROM {source}")
 
 
-def _multiset_difference(a: duckdb.DuckDBPyConnection, b: duckdb.DuckDBPyConnection, table: str) -> int:
+def _multiset_difference(
+    a: duckdb.DuckDBPyConnection, b: duckdb.DuckDBPyConnection, table: str
+) -> int:
     b_rows = b.execute(f"SELECT * FROM {table}").to_arrow_table()
     a.register("__other", b_rows)
     try:
-        (left,) = a.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM __other)").fetchone()
-        (right,) = a.execute(f"SELECT count(*) FROM (FROM __other EXCEPT ALL FROM {table})").fetchone()
+        (left,) = a.execute(
+            f"SELECT count(*) FROM (FROM {table} EXCEPT ALL FROM __other)"
+        ).fetchone()
+        (right,) = a.execute(
+            f"SELECT count(*) FROM (FROM __other EXCEPT ALL FROM {table})"
+        ).fetchone()
     finally:
         a.unregister("__other")
     return left + right
@@ -136,7 +142,8 @@ def test_one_pass_staging_equals_previous_path(
         ).fetchall()
         assert pairs and all(k == person_key(c, key) for c, k in pairs)
         # No staged row lost its key to the join.
-        assert new.execute("SELECT count(*) FROM staged WHERE person_key IS NULL").fetchone()[0] == 0
+        (keyless,) = new.execute("SELECT count(*) FROM staged WHERE person_key IS NULL").fetchone()
+        assert keyless == 0
     assert reasons.get("duplicate_row", 0) > 0 or product.ref.endswith("initiatives")
     # The mapping and the per-CPR identities of the one-pass path are dropped again.
     assert not new.execute(
@@ -144,7 +151,5 @@ def test_one_pass_staging_equals_previous_path(
         "OR table_name = '__rl_identities_by_cpr'"
     ).fetchone()[0]
     # The identities the privacy audit reads later are still there, and the same.
-    if product.person_column and any(
-        c.pseudonymisation is P.scrub_text for c in product.columns
-    ):
+    if product.person_column and any(c.pseudonymisation is P.scrub_text for c in product.columns):
         assert _multiset_difference(new, old, "temp.main.__rl_identities") == 0
