@@ -53,7 +53,7 @@ from regionlab.streaming.fhir_rows import parse
 from regionlab.streaming.tables import FRESHNESS_CHECK, STREAM_BATCHES, STREAM_LOG
 from regionlab.wap import erasure_hook, quarantine_zone
 from regionlab.wap.privacy_gates import privacy_gates
-from regionlab.wap.pseudonymise import build_staged, quarantine_source_defects
+from regionlab.wap.pseudonymise import build_staged, quarantine_duplicates, quarantine_invalid_cpr
 from regionlab.wap.register_names import Register
 from regionlab.wap.safe_errors import ReconciliationError
 from regionlab.wap.sources import QUARANTINE_DDL
@@ -242,7 +242,8 @@ def _stage(
     day = dt.datetime.now(dt.UTC).date()
     _raw_table(con, product)
     _load(con, product, messages)
-    quarantine_source_defects(con, product)
+    quarantine_duplicates(con, product)
+    quarantine_invalid_cpr(con, product)
     build_staged(con, product, key, register, day, "_extract")
     erasure_hook.quarantine_erased(con, product, key)
     _known_events(con, product)

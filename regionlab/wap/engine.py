@@ -44,7 +44,7 @@ from regionlab.steps import step
 from regionlab.wap import erasure_hook, load_log, quarantine_zone
 from regionlab.wap.delivery_checks import Outcome, Verdict, check_delivery
 from regionlab.wap.privacy_gates import privacy_gates
-from regionlab.wap.pseudonymise import build_staged, quarantine_source_defects
+from regionlab.wap.pseudonymise import build_staged, quarantine_duplicates, quarantine_invalid_cpr
 from regionlab.wap.register_names import register_names
 from regionlab.wap.safe_errors import ReconciliationError, inflight, value_free_errors
 from regionlab.wap.sources import QUARANTINE_DDL, Extract, ingest, reader_for
@@ -620,7 +620,9 @@ def _stage(
     with step("ingest"):
         run.rows_read = ingest(con, product, list(files))
     with step("quarantine"):
-        quarantine_source_defects(con, product)  # duplicates, then invalid CPRs: one move
+        quarantine_duplicates(con, product)
+        if product.source and product.source.person_column:
+            quarantine_invalid_cpr(con, product)
     with step("register_names"):
         names = register_names(settings.sources_dir)
     with step("pseudonymise"):

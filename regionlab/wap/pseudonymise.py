@@ -23,19 +23,13 @@ from regionlab.steps import step
 from regionlab.wap.register_names import Register, identities_by_cpr
 
 
-def _record_column(product: Product) -> str:
-    """The quoted ``raw`` column quarantine names a row by: its row key's source column."""
+def _quarantine(con: duckdb.DuckDBPyConnection, product: Product, where: str, reason: str) -> None:
+    """Move rows of ``raw`` matching ``where`` to quarantine with ``reason``."""
     record = quote_ident(product.columns[0].name)
     key = product.row_key[0]
     for col in product.columns:
         if col.name == key or col.output == key:
             record = quote_ident(col.name)
-    return record
-
-
-def _quarantine(con: duckdb.DuckDBPyConnection, product: Product, where: str, reason: str) -> None:
-    """Move rows of ``raw`` matching ``where`` to quarantine with ``reason``."""
-    record = _record_column(product)
     con.execute(
         f"""INSERT INTO quarantine SELECT _extract, NULL, CAST({record} AS VARCHAR), '{reason}',
         NULL, to_json(raw)::VARCHAR FROM raw WHERE {where}"""
@@ -49,7 +43,15 @@ def quarantine_duplicates(con: duckdb.DuckDBPyConnection, product: Product) -> N
     Rows are hashed first and only the few whose hash occurs twice are numbered by a
     window over all columns (exact, NULLs equal), instead of sorting the whole table.
     """
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _dups AS {_duplicate_rids_sql(product)}")
+    cols = ", ".join(quote_ident(c.name) for c in product.columns)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _dups AS
+        WITH multi AS (SELECT hash({cols}) AS h FROM raw GROUP BY h HAVING count(*) > 1),
+             candidates AS (SELECT rowid AS rid, {cols} FROM raw
+                            WHERE hash({cols}) IN (SELECT h FROM multi))
+        SELECT rid FROM (SELECT rid, row_number() OVER (PARTITION BY {cols} ORDER BY rid) AS n
+                         FROM candidates) WHERE n > 1"""
+    )
     _quarantine(con, product, "rowid IN (SELECT rid FROM _dups)", "duplicate_row")
 
 
@@ -65,50 +67,6 @@ def quarantine_invalid_cpr(con: duckdb.DuckDBPyConnection, product: Product) -> 
     )
     where = f"({cpr} IN (SELECT v FROM _bad_cpr) OR {cpr} IS NULL)"
     _quarantine(con, product, where, "invalid_cpr")
-
-
-def _duplicate_rids_sql(product: Product) -> str:
-    """SQL: the ``rid`` (``raw``'s rowid) of every exact copy after the first of its row."""
-    cols = ", ".join(quote_ident(c.name) for c in product.columns)
-    return f"""WITH multi AS (SELECT hash({cols}) AS h FROM raw GROUP BY h HAVING count(*) > 1),
-             candidates AS (SELECT rowid AS rid, {cols} FROM raw
-                            WHERE hash({cols}) IN (SELECT h FROM multi))
-        SELECT rid FROM (SELECT rid, row_number() OVER (PARTITION BY {cols} ORDER BY rid) AS n
-                         FROM candidates) WHERE n > 1"""
-
-
-def quarantine_source_defects(con: duckdb.DuckDBPyConnection, product: Product) -> None:
-    """Both source-row quarantines in one move: exact duplicates, then invalid CPR numbers.
-
-    Gives the same quarantine as :func:`quarantine_duplicates` followed by
-    :func:`quarantine_invalid_cpr` (a copy of a row is a ``duplicate_row`` even when its
-    CPR is invalid too; the first of them is ``invalid_cpr``), but ``raw`` is copied into
-    ``quarantine`` and deleted from once instead of twice. Products without a person
-    column get only the duplicate check.
-    """
-    parts = [f"SELECT rid, 'duplicate_row' AS reason FROM ({_duplicate_rids_sql(product)})"]
-    if product.person_column:
-        install_cpr_macros(con)
-        cpr = quote_ident(product.person_column)
-        parts.append(
-            f"""SELECT rowid AS rid, 'invalid_cpr' AS reason FROM raw
-            WHERE ({cpr} IS NULL OR {cpr} IN (SELECT v FROM (SELECT DISTINCT {cpr} AS v
-                                              FROM raw) WHERE NOT cpr_is_valid(v)))"""
-        )
-    union = " UNION ALL ".join(f"({part})" for part in parts)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _defects AS
-        SELECT rid, CASE WHEN bool_or(reason = 'duplicate_row') THEN 'duplicate_row'
-                         ELSE 'invalid_cpr' END AS reason
-        FROM ({union}) GROUP BY rid"""
-    )
-    record = _record_column(product)
-    con.execute(
-        f"""INSERT INTO quarantine SELECT raw._extract, NULL, CAST(raw.{record} AS VARCHAR),
-        d.reason, NULL, to_json(raw)::VARCHAR FROM raw JOIN _defects AS d ON raw.rowid = d.rid"""
-    )
-    con.execute("DELETE FROM raw WHERE rowid IN (SELECT rid FROM _defects)")
-    con.execute("DROP TABLE _defects")
 
 
 PERSON_KEY_COLUMN = "__rl_person_key"  # the joined key's column in build_staged's source

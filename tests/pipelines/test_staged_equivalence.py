@@ -1,13 +1,12 @@
 """``staged`` and ``quarantine`` are unchanged by the one-pass staging path.
 
-The engine now quarantines duplicates and invalid CPRs in one move
-(``quarantine_source_defects``) and joins the person-key mapping while it
-writes ``staged`` (``build_staged``). The reference here is the previous path,
-step by step: ``quarantine_duplicates`` then ``quarantine_invalid_cpr``, then
-``add_person_key`` (ALTER TABLE + UPDATE of every row) and ``staged`` selected
-from the keyed ``raw``. Both run on the same synthetic deliveries with planted
-defects, for every source product; the tables must be equal as multisets and
-every key must equal the Python HMAC of its CPR.
+``build_staged`` joins the person-key mapping while it writes ``staged``. The
+reference here is the previous path, step by step: ``add_person_key`` (ALTER
+TABLE + UPDATE of every row of ``raw``), the scrubber's identities read from
+that column, and ``staged`` selected from the keyed ``raw``. Both run on the
+same synthetic deliveries with planted defects, for every source product; the
+tables must be equal as multisets and every key must equal the Python HMAC of
+its CPR.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from regionlab.wap.pseudonymise import (
     build_staged,
     quarantine_duplicates,
     quarantine_invalid_cpr,
-    quarantine_source_defects,
     staged_select,
 )
 from regionlab.wap.register_names import Register, register_names
@@ -125,7 +123,9 @@ def test_one_pass_staging_equals_previous_path(
     shutil.copy(first, tmp_path / "old.duckdb")
     new, old = duckdb.connect(str(first)), duckdb.connect(str(tmp_path / "old.duckdb"))
 
-    quarantine_source_defects(new, product)
+    quarantine_duplicates(new, product)
+    if product.person_column:
+        quarantine_invalid_cpr(new, product)
     build_staged(new, product, key, register, ref_date, delivery)
     _reference(old, product, key, register, ref_date, delivery)
 
