@@ -30,6 +30,10 @@ from regionlab.privacy.keys import PseudonymKey
 from regionlab.sql import quote_ident, quote_table
 
 _BLOCK = 64  # SHA-256 block size in bytes
+# The staging path's CPR → person key mapping (``build_staged``), a temp table of the run's
+# connection. It stays until the connection closes: the erasure hook finds the suppressed
+# persons' ``raw`` rows through it, since ``raw`` has no key column.
+PERSON_KEYS = "__rl_person_keys"
 
 
 @dataclass(frozen=True)
@@ -140,22 +144,27 @@ def _person_key_mapping_sql(table: str, cpr_column: str) -> str:
 
 
 def person_key_mapping(
-    con: duckdb.DuckDBPyConnection, table: str, key: PseudonymKey, cpr_column: str = "cpr"
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    key: PseudonymKey,
+    cpr_column: str = "cpr",
+    name: str | None = None,
 ) -> str:
     """Create a temporary table ``__rl_raw`` (a CPR as written) → ``__rl_value`` (its person key).
 
     For a caller that builds a new table from ``table``: joining this mapping
     (``LEFT JOIN temp.main.<name> ON <cpr> = __rl_raw``) gives the same keys as
     :func:`add_person_key` without adding a column and updating every row of
-    ``table``. Returns the table's name (in ``temp.main``); the caller drops it.
-    CPRs without CPR shape (and NULL) have no entry, so a LEFT JOIN gives NULL.
+    ``table``. Returns the table's name (in ``temp.main``; ``name`` or a fresh one,
+    replaced if it exists); the caller drops it. CPRs without CPR shape (and NULL)
+    have no entry, so a LEFT JOIN gives NULL.
     """
     if cpr_column not in _columns(con, table):
         raise ValueError(f"table {table} has no column {cpr_column!r}")
     install_cpr_macros(con)
-    mapping = _temp_name("map")
+    mapping = name or _temp_name("map")
     con.execute(
-        f"CREATE TEMP TABLE {mapping} AS {_person_key_mapping_sql(table, cpr_column)}",
+        f"CREATE OR REPLACE TEMP TABLE {mapping} AS {_person_key_mapping_sql(table, cpr_column)}",
         hmac_params(key),
     )
     return mapping

@@ -15,7 +15,7 @@ from regionlab.platform.names import DELIVERY_COLUMN
 from regionlab.privacy import generalise, scrub
 from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey
-from regionlab.privacy.pseudonym import person_key_mapping
+from regionlab.privacy.pseudonym import PERSON_KEYS, person_key_mapping
 from regionlab.spec import Product
 from regionlab.spec.vocab import Pseudonymisation as P
 from regionlab.sql import quote_ident
@@ -117,27 +117,25 @@ def build_staged(
     if person_column:
         assert key is not None
         with step("pseudonymise.person_key"):
-            mapping = person_key_mapping(con, "raw", key, cpr_column=person_column)
-    try:
-        scrub_texts(con, product, register, person_column, mapping)
-        if any(c.pseudonymisation is P.municipality for c in product.columns):
-            generalise.install_postcodes(con)
-        select = staged_select(product, reference_date, delivery)
-        source = "raw"
-        if mapping is not None:
-            assert person_column is not None
-            # One pass: the key is joined here instead of added to ``raw`` and UPDATEd
-            # into every row; the subquery keeps ``raw``'s column names unqualified.
-            source = (
-                f"(SELECT raw.*, __rl_m.__rl_value AS {PERSON_KEY_COLUMN} FROM raw "
-                f"LEFT JOIN temp.main.{mapping} AS __rl_m "
-                f"ON raw.{quote_ident(person_column)} = __rl_m.__rl_raw) AS raw"
+            mapping = person_key_mapping(
+                con, "raw", key, cpr_column=person_column, name=PERSON_KEYS
             )
-        with step("pseudonymise.write_staged"):
-            con.execute(f"CREATE OR REPLACE TABLE staged AS SELECT {select} FROM {source}")
-    finally:
-        if mapping is not None:
-            con.execute(f"DROP TABLE IF EXISTS temp.main.{mapping}")
+    scrub_texts(con, product, register, person_column, mapping)
+    if any(c.pseudonymisation is P.municipality for c in product.columns):
+        generalise.install_postcodes(con)
+    select = staged_select(product, reference_date, delivery)
+    source = "raw"
+    if mapping is not None:
+        assert person_column is not None
+        # One pass: the key is joined here instead of added to ``raw`` and UPDATEd
+        # into every row; the subquery keeps ``raw``'s column names unqualified.
+        source = (
+            f"(SELECT raw.*, __rl_m.__rl_value AS {PERSON_KEY_COLUMN} FROM raw "
+            f"LEFT JOIN temp.main.{mapping} AS __rl_m "
+            f"ON raw.{quote_ident(person_column)} = __rl_m.__rl_raw) AS raw"
+        )
+    with step("pseudonymise.write_staged"):
+        con.execute(f"CREATE OR REPLACE TABLE staged AS SELECT {select} FROM {source}")
 
 
 def scrub_texts(
