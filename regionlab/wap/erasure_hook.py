@@ -29,7 +29,7 @@ from regionlab.platform.names import DELIVERY_COLUMN
 from regionlab.platform.tables import SUPPRESSION_LIST
 from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey
-from regionlab.privacy.pseudonym import hmac_params, hmac_sql
+from regionlab.privacy.pseudonym import PERSON_KEYS, hmac_params, hmac_sql
 from regionlab.spec import Product
 from regionlab.sql import quote_ident
 
@@ -52,6 +52,13 @@ def _has_column(con: duckdb.DuckDBPyConnection, table: str, column: str) -> bool
         "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() "
         "AND schema_name = 'main' AND table_name = ? AND column_name = ?",
         [table, column],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _mapping_installed(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [PERSON_KEYS]
     ).fetchone()
     return bool(row and row[0])
 
@@ -80,6 +87,13 @@ def quarantine_erased(
         con.execute(f"DELETE FROM staged WHERE {hit}")
     if _has_column(con, "raw", "person_key"):
         con.execute(f"DELETE FROM raw WHERE {hit}")
+    elif product.person_column and _mapping_installed(con):
+        # build_staged joined the key from its mapping; the raw rows go by their CPR.
+        con.execute(
+            f"DELETE FROM raw WHERE {quote_ident(product.person_column)} IN (SELECT __rl_raw "
+            f"FROM (SELECT __rl_raw, __rl_value AS person_key FROM temp.main.{PERSON_KEYS}) "
+            f"WHERE {hit})"
+        )
     # Rows quarantined earlier in this run keep their raw line: find suppressed CPRs in it.
     token_key = hmac_sql("tok")
     install_cpr_macros(con)

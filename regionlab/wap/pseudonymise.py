@@ -15,12 +15,12 @@ from regionlab.platform.names import DELIVERY_COLUMN
 from regionlab.privacy import generalise, scrub
 from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey
-from regionlab.privacy.pseudonym import add_person_key
+from regionlab.privacy.pseudonym import PERSON_KEYS, person_key_mapping
 from regionlab.spec import Product
 from regionlab.spec.vocab import Pseudonymisation as P
 from regionlab.sql import quote_ident
 from regionlab.steps import step
-from regionlab.wap.register_names import Register
+from regionlab.wap.register_names import Register, identities_by_cpr
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, product: Product, where: str, reason: str) -> None:
@@ -69,6 +69,9 @@ def quarantine_invalid_cpr(con: duckdb.DuckDBPyConnection, product: Product) -> 
     _quarantine(con, product, where, "invalid_cpr")
 
 
+PERSON_KEY_COLUMN = "__rl_person_key"  # the joined key's column in build_staged's source
+
+
 def _expression(product: Product, name: str, reference_date: dt.date) -> str:
     col = next(c for c in product.columns if c.name == name)
     q = quote_ident(col.name)
@@ -76,10 +79,22 @@ def _expression(product: Product, name: str, reference_date: dt.date) -> str:
     if rule is P.keep or rule is P.scrub_text:
         return q
     if rule is P.person_key:
-        return quote_ident("person_key")
+        return PERSON_KEY_COLUMN
     if rule is P.age_band:
         return generalise.age_band_sql(col.name, reference_date)
     return generalise.generalisation_sql(rule.value, col.name)
+
+
+def staged_select(product: Product, reference_date: dt.date, delivery: str | None) -> str:
+    """The select list of ``staged`` over ``raw`` (the person key as ``__rl_person_key``)."""
+    select = ", ".join(
+        f"CAST({_expression(product, pub.source_column, reference_date)} AS {pub.type.duckdb}) "
+        f"AS {quote_ident(pub.name)}"
+        for pub in product.published_columns
+    )
+    if delivery is not None:
+        select += f", CAST({delivery} AS VARCHAR) AS {quote_ident(DELIVERY_COLUMN)}"
+    return select
 
 
 def build_staged(
@@ -98,24 +113,56 @@ def build_staged(
     :data:`~regionlab.platform.names.DELIVERY_COLUMN`: which delivery each row came from.
     """
     person_column = product.person_column
+    mapping = None
     if person_column:
         assert key is not None
         with step("pseudonymise.person_key"):
-            add_person_key(con, "raw", key, cpr_column=person_column)
-    texts = [c.name for c in product.columns if c.pseudonymisation is P.scrub_text]
-    identities = None
-    if texts and person_column:
-        identities = register.install_identities(con, "raw", person_column)
-    for column in texts:
-        with step("pseudonymise.scrub_text"):
-            scrub.scrub_column(con, "raw", column, register.names, identities=identities)
+            mapping = person_key_mapping(
+                con, "raw", key, cpr_column=person_column, name=PERSON_KEYS
+            )
+    scrub_texts(con, product, register, person_column, mapping)
     if any(c.pseudonymisation is P.municipality for c in product.columns):
         generalise.install_postcodes(con)
-    select = ", ".join(
-        f"CAST({_expression(product, pub.source_column, reference_date)} AS {pub.type.duckdb}) "
-        f"AS {quote_ident(pub.name)}"
-        for pub in product.published_columns
-    )
-    if delivery is not None:
-        select += f", CAST({delivery} AS VARCHAR) AS {quote_ident(DELIVERY_COLUMN)}"
-    con.execute(f"CREATE OR REPLACE TABLE staged AS SELECT {select} FROM raw")
+    select = staged_select(product, reference_date, delivery)
+    source = "raw"
+    if mapping is not None:
+        assert person_column is not None
+        # One pass: the key is joined here instead of added to ``raw`` and UPDATEd
+        # into every row; the subquery keeps ``raw``'s column names unqualified.
+        source = (
+            f"(SELECT raw.*, __rl_m.__rl_value AS {PERSON_KEY_COLUMN} FROM raw "
+            f"LEFT JOIN temp.main.{mapping} AS __rl_m "
+            f"ON raw.{quote_ident(person_column)} = __rl_m.__rl_raw) AS raw"
+        )
+    with step("pseudonymise.write_staged"):
+        con.execute(f"CREATE OR REPLACE TABLE staged AS SELECT {select} FROM {source}")
+
+
+def scrub_texts(
+    con: duckdb.DuckDBPyConnection,
+    product: Product,
+    register: Register,
+    person_column: str | None,
+    mapping: str | None,
+) -> None:
+    """Scrub the product's free-text columns of ``raw`` in place (before ``staged`` is built).
+
+    Each row's own person is found through ``mapping`` (CPR → person key), since
+    ``raw`` has no key column.
+    """
+    texts = [c.name for c in product.columns if c.pseudonymisation is P.scrub_text]
+    identities = None
+    if (
+        texts
+        and person_column
+        and mapping is not None
+        and register.install_identities(con, "raw", person_column, mapping=mapping) is not None
+    ):
+        identities = identities_by_cpr(con, mapping, person_column)
+    try:
+        for column in texts:
+            with step("pseudonymise.scrub_text"):
+                scrub.scrub_column(con, "raw", column, register.names, identities=identities)
+    finally:
+        if identities is not None:  # names and addresses per CPR: not kept past the scrub
+            con.execute(f"DROP TABLE IF EXISTS {identities.table}")

@@ -35,23 +35,35 @@ class Register:
     extract: Path | None = None
 
     def install_identities(
-        self, con: duckdb.DuckDBPyConnection, table: str, person_column: str
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        person_column: str,
+        mapping: str | None = None,
     ) -> IdentityTable | None:
         """Temp table ``__rl_identities`` (person_key → name, address, postcode) for ``table``.
 
-        ``table`` has the raw CPR in ``person_column`` and its ``person_key``.
+        ``table`` has the raw CPR in ``person_column`` and its ``person_key`` — or,
+        with ``mapping`` (a temp table of ``__rl_raw`` CPR → ``__rl_value`` key, see
+        :func:`regionlab.privacy.pseudonym.person_key_mapping`), the keys come from
+        that mapping and ``table`` is not read at all.
         """
         if self.extract is None:
             return None
         install_cpr_macros(con)
+        keys = (
+            f"SELECT DISTINCT __rl_value AS person_key, cpr_normalise(__rl_raw) AS n "
+            f"FROM temp.main.{mapping}"
+            if mapping is not None
+            else f"SELECT DISTINCT person_key, cpr_normalise({quote_ident(person_column)}) AS n "
+            f"FROM {table} WHERE person_key IS NOT NULL"
+        )
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {IDENTITIES} AS
             WITH reg AS (
                 SELECT cpr_normalise(cpr) AS n, first_name, last_name, address, postcode
                 FROM {_READ}),
-            keys AS (
-                SELECT DISTINCT person_key, cpr_normalise({quote_ident(person_column)}) AS n
-                FROM {table} WHERE person_key IS NOT NULL)
+            keys AS ({keys})
             SELECT keys.person_key, any_value(reg.first_name) AS first_name,
                    any_value(reg.last_name) AS last_name, any_value(reg.address) AS address,
                    any_value(reg.postcode) AS postcode
@@ -59,6 +71,25 @@ class Register:
             [str(self.extract)],
         )
         return IdentityTable(f"temp.main.{IDENTITIES}")
+
+
+def identities_by_cpr(
+    con: duckdb.DuckDBPyConnection, mapping: str, person_column: str
+) -> IdentityTable:
+    """The installed identities keyed by the raw CPR as written, for scrubbing ``raw``.
+
+    ``raw`` carries no person key (``build_staged`` joins it only into ``staged``), so
+    the scrubber joins each row's identity on its CPR instead; the mapping is a
+    function CPR → key, so every row gets the identity its key would have given.
+    """
+    name = f"{IDENTITIES}_by_cpr"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {name} AS
+        SELECT m.__rl_raw AS {quote_ident(person_column)}, i.* EXCLUDE (person_key)
+        FROM temp.main.{mapping} AS m JOIN temp.main.{IDENTITIES} AS i
+          ON i.person_key = m.__rl_value"""
+    )
+    return IdentityTable(f"temp.main.{name}", key=person_column)
 
 
 def identities_installed(con: duckdb.DuckDBPyConnection) -> IdentityTable | None:
