@@ -13,6 +13,11 @@ RUN := $(UV) run --frozen
 # uv trusts the platform's certificate store, as pip and curl do: a network whose TLS goes
 # through a company or region CA (added to the system store) then works without extra setup.
 export UV_SYSTEM_CERTS ?= 1
+# npm (Node) does not read the system store by itself; add it where the platform has one.
+SYSTEM_CA := /etc/ssl/certs/ca-certificates.crt
+ifneq ($(wildcard $(SYSTEM_CA)),)
+export NODE_EXTRA_CA_CERTS ?= $(SYSTEM_CA)
+endif
 PERSONS ?= 5000
 SEED ?= 42
 export REGIONLAB_VAR ?= $(CURDIR)/var
