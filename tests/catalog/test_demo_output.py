@@ -57,7 +57,15 @@ def test_demo_trains_validates_and_boards_both_models(demo_env: Path) -> None:
     assert found, out[-3000:]
     auc, low, high = (float(found.group(i)) for i in (1, 2, 3))
     assert 0.6 < auc < 0.95 and low < auc < high  # the synthetic signal is learnable
-    assert re.search(r"model note_entities \(INI-004\): f1\.all 0\.\d+ \(", out), out[-3000:]
+    entity = re.search(r"model note_entities \(INI-004\): f1\.all (0\.\d+ \(|n/a)", out)
+    assert entity, out[-3000:]
+    if entity.group(1) == "n/a":
+        # This demo is smaller than `make demo`'s: a span total of 1-4 (fp over all labels)
+        # hides every rate of the "all" row under the small-cell rule, and says so.
+        spans = json.loads((demo_var / "models" / "note_entities" / "report.json").read_text())
+        every = next(row for row in spans["labels"] if row["label"] == "*")
+        assert every["suppressed"] and every["f1"]["value"] is None
+        assert "<5" in (every["tp"], every["fp"], every["fn"])
     report = json.loads((demo_var / "models" / "readmission_risk" / "report.json").read_text())
     assert report["training"]["snapshot"] <= report["snapshot_id"]
     assert report["subgroups"]["rows"] and report["roc"]["fpr"]
