@@ -56,6 +56,28 @@ def _python_env(home: Path, **extra: str) -> list[str]:
     return ["env", "-i", *(f"{k}={v}" for k, v in pairs.items())]
 
 
+def start_service(
+    command: list[str], port: int, log_path: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``regionlab serve`` (as another account) and wait until ``/health`` answers."""
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(command, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            proc.kill()
+            proc.wait()
+        assert proc.poll() is None, log_path.read_text()[-2000:]
+        assert time.monotonic() < deadline, "the service did not answer /health"
+        time.sleep(0.3)
+
+
 def as_account(
     account: str, home: Path, args: list[str], **env: str
 ) -> subprocess.CompletedProcess[str]:
@@ -122,20 +144,8 @@ def _platform() -> Iterator[dict[str, object]]:
     svc_env = _python_env(svc_home, REGIONLAB_VAR=str(var))
     command = ["runuser", "-u", SERVICE_ACCOUNT, "--", *svc_env,
                SYSTEM_PYTHON, "-m", "regionlab", "serve", "--port", str(port)]  # fmt: skip
-    log = open(root / "service.log", "wb")  # noqa: SIM115 - the child writes it
-    proc = subprocess.Popen(command, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_service(command, port, root / "service.log")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (root / "service.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the service did not answer /health"
-            time.sleep(0.3)
         cohort = root / "t2d_all.json"
         cohort.write_text(json.dumps(T2D.model_dump(mode="json", by_alias=True, exclude_none=True)))
         cohort.chmod(0o644)
@@ -144,7 +154,6 @@ def _platform() -> Iterator[dict[str, object]]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        log.close()
         shutil.rmtree(root)
 
 

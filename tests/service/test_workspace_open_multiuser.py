@@ -18,7 +18,6 @@ import shutil
 import site
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,7 +31,13 @@ from regionlab.privacy.keys import init_key
 from regionlab.settings import Settings
 from tests.research.handbuilt import INDEX, build_population_lake
 from tests.service.live import free_port
-from tests.service.test_os_boundary import SYSTEM_PYTHON, _python_env, as_account, traversable
+from tests.service.test_os_boundary import (
+    SYSTEM_PYTHON,
+    _python_env,
+    as_account,
+    start_service,
+    traversable,
+)
 from tests.service.test_zones import RESEARCHER_ACCOUNT, SERVICE_ACCOUNT, ensure_account
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,20 +154,8 @@ def _platform() -> Iterator[dict[str, object]]:
                           REGIONLAB_KEY_FILE=str(var / "secrets" / "pseudonym.key"))  # fmt: skip
     command = ["runuser", "-u", SERVICE_ACCOUNT, "--", *svc_env,
                SYSTEM_PYTHON, "-m", "regionlab", "serve", "--port", str(port)]  # fmt: skip
-    log = open(root / "service.log", "wb")  # noqa: SIM115 - the child writes it
-    proc = subprocess.Popen(command, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_service(command, port, root / "service.log")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (root / "service.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the service did not answer /health"
-            time.sleep(0.3)
         auth = {n: {"Authorization": f"Bearer {t}"} for n, t in tokens.items()}
         applied = httpx.post(f"{url}/permits/applications", json=PERMIT, headers=auth["anna"])
         assert applied.is_success, applied.text
@@ -177,7 +170,6 @@ def _platform() -> Iterator[dict[str, object]]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        log.close()
         shutil.rmtree(root)
         subprocess.run(["groupdel", group_name(PROJECT)], capture_output=True)
 
