@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -154,11 +155,7 @@ def _attach(
                 "pick one from `list_snapshots` (it may have been expired)."
             ) from exc
         if "does not match existing data path" in message:
-            raise UserError(
-                f"REGIONLAB_LAKE_DATA ({config.data_path}) is not the data folder recorded in "
-                f"the lake catalogue {config.describe()}; unset it or set it to the recorded "
-                "folder."
-            ) from exc
+            raise UserError(_moved_data_message(config, message)) from exc
         if "catalog version mismatch" in message:
             if read_only:
                 raise UserError(
@@ -169,6 +166,22 @@ def _attach(
             _migrate(con, config)
             return
         raise
+
+
+def _moved_data_message(config: LakeConfig, message: str) -> str:
+    """Name both folders: the usual cause is a var/ moved or restored elsewhere.
+
+    DuckLake keeps the data folder's absolute path in its catalogue, so a lake only opens
+    with the folder it was created with; the paths are configuration, not data.
+    """
+    found = re.search(r'existing data path in the catalog "([^"]*)"', message)
+    recorded = found.group(1) if found else "another folder"
+    return (
+        f"The lake catalogue {config.describe()} records its data folder as {recorded}, "
+        f"but this configuration uses {config.data_path}. If var/ was moved or restored "
+        f"elsewhere, move it back or set REGIONLAB_LAKE_DATA={recorded}; if "
+        "REGIONLAB_LAKE_DATA is set by mistake, unset it."
+    )
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, config: LakeConfig) -> None:

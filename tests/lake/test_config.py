@@ -57,3 +57,23 @@ def test_quotes_in_paths_cannot_break_the_attach_statement(var_dir: Path) -> Non
 def test_bad_catalogue_value_is_a_user_error(var_dir: Path, value: str) -> None:
     with pytest.raises(UserError, match="REGIONLAB_LAKE_CATALOG"):
         LakeConfig.from_env({"REGIONLAB_LAKE_CATALOG": value})
+
+
+def test_a_moved_var_names_both_data_folders(
+    var_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckLake records the data folder's absolute path: a moved var/ must say so, not crash."""
+    from regionlab import lake
+
+    con = lake.connect(LakeConfig.embedded())
+    con.execute("CREATE TABLE lake.main.t AS SELECT 1 AS x")
+    con.close()
+    moved = tmp_path / "moved"
+    var_dir.rename(moved)
+    monkeypatch.setenv("REGIONLAB_VAR", str(moved))
+    with pytest.raises(UserError) as caught:
+        lake.connect(LakeConfig.embedded(), read_only=True)
+    message = str(caught.value)
+    assert f"records its data folder as {var_dir / 'lake' / 'data'}" in message
+    assert f"this configuration uses {moved / 'lake' / 'data'}" in message
+    assert "REGIONLAB_LAKE_DATA=" in message
