@@ -7,10 +7,11 @@ the data without anyone having to remember it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import datetime as dt
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from catalog import emitted
+from catalog import emission_cache, emitted
 from catalog.emit import build_mcps, entity_counts
 from catalog.facts import millis
 from catalog.labeling import labeling_mcps, load_manifests
@@ -35,13 +36,38 @@ class EmitResult:
     removed: int = 0
     rest_url: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    #: Nothing the emission reads changed since the last one: no sink was written
+    #: (:mod:`catalog.emission_cache`).
+    unchanged: bool = False
 
 
-def emit_catalog(registry: Registry | None = None, *, lite: bool = True) -> EmitResult:
-    """Build the metadata from the specs and the lake and write it to every sink."""
+def emit_catalog(
+    registry: Registry | None = None, *, lite: bool = True, now: dt.datetime | None = None
+) -> EmitResult:
+    """Build the metadata from the specs and the lake and write it to every sink.
+
+    When nothing it reads changed since the last successful emission (and its files are
+    as that emission left them), nothing is built or written: the result says so
+    (``unchanged``). ``now`` is the emission's time stamp (default: the current time).
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    with step("fingerprint"):
+        fp = emission_cache.fingerprint(registry)
+        rest = rest_target()
+        if fp is not None and rest is None:
+            previous = emission_cache.unchanged_result(
+                fp, lite=lite, json_path=json_path(), lite_path=lite_file() if lite else None
+            )
+            if previous is not None:
+                return _unchanged(previous, lite=lite)
+            emission_cache.forget_emission()  # written again only once every sink succeeded
     registry = registry or load_domains()
     with step("lake_facts"):
-        facts = facts_from_lake(registry)
+        facts = emission_cache.cached_facts(fp.facts, now) if fp is not None else None
+        if facts is None:
+            facts = facts_from_lake(registry, now)
+            if fp is not None:
+                emission_cache.store_facts(fp.facts, facts)
     when = millis(facts.generated_at)
     with step("build_proposals"):
         mcps = build_mcps(registry, facts, region_links())
@@ -68,8 +94,25 @@ def emit_catalog(registry: Registry | None = None, *, lite: bool = True) -> Emit
             result.lite_written = write_lite(changed) if changed else 0
             if changed or not held.valid:
                 held.record(digests)
-    target = rest_target()
-    if target is not None:
-        write_rest(mcps, *target)
-        result.rest_url = target[0]
+    if rest is not None:
+        write_rest(mcps, *rest)
+        result.rest_url = rest[0]
+    elif fp is not None:
+        summary = asdict(result)
+        del summary["json_path"], summary["rest_url"], summary["unchanged"]
+        emission_cache.record_emission(fp, lite=lite, json_path=written, result=summary)
     return result
+
+
+def _unchanged(previous: dict, *, lite: bool) -> EmitResult:
+    """The result of an emission that found nothing new: the last one's, nothing written."""
+    proposals = int(previous["proposals"])
+    return EmitResult(
+        proposals=proposals,
+        json_path=json_path(),
+        lite_written=0 if lite else None,
+        lite_unchanged=proposals if lite else 0,
+        removed=int(previous.get("removed", 0)),
+        counts={str(k): int(v) for k, v in dict(previous.get("counts", {})).items()},
+        unchanged=True,
+    )
