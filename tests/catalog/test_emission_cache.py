@@ -236,3 +236,27 @@ def test_a_postgres_lake_is_never_skipped(small_lake, var_dir, monkeypatch):
     monkeypatch.setenv("REGIONLAB_LAKE_DATA", str(var_dir / "pgdata"))
     assert emission_cache.lake_digest() is None
     assert emission_cache.fingerprint() is None
+
+
+def test_lake_facts_do_not_make_duckdb_import_pandas(small_lake, var_dir):
+    """DuckDB's Python client imports pandas (≈1 s) on a process's first bound parameter;
+    reading the lake facts binds none (names are literals)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from catalog_testdata import fixture_registry\n"
+        "from catalog.lake_facts import facts_from_lake\n"
+        "facts = facts_from_lake(fixture_registry())\n"
+        "assert facts.products['population/persons'].row_count == 5\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    here = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here.parents[1]), str(here)])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=here.parents[1]
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
