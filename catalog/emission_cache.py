@@ -68,6 +68,24 @@ def facts_file() -> Path:
     return _catalog_dir() / "lake-facts.json"
 
 
+def json_file() -> Path:
+    """``catalog.sinks.json_path`` without importing DataHub."""
+    return _catalog_dir() / "metadata.json"
+
+
+def lite_path() -> Path:
+    """``catalog.lite.lite_file`` without importing DataHub."""
+    from catalog.home import datahub_dir
+
+    return datahub_dir() / "lite.duckdb"
+
+
+def rest_configured() -> bool:
+    """Whether the REST sink is set (``catalog.sinks.rest_target``): then every emission
+    sends everything, as before."""
+    return bool(os.environ.get("DATAHUB_GMS_URL", "").strip())
+
+
 def file_stamp(path: Path) -> list[int] | None:
     """Inode, size and modification time: changes whenever anything rewrites the file."""
     try:

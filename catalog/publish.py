@@ -10,19 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from catalog import emission_cache, emitted
-from catalog.emit import build_mcps, entity_counts
-from catalog.facts import millis
-from catalog.labeling import labeling_mcps, load_manifests
-from catalog.lake_facts import facts_from_lake
-from catalog.links import region_links
-from catalog.lite import lite_file
-from catalog.mlmodels import load_model_facts, model_mcps
-from catalog.removed import previous_urns, removed_mcps
-from catalog.sinks import json_path, rest_target, write_json, write_lite, write_rest
-from regionlab.spec import Registry, load_domains
+from catalog import emission_cache
 from regionlab.steps import step
+
+if TYPE_CHECKING:
+    from regionlab.spec import Registry
 
 
 @dataclass
@@ -51,16 +45,31 @@ def emit_catalog(
     (``unchanged``). ``now`` is the emission's time stamp (default: the current time).
     """
     now = now or dt.datetime.now(dt.UTC)
-    with step("fingerprint"):
+    with step("fingerprint"):  # before DataHub, DuckDB or the specs are even imported
         fp = emission_cache.fingerprint(registry)
-        rest = rest_target()
-        if fp is not None and rest is None:
+        rest = emission_cache.rest_configured()
+        if fp is not None and not rest:
             previous = emission_cache.unchanged_result(
-                fp, lite=lite, json_path=json_path(), lite_path=lite_file() if lite else None
+                fp,
+                lite=lite,
+                json_path=emission_cache.json_file(),
+                lite_path=emission_cache.lite_path() if lite else None,
             )
             if previous is not None:
                 return _unchanged(previous, lite=lite)
             emission_cache.forget_emission()  # written again only once every sink succeeded
+    from catalog import emitted
+    from catalog.emit import build_mcps, entity_counts
+    from catalog.facts import millis
+    from catalog.labeling import labeling_mcps, load_manifests
+    from catalog.lake_facts import facts_from_lake
+    from catalog.links import region_links
+    from catalog.lite import lite_file
+    from catalog.mlmodels import load_model_facts, model_mcps
+    from catalog.removed import previous_urns, removed_mcps
+    from catalog.sinks import json_path, rest_target, write_json, write_lite, write_rest
+    from regionlab.spec import load_domains
+
     registry = registry or load_domains()
     with step("lake_facts"):
         facts = emission_cache.cached_facts(fp.facts, now) if fp is not None else None
@@ -94,9 +103,10 @@ def emit_catalog(
             result.lite_written = write_lite(changed) if changed else 0
             if changed or not held.valid:
                 held.record(digests)
-    if rest is not None:
-        write_rest(mcps, *rest)
-        result.rest_url = rest[0]
+    target = rest_target()
+    if target is not None:
+        write_rest(mcps, *target)
+        result.rest_url = target[0]
     elif fp is not None:
         summary = asdict(result)
         del summary["json_path"], summary["rest_url"], summary["unchanged"]
@@ -109,7 +119,7 @@ def _unchanged(previous: dict, *, lite: bool) -> EmitResult:
     proposals = int(previous["proposals"])
     return EmitResult(
         proposals=proposals,
-        json_path=json_path(),
+        json_path=emission_cache.json_file(),
         lite_written=0 if lite else None,
         lite_unchanged=proposals if lite else 0,
         removed=int(previous.get("removed", 0)),
