@@ -260,3 +260,16 @@ def test_lake_facts_do_not_make_duckdb_import_pandas(small_lake, var_dir):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_the_light_paths_are_the_sinks_paths(var_dir, monkeypatch):
+    """The skip check names the sinks' files without importing DataHub: the same files."""
+    from catalog.lite import lite_file
+    from catalog.sinks import json_path, rest_target
+
+    assert emission_cache.json_file() == json_path()
+    assert emission_cache.lite_path() == lite_file()
+    monkeypatch.delenv("DATAHUB_GMS_URL", raising=False)
+    assert emission_cache.rest_configured() is (rest_target() is not None) is False
+    monkeypatch.setenv("DATAHUB_GMS_URL", "http://gms.example:8080")
+    assert emission_cache.rest_configured() is (rest_target() is not None) is True
