@@ -46,7 +46,8 @@ def emit_catalog(
     """
     now = now or dt.datetime.now(dt.UTC)
     with step("fingerprint"):  # before DataHub, DuckDB or the specs are even imported
-        fp = emission_cache.fingerprint(registry)
+        given = registry  # what the fingerprint covers: the caller's registry, or domains/
+        fp = emission_cache.fingerprint(given)
         rest = emission_cache.rest_configured()
         if fp is not None and not rest:
             previous = emission_cache.unchanged_result(
@@ -75,7 +76,8 @@ def emit_catalog(
         facts = emission_cache.cached_facts(fp.facts, now) if fp is not None else None
         if facts is None:
             facts = facts_from_lake(registry, now)
-            if fp is not None:
+            # Kept only when nothing changed while it was read: the facts then belong to fp.
+            if fp is not None and emission_cache.fingerprint(given) == fp:
                 emission_cache.store_facts(fp.facts, facts)
     when = millis(facts.generated_at)
     with step("build_proposals"):
@@ -107,7 +109,7 @@ def emit_catalog(
     if target is not None:
         write_rest(mcps, *target)
         result.rest_url = target[0]
-    elif fp is not None:
+    elif fp is not None and emission_cache.fingerprint(given) == fp:
         summary = asdict(result)
         del summary["json_path"], summary["rest_url"], summary["unchanged"]
         emission_cache.record_emission(fp, lite=lite, json_path=written, result=summary)

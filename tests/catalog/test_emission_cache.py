@@ -273,3 +273,31 @@ def test_the_light_paths_are_the_sinks_paths(var_dir, monkeypatch):
     assert emission_cache.rest_configured() is (rest_target() is not None) is False
     monkeypatch.setenv("DATAHUB_GMS_URL", "http://gms.example:8080")
     assert emission_cache.rest_configured() is (rest_target() is not None) is True
+
+
+def test_an_input_changed_during_the_emission_is_not_recorded_as_emitted(
+    small_lake, domains, var_dir, monkeypatch
+):
+    """The specs edited between the fingerprint and their loading, and put back afterwards:
+    the fingerprint equals the first one again, but the output was built from the edit —
+    the emission must not be remembered under it (nor its lake facts)."""
+    import regionlab.spec
+
+    persons = domains / "population" / "persons.yaml"
+    original = persons.read_text(encoding="utf-8")
+    real = regionlab.spec.load_domains
+
+    def edited_while_emitting(*args: Any, **kwargs: Any) -> Any:
+        persons.write_text(original.replace("Én række pr. borger", "Midt i (ny)"), "utf-8")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(regionlab.spec, "load_domains", edited_while_emitting)
+    emit_catalog(now=NOW)
+    monkeypatch.setattr(regionlab.spec, "load_domains", real)
+    assert b"Midt i (ny)" in (var_dir / "catalog" / "metadata.json").read_bytes()
+    assert not emission_cache.facts_file().exists()
+    persons.write_text(original, "utf-8")  # back to what the fingerprint saw
+    again = emit_catalog(now=NOW)
+    assert not again.unchanged
+    assert b"Midt i (ny)" not in (var_dir / "catalog" / "metadata.json").read_bytes()
+    assert emit_catalog(now=NOW).unchanged
