@@ -32,6 +32,7 @@ class StageFailed(RuntimeError):
 PRELOAD = [
     "duckdb", "pandas", "polars", "pyarrow", "great_expectations", "regionlab.wap.engine",
     "pipelines.quality_hook", "quality.validate", "quality.runner", "catalog.publish",
+    "catalog.sinks", "catalog.emit", "catalog.lake_facts",
     "regionlab.research.feasibility", "regionlab.research.workspace", "regionlab.synth.generate",
     "bench.stages",
 ]  # fmt: skip

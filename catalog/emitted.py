@@ -30,9 +30,10 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from catalog.common import MCP
+if TYPE_CHECKING:  # DataHub's classes: not imported on an emission with nothing new
+    from catalog.common import MCP
 
 STATE_VERSION = 1
 #: Stands in for the emission's time stamp in what is hashed.

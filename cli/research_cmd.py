@@ -32,8 +32,7 @@ output_app = typer.Typer(
 def _municipality_names() -> dict[str, str]:
     from regionlab import codelists
 
-    table = codelists.load("municipalities")
-    return dict(zip(table["code"].to_list(), table["name"].to_list(), strict=True))
+    return {row["code"]: row["name"] for row in codelists.records("municipalities")}
 
 
 def _dates_text(dates: Any) -> str:
@@ -64,14 +63,13 @@ def feasibility(
     """Count a cohort's unique persons through the access service; every query is audited."""
     from regionlab.research.client import feasibility as ask
     from regionlab.research.cohort import load_cohort
-    from regionlab.research.cohort_sql import compile_cohort
 
     cohort = load_cohort(cohort_file)
     result = ask(cohort, by, snapshot=snapshot, threshold=threshold)
     title = f"{result.cohort_name}: {result.total} persons (lake snapshot {result.snapshot_id})"
     console.print(title, highlight=False, style="bold")
     if result.cells:
-        names = _municipality_names()
+        names = _municipality_names() if "municipality" in result.dimensions else {}
         table = Table()
         for dim in result.dimensions:
             table.add_column(dim)
@@ -98,6 +96,8 @@ def feasibility(
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
     if show_sql:
+        from regionlab.research.cohort_sql import compile_cohort  # imports the specs
+
         console.print(compile_cohort(cohort).sql, highlight=False, markup=False)
     console.print(
         f"answered for {result.user} in {result.seconds:.2f} s; logged as {result.audit_entry_id}",

@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
 
-from regionlab.lake.config import LakeConfig
+from regionlab.lake_config import LakeConfig
 from regionlab.profiles import Profile, load_profile
 from regionlab.settings import DOMAINS_ENV, PROJECT_ROOT, VAR_ENV, Settings
 

@@ -8,12 +8,16 @@ national classifications.
 
 from __future__ import annotations
 
+import csv
+import io
 from functools import cache
 from importlib import resources
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from regionlab.errors import UserError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: The key column of each list: what ``codes(name)`` returns.
 KEY_COLUMNS: dict[str, str] = {
@@ -37,11 +41,17 @@ def names() -> list[str]:
     return sorted(KEY_COLUMNS)
 
 
+def _check_name(name: str) -> None:
+    if name not in KEY_COLUMNS:
+        raise UserError(f"unknown code list {name!r}; choose one of: {', '.join(names())}")
+
+
 @cache
 def load(name: str) -> pl.DataFrame:
     """Read one code list as a DataFrame (cached; treat it as read-only)."""
-    if name not in KEY_COLUMNS:
-        raise UserError(f"unknown code list {name!r}; choose one of: {', '.join(names())}")
+    import polars as pl
+
+    _check_name(name)
     path = resources.files(__name__) / f"{name}.csv"
     with resources.as_file(path) as file:
         frame = pl.read_csv(file, infer_schema=False)
@@ -50,6 +60,15 @@ def load(name: str) -> pl.DataFrame:
 
 
 @cache
+def records(name: str) -> tuple[dict[str, str], ...]:
+    """One code list's rows as text, read without polars (the researcher's client
+    validates cohorts with them and must start fast). An empty field is ``""``."""
+    _check_name(name)
+    text = (resources.files(__name__) / f"{name}.csv").read_text(encoding="utf-8")
+    return tuple(csv.DictReader(io.StringIO(text, newline="")))
+
+
+@cache
 def codes(name: str) -> frozenset[str]:
     """The set of valid keys of a code list, for membership checks."""
-    return frozenset(load(name)[KEY_COLUMNS[name]].to_list())
+    return frozenset(row[KEY_COLUMNS[name]] for row in records(name))

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from regionlab.lake.config import LAKE_ALIAS
 from regionlab.lake.connect import write_lock
+from regionlab.sql import quote_literal
 
 
 class Snapshot(BaseModel):
@@ -76,9 +77,8 @@ def list_snapshots(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) -> l
     """All snapshots that still exist, oldest first."""
     rows = con.execute(
         "SELECT snapshot_id, snapshot_time, schema_version, changes, author, commit_message, "
-        "commit_extra_info FROM ducklake_snapshots(?) ORDER BY snapshot_id",
-        [alias],
-    ).fetchall()
+        f"commit_extra_info FROM ducklake_snapshots({quote_literal(alias)}) ORDER BY snapshot_id"
+    ).fetchall()  # a literal: a bound parameter makes DuckDB import pandas (issue 23)
     return [
         Snapshot(
             id=row[0],
@@ -95,7 +95,9 @@ def list_snapshots(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) -> l
 
 def current_snapshot(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) -> int:
     """The snapshot this connection reads (the pinned one for a pinned connection)."""
-    row = con.execute("SELECT id FROM ducklake_current_snapshot(?)", [alias]).fetchone()
+    row = con.execute(
+        f"SELECT id FROM ducklake_current_snapshot({quote_literal(alias)})"
+    ).fetchone()
     assert row is not None
     return int(row[0])
 

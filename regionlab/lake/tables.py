@@ -13,7 +13,7 @@ import duckdb
 
 from regionlab.errors import UserError
 from regionlab.lake.config import LAKE_ALIAS
-from regionlab.sql import quote_ident
+from regionlab.sql import quote_ident, quote_literal
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -38,10 +38,11 @@ def table_name(domain: str, product: str, alias: str = LAKE_ALIAS) -> str:
 
 def list_tables(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) -> list[tuple[str, str]]:
     """``(domain, product)`` of every table in the snapshot the connection reads."""
+    # Names as literals, not bound parameters: DuckDB's Python client imports pandas on
+    # the first bound parameter of a process (≈1 s; issue 23), and these are no values.
     rows = con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
-        "ORDER BY schema_name, table_name",
-        [alias],
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = "
+        f"{quote_literal(alias)} ORDER BY schema_name, table_name"
     ).fetchall()
     return [(str(r[0]), str(r[1])) for r in rows]
 
@@ -52,12 +53,11 @@ def table_row_counts(con: duckdb.DuckDBPyConnection, alias: str = LAKE_ALIAS) ->
     if not tables:
         return {}
     parts = [
-        f"SELECT ? AS name, count(*) AS n FROM "
+        f"SELECT {quote_literal(f'{schema}.{table}')} AS name, count(*) AS n FROM "
         f"{quote_ident(alias)}.{quote_ident(schema)}.{quote_ident(table)}"
         for schema, table in tables
     ]
-    params = [f"{schema}.{table}" for schema, table in tables]
-    rows = con.execute(" UNION ALL ".join(parts), params).fetchall()
+    rows = con.execute(" UNION ALL ".join(parts)).fetchall()
     return {str(name): int(n) for name, n in rows}
 
 

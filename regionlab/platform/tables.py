@@ -19,7 +19,7 @@ import duckdb
 
 from regionlab.lake.config import LAKE_ALIAS
 from regionlab.results import CheckResult
-from regionlab.sql import quote_ident
+from regionlab.sql import quote_ident, quote_literal
 
 #: The lake schema of the platform's bookkeeping tables (never a product domain).
 SCHEMA = "_regionlab"
@@ -29,10 +29,9 @@ def lake_table_exists(
     con: duckdb.DuckDBPyConnection, schema: str, table: str, alias: str = LAKE_ALIAS
 ) -> bool:
     """True when ``<alias>.<schema>.<table>`` exists in the snapshot ``con`` reads."""
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-        "AND table_name = ?",
-        [alias, schema, table],
+    row = con.execute(  # literals: a bound parameter makes DuckDB import pandas (issue 23)
+        f"SELECT count(*) FROM duckdb_tables() WHERE database_name = {quote_literal(alias)} "
+        f"AND schema_name = {quote_literal(schema)} AND table_name = {quote_literal(table)}"
     ).fetchone()
     return bool(row and row[0])
 

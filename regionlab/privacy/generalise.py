@@ -16,14 +16,9 @@ from functools import cache
 import duckdb
 import polars as pl
 
+from regionlab.privacy.bands import AGE_BAND_TOP, AGE_BAND_WIDTH
+from regionlab.privacy.bands import AGE_BANDS as AGE_BANDS  # re-exported
 from regionlab.sql import quote_ident
-
-#: Age bands in order; ages 90 and over share one band so the oldest stay hidden.
-AGE_BAND_WIDTH = 5
-AGE_BAND_TOP = 90
-AGE_BANDS: tuple[str, ...] = tuple(
-    f"{lo}-{lo + AGE_BAND_WIDTH - 1}" for lo in range(0, AGE_BAND_TOP, AGE_BAND_WIDTH)
-) + (f"{AGE_BAND_TOP}+",)
 
 #: Temp table holding the postcode → municipality list (see ``install_postcodes``).
 #: Its columns have unlikely names so the correlated lookup in ``municipality_sql``

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from regionlab.research.suppression import hidden_marker
-
 if TYPE_CHECKING:
+    import polars as pl
+
     from regionlab.research.feasibility import FeasibilityResult
 
 
@@ -59,7 +58,9 @@ class FeasibilityAnswer(BaseModel):
 
     @property
     def marker(self) -> str:
-        return hidden_marker(self.threshold)
+        # suppression.hidden_marker's text, without importing numpy and polars on the
+        # researcher's client path (tests/research pin that the two agree).
+        return f"<{self.threshold}"
 
     def cell(self, *key: str) -> AnswerCell:
         """An entry by its dimension values (``"Total"`` for a margin)."""
@@ -71,6 +72,8 @@ class FeasibilityAnswer(BaseModel):
 
     def to_frame(self) -> pl.DataFrame:
         """One row per entry (``count`` null where hidden), like the in-process result had."""
+        import polars as pl
+
         if not self.dimensions:
             hidden = isinstance(self.total, str)
             return pl.DataFrame(

@@ -26,6 +26,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -46,6 +47,28 @@ LOG_FILE = "service.log"
 EMBEDDED_FACTORY = "service.app:embedded_app"
 START_TIMEOUT = 90.0
 REQUEST_TIMEOUT = 300.0
+
+
+# ------------------------------------------------------------------ HTTP
+
+_clients: dict[bool, httpx.Client] = {}
+
+
+def _http(url: str) -> httpx.Client:
+    """One HTTP client per process (kept-alive connections), per kind of address.
+
+    For ``https`` it verifies the server with httpx's default CA bundle. For plain
+    ``http`` (the embedded service on 127.0.0.1) no TLS is spoken, and loading the CA
+    bundle would be most of a researcher's wait for a count (≈0.15 s per client,
+    issue 23): that client gets a TLS context without any CA, which refuses every
+    certificate — should an ``http`` address ever redirect to ``https``, it fails closed.
+    """
+    secure = not url.startswith("http://")
+    client = _clients.get(secure)
+    if client is None:
+        verify: bool | ssl.SSLContext = True if secure else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client = _clients[secure] = httpx.Client(verify=verify)
+    return client
 
 
 # ------------------------------------------------------------------ the token
@@ -104,7 +127,7 @@ def _alive(pid: int) -> bool:
 
 def _healthy(url: str, timeout: float = 2.0) -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=timeout).status_code == 200
+        return _http(url).get(f"{url}/health", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -263,7 +286,7 @@ class ServiceClient:
         self, method: str, path: str, *, forbidden_hint: str | None = None, **kwargs: Any
     ) -> Any:
         try:
-            response = httpx.request(
+            response = _http(self.url).request(
                 method,
                 f"{self.url}{path}",
                 headers={"Authorization": f"Bearer {self.token}"},

@@ -57,7 +57,7 @@ from pydantic import (
 
 from regionlab import codelists
 from regionlab.errors import UserError
-from regionlab.privacy.generalise import AGE_BAND_TOP, AGE_BAND_WIDTH
+from regionlab.privacy.bands import AGE_BAND_TOP, AGE_BAND_WIDTH
 
 _NAME = r"^[a-z][a-z0-9_-]*$"
 _OFFSET = re.compile(r"^\s*([+-]?\d+)\s*([dwmy])\s*$")
@@ -452,9 +452,9 @@ class Cohort(_Model):
         value = _as_list(value)
         if value is None:
             return None
-        table = codelists.load("municipalities")
-        by_name = {n.casefold(): c for c, n in zip(table["code"], table["name"], strict=True)}
-        known = set(table["code"].to_list())
+        table = codelists.records("municipalities")
+        by_name = {row["name"].casefold(): row["code"] for row in table}
+        known = {row["code"] for row in table}
         out = []
         for raw in value:
             text = str(raw).strip()

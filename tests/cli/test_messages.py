@@ -128,6 +128,95 @@ def test_help_imports_no_heavy_library(code: str, tmp_path: Path) -> None:
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
+#: What the researcher's count must not load: the lake, the data libraries, the platform.
+CLIENT_HEAVY = (
+    "dagster",
+    "great_expectations",
+    "datahub",
+    "duckdb",
+    "sqlglot",
+    "pandas",
+    "numpy",
+    "polars",
+    "pyarrow",
+)
+
+
+def test_feasibility_client_imports_no_heavy_library(tmp_path: Path) -> None:
+    """`regionlab feasibility` is a client: it validates the cohort, asks the service over
+    HTTP and prints the answer, without DuckDB, pandas, polars, Dagster or GX (start-up is
+    most of a researcher's wait, issue 23). A stand-in service answers in this process."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[dict] = []
+    answer = {
+        "cohort_name": "t2d_vejle",
+        "cohort_hash": "0" * 16,
+        "snapshot_id": 7,
+        "dimensions": ["sex", "municipality"],
+        "threshold": 5,
+        "total": 1234,
+        "cells": [
+            {"key": ["K", "630"], "display": 600},
+            {"key": ["M", "630"], "display": "<5"},
+            {"key": ["Total", "Total"], "display": 1234, "margin": True},
+        ],
+        "audit_entry_id": "a-1",
+        "user": "ann",
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            asked.append({"path": self.path, "auth": self.headers["Authorization"]})
+            asked[-1]["body"] = json.loads(body)
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    code = (
+        "import sys, cli\n"
+        "sys.argv = ['regionlab', 'feasibility', 'cohorts/t2d_vejle.yaml', '--by', "
+        "'sex,municipality']\n"
+        "try:\n    cli.main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    env = {
+        **os.environ,
+        "REGIONLAB_VAR": str(tmp_path / "var"),
+        "REGIONLAB_SERVICE_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "REGIONLAB_TOKEN": "token-of-ann",
+        "COLUMNS": "200",
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert "t2d_vejle: 1234 persons (lake snapshot 7)" in done.stdout
+    assert "630 Vejle" in done.stdout  # the municipality's name from the code list
+    assert [a["path"] for a in asked] == ["/feasibility"]
+    assert asked[0]["auth"] == "Bearer token-of-ann"
+    assert asked[0]["body"]["by"] == ["sex", "municipality"]
+    loaded = set(eval(lines[-1]))  # noqa: S307 - our own output
+    assert not loaded & set(CLIENT_HEAVY), sorted(loaded & set(CLIENT_HEAVY))
+
+
 def test_catalog_show_card_is_english() -> None:
     from catalog.show import ProductCard, render
 

@@ -253,3 +253,16 @@ def test_frame_output_carries_no_hidden_value() -> None:
 def test_bad_input_is_a_user_error(df: pl.DataFrame, dims: list[str], fragment: str) -> None:
     with pytest.raises(UserError, match=fragment):
         suppress(df, dims)
+
+
+@pytest.mark.parametrize("threshold", [1, 5, 11])
+def test_the_answer_marker_is_the_suppression_marker(threshold: int) -> None:
+    """The client's answer model writes the marker itself (no numpy/polars import)."""
+    from regionlab.research.answer import FeasibilityAnswer
+    from regionlab.research.suppression import hidden_marker
+
+    answer = FeasibilityAnswer(
+        cohort_name="c", cohort_hash="h", snapshot_id=1, threshold=threshold, total=7,
+        audit_entry_id="a", user="u",
+    )  # fmt: skip
+    assert answer.marker == hidden_marker(threshold)

@@ -70,3 +70,16 @@ def test_anchor_codes() -> None:
 def test_unknown_list_is_a_user_error() -> None:
     with pytest.raises(UserError, match="unknown code list"):
         codelists.load("icd11")
+    with pytest.raises(UserError, match="unknown code list"):
+        codelists.records("icd11")
+
+
+@pytest.mark.parametrize("name", codelists.names())
+def test_records_read_without_polars_equal_the_frame(name: str) -> None:
+    """The client path reads the lists with the csv module: the same rows and codes."""
+    from importlib import resources
+
+    path = resources.files(codelists) / f"{name}.csv"
+    frame = pl.read_csv(path.read_bytes(), infer_schema=False).fill_null("")  # as load() reads
+    assert list(codelists.records(name)) == frame.to_dicts()
+    assert codelists.codes(name) == frozenset(frame[codelists.KEY_COLUMNS[name]].to_list())
