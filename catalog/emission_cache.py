@@ -16,7 +16,8 @@ lake through DuckDB or parsing the specs:
 * the specs, the register, the manifests, the model cards and the models folder: the
   bytes of their files (the size and modification time for a file over 1 MB);
 * a registry the caller passed (``regionlab run`` passes its own): its JSON;
-* the code that builds the proposals (``catalog/``) and the DataHub client's version.
+* the code that builds the proposals (``catalog/`` and ``regionlab/``) and the DataHub
+  client's version.
 
 Two uses (:func:`catalog.publish.emit_catalog`):
 
@@ -51,7 +52,9 @@ if TYPE_CHECKING:
 STATE_VERSION = 1
 #: Files larger than this are fingerprinted by size and modification time, not content.
 _HASH_LIMIT = 1 << 20
-_CODE_DIR = Path(__file__).resolve().parent
+#: The code that builds the proposals: the catalogue package and the platform it reads
+#: through (specs, lake facts, privacy rules), so an upgrade of either re-emits.
+_CODE_DIRS = (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "regionlab")
 
 
 def _catalog_dir() -> Path:
@@ -169,7 +172,7 @@ def fingerprint(registry: Registry | None = None) -> Fingerprint | None:
     specs = _tree(settings.domains_dir)
     if registry is not None:
         specs += ":" + hashlib.sha256(registry.model_dump_json().encode()).hexdigest()
-    code = _tree(_CODE_DIR, (".py",)) + ":" + datahub
+    code = ":".join(_tree(d, (".py",)) for d in _CODE_DIRS) + ":" + datahub
     facts_parts = {
         "lake": lake,
         "specs": specs,
