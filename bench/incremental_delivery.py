@@ -13,7 +13,9 @@ write–audit–publish of the product, its derived products, catalogue emission
 Baseline in the same round: the data work alone — a fresh ``python`` process that
 reads the same delivery file with DuckDB and writes it to Parquet. Giving two
 ``--var`` of different sizes shows whether the wait depends on the lake's size.
-Prints a Markdown table (medians) and the load average.
+Prints a Markdown table (medians) and the load average; each run's own summary (its
+per-product outcome, counts and times, never a value) is kept as
+``<var>/bench-incremental-<round>.log``.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def _round(var: Path, rows: int, tag: str, env: dict[str, str], repo: Path) -> d
     base, _ = _timed([sys.executable, "-c", BASELINE, str(delivery), str(scratch)], env, repo)
     scratch.unlink(missing_ok=True)
     run, out = _timed([sys.executable, "-c", RUN], {**env, "REGIONLAB_VAR": str(var)}, repo)
+    (var / f"bench-incremental-{tag}.log").write_text(out, encoding="utf-8")
     if "contacts" not in out:
         raise SystemExit(f"the run did not mention contacts:\n{out[-2000:]}")
     return {"run": run, "baseline": base}
@@ -101,7 +104,7 @@ def main() -> None:
         f"{args.rounds} rounds, one new contacts delivery of {args.rows:,} rows each; 1-minute "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n"
     )
-    print("| var | `regionlab run` median (s) | min (s) | baseline: read + write the delivery (s) | × |")
+    print("| var | `regionlab run` median (s) | min (s) | baseline: copy the delivery (s) | × |")
     print("|---|---:|---:|---:|---:|")
     for var, rounds in results.items():
         run = statistics.median(r["run"] for r in rounds)
