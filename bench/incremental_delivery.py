@@ -51,13 +51,18 @@ def _latest(folder: Path) -> Path:
     return files[-1]
 
 
-def _next_delivery(folder: Path, rows: int, tag: str) -> Path:
-    """A delivery dated the day after the latest, made of new rows (new ids, later times)."""
+def _next_delivery(folder: Path, rows: int) -> Path:
+    """A delivery dated the day after the latest, made of new rows (new ids, later times).
+
+    The ids carry the delivery's date (``K`` + MMDD + a 5-digit number), so no two
+    deliveries of this bench share one, in one invocation or across invocations.
+    """
     latest = _latest(folder)
     day = date.fromisoformat(latest.stem.removeprefix("contacts_")) + timedelta(days=1)
     target = folder / f"contacts_{day.isoformat()}.parquet"
+    tag = f"K{day:%m%d}"
     duckdb.sql(
-        f"COPY (SELECT * REPLACE ('{tag}' || lpad(CAST(row_number() OVER () AS VARCHAR), 6, '0')"
+        f"COPY (SELECT * REPLACE ('{tag}' || lpad(CAST(row_number() OVER () AS VARCHAR), 5, '0')"
         f" AS contact_id, start_time + INTERVAL 1 DAY AS start_time,"
         f" end_time + INTERVAL 1 DAY AS end_time)"
         f" FROM read_parquet('{latest}') LIMIT {rows}) TO '{target}' (FORMAT parquet)"
@@ -74,14 +79,14 @@ def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]
     return seconds, done.stdout
 
 
-def _round(var: Path, rows: int, tag: str, env: dict[str, str], repo: Path) -> dict[str, float]:
-    delivery = _next_delivery(var / CONTACTS, rows, tag)
+def _round(var: Path, rows: int, env: dict[str, str], repo: Path) -> dict[str, float]:
+    delivery = _next_delivery(var / CONTACTS, rows)
     scratch = var / "bench-incremental.parquet"
     base, _ = _timed([sys.executable, "-c", BASELINE, str(delivery), str(scratch)], env, repo)
     scratch.unlink(missing_ok=True)
     run, out = _timed([sys.executable, "-c", RUN], {**env, "REGIONLAB_VAR": str(var)}, repo)
-    (var / f"bench-incremental-{tag}.log").write_text(out, encoding="utf-8")
-    if "contacts" not in out:
+    (var / f"bench-incremental-{delivery.stem}.log").write_text(out, encoding="utf-8")
+    if "patient_administration/contacts: published" not in out:
         raise SystemExit(f"the run did not mention contacts:\n{out[-2000:]}")
     return {"run": run, "baseline": base}
 
@@ -97,9 +102,9 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     load_before = os.getloadavg()[0]
     results: dict[Path, list[dict[str, float]]] = {var: [] for var in args.var}
-    for i in range(args.rounds):
-        for n, var in enumerate(args.var):
-            results[var].append(_round(var, args.rows, f"K9{i}{n}", env, repo))
+    for _ in range(args.rounds):
+        for var in args.var:
+            results[var].append(_round(var, args.rows, env, repo))
     print(
         f"{args.rounds} rounds, one new contacts delivery of {args.rows:,} rows each; 1-minute "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n"
