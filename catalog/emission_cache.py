@@ -98,7 +98,7 @@ def file_stamp(path: Path) -> list[int] | None:
     return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def _tree(path: Path, suffixes: tuple[str, ...] | None = None) -> str:
+def tree_digest(path: Path, suffixes: tuple[str, ...] | None = None) -> str:
     """Digest of a file or folder: relative names and bytes (stat for large files)."""
     h = hashlib.sha256()
     if path.is_file():
@@ -169,23 +169,23 @@ def fingerprint(registry: Registry | None = None) -> Fingerprint | None:
         datahub = metadata.version("acryl-datahub")
     except metadata.PackageNotFoundError:
         datahub = "?"
-    specs = _tree(settings.domains_dir)
+    specs = tree_digest(settings.domains_dir)
     if registry is not None:
         specs += ":" + hashlib.sha256(registry.model_dump_json().encode()).hexdigest()
-    code = ":".join(_tree(d, (".py",)) for d in _CODE_DIRS) + ":" + datahub
+    code = ":".join(tree_digest(d, (".py",)) for d in _CODE_DIRS) + ":" + datahub
     facts_parts = {
         "lake": lake,
         "specs": specs,
-        "register": _tree(settings.erasure_register),
+        "register": tree_digest(settings.erasure_register),
         "code": code,
         "var": str(settings.var_dir.resolve()),
     }
     facts = hashlib.sha256(json.dumps(facts_parts, sort_keys=True).encode()).hexdigest()
     emission_parts = {
         "facts": facts,
-        "labels": _tree(settings.label_manifests_dir),
-        "cards": _tree(settings.model_cards_dir),
-        "models": _tree(settings.models_dir),
+        "labels": tree_digest(settings.label_manifests_dir),
+        "cards": tree_digest(settings.model_cards_dir),
+        "models": tree_digest(settings.models_dir),
     }
     emission = hashlib.sha256(json.dumps(emission_parts, sort_keys=True).encode()).hexdigest()
     return Fingerprint(facts=facts, emission=emission)

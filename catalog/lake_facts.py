@@ -32,6 +32,7 @@ from catalog.facts import (
 )
 from catalog.lake_stats import stats_from
 from catalog.safety import looks_like_values
+from catalog.table_aggregates import TableAggregates, dump_models, load_models
 from regionlab import lake
 from regionlab.errors import UserError
 from regionlab.platform.tables import (
@@ -102,6 +103,15 @@ def _column_profiles(con: duckdb.DuckDBPyConnection, product: Product) -> list[C
     ]
 
 
+def _profiles(
+    con: duckdb.DuckDBPyConnection, product: Product, aggregates: TableAggregates
+) -> list[ColumnProfile]:
+    rows = aggregates.remember(
+        "profile", product, [], lambda: dump_models(_column_profiles(con, product))
+    )
+    return load_models(ColumnProfile, rows)
+
+
 def _stream_facts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, object]]:
     """Per streaming product: newest event time published and the newest batch's p95 lag."""
     if not STREAM_BATCHES.exists(con):
@@ -113,7 +123,9 @@ def _stream_facts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, object]
     return {str(p): {"newest_event": newest, "lag_p95_ms": lag} for p, newest, lag in rows}
 
 
-def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, ProductFacts]:
+def _product_facts(
+    con: duckdb.DuckDBPyConnection, registry: Registry, aggregates: TableAggregates
+) -> dict[str, ProductFacts]:
     counts = lake.table_row_counts(con)
     latest: dict[str, lake.Snapshot] = {}
     for snap in lake.list_snapshots(con):
@@ -149,7 +161,7 @@ def _product_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[s
             run_id=info.get("run_id") or None,
             last_delivery_rejected=rejected.get(product.ref),
             **streams.get(product.ref, {}),
-            columns=_column_profiles(con, product) if product.ref in present else [],
+            columns=_profiles(con, product, aggregates) if product.ref in present else [],
         )
     return facts
 
@@ -266,14 +278,17 @@ def facts_from_lake(registry: Registry, now: dt.datetime | None = None) -> Catal
         return CatalogFacts(generated_at=now, erasure=erasure)
     try:
         quality = _quality(con)
-        return CatalogFacts(
+        aggregates = TableAggregates.for_emission(con, registry)
+        facts = CatalogFacts(
             generated_at=now,
-            products=_product_facts(con, registry),
+            products=_product_facts(con, registry, aggregates),
             quality=quality,
             runs=_runs(con, quality),
             initiatives=_initiatives(con),
             erasure=erasure,
-            stats=stats_from(con, registry),
+            stats=stats_from(con, registry, aggregates),
         )
+        aggregates.save()
+        return facts
     finally:
         con.close()

@@ -33,6 +33,7 @@ import datetime as dt
 import duckdb
 from pydantic import BaseModel
 
+from catalog.table_aggregates import TableAggregates
 from regionlab import codelists, lake
 from regionlab.errors import UserError
 from regionlab.spec import Product, Registry
@@ -232,28 +233,54 @@ def _computed_from(stats: ProductStats, product: Product, out: dict[str, Product
         stats.municipalities = sorted({m for u in ups for m in u.municipalities})
 
 
-def stats_from(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, ProductStats]:
-    """Stats of every product present in the lake, read through ``con`` (one snapshot)."""
+def _own_stats(
+    con: duckdb.DuckDBPyConnection, product: Product, registry: Registry, present: set[str]
+) -> ProductStats:
+    """The stats read from the product's own table (and the persons it joins for ages)."""
+    stats = ProductStats()
+    if product.published(PERSON_KEY):
+        row = con.execute(
+            f"SELECT count(DISTINCT {quote_ident(PERSON_KEY)}) FROM {_table(product)}"
+        ).fetchone()
+        stats.individuals = int(row[0]) if row else None
+    try:
+        stats.min_typical_age, stats.max_typical_age = _ages(con, product, registry, present)
+        stats.coverage_start, stats.coverage_end = _coverage(con, product)
+        stats.municipalities = _municipalities(con, product, registry, present)
+        stats.code_values = _code_values(con, product)
+    except duckdb.BinderException:
+        # The spec names a column the published table does not have yet (edited since
+        # its last publish): those aggregates are unknown until the next publish.
+        pass
+    return stats
+
+
+def stats_from(
+    con: duckdb.DuckDBPyConnection,
+    registry: Registry,
+    aggregates: TableAggregates | None = None,
+) -> dict[str, ProductStats]:
+    """Stats of every product present in the lake, read through ``con`` (one snapshot).
+
+    With ``aggregates``, a product whose table (and the persons table) did not change
+    since the last emission keeps the stats that emission read.
+    """
     present = _tables(con)
+    reads = [PERSONS] if PERSONS in present else []
     out: dict[str, ProductStats] = {}
     for product in registry.topological():
         if product.ref not in present:
             continue
-        stats = ProductStats()
-        if product.published(PERSON_KEY):
-            row = con.execute(
-                f"SELECT count(DISTINCT {quote_ident(PERSON_KEY)}) FROM {_table(product)}"
-            ).fetchone()
-            stats.individuals = int(row[0]) if row else None
-        try:
-            stats.min_typical_age, stats.max_typical_age = _ages(con, product, registry, present)
-            stats.coverage_start, stats.coverage_end = _coverage(con, product)
-            stats.municipalities = _municipalities(con, product, registry, present)
-            stats.code_values = _code_values(con, product)
-        except duckdb.BinderException:
-            # The spec names a column the published table does not have yet (edited since
-            # its last publish): those aggregates are unknown until the next publish.
-            pass
+        if aggregates is None:
+            stats = _own_stats(con, product, registry, present)
+        else:
+            stored = aggregates.remember(
+                "stats",
+                product,
+                reads,
+                lambda p=product: _own_stats(con, p, registry, present).model_dump(mode="json"),
+            )
+            stats = ProductStats.model_validate(stored)
         _computed_from(stats, product, out)
         out[product.ref] = stats
     return out

@@ -323,3 +323,68 @@ def test_the_catalogue_shows_the_last_rejected_delivery(small_lake, registry, va
     assert facts.products["patient_administration/contacts"].last_delivery_rejected == (
         "c3.csv: delimiter"
     )
+
+
+def _aggregates(registry) -> tuple[dict, dict]:
+    facts = facts_from_lake(registry, now=dt.datetime(2025, 3, 1, tzinfo=dt.UTC))
+    profiles = {ref: [c.model_dump() for c in p.columns] for ref, p in facts.products.items()}
+    return profiles, {ref: s.model_dump() for ref, s in facts.stats.items()}
+
+
+def test_table_aggregates_are_reread_only_where_the_table_changed(
+    registry, small_lake, var_dir, monkeypatch
+):
+    """Remembered profiles and stats equal a full read after a publish, a delete, or nothing."""
+    from catalog import lake_facts, table_aggregates
+
+    store = var_dir / "catalog" / "table-aggregates.json"
+    computed: list[str] = []
+    profiles = lake_facts._column_profiles
+
+    def counting(con, product):
+        computed.append(product.ref)
+        return profiles(con, product)
+
+    monkeypatch.setattr(lake_facts, "_column_profiles", counting)
+
+    def check_against_a_full_read() -> None:
+        remembered = _aggregates(registry)
+        kept = store.read_text()
+        store.unlink()
+        assert remembered == _aggregates(registry)
+        store.write_text(kept)
+
+    first = _aggregates(registry)
+    assert sorted(computed) == ["patient_administration/contacts", "population/persons"]
+    assert "person_key" not in store.read_text().replace('"person_key"', "")  # counts only
+    computed.clear()
+    assert _aggregates(registry) == first and computed == []  # nothing changed: no read
+    con = lake.connect()
+    try:
+        lake.publish(
+            con,
+            "patient_administration",
+            "contacts",
+            "SELECT 'c' || i AS contact_id, 'k' || (i % 2) AS person_key FROM range(7) t(i)",
+            extra_info={"run_id": "r3", "key_id": "00aa11bb22cc33dd"},
+        )
+    finally:
+        con.close()
+    computed.clear()
+    again = _aggregates(registry)
+    assert computed == ["patient_administration/contacts"]  # only the table that changed
+    assert (
+        again[0]["patient_administration/contacts"] != first[0]["patient_administration/contacts"]
+    )
+    check_against_a_full_read()
+    con = lake.connect()
+    try:  # a delete keeps the data file and writes a delete file: the state still changes
+        con.execute("DELETE FROM lake.population.persons WHERE person_key = 'k4'")
+    finally:
+        con.close()
+    computed.clear()
+    after_delete = _aggregates(registry)
+    assert computed == ["population/persons"]
+    assert after_delete[1]["population/persons"]["individuals"] == 4
+    check_against_a_full_read()
+    assert table_aggregates.VERSION == 1
