@@ -19,7 +19,7 @@ import duckdb
 
 from regionlab.lake.config import LAKE_ALIAS
 from regionlab.results import CheckResult
-from regionlab.sql import quote_ident
+from regionlab.sql import quote_ident, quote_literal
 
 #: The lake schema of the platform's bookkeeping tables (never a product domain).
 SCHEMA = "_regionlab"
@@ -29,10 +29,11 @@ def lake_table_exists(
     con: duckdb.DuckDBPyConnection, schema: str, table: str, alias: str = LAKE_ALIAS
 ) -> bool:
     """True when ``<alias>.<schema>.<table>`` exists in the snapshot ``con`` reads."""
+    # Literals, not parameters: the first bound parameter imports pandas (1–4 s), and this
+    # is on every command's start-up path (e.g. a no-op `regionlab run`).
     row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
-        "AND table_name = ?",
-        [alias, schema, table],
+        f"SELECT count(*) FROM duckdb_tables() WHERE database_name = {quote_literal(alias)} "
+        f"AND schema_name = {quote_literal(schema)} AND table_name = {quote_literal(table)}"
     ).fetchone()
     return bool(row and row[0])
 
