@@ -127,8 +127,8 @@ def preflight(
       Dagster) or every selected upstream runs; Dagster skips a step as soon as one of its
       upstream steps yields nothing, so one upstream without news skips it.
 
-    One read-only lake connection for all of it, and no bound parameter on the way (the
-    first one makes DuckDB's client import pandas).
+    One read-only lake connection and one read transaction for all of it, and no bound
+    parameter on the way (the first one makes DuckDB's client import pandas).
     """
     from regionlab.privacy.keys import load_key
     from regionlab.settings import get_settings
@@ -142,6 +142,8 @@ def preflight(
     sources = settings.sources_dir
     missing = [p.ref for p in products if p.source and not find_extracts(sources, p)]
     con = _open_lake() if keyed or not full_refresh else None
+    if con is not None:  # one snapshot for every decision (and half the catalogue reads)
+        con.execute("BEGIN TRANSACTION")
     try:
         if con is not None and key_id is not None:  # the engine refuses too, later
             from regionlab.platform.lake_key import check_key
