@@ -8,7 +8,7 @@ Usage::
 Every round runs, interleaved so machine load hits them alike: the baseline
 ``python -c pass``; the CLI's floor ``python -c "import typer, rich.console"``
 (what any typer+rich CLI pays); the installed ``regionlab --help``; and, with
-``--before``, the same ``--help`` from a ``git worktree`` of that commit
+``--before``, the same ``--help`` from a ``git archive`` of that commit
 (imported from its folder by this interpreter, so only the code differs). The
 medians and their ratios to the baseline print as a Markdown table for
 ``bench/RESULTS.md`` ("CLI startup").
@@ -37,12 +37,13 @@ def _time(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def _worktree(commit: str, into: Path) -> Path:
-    subprocess.run(
-        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(into), commit],
-        check=True,
-        capture_output=True,
+def _unpack(commit: str, into: Path) -> Path:
+    """The commit's files in ``into`` (``git archive``: no worktree is registered)."""
+    into.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit], check=True, capture_output=True
     )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
     return into
 
 
@@ -63,6 +64,9 @@ def main() -> None:
     regionlab = str(Path(python).parent / "regionlab")
     with tempfile.TemporaryDirectory(prefix="cli-startup-") as tmp:
         env = {**os.environ, "REGIONLAB_VAR": str(Path(tmp) / "var"), "COLUMNS": "100"}
+        # The installed script imports this checkout, not whichever one the venv was
+        # installed from (an editable install points at one checkout).
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         if not args.no_bytecode_cache:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
         bytecode = "off" if env.get("PYTHONDONTWRITEBYTECODE") else "cached"
@@ -77,26 +81,18 @@ def main() -> None:
             cases[name] = ([regionlab, *name.split()[1:]], REPO)
         before_dir = Path(tmp) / "before"
         if args.before:
-            _worktree(args.before, before_dir)
+            _unpack(args.before, before_dir)
             for name, argv in HELPS.items():
                 cases[f"{name} at {args.before}"] = (
                     [python, "-c", HELP_FROM_FOLDER.format(args=argv)],
                     before_dir,
                 )
-        try:
-            times: dict[str, list[float]] = {name: [] for name in cases}
-            for argv, cwd in cases.values():  # warm the file cache once
-                _time(argv, cwd, env)
-            for _ in range(args.rounds):
-                for name, (argv, cwd) in cases.items():
-                    times[name].append(_time(argv, cwd, env))
-        finally:
-            if args.before:
-                subprocess.run(
-                    ["git", "-C", str(REPO), "worktree", "remove", "--force", str(before_dir)],
-                    check=False,
-                    capture_output=True,
-                )
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for argv, cwd in cases.values():  # warm the file cache once
+            _time(argv, cwd, env)
+        for _ in range(args.rounds):
+            for name, (argv, cwd) in cases.items():
+                times[name].append(_time(argv, cwd, env))
     base = statistics.median(times["python -c pass (baseline)"])
     print(
         f"{args.rounds} rounds, median wall time, 1-minute load average "

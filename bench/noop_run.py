@@ -4,10 +4,11 @@ Needs a var/ where everything is published already (e.g. after ``regionlab demo`
 
     REGIONLAB_VAR=var uv run python -m bench.noop_run --before <commit> [--rounds 3]
 
-Alternates the two (the earlier commit imported from a temporary ``git worktree`` by
-this interpreter, so only the code differs) on the same var/, after one warm-up each
-(which also writes the .pyc files). ``--no-catalog`` either way: a run with nothing
-published emits no catalogue. Prints a Markdown table of medians and the load average.
+Alternates the two (the earlier commit unpacked by ``git archive`` into a temporary
+folder and imported from there by this interpreter, so only the code differs) on the
+same var/, after one warm-up each (which also writes the .pyc files). ``--no-catalog``
+either way: a run with nothing published emits no catalogue. Prints a Markdown table
+of medians and the load average.
 """
 
 from __future__ import annotations
@@ -50,25 +51,18 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="noop-run-") as tmp:
         before = Path(tmp) / "before"
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(before), args.before],
-            check=True,
-            capture_output=True,
+        before.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", args.before], check=True, capture_output=True
         )
-        try:
-            cases = {"this checkout": REPO, f"at {args.before}": before}
-            times: dict[str, list[float]] = {name: [] for name in cases}
-            for cwd in cases.values():
-                _time(cwd, env)  # warm-up
-            for _ in range(args.rounds):
-                for name, cwd in cases.items():
-                    times[name].append(_time(cwd, env))
-        finally:
-            subprocess.run(
-                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(before)],
-                check=False,
-                capture_output=True,
-            )
+        subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+        cases = {"this checkout": REPO, f"at {args.before}": before}
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for cwd in cases.values():
+            _time(cwd, env)  # warm-up
+        for _ in range(args.rounds):
+            for name, cwd in cases.items():
+                times[name].append(_time(cwd, env))
     print(
         f"{args.rounds} rounds, `regionlab run --no-catalog` with nothing new; 1-minute load "
         f"average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n"

@@ -97,37 +97,79 @@ def _log_level(quiet: bool) -> str:
     return "DEBUG" if os.environ.get("REGIONLAB_VERBOSE") and not quiet else "CRITICAL"
 
 
-def _check_lake_key(key_id: str) -> None:
-    """Refuse a key the lake is not keyed with before Dagster starts (the engine refuses too)."""
+def _open_lake() -> Any:
+    """The lake, read-only, or None when there is none yet (the first run creates it)."""
     from regionlab import lake
-    from regionlab.platform.lake_key import check_key
 
     try:
-        con = lake.connect(read_only=True)
+        return lake.connect(read_only=True)
     except UserError:
-        return  # no lake yet: the first run keys it
-    try:
-        check_key(con, key_id)
-    finally:
-        con.close()
+        return None
 
 
-def preflight(registry: Any, refs: list[str]) -> None:
-    """Stop before Dagster starts when the key or the sources are missing: one clear message."""
+def preflight(
+    registry: Any,
+    refs: list[str],
+    full_refresh: bool = False,
+    reload: dict[str, str] | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """Before Dagster starts: stop with one clear message when the key or the sources are
+    missing, and decide which products have anything to do.
+
+    Returns the products to run (in ``refs`` order) and, for each other product, the
+    outcome the Dagster run would have reported for it, decided the way it decides:
+
+    - a source product runs unless the engine's own check (:func:`nothing_to_do`: no new
+      or re-delivered file by the load log's fingerprints, no changed delivery left to
+      record) says it would end ``up_to_date`` having written nothing; a
+      ``--full-refresh`` or a ``--reload`` of its delivery always runs it;
+    - a derived product runs when none of its upstreams is selected (it recomputes, as in
+      Dagster) or every selected upstream runs; Dagster skips a step as soon as one of its
+      upstream steps yields nothing, so one upstream without news skips it.
+
+    One read-only lake connection and one read transaction for all of it, and no bound
+    parameter on the way (the first one makes DuckDB's client import pandas).
+    """
     from regionlab.privacy.keys import load_key
     from regionlab.settings import get_settings
+    from regionlab.wap.plan import nothing_to_do
     from regionlab.wap.sources import find_extracts
 
     products = [registry.product(r) for r in refs]
-    if any(p.source and p.source.person_column for p in products):
-        _check_lake_key(load_key().key_id)
-    sources = get_settings().sources_dir
+    keyed = any(p.source and p.source.person_column for p in products)
+    key_id = load_key().key_id if keyed else None
+    settings = get_settings()
+    sources = settings.sources_dir
     missing = [p.ref for p in products if p.source and not find_extracts(sources, p)]
-    if missing:
-        raise UserError(
-            f"no source extracts for {', '.join(missing)} under {sources}; "
-            "run `regionlab synth` (or deliver the extracts) first"
-        )
+    con = _open_lake() if keyed or not full_refresh else None
+    if con is not None:  # one snapshot for every decision (and half the catalogue reads)
+        con.execute("BEGIN TRANSACTION")
+    try:
+        if con is not None and key_id is not None:  # the engine refuses too, later
+            from regionlab.platform.lake_key import check_key
+
+            check_key(con, key_id)
+        if missing:
+            raise UserError(
+                f"no source extracts for {', '.join(missing)} under {sources}; "
+                "run `regionlab synth` (or deliver the extracts) first"
+            )
+        skipped: dict[str, Any] = {}
+        for p in products:
+            if p.source is not None:
+                done = (
+                    None
+                    if con is None or full_refresh or p.ref in (reload or {})
+                    else nothing_to_do(con, settings, p, key_id if p.source.person_column else None)
+                )
+                if done is not None:
+                    skipped[p.ref] = done
+            elif any(u in skipped for u in p.upstream if u in refs):
+                skipped[p.ref] = _Missing(p.ref, None)
+    finally:
+        if con is not None:
+            con.close()
+    return [r for r in refs if r not in skipped], skipped
 
 
 def execute(
@@ -409,8 +451,13 @@ def run(
         refs, reloads = reload_targets(registry, reload, domain, product)
     else:
         refs = select(registry, domain, product)
-    preflight(registry, refs)
-    runs = execute(refs, full_refresh=full_refresh, reload=reloads, registry=registry)
+    # Products with nothing to do are decided here; Dagster starts only for the others.
+    todo, skipped = preflight(registry, refs, full_refresh, reloads)
+    ran = []
+    if todo:
+        ran = execute(todo, full_refresh=full_refresh, reload=reloads, registry=registry)
+    by_ref = {r.product: r for r in ran} | skipped
+    runs = _name_skips([by_ref[r] for r in refs], registry)
     console.print(summary_table(runs))
     # A rejected delivery changes what the catalogue says ("last delivery rejected") even when
     # nothing was published.

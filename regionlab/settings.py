@@ -242,6 +242,11 @@ class Settings(BaseModel):
     # --- orchestration -----------------------------------------------------------
 
     @property
+    def fingerprint_cache(self) -> Path:
+        """Digests of delivery files by file identity (:mod:`regionlab.wap.fingerprints`)."""
+        return self.var_dir / "cache" / "delivery-fingerprints.json"
+
+    @property
     def dagster_home(self) -> Path:
         """The default Dagster instance folder (``DAGSTER_HOME`` overrides it)."""
         return self.var_dir / "dagster"
@@ -277,6 +282,8 @@ LOCATIONS: tuple[Location, ...] = (
     Location("models", False, "trained model coefficients and validation reports: metrics, "
              "counts of suppressed subgroups, plots of aggregates; saved test sets list row "
              "keys only (erasure removes erased rows' keys)"),
+    Location("cache", False, "SHA-256 digests of delivery files by name, size and times "
+             "(no content), so a run need not re-read every delivery"),
     Location("secrets", False, "the pseudonymisation key and service passwords"),
 )  # fmt: skip
 

@@ -29,7 +29,9 @@ def lake_table_exists(
     con: duckdb.DuckDBPyConnection, schema: str, table: str, alias: str = LAKE_ALIAS
 ) -> bool:
     """True when ``<alias>.<schema>.<table>`` exists in the snapshot ``con`` reads."""
-    row = con.execute(  # literals: a bound parameter makes DuckDB import pandas (issue 23)
+    # Literals, not parameters: the first bound parameter imports pandas (1–4 s), and this
+    # is on every command's start-up path (e.g. a no-op `regionlab run`).
+    row = con.execute(
         f"SELECT count(*) FROM duckdb_tables() WHERE database_name = {quote_literal(alias)} "
         f"AND schema_name = {quote_literal(schema)} AND table_name = {quote_literal(table)}"
     ).fetchone()

@@ -10,16 +10,21 @@ names (see :mod:`regionlab.wap.sources`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from regionlab.spec import Product
 from regionlab.spec.vocab import SourceFormat
 from regionlab.sql import quote_ident, quote_literal
 from regionlab.wap.delivery_checks import MAX_RECORD_BYTES, count_csv_records
 from regionlab.wap.sources import DatedFiles, Extract, register_reader
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow (≈0.5 s to import) is imported where a delivery is read or counted, not here:
+# every `regionlab run` registers the readers, also one that finds nothing new.
 
 
 def _columns_sql(product: Product) -> str:
@@ -102,6 +107,8 @@ class ParquetFiles(DatedFiles):
     suffix = SourceFormat.parquet.value
 
     def count(self, delivery: Extract) -> int:
+        import pyarrow.parquet as pq
+
         return pq.ParquetFile(delivery.path).metadata.num_rows
 
     def read(
@@ -122,10 +129,13 @@ class ParquetFiles(DatedFiles):
         )
 
 
-_LINES = pa.schema(
-    [("_extract", pa.string()), ("_line", pa.int64()), ("line", pa.string()),
-     ("problem", pa.string())]
-)  # fmt: skip
+def _lines_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(
+        [("_extract", pa.string()), ("_line", pa.int64()), ("line", pa.string()),
+         ("problem", pa.string())]
+    )  # fmt: skip
 
 
 def _json_lines(deliveries: list[Extract], encoding: str) -> Iterator[pa.RecordBatch]:
@@ -136,6 +146,9 @@ def _json_lines(deliveries: list[Extract], encoding: str) -> Iterator[pa.RecordB
     ``MAX_RECORD_BYTES`` or one that does not decode keeps its number and a problem,
     and no text.
     """
+    import pyarrow as pa
+
+    schema = _lines_schema()
     for delivery in deliveries:
         cols: tuple[list[object], ...] = ([], [], [], [])
         with delivery.path.open("rb") as handle:
@@ -153,10 +166,10 @@ def _json_lines(deliveries: list[Extract], encoding: str) -> Iterator[pa.RecordB
                                       strict=True):  # fmt: skip
                     col.append(value)
                 if len(cols[0]) >= 50_000:
-                    yield pa.RecordBatch.from_arrays([pa.array(c) for c in cols], schema=_LINES)
+                    yield pa.RecordBatch.from_arrays([pa.array(c) for c in cols], schema=schema)
                     cols = ([], [], [], [])
         if cols[0]:
-            yield pa.RecordBatch.from_arrays([pa.array(c) for c in cols], schema=_LINES)
+            yield pa.RecordBatch.from_arrays([pa.array(c) for c in cols], schema=schema)
 
 
 class JsonLinesFiles(DatedFiles):
@@ -171,8 +184,10 @@ class JsonLinesFiles(DatedFiles):
         self, con: duckdb.DuckDBPyConnection, product: Product, deliveries: list[Extract]
     ) -> None:
         assert product.source is not None
+        import pyarrow as pa
+
         table = pa.Table.from_batches(
-            list(_json_lines(deliveries, str(product.source.encoding))), schema=_LINES
+            list(_json_lines(deliveries, str(product.source.encoding))), schema=_lines_schema()
         )
         con.register("_json_lines_in", table)
         con.execute("CREATE OR REPLACE TEMP TABLE lines AS SELECT * FROM _json_lines_in")

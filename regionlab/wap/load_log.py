@@ -13,14 +13,16 @@ import datetime as dt
 import duckdb
 
 from regionlab.platform.tables import DELIVERY_LOG, LOAD_LOG
+from regionlab.sql import quote_literal
 
 
 def loaded(con: duckdb.DuckDBPyConnection, product_ref: str) -> dict[str, str]:
     """Extract name → fingerprint of every extract the product has published."""
     if not LOAD_LOG.exists(con):
         return {}
-    rows = con.execute(
-        f"SELECT extract, sha256 FROM {LOAD_LOG.qualified} WHERE product = ?", [product_ref]
+    rows = con.execute(  # a literal: a bound parameter would import pandas (see sql.py)
+        f"SELECT extract, sha256 FROM {LOAD_LOG.qualified} "
+        f"WHERE product = {quote_literal(product_ref)}"
     )
     return dict(rows.fetchall())
 
@@ -75,8 +77,8 @@ def last_outcomes(con: duckdb.DuckDBPyConnection, product_ref: str) -> dict[str,
     if not DELIVERY_LOG.exists(con):
         return {}
     rows = con.execute(
-        f"SELECT extract, outcome, message FROM {DELIVERY_LOG.qualified} WHERE product = ? "
-        "QUALIFY row_number() OVER (PARTITION BY extract ORDER BY checked_at DESC) = 1",
-        [product_ref],
+        f"SELECT extract, outcome, message FROM {DELIVERY_LOG.qualified} "
+        f"WHERE product = {quote_literal(product_ref)} "
+        "QUALIFY row_number() OVER (PARTITION BY extract ORDER BY checked_at DESC) = 1"
     )
     return {name: (outcome, message) for name, outcome, message in rows.fetchall()}

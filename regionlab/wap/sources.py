@@ -20,7 +20,6 @@ registers under its own format name, without touching the engine.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,12 +54,15 @@ class Extract:
     name: str
 
     def fingerprint(self) -> str:
-        """SHA-256 of the file, so a changed re-delivery under the same name is noticed."""
-        digest = hashlib.sha256()
-        with self.path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        """SHA-256 of the file, so a changed re-delivery under the same name is noticed.
+
+        Remembered per file while its size, times and inode stay the same
+        (:mod:`regionlab.wap.fingerprints`), so a run does not re-read every delivery.
+        """
+        from regionlab.settings import get_settings
+        from regionlab.wap.fingerprints import fingerprint
+
+        return fingerprint(self.path, get_settings().fingerprint_cache)
 
 
 class SourceReader(Protocol):
