@@ -127,14 +127,20 @@ def duckdb_connect(
 
     Auto-loading stays on (``ATTACH 'ducklake:...'`` loads what it needs, and
     attaching with ``ENCRYPTION_KEY`` loads httpfs for writing), but
-    auto-install is off, so nothing is ever downloaded. The caller's
+    auto-install is off, so nothing is ever downloaded; DuckDB's own progress bar is
+    off (regionlab reports progress itself). The caller's
     ``config`` may add settings but cannot switch the download back on.
     """
     settings: dict[str, Any] = dict(config or {})
     settings["extension_directory"] = str(extension_directory())
     settings["autoinstall_known_extensions"] = False
     settings.setdefault("autoload_known_extensions", True)
-    return duckdb.connect(str(path), read_only=read_only, config=settings)
+    con = duckdb.connect(str(path), read_only=read_only, config=settings)
+    # DuckDB draws its own bar on stdout for long queries: between regionlab's progress
+    # lines in a terminal and hundreds of lines in a log or CI output. (A connection
+    # setting: it cannot be passed in ``config``.)
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection, *names: str) -> None:

@@ -164,3 +164,11 @@ def test_encrypted_database_file_cannot_be_opened_without_its_key(tmp_path: Path
     reader.execute(f"ATTACH '{path}' AS w (ENCRYPTION_KEY 'right-key', READ_ONLY)")
     assert reader.execute("SELECT count(*) FROM w.cohort").fetchone()[0] == 50
     reader.close()
+
+
+def test_duckdb_draws_no_progress_bar_of_its_own() -> None:
+    """Its bar went to stdout between regionlab's own progress, hundreds of lines per run."""
+    from regionlab.lake.extensions import duckdb_connect
+
+    con = duckdb_connect()
+    assert con.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
