@@ -62,7 +62,10 @@ def _print_receipt(receipt, path: Path) -> None:
         f"  snapshots expired: {len(receipt.snapshots_expired)}, files deleted: "
         f"{receipt.files_deleted}",
         f"  verification: {'passed' if receipt.verification.passed else 'FAILED'} "
-        f"({receipt.verification.data_files_scanned} data files decoded, "
+        f"({receipt.verification.data_files_scanned} data files decoded in "
+        f"{receipt.verification.data_files_scan_seconds:.1f} s, "
+        f"{receipt.verification.data_files_excluded_by_statistics} excluded by their "
+        f"person-key statistics, "
         f"{len(receipt.verification.snapshots_scanned)} snapshots read)",
         f"  receipt: {path}",
     ]
@@ -86,6 +89,14 @@ def erase(
     reason: Annotated[
         str, typer.Option("--reason", help='Why, e.g. "indsigelse" (no identifiers).')
     ] = "",
+    full_scan: Annotated[
+        bool,
+        typer.Option(
+            "--full-scan",
+            help="Decode every data file of the lake in the verification, not only those whose "
+            "person-key statistics may hold the persons (the independent audit; slow at scale).",
+        ),
+    ] = False,
 ) -> None:
     """Erase persons everywhere (products, quarantine, labels, workspaces) with a receipt."""
     checked: dict[str, str | None] = {
@@ -122,7 +133,7 @@ def erase(
         if sys.stdin.isatty():
             err.print("CPR numbers, one per line; end with Ctrl-D:")
         cprs = read_cpr_stream(sys.stdin)
-    receipt = run_erase(ErasureRequest(request_id=rid, reason=why, cprs=cprs))
+    receipt = run_erase(ErasureRequest(request_id=rid, reason=why, cprs=cprs), full_scan=full_scan)
     _print_receipt(receipt, receipt_path(rid))
     if not receipt.verification.passed:
         err.print(
