@@ -163,3 +163,22 @@ def apply(
     if not receipt.verification.passed:
         err.print(styled("[bold red]verification failed:[/] expired rows are still readable"))
         raise typer.Exit(2)
+
+
+def erase_audit() -> None:
+    """Audit every erasure so far: decode every data file of the lake (and the catalogue's
+    rows) and search it for every person on the suppression list; report the duration."""
+    from regionlab.erasure.audit import audit_erased
+
+    report = audit_erased()
+    console.print(
+        f"erasure audit: {report.persons_listed} erased persons, "
+        f"{report.data_files_scanned} data files and {report.catalog_tables_scanned} catalogue "
+        f"tables decoded in {report.seconds:.1f} s: "
+        f"{'passed' if report.passed else 'FAILED'}",
+        highlight=False,
+    )
+    for place, n in sorted(report.rows_found.items()):
+        console.print(f"  {place}: {n} rows", highlight=False)
+    if not report.passed:
+        raise typer.Exit(2)

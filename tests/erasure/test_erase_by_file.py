@@ -18,6 +18,7 @@ import duckdb
 
 from regionlab import lake
 from regionlab.erasure import erase
+from regionlab.erasure.audit import audit_erased
 from regionlab.erasure.requests import make_request
 from regionlab.erasure.verify import Verification, scan_files
 from regionlab.privacy.keys import load_key
@@ -130,6 +131,27 @@ def test_erasure_rewrites_only_the_files_that_hold_the_person(keyed_var: Setting
     scan_files(full, keyed_var.lake_dir / "data", load_key(), [erased], [])
     assert full.data_files_scanned > v.data_files_scanned
     assert full.data_file_rows_found == {}
+
+    # The scheduled audit (every file, every person on the suppression list) agrees...
+    report = audit_erased()
+    assert report.passed, report
+    assert report.persons_listed == 1
+    assert report.data_files_scanned == full.data_files_scanned
+    # ...and it can fail: rows of the erased person written behind the erasure's back,
+    # by key and as a CPR number in free text, are found.
+    con = lake.connect()
+    try:
+        lake.publish(con, "clinic", "leak", f"SELECT '{erased}' AS person_key, 1 AS n")
+        lake.publish(con, "clinic", "memo", f"SELECT 'ring til {ERASED} i morgen' AS note")
+    finally:
+        con.close()
+    leaked = audit_erased()
+    assert not leaked.passed
+    files = {p: n for p, n in leaked.rows_found.items() if not p.startswith("catalogue:")}
+    assert sorted(files.values()) == [1, 1], leaked.rows_found
+    assert {p.split("/")[1] for p in files} == {"leak", "memo"}
+    # (their one-row tables' min/max statistics hold the same values)
+    assert "catalogue:ducklake_file_column_stats" in leaked.rows_found
 
 
 def test_the_statistics_exclusion_is_not_trusted_for_a_file_that_holds_the_person(

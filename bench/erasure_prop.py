@@ -1,0 +1,199 @@
+"""Erasure proportional to the person (issue 23): file rewrite + statistics-scoped proof
+against the whole-table rewrite + full decoding scan, on copies of one published var.
+
+Usage (the var must have been run with the person-ordered layout)::
+
+    REGIONLAB_VAR=/tmp/erasure-prop-var python -m bench.erasure_prop --persons 1 50
+
+For each number of persons, the var is restored twice from a pristine copy (``cp -a``,
+made once beside it as ``<var>-pristine``; the catalogue records the data folder's path,
+so trials run at the var's own path) and the same persons
+(CPR numbers from the persons extract that have contacts, kept in memory only) are
+erased in a fresh process per copy:
+
+* ``new``: :func:`regionlab.erasure.erase` as it is (rewrite the files whose key range
+  holds the persons; decode only the files the statistics do not exclude);
+* ``old``: the same call with the file plan disabled (every affected table rewritten
+  whole, as before) and ``full_scan=True`` (every data file decoded) — the previous
+  erasure and, in its scan part, the independent audit.
+
+Both must verify. Prints one line per run with the wall time, the decoding scan's
+share, files rewritten and decoded, and the machine's load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _cprs(n: int) -> list[str]:
+    import duckdb
+
+    from regionlab.privacy.identifiers import is_valid_cpr
+    from regionlab.settings import get_settings
+    from regionlab.spec import load_domains
+    from regionlab.wap.sources import find_extracts
+
+    settings, registry = get_settings(), load_domains()
+
+    def files(ref: str) -> list[str]:
+        return [str(f.path) for f in find_extracts(settings.sources_dir, registry.product(ref))]
+
+    con = duckdb.connect()
+    rows = con.execute(
+        "SELECT DISTINCT p.cpr FROM read_csv(?, header=true, all_varchar=true, ignore_errors=true)"
+        " p WHERE p.cpr IN (SELECT cpr FROM read_parquet(?)) ORDER BY hash(p.cpr) LIMIT ?",
+        [files("population/persons"), files("patient_administration/contacts"), n * 3],
+    ).fetchall()
+    con.close()
+    return [r[0] for r in rows if is_valid_cpr(r[0])][:n]
+
+
+def trial(mode: str, n: int) -> dict[str, object]:
+    """One erasure in this process (REGIONLAB_VAR points at a copy)."""
+    from regionlab.erasure import erase, lake_delete, make_request
+    from regionlab.steps import observe
+
+    cprs = _cprs(n)
+    if mode == "old":
+        lake_delete._plan = lambda *a, **k: None  # every affected table rewritten whole
+    steps: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def timer(name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            steps[name] += time.perf_counter() - start
+
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    with observe(timer):
+        receipt = erase(
+            make_request(f"BENCH-{mode}-{n}", "benchmark", cprs), full_scan=mode == "old"
+        )
+    seconds = time.perf_counter() - start
+    v = receipt.verification
+    snap_info: dict[str, object] = {}
+    from regionlab import lake
+
+    con = lake.connect(read_only=True)
+    try:
+        snaps = lake.list_snapshots(con)
+        snap_info = snaps[-1].info if snaps else {}
+    finally:
+        con.close()
+    return {
+        "mode": mode,
+        "persons": len(cprs),
+        "seconds": round(seconds, 2),
+        "verified": bool(v.passed),
+        "rows": receipt.rows_total,
+        "files_rewritten": sum((snap_info.get("files_rewritten") or {}).values()),
+        "tables_rewritten_whole": len(snap_info.get("tables_rewritten") or []),
+        "data_files_decoded": v.data_files_scanned,
+        "data_files_excluded": v.data_files_excluded_by_statistics,
+        "decode_seconds": v.data_files_scan_seconds,
+        "steps": {k: round(s, 2) for k, s in steps.items()},
+        "load1_before": round(load_before, 1),
+        "load1_after": round(os.getloadavg()[0], 1),
+    }
+
+
+def relayout() -> dict[str, int]:
+    """Rewrite every person-level table of REGIONLAB_VAR's lake in the publish layout
+    (ordered by person_key, bounded files): what a re-publish does, without re-ingesting.
+    For a lake published before the layout existed (the shared region-scale var)."""
+    from regionlab import lake
+    from regionlab.lake.publishing import _ensure_file_size
+    from regionlab.sql import quote_ident
+
+    con = lake.connect()
+    files: dict[str, int] = {}
+    try:
+        with lake.write_lock(con):
+            _ensure_file_size(con, "lake")
+        for schema, table in lake.list_tables(con):
+            cols = {
+                r[0]
+                for r in con.execute(
+                    f"DESCRIBE lake.{quote_ident(schema)}.{quote_ident(table)}"
+                ).fetchall()
+            }
+            if "person_key" not in cols or schema.startswith("_"):
+                continue
+            name = f"lake.{quote_ident(schema)}.{quote_ident(table)}"
+            with lake.write_lock(con), lake.transaction(con):
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name} ORDER BY person_key"
+                )
+            files[f"{schema}/{table}"] = len(lake.data_files(con, schema, table))
+        snap = lake.current_snapshot(con)
+        older = [x.id for x in lake.list_snapshots(con) if x.id < snap]
+        if older:
+            lake.expire_snapshots(con, versions=older)
+        lake.cleanup_files(con)
+    finally:
+        con.close()
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--persons", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--trial", choices=["new", "old"])
+    parser.add_argument(
+        "--relayout", action="store_true", help="rewrite REGIONLAB_VAR's lake in the new layout"
+    )
+    args = parser.parse_args()
+    if args.relayout:
+        start = time.perf_counter()
+        files = relayout()
+        print(json.dumps({"relayout_seconds": round(time.perf_counter() - start, 1), **files}))
+        return
+    if args.trial:
+        print(json.dumps(trial(args.trial, args.persons[0])))
+        return
+    var = Path(os.environ["REGIONLAB_VAR"])
+    # The catalogue records the data folder's absolute path: every trial runs at the var's
+    # own path, on a fresh copy of a pristine copy made once.
+    pristine = var.with_name(var.name + "-pristine")
+    if not pristine.exists():
+        subprocess.run(["cp", "-a", str(var), str(pristine)], check=True)
+    env = dict(os.environ)
+    for name in ("REGIONLAB_LAKE_CATALOG", "REGIONLAB_LAKE_DATA"):
+        env.pop(name, None)
+    key = var / "secrets" / "pseudonym.key"
+    if key.is_file():
+        env["REGIONLAB_KEY_FILE"] = str(key)
+    env["DAGSTER_HOME"] = str(var / "dagster")
+    try:
+        for n in args.persons:
+            for mode in ("new", "old"):
+                shutil.rmtree(var)
+                subprocess.run(["cp", "-a", str(pristine), str(var)], check=True)
+                out = subprocess.run(
+                    [sys.executable, "-m", "bench.erasure_prop", "--trial", mode,
+                     "--persons", str(n)],
+                    env=env, check=False, capture_output=True, text=True,
+                )  # fmt: skip
+                if out.returncode:
+                    raise SystemExit(f"trial {mode} {n} failed:\n{out.stderr[-3000:]}")
+                print(out.stdout.strip().splitlines()[-1], flush=True)
+    finally:
+        shutil.rmtree(var, ignore_errors=True)
+        subprocess.run(["cp", "-a", str(pristine), str(var)], check=True)
+
+
+if __name__ == "__main__":
+    main()
