@@ -78,11 +78,20 @@ def trial(mode: str, n: int) -> dict[str, object]:
 
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
+    profile = None
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     with observe(timer):
         receipt = erase(
             make_request(f"BENCH-{mode}-{n}", "benchmark", cprs), full_scan=mode == "old"
         )
     seconds = time.perf_counter() - start
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(os.environ["BENCH_PROFILE"])
     v = receipt.verification
     snap_info: dict[str, object] = {}
     from regionlab import lake
@@ -115,14 +124,15 @@ def relayout() -> dict[str, int]:
     (ordered by person_key, bounded files): what a re-publish does, without re-ingesting.
     For a lake published before the layout existed (the shared region-scale var)."""
     from regionlab import lake
-    from regionlab.lake.publishing import _ensure_file_size
+    from regionlab.lake.publishing import LAYOUT_OPTIONS
     from regionlab.sql import quote_ident
 
     con = lake.connect()
     files: dict[str, int] = {}
     try:
         with lake.write_lock(con):
-            _ensure_file_size(con, "lake")
+            for name, value in LAYOUT_OPTIONS.items():
+                con.execute(f"CALL lake.set_option('{name}', '{value}')")
         for schema, table in lake.list_tables(con):
             cols = {
                 r[0]

@@ -152,8 +152,39 @@ def plan_files(con: duckdb.DuckDBPyConnection, d: TableDeletion) -> FilePlan:
     return FilePlan(files, ranges, len(rows), reason)
 
 
+def _kept_bounds(
+    con: duckdb.DuckDBPyConnection, d: TableDeletion, plan: FilePlan
+) -> set[tuple[str, str, str]]:
+    """(column, "min"|"max", value) of the files the plan leaves alone: a table statistic
+    equal to one of them is still attained by a kept row (those files keep every row)."""
+    md = _metadata()
+    rows = con.execute(
+        f"""SELECT c.column_name, s.min_value, s.max_value, f.path
+            FROM {md}.ducklake_file_column_stats s
+            JOIN {md}.ducklake_data_file f ON f.data_file_id = s.data_file_id
+                 AND f.end_snapshot IS NULL
+            JOIN {md}.ducklake_table t ON t.table_id = f.table_id AND t.end_snapshot IS NULL
+            JOIN {md}.ducklake_schema sc ON sc.schema_id = t.schema_id
+                 AND sc.end_snapshot IS NULL
+            JOIN {md}.ducklake_column c ON c.table_id = t.table_id
+                 AND c.column_id = s.column_id AND c.end_snapshot IS NULL
+            WHERE sc.schema_name = {quote_literal(d.schema)}
+              AND t.table_name = {quote_literal(d.table)} AND f.record_count > 0"""
+    ).fetchall()
+    rewritten = set(plan.files)
+    out: set[tuple[str, str, str]] = set()
+    for column, lo, hi, path in rows:
+        if str(path).rsplit("/", 1)[-1] in rewritten:
+            continue
+        if lo is not None:
+            out.add((column, "min", str(lo)))
+        if hi is not None:
+            out.add((column, "max", str(hi)))
+    return out
+
+
 def _table_stats_keep_persons(
-    con: duckdb.DuckDBPyConnection, d: TableDeletion, cols: dict[str, str]
+    con: duckdb.DuckDBPyConnection, d: TableDeletion, cols: dict[str, str], plan: FilePlan
 ) -> str:
     """Why the table-level statistics would keep something of the removed rows ("" = nothing).
 
@@ -173,27 +204,35 @@ def _table_stats_keep_persons(
             WHERE sc.schema_name = {quote_literal(d.schema)}
               AND t.table_name = {quote_literal(d.table)}"""
     ).fetchall()
+    kept_bounds = _kept_bounds(con, d, plan)
+    open_bounds: list[tuple[str, str]] = []  # (column, typed value) no untouched file attains
     for column, lo, hi in stats:
         if any(k in str(v) for v in (lo, hi) if v is not None for k in d.person_keys):
             return f"a table statistic of {column} holds a person key"
         dtype = cols.get(column)
         if dtype is None:
             return f"a table statistic names an unknown column {column}"
-        q = quote_ident(column)
-        for v in {lo, hi} - {None}:
-            typed = f"TRY_CAST({quote_literal(str(v))} AS {dtype})"
-            hit = con.execute(
-                f"SELECT count(*) FROM temp.main.{_GONE} WHERE {q} = {typed} OR {typed} IS NULL"
-            ).fetchone()[0]
-            if not hit:
-                continue
-            # A removed row holds the boundary value: fine if a kept row holds it too.
-            kept = con.execute(
-                f"SELECT count(*) FROM (SELECT 1 FROM {d.qualified} "
-                f"WHERE {q} = {typed} AND ({d.predicate}) IS NOT TRUE LIMIT 1)"
-            ).fetchone()[0]
-            if not kept:
-                return f"a table statistic of {column} comes from a removed row"
+        bounds = {(which, str(v)) for which, v in (("min", lo), ("max", hi)) if v is not None}
+        for v in sorted({v for which, v in bounds if (column, which, v) not in kept_bounds}):
+            open_bounds.append((column, f"TRY_CAST({quote_literal(v)} AS {dtype})"))
+    if not open_bounds:
+        return ""
+    # One pass over the removed rows: which of those bounds does one of them hold?
+    hits = con.execute(
+        "SELECT ["
+        + ", ".join(f"count_if({quote_ident(c)} = {t} OR {t} IS NULL) > 0" for c, t in open_bounds)
+        + f"] FROM temp.main.{_GONE}"
+    ).fetchone()[0]
+    for (column, typed), hit in zip(open_bounds, hits, strict=True):
+        if not hit:
+            continue
+        # A removed row holds the boundary value: fine if a kept row holds it too.
+        kept = con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {d.qualified} "
+            f"WHERE {quote_ident(column)} = {typed} AND ({d.predicate}) IS NOT TRUE LIMIT 1)"
+        ).fetchone()[0]
+        if not kept:
+            return f"a table statistic of {column} comes from a removed row"
     return ""
 
 
@@ -221,12 +260,15 @@ def _rewrite_files(con: duckdb.DuckDBPyConnection, d: TableDeletion, plan: FileP
 
 
 def _plan(
-    con: duckdb.DuckDBPyConnection, d: TableDeletion, cols: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    d: TableDeletion,
+    cols: dict[str, str],
+    inlined: dict[str, int],
 ) -> FilePlan | None:
     """How to rewrite ``d``'s table: a file plan, or None for the whole table."""
     if not d.person_keys or PERSON_KEY not in cols:
         return None
-    if inlined_rows(con, schema=d.schema).get(f"{d.schema}.{d.table}"):
+    if inlined.get(f"{d.schema}.{d.table}"):
         return None
     plan = plan_files(con, d)
     if plan.reason or not plan.files:
@@ -237,7 +279,7 @@ def _plan(
         f"WHERE ({d.predicate}) IS TRUE AND ({filters})"
     )
     try:
-        if _table_stats_keep_persons(con, d, cols):
+        if _table_stats_keep_persons(con, d, cols, plan):
             return None
     finally:
         con.execute(f"DROP TABLE IF EXISTS temp.main.{_GONE}")
@@ -286,11 +328,13 @@ def apply(
     when no table has matching rows and ``also`` is empty.
     """
     change = LakeChange()
-    columns = table_columns(con) if any(d.person_keys for d in deletions) else {}
+    by_file = any(d.person_keys for d in deletions)
+    columns = table_columns(con) if by_file else {}
+    inlined = inlined_rows(con) if by_file else {}
     # Planned before the transaction (the caller's write lock keeps the catalogue still);
     # the statistics are read from the catalogue database, which the transaction does not
     # write.
-    plans = {d.ref: _plan(con, d, columns.get(d.ref, {})) for d in deletions}
+    plans = {d.ref: _plan(con, d, columns.get(d.ref, {}), inlined) for d in deletions}
     with transaction(con) as tx:
         for d in deletions:
             plan = plans[d.ref]

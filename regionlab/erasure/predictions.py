@@ -86,7 +86,7 @@ def prediction_deletions(
 
 
 def test_set_files(settings: Settings) -> list[Path]:
-    from regionlab.aimodels.testsets import TEST_SET_FILE
+    from regionlab.aimodels import TEST_SET_FILE
 
     root = settings.models_dir
     return sorted(root.glob(f"*/{TEST_SET_FILE}")) if root.is_dir() else []

@@ -49,11 +49,14 @@ MAX_ATTEMPTS = 6
 
 #: The column that orders a person-level product's rows (see :func:`_person_ordered`).
 PERSON_KEY = "person_key"
-#: DuckLake's ``target_file_size`` for the lake: a person-level product is written as
-#: several files of about this size, each covering a contiguous range of person keys.
-#: Smaller files make an erasure rewrite less (it rewrites the files whose range holds
-#: the person), larger ones make fewer files to open per query.
-TARGET_FILE_SIZE = "4MB"
+#: The lake's layout options, set once per lake (where unset): a person-level product is
+#: written as files of about one row group each, every file covering a contiguous range of
+#: person keys. Smaller files make an erasure rewrite and decode less (it rewrites the files
+#: whose range holds a person: about ``persons × tables`` files); larger ones make fewer
+#: files for a query to open. 32,768 rows (DuckDB's default is 122,880) gives about 1,000
+#: files for the region's 32M rows. A file is at least one row group: DuckDB closes a
+#: file once it has reached ``target_file_size``.
+LAYOUT_OPTIONS = {"parquet_row_group_size": "32768", "target_file_size": "512KB"}
 
 
 def _is_ddl(statement: Statement) -> bool:
@@ -78,7 +81,7 @@ def _create_first(con: duckdb.DuckDBPyConnection, ddl: Sequence[Statement]) -> N
 def _person_ordered(con: duckdb.DuckDBPyConnection, query: str) -> str:
     """``query`` ordered by person key, when it has one.
 
-    Written in that order and split at :data:`TARGET_FILE_SIZE`, each data file covers a
+    Written in that order and split into files by :data:`LAYOUT_OPTIONS`, each data file covers a
     contiguous range of person keys, and the catalogue's per-file min/max statistics of
     ``person_key`` (which DuckLake keeps for every file anyway) say which few files can
     hold a person: the index an erasure uses to rewrite and verify only those files
@@ -90,17 +93,22 @@ def _person_ordered(con: duckdb.DuckDBPyConnection, query: str) -> str:
     return f"SELECT * FROM ({query}) ORDER BY {quote_ident(PERSON_KEY)}"
 
 
-def _ensure_file_size(con: duckdb.DuckDBPyConnection, alias: str) -> None:
-    """Persist :data:`TARGET_FILE_SIZE` as the lake's global option unless one is set."""
-    rows = con.execute(
-        f"SELECT count(*) FROM ducklake_options({quote_literal(alias)}) "
-        "WHERE option_name = 'target_file_size' AND upper(scope) = 'GLOBAL'"
-    ).fetchone()
-    if not (rows and rows[0]):
-        con.execute(
-            f"CALL {quote_ident(alias)}.set_option('target_file_size', "
-            f"{quote_literal(TARGET_FILE_SIZE)})"
-        )
+def _ensure_layout(con: duckdb.DuckDBPyConnection, alias: str) -> None:
+    """Persist :data:`LAYOUT_OPTIONS` as the lake's global options where none is set."""
+    names = ", ".join(quote_literal(n) for n in LAYOUT_OPTIONS)
+    have = {
+        r[0]
+        for r in con.execute(
+            f"SELECT option_name FROM ducklake_options({quote_literal(alias)}) "
+            f"WHERE option_name IN ({names}) AND upper(scope) = 'GLOBAL'"
+        ).fetchall()
+    }
+    for name, value in LAYOUT_OPTIONS.items():
+        if name not in have:
+            con.execute(
+                f"CALL {quote_ident(alias)}.set_option({quote_literal(name)}, "
+                f"{quote_literal(value)})"
+            )
 
 
 def _retryable(exc: duckdb.Error) -> bool:
@@ -231,7 +239,7 @@ def publish(
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with write_lock(con, alias):
-                    _ensure_file_size(con, alias)
+                    _ensure_layout(con, alias)
                     if ddl:
                         _create_first(con, ddl)
                     snapshot = _publish_once(
