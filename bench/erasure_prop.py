@@ -187,6 +187,8 @@ def main() -> None:
     if key.is_file():
         env["REGIONLAB_KEY_FILE"] = str(key)
     env["DAGSTER_HOME"] = str(var / "dagster")
+    # Cached bytecode, as an installed CLI has (the helpers' shell sets this to 1).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
         for n in args.persons:
             for mode in ("new", "old"):

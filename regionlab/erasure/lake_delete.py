@@ -20,7 +20,8 @@ So the files that hold the rows are rewritten, all tables in one transaction:
   <predicate>``), which also gives fresh table statistics: retention runs,
   tables without ``person_key`` (labelled products, model predictions), tables
   with inlined rows or delete files on a candidate file, tables where every
-  file is a candidate (an old, unsorted lake), and — correctness first — tables
+  file is a candidate (an old, unsorted lake) or the candidates hold most of
+  the rows (a rewrite of the table is then cheaper), and — correctness first — tables
   whose *table-level* statistics would keep something of the persons: a
   min/max that contains a person key, or a min/max of any column that only the
   removed rows attain (table statistics only ever widen, so a file rewrite
@@ -105,7 +106,9 @@ class FilePlan:
     files: list[str]  # file names (unique: DuckLake names files by UUID)
     ranges: list[tuple[str | None, str | None]]  # their person_key (min, max)
     total_files: int
-    reason: str = ""  # why the table is rewritten whole instead ("" = file by file)
+    reason: str = ""
+    rows: int = 0  # rows in the candidate files
+    total_rows: int = 0  # why the table is rewritten whole instead ("" = file by file)
 
 
 def _metadata(alias: str = "lake") -> str:
@@ -134,14 +137,16 @@ def plan_files(con: duckdb.DuckDBPyConnection, d: TableDeletion) -> FilePlan:
             ORDER BY f.data_file_id"""
     ).fetchall()
     keys = sorted(set(d.person_keys))
-    files, ranges, deletes = [], [], 0
+    files, ranges, deletes, candidate_rows, total_rows = [], [], 0, 0, 0
     for count, path, lo, hi, n_deletes in rows:
+        total_rows += int(count or 0)
         if not count:
             continue  # an empty file (DuckLake can write one) holds no row
         if lo is None or hi is None or any(lo <= k <= hi for k in keys):
             files.append(str(path).rsplit("/", 1)[-1])
             ranges.append((lo, hi))
             deletes += int(n_deletes)
+            candidate_rows += int(count)
     reason = ""
     if deletes:
         reason = "a candidate file has deleted rows"
@@ -149,7 +154,7 @@ def plan_files(con: duckdb.DuckDBPyConnection, d: TableDeletion) -> FilePlan:
         reason = "every file may hold the persons (table not ordered by person key)"
     elif any(lo is None or hi is None for lo, hi in ranges):
         reason = "a file has no person_key statistics"
-    return FilePlan(files, ranges, len(rows), reason)
+    return FilePlan(files, ranges, len(rows), reason, candidate_rows, total_rows)
 
 
 def _kept_bounds(
@@ -236,25 +241,21 @@ def _table_stats_keep_persons(
     return ""
 
 
-def _file_filter(plan: FilePlan, i: int) -> str:
-    """One candidate file: its key range (so DuckLake prunes the other files) and its name."""
-    lo, hi = plan.ranges[i]
-    name = quote_literal(plan.files[i])
-    rng = f"{PERSON_KEY} BETWEEN {quote_literal(lo)} AND {quote_literal(hi)} AND "
-    return f"{rng if lo is not None and hi is not None else ''}parse_filename(filename) = {name}"
+def _files_filter(plan: FilePlan) -> str:
+    """The plan's files, by name: DuckLake reads only those files for this filter."""
+    names = ", ".join(quote_literal(f) for f in plan.files)
+    return f"parse_filename(filename) IN ({names})"
 
 
 def _rewrite_files(con: duckdb.DuckDBPyConnection, d: TableDeletion, plan: FilePlan) -> None:
     """Inside the transaction: rewrite the plan's files without the removed rows."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {_KEEP} AS SELECT * FROM {d.qualified} LIMIT 0")
-    for i in range(len(plan.files)):
-        con.execute(
-            f"INSERT INTO temp.main.{_KEEP} SELECT * FROM {d.qualified} "
-            f"WHERE {_file_filter(plan, i)} AND ({d.predicate}) IS NOT TRUE"
-        )
-    for i in range(len(plan.files)):
-        # Every row of the file: DuckLake ends the data file rather than writing deletes.
-        con.execute(f"DELETE FROM {d.qualified} WHERE {_file_filter(plan, i)}")
+    files = _files_filter(plan)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_KEEP} AS SELECT * FROM {d.qualified} "
+        f"WHERE {files} AND ({d.predicate}) IS NOT TRUE"
+    )
+    # Every row of the files: DuckLake ends the data files rather than writing deletes.
+    con.execute(f"DELETE FROM {d.qualified} WHERE {files}")
     con.execute(f"INSERT INTO {d.qualified} SELECT * FROM temp.main.{_KEEP} ORDER BY {PERSON_KEY}")
     con.execute(f"DROP TABLE temp.main.{_KEEP}")
 
@@ -273,10 +274,11 @@ def _plan(
     plan = plan_files(con, d)
     if plan.reason or not plan.files:
         return plan if not plan.files else None
-    filters = " OR ".join(f"({_file_filter(plan, i)})" for i in range(len(plan.files)))
+    if plan.rows * 2 > plan.total_rows:
+        return None  # most of the table anyway: one rewrite of it is cheaper
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {_GONE} AS SELECT * FROM {d.qualified} "
-        f"WHERE ({d.predicate}) IS TRUE AND ({filters})"
+        f"WHERE ({d.predicate}) IS TRUE AND {_files_filter(plan)}"
     )
     try:
         if _table_stats_keep_persons(con, d, cols, plan):
