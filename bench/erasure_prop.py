@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _cprs(n: int) -> list[str]:
+def _cprs(n: int, sources: Path | None = None) -> list[str]:
     import duckdb
 
     from regionlab.privacy.identifiers import is_valid_cpr
@@ -46,7 +45,8 @@ def _cprs(n: int) -> list[str]:
     settings, registry = get_settings(), load_domains()
 
     def files(ref: str) -> list[str]:
-        return [str(f.path) for f in find_extracts(settings.sources_dir, registry.product(ref))]
+        folder = sources or settings.sources_dir
+        return [str(f.path) for f in find_extracts(folder, registry.product(ref))]
 
     con = duckdb.connect()
     rows = con.execute(
@@ -58,12 +58,12 @@ def _cprs(n: int) -> list[str]:
     return [r[0] for r in rows if is_valid_cpr(r[0])][:n]
 
 
-def trial(mode: str, n: int) -> dict[str, object]:
+def trial(mode: str, n: int, cprs: list[str] | None = None) -> dict[str, object]:
     """One erasure in this process (REGIONLAB_VAR points at a copy)."""
     from regionlab.erasure import erase, lake_delete, make_request
     from regionlab.steps import observe
 
-    cprs = _cprs(n)
+    cprs = cprs or _cprs(n)
     if mode == "old":
         lake_delete._plan = lambda *a, **k: None  # every affected table rewritten whole
     steps: dict[str, float] = defaultdict(float)
@@ -162,6 +162,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, nargs="+", default=[1, 50])
     parser.add_argument("--trial", choices=["new", "old"])
+    parser.add_argument("--cprs-stdin", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--sources", type=Path, help="pick the persons from this sources folder (read only)"
+    )
+    parser.add_argument(
+        "--no-sources-copy",
+        action="store_true",
+        help="leave sources/ out of the copies (with --sources: a region-scale var)",
+    )
+    parser.add_argument("--modes", nargs="+", default=["new", "old"])
     parser.add_argument(
         "--relayout", action="store_true", help="rewrite REGIONLAB_VAR's lake in the new layout"
     )
@@ -172,14 +182,16 @@ def main() -> None:
         print(json.dumps({"relayout_seconds": round(time.perf_counter() - start, 1), **files}))
         return
     if args.trial:
-        print(json.dumps(trial(args.trial, args.persons[0])))
+        given = sys.stdin.read().split() if args.cprs_stdin else None
+        print(json.dumps(trial(args.trial, args.persons[0], given)))
         return
     var = Path(os.environ["REGIONLAB_VAR"])
     # The catalogue records the data folder's absolute path: every trial runs at the var's
     # own path, on a fresh copy of a pristine copy made once.
     pristine = var.with_name(var.name + "-pristine")
+    skip = ["--exclude", "/sources"] if args.no_sources_copy else []
     if not pristine.exists():
-        subprocess.run(["cp", "-a", str(var), str(pristine)], check=True)
+        subprocess.run(["rsync", "-a", *skip, f"{var}/", f"{pristine}/"], check=True)
     env = dict(os.environ)
     for name in ("REGIONLAB_LAKE_CATALOG", "REGIONLAB_LAKE_DATA"):
         env.pop(name, None)
@@ -191,20 +203,22 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
         for n in args.persons:
-            for mode in ("new", "old"):
-                shutil.rmtree(var)
-                subprocess.run(["cp", "-a", str(pristine), str(var)], check=True)
+            cprs = _cprs(n, args.sources)  # the same persons for every mode; memory only
+            for mode in args.modes:
+                subprocess.run(
+                    ["rsync", "-a", "--delete", *skip, f"{pristine}/", f"{var}/"], check=True
+                )
                 out = subprocess.run(
                     [sys.executable, "-m", "bench.erasure_prop", "--trial", mode,
-                     "--persons", str(n)],
+                     "--persons", str(n), "--cprs-stdin"],
                     env=env, check=False, capture_output=True, text=True,
+                    input="\n".join(cprs),
                 )  # fmt: skip
                 if out.returncode:
                     raise SystemExit(f"trial {mode} {n} failed:\n{out.stderr[-3000:]}")
                 print(out.stdout.strip().splitlines()[-1], flush=True)
     finally:
-        shutil.rmtree(var, ignore_errors=True)
-        subprocess.run(["cp", "-a", str(pristine), str(var)], check=True)
+        subprocess.run(["rsync", "-a", "--delete", *skip, f"{pristine}/", f"{var}/"], check=True)
 
 
 if __name__ == "__main__":

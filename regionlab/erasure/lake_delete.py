@@ -331,7 +331,7 @@ def apply(
     """
     change = LakeChange()
     by_file = any(d.person_keys for d in deletions)
-    columns = table_columns(con) if by_file else {}
+    columns = table_columns(con)
     inlined = inlined_rows(con) if by_file else {}
     # Planned before the transaction (the caller's write lock keeps the catalogue still);
     # the statistics are read from the catalogue database, which the transaction does not
@@ -351,9 +351,11 @@ def apply(
                 _rewrite_files(con, d, plan)
                 change.files_rewritten[d.ref] = list(plan.files)
             elif n:
+                # In the publish layout (ordered by person key) where the table has one.
+                order = f" ORDER BY {PERSON_KEY}" if PERSON_KEY in columns.get(d.ref, {}) else ""
                 con.execute(
                     f"CREATE OR REPLACE TABLE {d.qualified} AS SELECT * FROM {d.qualified} "
-                    f"WHERE ({d.predicate}) IS NOT TRUE"
+                    f"WHERE ({d.predicate}) IS NOT TRUE{order}"
                 )
                 change.whole_tables.append(d.ref)
             if n:

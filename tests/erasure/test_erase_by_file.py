@@ -199,6 +199,10 @@ def test_a_person_at_a_table_statistic_gets_the_whole_table_rewritten(
         con.close()
     assert info["tables_rewritten"] == ["clinic/visits"]
     assert not set(before) & set(after)  # a new table: every file new
+    # ...still in the publish layout, so the next erasure can go file by file.
+    spans = sorted(_file_ranges(after).values())
+    assert len(spans) >= 2
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
     assert not any(p.exists() for p in before)
     assert _found_on_disk(keyed_var, erased) == []
     # Not even the table's min statistic keeps the key.
