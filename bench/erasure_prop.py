@@ -158,6 +158,78 @@ def relayout() -> dict[str, int]:
     return files
 
 
+def lake_proxy(rows: int, counts: list[int]) -> list[dict[str, object]]:
+    """The lake part alone on one lab-results-shaped table of ``rows`` rows (13 per person),
+    in a fresh lake under REGIONLAB_VAR: file rewrite + statistics-scoped decode ("new")
+    against ``CREATE OR REPLACE`` of the table + decode of every file ("old", today's
+    statement, unordered), each followed by the expiry and file clean-up an erasure does.
+    All "new" runs go first (an "old" rewrite loses the layout)."""
+    from regionlab import lake
+    from regionlab.erasure import lake_delete
+    from regionlab.erasure.verify import Verification, files_excluded_by_statistics, scan_files
+    from regionlab.privacy.keys import PseudonymKey
+
+    key = PseudonymKey(b"p" * 32)
+    con = lake.connect()
+    out: list[dict[str, object]] = []
+    start = time.perf_counter()
+    persons = max(rows // 13, 1)
+    lake.publish(
+        con,
+        "lab",
+        "results",
+        f"""SELECT sha256(CAST(i % {persons} AS VARCHAR)) AS person_key,
+                   'S' || CAST(i AS VARCHAR) AS sample_id, 'NPU' || CAST(i % 900 AS VARCHAR) AS npu,
+                   TIMESTAMP '2020-01-01' + to_seconds(i) AS sampled_at, (i % 97) / 10.0 AS value
+            FROM range({rows}) r(i) ORDER BY hash(i)""",
+    )
+    out.append({"publish_seconds": round(time.perf_counter() - start, 1), "rows": rows,
+                "files": len(lake.data_files(con, "lab", "results"))})  # fmt: skip
+    data_dir = lake_delete.data_folder()
+    picked = 0
+    for mode in ("new", "old"):
+        for n in counts:
+            keys = [
+                r[0]
+                for r in con.execute(
+                    f"SELECT sha256(CAST(i AS VARCHAR)) FROM range({picked}, {picked + n}) r(i)"
+                ).fetchall()
+            ]
+            picked += n
+            pred = lake_delete.keys_in_sql(keys)
+            d = lake_delete.TableDeletion("lab", "results", pred, None, tuple(keys))
+            load = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            with lake.write_lock(con):
+                if mode == "new":
+                    change = lake_delete.apply(con, [d], message="bench", extra_info={})
+                    snap = change.snapshot_id
+                else:
+                    with lake.transaction(con):
+                        con.execute(
+                            f"CREATE OR REPLACE TABLE {d.qualified} AS SELECT * FROM "
+                            f"{d.qualified} WHERE ({pred}) IS NOT TRUE"
+                        )
+                    snap = lake.current_snapshot(con)
+            t1 = time.perf_counter()
+            lake_delete.forget_before(con, snap)
+            t2 = time.perf_counter()
+            v = Verification()
+            excluded = files_excluded_by_statistics(keys, ()) if mode == "new" else set()
+            scan_files(v, data_dir, key, keys, [], excluded)
+            t3 = time.perf_counter()
+            out.append({
+                "mode": mode, "persons": n, "rewrite_s": round(t1 - t0, 2),
+                "expire_cleanup_s": round(t2 - t1, 2), "decode_s": round(t3 - t2, 2),
+                "total_s": round(t3 - t0, 2), "files_decoded": v.data_files_scanned,
+                "files_excluded": v.data_files_excluded_by_statistics,
+                "found": sum(v.data_file_rows_found.values()), "load1": round(load, 1),
+            })  # fmt: skip
+            print(json.dumps(out[-1]), flush=True)
+    con.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, nargs="+", default=[1, 50])
@@ -175,7 +247,14 @@ def main() -> None:
     parser.add_argument(
         "--relayout", action="store_true", help="rewrite REGIONLAB_VAR's lake in the new layout"
     )
+    parser.add_argument(
+        "--lake-rows", type=int, help="the lake part alone on one table of this many rows"
+    )
     args = parser.parse_args()
+    if args.lake_rows:
+        first = lake_proxy(args.lake_rows, args.persons)[0]
+        print(json.dumps(first))
+        return
     if args.relayout:
         start = time.perf_counter()
         files = relayout()

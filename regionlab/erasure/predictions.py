@@ -77,7 +77,7 @@ def prediction_deletions(
                 table=ref.split("/")[1],
                 predicate=(
                     f"{key} IN (SELECT {row_key_sql(list(src.product.row_key))} FROM {source} "
-                    f"WHERE ({predicate}) IS TRUE)"
+                    f"WHERE ({predicate}))"
                 ),
                 row_key_sql=f"CAST({key} AS VARCHAR)",
             )

@@ -165,7 +165,7 @@ def _persons_found(con: duckdb.DuckDBPyConnection, deletions: list[Any]) -> int:
     if not person_level:
         return 0
     union = " UNION ".join(
-        f"SELECT person_key FROM {d.qualified} WHERE ({d.predicate}) IS TRUE" for d in person_level
+        f"SELECT person_key FROM {d.qualified} WHERE ({d.predicate})" for d in person_level
     )
     return int(con.execute(f"SELECT count(DISTINCT person_key) FROM ({union})").fetchone()[0])
 

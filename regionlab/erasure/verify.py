@@ -198,11 +198,13 @@ def _row_key_columns(ref: str, cols: dict[str, str], registry: Registry) -> list
 
 
 def files_excluded_by_statistics(keys: list[str], skip_schemas: tuple[str, ...]) -> set[str]:
-    """Names of the live data files whose ``person_key`` range excludes every key.
+    """Paths (relative to the data folder, or absolute) of the live data files whose
+    ``person_key`` range excludes every key.
 
     Only tables of product schemas (not ``skip_schemas``) with a ``person_key`` column,
     and only files with both statistics; see the module docstring for why such a file
-    cannot hold the persons. File names are unique in a lake (DuckLake names them by UUID).
+    cannot hold the persons. Matched by the whole path, so a stray copy of a file elsewhere
+    in the data folder is still decoded.
     """
     keys = sorted(set(keys))
     if not keys:
@@ -211,7 +213,8 @@ def files_excluded_by_statistics(keys: list[str], skip_schemas: tuple[str, ...])
     con = lake.connect(read_only=True)
     try:
         rows = con.execute(
-            f"""SELECT f.path, s.min_value, s.max_value
+            f"""SELECT sc.path, sc.path_is_relative, t.path, t.path_is_relative,
+                       f.path, f.path_is_relative, s.min_value, s.max_value
                 FROM {md}.ducklake_data_file f
                 JOIN {md}.ducklake_table t ON t.table_id = f.table_id AND t.end_snapshot IS NULL
                 JOIN {md}.ducklake_schema sc ON sc.schema_id = t.schema_id
@@ -227,11 +230,18 @@ def files_excluded_by_statistics(keys: list[str], skip_schemas: tuple[str, ...])
         ).fetchall()
     finally:
         con.close()
-    return {
-        str(path).rsplit("/", 1)[-1]
-        for path, lo, hi in rows
-        if not any(lo <= k <= hi for k in keys)
-    }
+    return {_file_path(row[:6]) for row in rows if not any(row[6] <= k <= row[7] for k in keys)}
+
+
+def _file_path(parts: tuple) -> str:
+    """A data file's path as the catalogue records it: relative to the data folder when the
+    schema, table and file paths are all relative (the embedded lake), else absolute."""
+    schema, _, table, table_rel, file, file_rel = parts
+    if not file_rel:
+        return str(file)
+    if not table_rel:
+        return f"{table}{file}"
+    return f"{schema}{table}{file}"  # an absolute schema path makes the whole path absolute
 
 
 def scan_files(
@@ -253,7 +263,8 @@ def scan_files(
         match.install(con, keys, values)
         regex = match.key_regex(keys)
         for path in parquet_files(data_dir):
-            if path.name in excluded:
+            rel = str(path.relative_to(data_dir)) if data_dir is not None else str(path)
+            if rel in excluded or str(path) in excluded:
                 v.data_files_excluded_by_statistics += 1
                 continue
             v.data_files_scanned += 1
