@@ -207,3 +207,13 @@ def test_a_person_at_a_table_statistic_gets_the_whole_table_rewritten(
     assert _found_on_disk(keyed_var, erased) == []
     # Not even the table's min statistic keeps the key.
     assert erased.encode() not in _catalog_bytes(keyed_var)
+
+    # The weekly Dagster job runs the independent audit over it.
+    from pipelines.schedules import erasure_audit_job, erasure_audit_schedule
+
+    assert erasure_audit_schedule.cron_schedule == "30 3 * * 0"
+    run = erasure_audit_job.execute_in_process()
+    assert run.success
+    counts = run.output_for_node("erasure_audit_op")
+    assert counts["persons_listed"] == 1 and counts["rows_found"] == 0
+    assert counts["data_files_scanned"] >= len(after)
