@@ -202,7 +202,11 @@ def lake_proxy(rows: int, counts: list[int]) -> list[dict[str, object]]:
             keys = [
                 r[0]
                 for r in con.execute(
-                    f"SELECT sha256(CAST(i AS VARCHAR)) FROM range({picked}, {picked + n}) r(i)"
+                    # Spread over the key space, away from person 0 (whose rows hold the
+                    # table's minimum sample id and time: a table statistic, i.e. the
+                    # whole-table fallback, which this proxy does not mean to measure).
+                    f"SELECT sha256(CAST((i * 7919) % {persons} AS VARCHAR)) "
+                    f"FROM range({picked + 1}, {picked + 1 + n}) r(i)"
                 ).fetchall()
             ]
             picked += n
