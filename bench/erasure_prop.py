@@ -19,6 +19,14 @@ erased in a fresh process per copy:
 
 Both must verify. Prints one line per run with the wall time, the decoding scan's
 share, files rewritten and decoded, and the machine's load average.
+
+Other modes: ``--relayout`` rewrites REGIONLAB_VAR's lake in the publish layout (a lake
+published before it); ``--lake-rows N`` measures the lake part alone on one lab-shaped
+table of N rows in a fresh lake under REGIONLAB_VAR (publish with and without the layout,
+then file rewrite + scoped decode against whole-table rewrite + full decode); ``--sources``
+and ``--no-sources-copy`` pick the persons from a read-only sources folder and leave
+``sources/`` out of the copies (a region-scale var). ``BENCH_PROFILE=<file>`` writes a
+cProfile of each trial.
 """
 
 from __future__ import annotations
