@@ -59,7 +59,7 @@ from pydantic import BaseModel, Field
 from regionlab import lake
 from regionlab.erasure import match
 from regionlab.erasure.duckdb_files import FileTable, file_tables, open_file, text_sql
-from regionlab.erasure.lake_delete import table_columns
+from regionlab.erasure.lake_delete import keys_in_sql, table_columns
 from regionlab.lake import inlining
 from regionlab.platform.names import is_labelled_ref
 from regionlab.privacy.keys import PseudonymKey
@@ -159,7 +159,9 @@ def scan_lake_for_persons(
             for ref, cols in table_columns(con).items():
                 conds = []
                 if "person_key" in cols:
-                    conds.append(f"person_key IN (SELECT k FROM temp.main.{match.KEYS})")
+                    # Constants where the keys are plain hex: DuckLake skips files by statistics.
+                    literal = keys_in_sql(keys)
+                    conds.append(literal or f"person_key IN (SELECT k FROM temp.main.{match.KEYS})")
                 own = row_keys.get(ref)
                 key_cols = _row_key_columns(ref, cols, registry)
                 if own and key_cols:
