@@ -91,6 +91,7 @@ def _register() -> None:
         audit_cmd.app, name="audit", help="The audit store: verify, review queries, checkpoint."
     )
     app.command("erase")(erasure_cmd.erase)
+    app.command("erase-audit")(erasure_cmd.erase_audit)
     app.add_typer(erasure_cmd.retention_app, name="retention")
     app.add_typer(
         catalog_cmd.app,

@@ -62,7 +62,10 @@ def _print_receipt(receipt, path: Path) -> None:
         f"  snapshots expired: {len(receipt.snapshots_expired)}, files deleted: "
         f"{receipt.files_deleted}",
         f"  verification: {'passed' if receipt.verification.passed else 'FAILED'} "
-        f"({receipt.verification.data_files_scanned} data files decoded, "
+        f"({receipt.verification.data_files_scanned} data files decoded in "
+        f"{receipt.verification.data_files_scan_seconds:.1f} s, "
+        f"{receipt.verification.data_files_excluded_by_statistics} excluded by their "
+        f"person-key statistics, "
         f"{len(receipt.verification.snapshots_scanned)} snapshots read)",
         f"  receipt: {path}",
     ]
@@ -86,6 +89,14 @@ def erase(
     reason: Annotated[
         str, typer.Option("--reason", help='Why, e.g. "indsigelse" (no identifiers).')
     ] = "",
+    full_scan: Annotated[
+        bool,
+        typer.Option(
+            "--full-scan",
+            help="Decode every data file of the lake in the verification, not only those whose "
+            "person-key statistics may hold the persons (the independent audit; slow at scale).",
+        ),
+    ] = False,
 ) -> None:
     """Erase persons everywhere (products, quarantine, labels, workspaces) with a receipt."""
     checked: dict[str, str | None] = {
@@ -122,7 +133,7 @@ def erase(
         if sys.stdin.isatty():
             err.print("CPR numbers, one per line; end with Ctrl-D:")
         cprs = read_cpr_stream(sys.stdin)
-    receipt = run_erase(ErasureRequest(request_id=rid, reason=why, cprs=cprs))
+    receipt = run_erase(ErasureRequest(request_id=rid, reason=why, cprs=cprs), full_scan=full_scan)
     _print_receipt(receipt, receipt_path(rid))
     if not receipt.verification.passed:
         err.print(
@@ -151,4 +162,23 @@ def apply(
     _print_receipt(receipt, receipt_path(receipt.request_id))
     if not receipt.verification.passed:
         err.print(styled("[bold red]verification failed:[/] expired rows are still readable"))
+        raise typer.Exit(2)
+
+
+def erase_audit() -> None:
+    """Audit every erasure so far: decode every data file of the lake (and the catalogue's
+    rows) and search it for every person on the suppression list; report the duration."""
+    from regionlab.erasure.audit import audit_erased
+
+    report = audit_erased()
+    console.print(
+        f"erasure audit: {report.persons_listed} erased persons, "
+        f"{report.data_files_scanned} data files and {report.catalog_tables_scanned} catalogue "
+        f"tables decoded in {report.seconds:.1f} s: "
+        f"{'passed' if report.passed else 'FAILED'}",
+        highlight=False,
+    )
+    for place, n in sorted(report.rows_found.items()):
+        console.print(f"  {place}: {n} rows", highlight=False)
+    if not report.passed:
         raise typer.Exit(2)

@@ -15,6 +15,8 @@ from pipelines.catalog_sensor import catalog_after_runs
 from pipelines.model_monitoring import build_model_monitoring
 from pipelines.resources import RegionlabResource
 from pipelines.schedules import (
+    erasure_audit_job,
+    erasure_audit_schedule,
     retention_job,
     retention_schedule,
     workspace_sweep_job,
@@ -40,10 +42,18 @@ def build_definitions(registry: Registry, cards: dict | None = None) -> dg.Defin
     return dg.Definitions(
         assets=[*assets, *streams],
         asset_checks=stream_checks,
-        jobs=[*jobs, retention_job, workspace_sweep_job, *model_jobs, *stream_jobs],
+        jobs=[
+            *jobs,
+            retention_job,
+            workspace_sweep_job,
+            erasure_audit_job,
+            *model_jobs,
+            *stream_jobs,
+        ],
         schedules=[
             retention_schedule,
             workspace_sweep_schedule,
+            erasure_audit_schedule,
             *model_schedules,
             *stream_schedules,
         ],  # fmt: skip

@@ -1,4 +1,5 @@
-"""Retention and the workspace sweep as Dagster jobs on daily schedules.
+"""Retention and the workspace sweep as Dagster jobs on daily schedules, and the
+independent erasure audit (a full decoding scan, :mod:`regionlab.erasure.audit`) weekly.
 
 The job calls :func:`regionlab.erasure.apply_retention` (the same as
 ``regionlab retention apply``) and reports counts only. A run that finds no
@@ -92,4 +93,45 @@ workspace_sweep_schedule = dg.ScheduleDefinition(
     execution_timezone=TIMEZONE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Daily deletion of expired workspaces.",
+)
+
+
+@dg.op(description="Decode every data file for every erased person (the independent audit).")
+def erasure_audit_op(context: dg.OpExecutionContext) -> dg.Output[dict]:
+    from regionlab.erasure.audit import audit_erased
+
+    report = audit_erased()
+    counts = {
+        "persons_listed": report.persons_listed,
+        "data_files_scanned": report.data_files_scanned,
+        "catalog_tables_scanned": report.catalog_tables_scanned,
+        "rows_found": sum(report.rows_found.values()),
+        "seconds": report.seconds,
+    }
+    context.log.info(f"erasure audit: {counts}")
+    if not report.passed:
+        raise dg.Failure(
+            description="erasure audit failed: rows of erased persons were found",
+            metadata={"places": ", ".join(sorted(report.rows_found))},
+        )
+    return dg.Output(counts, metadata=counts)
+
+
+@dg.job(
+    name="erasure_audit",
+    description="Full decoding scan of the lake for every erased person (regionlab erase-audit).",
+    tags={"regionlab/kind": "erasure_audit"},
+)
+def erasure_audit_job() -> None:
+    erasure_audit_op()
+
+
+#: Sundays 03:30 Danish time: a full decode of the lake, after the daily jobs.
+erasure_audit_schedule = dg.ScheduleDefinition(
+    name="erasure_audit_weekly",
+    job=erasure_audit_job,
+    cron_schedule="30 3 * * 0",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Weekly independent audit of every erasure (full decoding scan).",
 )

@@ -32,13 +32,12 @@ from typing import Any
 import duckdb
 
 from regionlab import lake
+from regionlab.aimodels import TEST_SET_FILE  # re-exported: callers import it from here
 from regionlab.aimodels.card import ModelCard, TestSetSpec
 from regionlab.aimodels.subgroups import protect
 from regionlab.errors import UserError
 from regionlab.research.suppression import DEFAULT_THRESHOLD, hidden_marker
 from regionlab.sql import quote_ident, row_key_sql
-
-TEST_SET_FILE = "test_set.json"
 
 #: stratum dimension -> SQL over the product (n), persons (p) and contacts (c)
 STRATUM_SQL = {

@@ -4,7 +4,8 @@ Order of one request (:func:`erase`), the stores' order:
 
 1. resolve CPR numbers to person keys (the CPR numbers are not used after this);
 2. under the lake's write lock, read the row keys of the rows about to go,
-   then in ONE transaction rewrite every table that holds the persons
+   then in ONE transaction rewrite the files that hold the persons (or whole
+   tables, :mod:`.lake_delete`)
    (source and derived products, labelled products) and add their digests
    to the suppression list: one snapshot;
 3. expire every older snapshot and delete the files only they held
@@ -12,7 +13,9 @@ Order of one request (:func:`erase`), the stores' order:
 4. remove the persons' rows from the quarantine zones, the labelling
    training exports and project workspaces (rewriting those files), and
    delete the pipelines' staging files (scratch copies of raw extracts);
-5. verify by scanning every store, decoded (:mod:`.verify`), including
+5. verify by scanning every store, decoded (:mod:`.verify`: the lake's data files
+   whose person-key statistics may hold the persons, every other file on disk, the
+   catalogue), including
    Label Studio's database, Dagster's run storage and the platform's logs;
 6. write the receipt and append to the erasure register.
 
@@ -63,12 +66,15 @@ def erase(
     registry: Registry | None = None,
     wait: float = QUIESCE_WAIT,
     stream_queues: Mapping[str, str] | None = None,
+    full_scan: bool = False,
 ) -> Receipt:
     """Carry out one erasure request; returns the receipt (also written and registered).
 
     ``wait``: seconds to wait for in-flight pipeline runs before giving up (nothing erased).
     ``stream_queues``: product ref → broker queue, where a streaming product's queue is not
     its topic (tests use private queues).
+    ``full_scan``: decode every data file in the verification, not only those the
+    person-key statistics do not exclude (:mod:`regionlab.erasure.verify`).
     """
     started = datetime.now(UTC)
     previous = receipt_path(request.request_id)
@@ -90,6 +96,7 @@ def erase(
         started=started,
         keys=person_keys(request.cprs, key),
         cprs=list(request.cprs),
+        full_scan=full_scan,
     )
     products = [(p.domain, p.id) for p in registry.products.values()]
     with quiesced(settings, products, wait=wait):

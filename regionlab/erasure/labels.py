@@ -66,8 +66,7 @@ def label_deletions(
                 schema=LABELS_SCHEMA,
                 table=name,
                 predicate=(
-                    f"row_key IN (SELECT {row_key_sql(keys)} FROM {source} "
-                    f"WHERE ({predicate}) IS TRUE)"
+                    f"row_key IN (SELECT {row_key_sql(keys)} FROM {source} WHERE ({predicate}))"
                 ),
                 row_key_sql="row_key",
             )

@@ -77,7 +77,7 @@ def prediction_deletions(
                 table=ref.split("/")[1],
                 predicate=(
                     f"{key} IN (SELECT {row_key_sql(list(src.product.row_key))} FROM {source} "
-                    f"WHERE ({predicate}) IS TRUE)"
+                    f"WHERE ({predicate}))"
                 ),
                 row_key_sql=f"CAST({key} AS VARCHAR)",
             )
@@ -86,7 +86,7 @@ def prediction_deletions(
 
 
 def test_set_files(settings: Settings) -> list[Path]:
-    from regionlab.aimodels.testsets import TEST_SET_FILE
+    from regionlab.aimodels import TEST_SET_FILE
 
     root = settings.models_dir
     return sorted(root.glob(f"*/{TEST_SET_FILE}")) if root.is_dir() else []

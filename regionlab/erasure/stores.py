@@ -33,6 +33,7 @@ from regionlab.erasure.duckdb_files import FileTable
 from regionlab.erasure.verify import (
     Verification,
     expired_sql,
+    files_excluded_by_statistics,
     parquet_files,
     retention_files,
     retention_lake,
@@ -76,6 +77,8 @@ class Selection:
     #: retention: product ref → cutoff day (rows dated before it go), and the day.
     cutoffs: dict[str, date] = field(default_factory=dict)
     as_of: date | None = None
+    #: erasure: decode every data file, not only those the statistics do not exclude.
+    full_scan: bool = False
     #: Filled by the lake store: row keys of the removed rows per product ref.
     row_keys: dict[str, list[str]] = field(default_factory=dict)
     #: Set by the lake store (or a caller verifying by hand).
@@ -94,7 +97,9 @@ class Selection:
         if self.kind == "erasure":
             if schema in SKIP_SCHEMAS or PERSON_KEY not in cols:
                 return None
-            return f"person_key IN (SELECT k FROM temp.main.{match.KEYS})"
+            # Constants where the keys are plain hex: DuckLake skips files by statistics.
+            literal = lake_delete.keys_in_sql(self.keys)
+            return literal or f"person_key IN (SELECT k FROM temp.main.{match.KEYS})"
         product = self.registry.products.get(ref)
         if ref not in self.cutoffs or product is None:
             return None
@@ -144,7 +149,8 @@ def _deletions(sel: Selection, columns: dict[str, dict[str, str]]) -> list[Any]:
         product = sel.registry.products.get(ref)
         keys = list(product.row_key) if product else []
         row_key = row_key_sql(keys) if keys and all(k in cols for k in keys) else None
-        out.append(lake_delete.TableDeletion(schema, table, predicate, row_key))
+        persons = tuple(sel.keys) if sel.kind == "erasure" and PERSON_KEY in cols else ()
+        out.append(lake_delete.TableDeletion(schema, table, predicate, row_key, persons))
     by_ref = {d.ref: d.predicate for d in out}
     label_dels = labels.label_deletions(columns, sel.registry, lambda p: by_ref.get(p.ref))
     known = predictions.sources(sel.settings, sel.registry)
@@ -159,7 +165,7 @@ def _persons_found(con: duckdb.DuckDBPyConnection, deletions: list[Any]) -> int:
     if not person_level:
         return 0
     union = " UNION ".join(
-        f"SELECT person_key FROM {d.qualified} WHERE ({d.predicate}) IS TRUE" for d in person_level
+        f"SELECT person_key FROM {d.qualified} WHERE ({d.predicate})" for d in person_level
     )
     return int(con.execute(f"SELECT count(DISTINCT person_key) FROM ({union})").fetchone()[0])
 
@@ -239,7 +245,14 @@ class LakeStore:
         if sel.kind == "erasure":
             scan_lake_for_persons(v, sel.registry, sel.keys, sel.row_keys, derived)
             assert sel.key is not None
-            scan_files(v, sel.data_dir, sel.key, sel.keys, sel.values)
+            excluded = (
+                set()
+                if sel.full_scan
+                else files_excluded_by_statistics(
+                    sel.keys, (*SKIP_SCHEMAS, predictions.MODELS_SCHEMA)
+                )
+            )
+            scan_files(v, sel.data_dir, sel.key, sel.keys, sel.values, excluded)
             scan_catalog_tables(v, sel.key, sel.keys, sel.values)
             scan_catalog(v, sel.catalog_file, sel.keys)
         else:
