@@ -37,6 +37,7 @@ from pathlib import Path
 
 import duckdb
 
+from regionlab.lake.extensions import duckdb_connect
 from regionlab.privacy.keys import PseudonymKey, derive_key
 from regionlab.privacy.pseudonym import hmac_hex
 from regionlab.settings import Settings
@@ -100,7 +101,7 @@ def _text_matches(data: bytes, forms: Iterable[str]) -> int:
 
 def _parquet_matches(path: Path, forms: list[str]) -> int:
     regex = "|".join(re.escape(f) for f in forms)
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         row = con.execute(
             f"SELECT count(*) FROM read_parquet({quote_literal(str(path))}) t "

@@ -31,6 +31,7 @@ from regionlab.erasure.lake_delete import data_folder
 from regionlab.erasure.resolve import key_digest_sql
 from regionlab.erasure.verify import _parquet_columns, parquet_files
 from regionlab.lake import inlining
+from regionlab.lake.extensions import duckdb_connect
 from regionlab.platform.tables import SUPPRESSION_LIST
 from regionlab.privacy.identifiers import install_cpr_macros
 from regionlab.privacy.keys import PseudonymKey, load_key
@@ -115,7 +116,7 @@ def _install(con: duckdb.DuckDBPyConnection, digests: list[str]) -> None:
 
 def _scan(report: AuditReport, key: PseudonymKey, digests: list[str]) -> None:
     data_dir = data_folder()
-    con = duckdb.connect(config={"memory_limit": "3GB"})
+    con = duckdb_connect(config={"memory_limit": "3GB"})
     try:
         _install(con, digests)
         for path in parquet_files(data_dir):

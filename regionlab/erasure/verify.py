@@ -61,6 +61,7 @@ from regionlab.erasure import match
 from regionlab.erasure.duckdb_files import FileTable, file_tables, open_file, text_sql
 from regionlab.erasure.lake_delete import keys_in_sql, table_columns
 from regionlab.lake import inlining
+from regionlab.lake.extensions import duckdb_connect
 from regionlab.platform.names import is_labelled_ref
 from regionlab.privacy.keys import PseudonymKey
 from regionlab.research.workspace_crypto import key_for_file
@@ -260,7 +261,7 @@ def scan_files(
     # could hold a key or a CPR number are searched as text (casting every row to text was
     # 85 % of an erasure at region scale).
     started = time.perf_counter()
-    con = duckdb.connect(config={"memory_limit": "3GB"})
+    con = duckdb_connect(config={"memory_limit": "3GB"})
     try:
         match.install(con, keys, values)
         regex = match.key_regex(keys)
@@ -520,7 +521,7 @@ def retention_files(
     v: Verification, registry: Registry, cutoffs: dict[str, date], data_dir: Path | None
 ) -> None:
     """No row past its product's cutoff in any data file left on disk."""
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         for path in parquet_files(data_dir):
             v.data_files_scanned += 1
