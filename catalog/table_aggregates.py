@@ -18,6 +18,7 @@ from a row.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -93,12 +94,20 @@ class TableAggregates:
         return hashlib.sha256(repr((count, files)).encode()).hexdigest()
 
     def key(self, product: Product, reads: list[str]) -> str | None:
-        """The key of an aggregate of ``product`` that also reads the tables ``reads``."""
-        states = [self.state(ref) for ref in [product.ref, *reads]]
+        """The key of an aggregate of ``product`` that also reads the tables ``reads``.
+
+        Besides the tables' states: the specs of all of them (the persons spec says how an
+        age is computed), the code lists, and the year (an age from a birth year is
+        ``year(current_date) - birth_year``).
+        """
+        refs = [product.ref, *reads]
+        states = [self.state(ref) for ref in refs]
         if any(s is None for s in states):
             return None
-        spec = product.model_dump_json()
-        return hashlib.sha256(json.dumps([states, spec, self._codes]).encode()).hexdigest()
+        specs = [self._registry.products[r].model_dump_json() for r in refs]
+        year = dt.date.today().year
+        parts = [states, specs, self._codes, year]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
     def remember(
         self, kind: str, product: Product, reads: list[str], compute: Callable[[], Any]

@@ -134,11 +134,17 @@ def preflight(
     from regionlab.settings import get_settings
     from regionlab.wap.plan import nothing_to_do
     from regionlab.wap.sources import find_extracts
+    from regionlab.wap.staging import private_folders, sweep_stale
 
     products = [registry.product(r) for r in refs]
     keyed = any(p.source and p.source.person_column for p in products)
     key_id = load_key().key_id if keyed else None
     settings = get_settings()
+    # What every engine run does first, done here too: a run with nothing new starts no
+    # engine, and a dead run's staging copy (raw rows, CPR numbers) must not wait for the
+    # next delivery to be removed.
+    sweep_stale(settings)
+    private_folders(settings)
     sources = settings.sources_dir
     missing = [p.ref for p in products if p.source and not find_extracts(sources, p)]
     con = _open_lake() if keyed or not full_refresh else None

@@ -54,9 +54,13 @@ def _entries(cache_file: Path) -> dict[str, list]:
 
 def _save(cache_file: Path, entries: dict[str, list]) -> None:
     with contextlib.suppress(OSError):  # a cache: failing to write it only costs time
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        # The owner's alone, like sources/: delivery names, sizes and digests are no
+        # values, but they are nobody else's business either.
+        cache_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(entries, sort_keys=True), encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(entries, sort_keys=True))
         tmp.replace(cache_file)
 
 

@@ -388,3 +388,36 @@ def test_table_aggregates_are_reread_only_where_the_table_changed(
     assert after_delete[1]["population/persons"]["individuals"] == 4
     check_against_a_full_read()
     assert table_aggregates.VERSION == 1
+
+
+def test_an_aggregate_key_follows_the_specs_it_reads_and_the_year(
+    registry, small_lake, monkeypatch
+):
+    """Stats of a product read the persons spec (how an age is computed) and today's year."""
+    import datetime as real_dt
+    import types
+
+    from catalog import table_aggregates
+
+    contacts = registry.products["patient_administration/contacts"]
+    persons = registry.products["population/persons"]
+    con = lake.connect(read_only=True)
+    try:
+        key = table_aggregates.TableAggregates(con, registry, None).key
+        before = key(contacts, ["population/persons"])
+        assert before is not None and before == key(contacts, ["population/persons"])
+        edited = persons.model_copy(update={"description": persons.description + " (ændret)"})
+        monkeypatch.setitem(registry.products, "population/persons", edited)
+        assert key(contacts, ["population/persons"]) != before
+        monkeypatch.setitem(registry.products, "population/persons", persons)
+        assert key(contacts, ["population/persons"]) == before
+
+        class NextYear(real_dt.date):
+            @classmethod
+            def today(cls) -> real_dt.date:
+                return real_dt.date(real_dt.date.today().year + 1, 1, 1)
+
+        monkeypatch.setattr(table_aggregates, "dt", types.SimpleNamespace(date=NextYear))
+        assert key(contacts, ["population/persons"]) != before
+    finally:
+        con.close()

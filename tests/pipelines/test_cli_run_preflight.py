@@ -114,3 +114,15 @@ def _dagster_runs() -> int:
     import dagster as dg
 
     return len(dg.DagsterInstance.get().get_run_records())
+
+
+def test_the_preflight_removes_a_dead_runs_staging_file(platform: Settings) -> None:
+    """A no-op run starts no engine, so the preflight sweeps what the engine would have."""
+    registry = load_domains()
+    platform.staging_dir.mkdir(parents=True, exist_ok=True)
+    dead = platform.staging_dir / "patient_administration.contacts.duckdb"
+    dead.write_bytes(b"raw rows of a run that was killed")
+    platform.staging_dir.chmod(0o755)
+    preflight(registry, select(registry, None, None))
+    assert not dead.exists()
+    assert platform.staging_dir.stat().st_mode & 0o777 == 0o700

@@ -46,6 +46,8 @@ def test_a_digest_is_remembered_until_the_file_changes(
     assert fingerprints.fingerprint(delivery, cache) == expected
     assert fingerprints.fingerprint(delivery, cache) == expected
     assert reads == [delivery]  # the second answer came from the cache
+    assert cache.stat().st_mode & 0o777 == 0o600  # the owner's alone, like sources/
+    assert cache.parent.stat().st_mode & 0o777 == 0o700
     monkeypatch.setattr(fingerprints, "_loaded", {})  # another process reads the file
     assert fingerprints.fingerprint(delivery, cache) == expected
     assert reads == [delivery]
