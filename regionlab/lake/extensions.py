@@ -138,8 +138,10 @@ def duckdb_connect(
     con = duckdb.connect(str(path), read_only=read_only, config=settings)
     # DuckDB draws its own bar on stdout for long queries: between regionlab's progress
     # lines in a terminal and hundreds of lines in a log or CI output. (A connection
-    # setting: it cannot be passed in ``config``.)
-    con.execute("SET enable_progress_bar = false")
+    # setting: it cannot be passed in ``config``.) In a Jupyter kernel DuckDB refuses to
+    # change it without ipywidgets, which it also needs to draw the bar: nothing to switch off.
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar = false")
     return con
 
 
