@@ -56,6 +56,14 @@ class Settings(BaseModel):
         """A run's scratch DuckDB file (holds raw rows, CPR numbers included; deleted after)."""
         return self.staging_dir / f"{domain}.{product_id}{DUCKDB_SUFFIX}"
 
+    def spill_dir(self, domain: str, product_id: str) -> Path:
+        """Where DuckDB spills a run's sorts and joins beyond its memory limit.
+
+        Beside the run's staging file (same private folder, same lock, removed with it):
+        what DuckDB spills is the run's rows.
+        """
+        return self.staging_file(domain, product_id).with_suffix(".spill")
+
     def staging_files(self) -> list[Path]:
         """Staging files left behind (and their WAL files)."""
         folder = self.staging_dir
