@@ -370,7 +370,6 @@ def test_missing_table_is_reported(tmp_path: Path) -> None:
 
 def test_duckdb_connections_of_sqlalchemy_draw_no_progress_bar(tmp_path) -> None:
     """DuckDB's bar would print between ``regionlab run``'s lines for GX's long queries."""
-    import duckdb
     import sqlalchemy as sa
 
     path = tmp_path / "x.duckdb"
