@@ -369,9 +369,15 @@ def scan_quarantine(
 
 
 def scan_workspaces(v: Verification, key: PseudonymKey, keys: list[str], values: list[str]) -> None:
+    # Every table of every workspace, decoded; person keys and re-keyed ids by equality on
+    # the needles and their project pseudonyms, the other columns that could hold an
+    # identifier as text (see workspaces.table_source for why that is still a proof).
     from regionlab.erasure.workspaces import (
+        _manifest,
+        hashed_columns,
         install_project_needles,
         project_key_of,
+        table_source,
         workspace_files,
     )
 
@@ -380,17 +386,22 @@ def scan_workspaces(v: Verification, key: PseudonymKey, keys: list[str], values:
         pkey = project_key_of(project_id, key)
         pseudo = [hmac_hex_many(k, pkey) for k in keys]
         regex = match.key_regex(keys + pseudo)
+        hashed = hashed_columns(_manifest(path))
+
+        def count(
+            con: duckdb.DuckDBPyConnection,
+            t: FileTable,
+            regex: str | None = regex,
+            hashed: dict[str, tuple[str, ...]] = hashed,
+        ) -> int:
+            source = table_source(t, hashed.get(f"{t.schema}.{t.table}", ("person_key",)))
+            return match.count_matches(con, source, key, regex, t.varchar_columns)
+
         v.workspace_rows_found.update(
             _scan_duckdb_file(
                 path,
                 lambda con, pkey=pkey: install_project_needles(con, keys, values, pkey),
-                lambda con, t, regex=regex: match.count_matches(
-                    con,
-                    f"SELECT rowid AS rid, CAST(t AS VARCHAR) AS txt, * FROM {t.qualified} t",
-                    key,
-                    regex,
-                    t.varchar_columns,
-                ),
+                count,
                 encryption_key=key_for_file(path),
             )
         )
