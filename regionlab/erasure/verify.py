@@ -139,12 +139,22 @@ def scan_lake_for_persons(
     keys: list[str],
     row_keys: dict[str, list[str]],
     derived: dict[str, tuple[str, str]] | None = None,
+    by_person_key_except: tuple[str, ...] | None = None,
 ) -> None:
     """Every snapshot left: no row of the persons, no removed row, no row pointing at one.
 
     ``derived`` maps a table whose rows point at another product's rows (model
     predictions) to (that product, the pointing column): its rows must not hold a
     key the source product's removal recorded.
+
+    ``by_person_key_except``: when given, every table with a ``person_key`` column
+    outside these schemas lost exactly its rows with ``person_key IN (keys)`` (the
+    erasure's predicate there, :meth:`Selection.lake_predicate`), so the row keys it
+    recorded are those of rows with the persons' keys: a row left with one of them has
+    the persons' key and is found by the key condition (or it is another person's row
+    sharing the key, which the erasure never removed). Those tables are queried with the
+    key condition alone, a constant DuckLake prunes by file statistics; OR-ed with a
+    row-key subquery it read every row of the table.
     """
     derived = derived or {}
     con = lake.connect(read_only=True)
@@ -164,6 +174,13 @@ def scan_lake_for_persons(
                     literal = keys_in_sql(keys)
                     conds.append(literal or f"person_key IN (SELECT k FROM temp.main.{match.KEYS})")
                 own = row_keys.get(ref)
+                if (
+                    by_person_key_except is not None
+                    and "person_key" in cols
+                    and keys_in_sql(keys)
+                    and ref.split("/")[0] not in by_person_key_except
+                ):
+                    own = None  # implied by the key condition (see the docstring)
                 key_cols = _row_key_columns(ref, cols, registry)
                 if own and key_cols:
                     con.execute("CREATE OR REPLACE TEMP TABLE __rl_own (v VARCHAR)")
