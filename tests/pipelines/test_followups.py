@@ -77,11 +77,13 @@ def test_a_marker_of_a_killed_run_becomes_pending(keyed_var: Settings) -> None:
         "time.sleep(600)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "queued"
-    settings = get_settings()
-    assert not followups.pending(settings)
-    proc.kill()
-    proc.wait()
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "queued"
+        settings = get_settings()
+        assert not followups.pending(settings)
+    finally:
+        proc.kill()
+        proc.wait()
     todo = followups.pending(settings)
     assert todo.derived == ["research/readmissions_30d"] and todo.catalogue
 
