@@ -688,7 +688,6 @@ def _hand_over(
     if not changed:
         queued.withdraw()
         return
-    queued.release()
     now = [r.product for r in runs if r.status == "published"]
     later = [*deferred, *(["catalogue"] if catalog else [])]
     console.print(
@@ -696,8 +695,10 @@ def _hand_over(
         markup=False,
         soft_wrap=True,
     )
-    if not later:
+    if not later:  # --no-catalog and nothing derived: no follow-up to keep
+        queued.withdraw()
         return
+    queued.release()
     pid = _spawn_follow_up(get_settings()) if background else None
     where = (
         f"by a background follow-up (pid {pid}, log var/followups/follow-up.log)"

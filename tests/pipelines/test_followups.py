@@ -201,3 +201,14 @@ def test_the_watcher_publishes_a_delivery_then_does_its_follow_up(platform: Sett
     ]
     assert not list(followups.folder(platform).glob("*.json"))
     assert proc.returncode == 0 and "stopped watching" in rest
+
+
+@pytest.mark.slow
+def test_a_deferred_run_with_no_follow_up_work_leaves_no_marker(platform: Settings) -> None:
+    """Only a source product selected and no catalogue: published, nothing queued."""
+    done = _run("run", "--defer", "--no-catalog", "--product", "persons", env=QUIET)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "published now (audited, current): population/persons" in done.stdout
+    assert "queued" not in done.stdout
+    assert _publishes() == ["population/persons"]
+    assert not list(followups.folder(platform).glob("*.json"))
