@@ -69,9 +69,11 @@ class Settings(BaseModel):
         return self.staging_file(domain, product_id).with_suffix(f".spill-{tag}")
 
     def staging_files(self) -> list[Path]:
-        """Staging files left behind (and their WAL files)."""
+        """Staging files left behind (and their WAL files), and runs' spill folders."""
         folder = self.staging_dir
-        return sorted(folder.glob(f"*{DUCKDB_SUFFIX}*")) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        return sorted({*folder.glob(f"*{DUCKDB_SUFFIX}*"), *folder.glob("*.spill-*")})
 
     @property
     def quarantine_dir(self) -> Path:

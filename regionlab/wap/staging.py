@@ -201,5 +201,8 @@ def remove_all(settings: Settings) -> int:
     """Remove every staging file (call inside :func:`quiesced`); returns how many there were."""
     files = settings.staging_files()
     for path in files:
-        path.unlink(missing_ok=True)
+        if path.is_dir():  # a dead run's spill folder (DuckDB temp files: raw rows)
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     return len(files)

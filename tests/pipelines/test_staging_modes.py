@@ -151,3 +151,17 @@ def test_two_runs_of_one_product_never_share_a_spill_folder(platform: Settings) 
         assert second.execute("SELECT count(*) FROM t").fetchone() == (2000000,)
     finally:
         second.close()
+
+
+def test_an_erasure_removes_and_counts_a_crashed_runs_spill_folder(platform: Settings) -> None:
+    """A run killed mid-sort leaves DuckDB's temp files (raw rows, CPR numbers included) in
+    its spill folder, with or without its staging file; the erasure's staging store must
+    remove them and its verification must count what is left."""
+    from regionlab.wap.staging import remove_all
+
+    spill = platform.spill_dir("population", "persons", "crashed")
+    spill.mkdir(parents=True)
+    (spill / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"0101901234")
+    assert platform.staging_files() == [spill]  # what the erasure's verification counts
+    assert remove_all(platform) == 1
+    assert not spill.exists() and platform.staging_files() == []
