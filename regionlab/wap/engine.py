@@ -254,7 +254,8 @@ def run_source_product(
     run.key_id = key.key_id if key else None
     sweep_stale(settings)
     with step("lake_connect"):
-        con = lake.connect(duckdb_config=run_duckdb_config(settings, product.domain, product.id))
+        config = run_duckdb_config(settings, product.domain, product.id, run.run_id)
+        con = lake.connect(duckdb_config=config)
     private_folders(settings)
     try:
         if key is not None:  # never mix person keys of two keys in one lake
@@ -551,7 +552,8 @@ def run_derived_product(
     run = ProductRun(product=product.ref, run_id=run_id or uuid.uuid4().hex)
     sweep_stale(settings)
     with step("lake_connect"):
-        con = lake.connect(duckdb_config=run_duckdb_config(settings, product.domain, product.id))
+        config = run_duckdb_config(settings, product.domain, product.id, run.run_id)
+        con = lake.connect(duckdb_config=config)
     private_folders(settings)
     try:
         missing = [up for up in product.upstream if not product_table_exists(con, up)]

@@ -45,10 +45,13 @@ def _private_dir(settings: Settings) -> Path:
 def _remove(path: Path) -> None:
     for stale in _companions(path):
         stale.unlink(missing_ok=True)
-    shutil.rmtree(path.with_suffix(".spill"), ignore_errors=True)  # = Settings.spill_dir
+    for spill in path.parent.glob(f"{path.stem}.spill-*"):  # = Settings.spill_dir
+        shutil.rmtree(spill, ignore_errors=True)
 
 
-def run_duckdb_config(settings: Settings, domain: str, product_id: str) -> dict[str, str]:
+def run_duckdb_config(
+    settings: Settings, domain: str, product_id: str, run_id: str
+) -> dict[str, str]:
     """DuckDB settings of a run's connection: a memory cap, spilling into the private folder.
 
     Without a cap DuckDB takes up to 80 % of RAM; the person-ordered publish sorts the
@@ -59,7 +62,7 @@ def run_duckdb_config(settings: Settings, domain: str, product_id: str) -> dict[
     """
     return {
         "memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT,
-        "temp_directory": str(settings.spill_dir(domain, product_id)),
+        "temp_directory": str(settings.spill_dir(domain, product_id, run_id)),
     }
 
 
@@ -99,7 +102,7 @@ def sweep_stale(settings: Settings) -> list[Path]:
     _private_dir(settings)
     removed = []
     # a dead run's spill folder is swept with its staging file, or alone if that is gone
-    spills = {p.with_suffix(".duckdb") for p in folder.glob("*.spill")}
+    spills = {p.with_suffix(".duckdb") for p in folder.glob("*.spill-*")}
     for path in sorted({*folder.glob("*.duckdb"), *spills}):
         if _keep_marker(path).exists():
             continue  # kept on purpose for a reader that removes it (the benchmark)
@@ -198,5 +201,8 @@ def remove_all(settings: Settings) -> int:
     """Remove every staging file (call inside :func:`quiesced`); returns how many there were."""
     files = settings.staging_files()
     for path in files:
-        path.unlink(missing_ok=True)
+        if path.is_dir():  # a dead run's spill folder (DuckDB temp files: raw rows)
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     return len(files)

@@ -99,8 +99,9 @@ def test_a_run_caps_duckdb_memory_and_spills_only_into_its_private_folder(
 
     run = run_source_product(REGISTRY.product("population/persons"), platform, quality_hook=hook)
     assert run.status == "published"
-    spill = platform.spill_dir("population", "persons")
-    assert seen["temp"] == str(spill) and spill.parent == platform.staging_dir
+    spill = Path(str(seen["temp"]))
+    assert spill.parent == platform.staging_dir
+    assert spill.name.startswith("population.persons.spill-"), spill.name
     assert str(seen["limit"]).startswith("28") and "MiB" in str(seen["limit"]), seen["limit"]
     assert seen["spilled"] is True
     assert not spill.exists()
@@ -108,8 +109,8 @@ def test_a_run_caps_duckdb_memory_and_spills_only_into_its_private_folder(
 
 
 def test_a_dead_runs_spill_folder_is_swept_and_a_live_runs_is_kept(platform: Settings) -> None:
-    dead = platform.spill_dir("clinical_notes", "notes")
-    live = platform.spill_dir("diagnoses", "diagnoses")
+    dead = platform.spill_dir("clinical_notes", "notes", "r1")
+    live = platform.spill_dir("diagnoses", "diagnoses", "r2")
     for folder in (dead, live):
         folder.mkdir(parents=True)
         (folder / "duckdb_temp_storage-0.tmp").write_bytes(b"rows")
@@ -124,3 +125,43 @@ def test_a_dead_runs_spill_folder_is_swept_and_a_live_runs_is_kept(platform: Set
         assert live.exists()
     finally:
         os.close(lock)
+
+
+def test_two_runs_of_one_product_never_share_a_spill_folder(platform: Settings) -> None:
+    """A second run of a product opens its connection before it waits for the staging lock,
+    and the first run closes its connection after it released that lock. DuckDB removes
+    its temp files by name (and a folder it created) on close: with one folder per
+    product the first run's close deleted the second run's spilled rows mid-query."""
+    import duckdb
+
+    from regionlab.wap.staging import run_duckdb_config
+
+    platform.staging_dir.mkdir(parents=True, exist_ok=True)
+    configs = [
+        {**run_duckdb_config(platform, "laboratory", "lab_results", run_id), "memory_limit": "64MB"}
+        for run_id in ("run-a", "run-b")
+    ]
+    assert configs[0]["temp_directory"] != configs[1]["temp_directory"]
+    spill = "CREATE TEMP TABLE t AS SELECT i, md5(CAST(i AS VARCHAR)) AS m FROM range(2000000) t(i)"
+    first, second = (duckdb.connect(config=c) for c in configs)
+    first.execute(spill)
+    second.execute(spill)
+    first.close()  # the first run ends while the second one is running
+    try:
+        assert second.execute("SELECT count(*) FROM t").fetchone() == (2000000,)
+    finally:
+        second.close()
+
+
+def test_an_erasure_removes_and_counts_a_crashed_runs_spill_folder(platform: Settings) -> None:
+    """A run killed mid-sort leaves DuckDB's temp files (raw rows, CPR numbers included) in
+    its spill folder, with or without its staging file; the erasure's staging store must
+    remove them and its verification must count what is left."""
+    from regionlab.wap.staging import remove_all
+
+    spill = platform.spill_dir("population", "persons", "crashed")
+    spill.mkdir(parents=True)
+    (spill / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"0101901234")
+    assert platform.staging_files() == [spill]  # what the erasure's verification counts
+    assert remove_all(platform) == 1
+    assert not spill.exists() and platform.staging_files() == []
