@@ -122,6 +122,11 @@ def trial(mode: str, n: int, cprs: list[str] | None = None) -> dict[str, object]
         "data_files_excluded": v.data_files_excluded_by_statistics,
         "decode_seconds": v.data_files_scan_seconds,
         "steps": {k: round(s, 2) for k, s in steps.items()},
+        "workspaces": {
+            w.project_id: {"rows": sum(w.rows.values()), "rebuilt": w.rebuilt}
+            for w in receipt.removed.workspaces
+        },
+        "workspace_rows_left": sum(v.workspace_rows_found.values()),
         "load1_before": round(load_before, 1),
         "load1_after": round(os.getloadavg()[0], 1),
     }

@@ -55,6 +55,7 @@ def select(registry: Any, domain: str | None, product: str | None) -> list[str]:
 
 
 FAILED = ("failed", "audit_failed", "delivery_rejected")
+STATUS_STYLE = {"published": "green", "up_to_date": "cyan", "skipped": "cyan", "queued": "yellow"}
 
 
 def reload_targets(
@@ -178,6 +179,9 @@ def preflight(
     return [r for r in refs if r not in skipped], skipped
 
 
+_DEFINITIONS: dict[int, Any] = {}
+
+
 def execute(
     refs: list[str],
     full_refresh: bool = False,
@@ -208,7 +212,10 @@ def execute(
     from regionlab.spec import load_domains
 
     registry = registry or load_domains()
-    defs = build_definitions(registry)
+    defs = _DEFINITIONS.get(id(registry))
+    if defs is None:  # a watcher keeps them: building them imports GX (seconds)
+        _DEFINITIONS.clear()
+        defs = _DEFINITIONS[id(registry)] = build_definitions(registry)
     runs: dict[str, Any] = {}
     bar = Progress(
         SpinnerColumn(),
@@ -387,7 +394,7 @@ def summary_table(runs: list[Any]) -> Table:
     for run in runs:
         quarantined = run.quarantined.total() if hasattr(run.quarantined, "total") else 0
         status = run.status
-        style = {"published": "green", "up_to_date": "cyan", "skipped": "cyan"}.get(status, "red")
+        style = STATUS_STYLE.get(status, "red")
         blocked = [c for c in getattr(run, "checks", []) if c.blocks]
         shown = status
         if status == "audit_failed" and blocked:
@@ -427,6 +434,73 @@ def report_outcomes(runs: list[Any]) -> None:
                 )
 
 
+class _Queued:
+    """A derived product a deferred run left to the follow-up (recomputed after the publish)."""
+
+    def __init__(self, ref: str) -> None:
+        self.product, self.status = ref, "queued"
+        self.reason = "queued: recomputed by the follow-up after this publish"
+        self.rows_published = 0
+        self.snapshot_id = None
+        self.quarantined: Counter[str] = Counter()
+
+
+def _spawn_follow_up(settings: Any) -> int | None:
+    """Start the drain as a detached process (the user's command returns at once); its output
+    goes to ``var/followups/follow-up.log``. ``REGIONLAB_FOLLOWUPS_BACKGROUND=0`` leaves the
+    work queued for the next run (tests, or a deployment whose Dagster sensor drains)."""
+    import subprocess
+    import sys
+
+    from regionlab.wap import followups
+
+    if os.environ.get("REGIONLAB_FOLLOWUPS_BACKGROUND", "1") == "0":
+        return None
+    log = followups.folder(settings) / "follow-up.log"
+    with open(log, "a", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "regionlab", "run", "--follow-ups"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc.pid
+
+
+def drain_follow_ups(registry: Any, catalogue_too: bool = False, quiet: bool = False) -> list[Any]:
+    """Do the queued follow-up work of deferred runs: recompute the derived products they
+    name (one Dagster run, upstreams not selected, so each recomputes at the current
+    snapshot) and emit the catalogue once. Batches every marker found; loops until none is
+    left (deliveries published meanwhile are picked up). A marker is removed only after its
+    work was attempted: a crash leaves it for the next drain. ``catalogue_too``: the caller
+    published something itself and wants the one emission to cover it.
+    """
+    from regionlab.settings import get_settings
+    from regionlab.wap import followups
+
+    settings = get_settings()
+    order = [p.ref for p in registry.batch_order()]
+    ran: list[Any] = []
+    emit = catalogue_too
+    with followups.drain_lock(settings):
+        while True:
+            todo = followups.pending(settings, order)
+            if not todo:
+                break
+            console.print(f"follow-up: {todo.describe()}", markup=False, soft_wrap=True)
+            refs = [r for r in todo.derived if r in registry.products]
+            if refs:
+                ran += execute(refs, quiet=quiet, registry=registry)
+            if todo.catalogue or emit:
+                emit_and_report()
+                emit = False
+            followups.clear(todo.markers)
+    if emit:
+        emit_and_report()
+    return ran
+
+
 def run(
     domain: str = typer.Option(None, "--domain", help="Only this domain's products."),
     product: str = typer.Option(None, "--product", help="Only this product (id or domain/id)."),
@@ -442,11 +516,39 @@ def run(
     catalog: bool = typer.Option(
         True, "--catalog/--no-catalog", help="Emit the catalogue when anything was published."
     ),
+    defer: bool = typer.Option(
+        False,
+        "--defer",
+        help="Publish the new deliveries (audited) and return; the derived products and the "
+        "catalogue are queued and done by a background follow-up (or the next run).",
+    ),
+    follow_ups: bool = typer.Option(
+        False,
+        "--follow-ups",
+        help="Only do the follow-up work deferred runs queued (derived products, catalogue).",
+    ),
+    watch: bool = typer.Option(
+        False,
+        "--watch",
+        help="Keep running: publish each new delivery as it arrives (as --defer) and do the "
+        "queued follow-up work when none waits; one warm process instead of one per delivery.",
+    ),
+    interval: float = typer.Option(2.0, "--interval", help="Seconds between polls (--watch)."),
 ) -> None:
     """Run the domain pipelines: ingest → pseudonymise → audit → publish."""
     from regionlab.spec import load_domains
 
     registry = load_domains()
+    if follow_ups:
+        runs = drain_follow_ups(registry)
+        if runs:
+            console.print(summary_table(runs))
+            report_outcomes(runs)
+        else:
+            console.print("follow-up: nothing queued")
+        if any(r.status in FAILED for r in runs):
+            raise typer.Exit(1)
+        return
     reloads: dict[str, str] | None = None
     if reload:
         if full_refresh:
@@ -457,20 +559,167 @@ def run(
         refs, reloads = reload_targets(registry, reload, domain, product)
     else:
         refs = select(registry, domain, product)
+    if watch:
+        if reload or full_refresh or defer:
+            raise UserError("--watch publishes new deliveries as they come; run it on its own")
+        _watch(registry, refs, catalog, interval)
+        return
     # Products with nothing to do are decided here; Dagster starts only for the others.
     todo, skipped = preflight(registry, refs, full_refresh, reloads)
-    ran = []
-    if todo:
-        ran = execute(todo, full_refresh=full_refresh, reload=reloads, registry=registry)
-    by_ref = {r.product: r for r in ran} | skipped
-    runs = _name_skips([by_ref[r] for r in refs], registry)
-    console.print(summary_table(runs))
-    # A rejected delivery changes what the catalogue says ("last delivery rejected") even when
-    # nothing was published.
-    if catalog and any(r.status == "published" or getattr(r, "rejected", None) for r in runs):
-        emit_and_report()
-    report_outcomes(runs)
-    if not any(r.status == "published" for r in runs) and not any(r.status in FAILED for r in runs):
-        console.print("nothing new: no product had new extracts or changed upstreams")
+    runs = _run_once(registry, refs, todo, skipped, full_refresh, reloads, catalog, defer)
     if any(r.status in FAILED or getattr(r, "rejected", None) for r in runs):
         raise typer.Exit(1)
+
+
+def _run_once(
+    registry: Any,
+    refs: list[str],
+    todo: list[str],
+    skipped: dict[str, Any],
+    full_refresh: bool,
+    reloads: dict[str, str] | None,
+    catalog: bool,
+    defer: bool,
+    watcher: bool = False,
+) -> list[Any]:
+    """Run what the preflight left to do and report it; with ``defer``, queue the derived
+    products and the catalogue instead of waiting for them (a ``watcher`` drains them itself
+    when no delivery is waiting; otherwise a background process starts)."""
+    queued: Any = None
+    deferred: list[str] = []
+    if defer and todo:
+        from regionlab.settings import get_settings
+        from regionlab.wap import followups
+
+        # A derived product whose upstreams this run publishes waits for them; one asked
+        # for alone (no selected upstream) recomputes now, as without --defer.
+        deferred = [r for r in todo if set(registry.product(r).upstream) & set(todo)]
+        todo = [r for r in todo if r not in deferred]
+        # Written (and held) before anything is published: a crash after the publish
+        # leaves the follow-up queued, never lost.
+        queued = followups.queue(get_settings(), deferred, catalog, "regionlab run --defer")
+    ran = []
+    try:
+        if todo:
+            ran = execute(
+                todo, full_refresh=full_refresh, reload=reloads, registry=registry, quiet=watcher
+            )
+    except BaseException:
+        if queued is not None:
+            queued.release()  # the next drain does it: the publish may have happened
+        raise
+    by_ref = {r.product: r for r in ran} | skipped | {r: _Queued(r) for r in deferred}
+    runs = _name_skips([by_ref[r] for r in refs], registry)
+    if watcher:
+        runs = [r for r in runs if r.status not in ("up_to_date", "skipped")]
+    else:
+        console.print(summary_table(runs))
+    published = any(r.status == "published" for r in runs)
+    # A rejected delivery changes what the catalogue says ("last delivery rejected") even when
+    # nothing was published.
+    changed = published or any(getattr(r, "rejected", None) for r in runs)
+    if queued is not None:
+        _hand_over(queued, runs, changed, deferred, catalog, background=not watcher)
+    else:
+        _catch_up(registry, catalog and changed)
+    report_outcomes(runs)
+    if not watcher and not published and not any(r.status in FAILED for r in runs):
+        console.print("nothing new: no product had new extracts or changed upstreams")
+    return runs
+
+
+def _watch(registry: Any, refs: list[str], catalog: bool, interval: float) -> None:
+    """The warm runner: one process that keeps its imports, Dagster definitions and instance,
+    polls the delivery folders and publishes each new delivery at once (deferred), then does
+    the queued follow-up work (derived products, one catalogue emission for all of them)
+    whenever no delivery is waiting. A crash loses nothing: markers stay queued."""
+    import signal
+    import time
+
+    from regionlab.settings import get_settings
+    from regionlab.wap import followups
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # a service manager's SIGTERM stops it like Ctrl-C
+
+    signal.signal(signal.SIGTERM, stop)
+    settings = get_settings()
+    console.print(
+        f"watching {settings.sources_dir} every {interval:g} s (Ctrl-C stops): deliveries are "
+        "published as they arrive; derived products and the catalogue follow when none waits",
+        markup=False,
+        soft_wrap=True,
+    )
+    try:
+        while True:
+            try:
+                todo, skipped = preflight(registry, refs)
+                if todo:
+                    console.print(f"{time.strftime('%H:%M:%S')} new deliveries", markup=False)
+                    runs = _run_once(
+                        registry, refs, todo, skipped, False, None, catalog, True, True
+                    )
+                    if not any(r.status == "published" for r in runs):
+                        time.sleep(interval)  # e.g. a rejected delivery: no busy loop
+                elif followups.pending(settings):
+                    for r in drain_follow_ups(registry, quiet=True):
+                        console.print(f"follow-up: {outcome_line(r)}", markup=False, soft_wrap=True)
+                    console.print(f"{time.strftime('%H:%M:%S')} follow-up done", markup=False)
+                else:
+                    time.sleep(interval)
+            except UserError as exc:  # a message for the steward; the watch goes on
+                console.print(f"{time.strftime('%H:%M:%S')} {exc}", style="red", markup=False)
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        console.print("stopped watching")
+
+
+def _hand_over(
+    queued: Any,
+    runs: list[Any],
+    changed: bool,
+    deferred: list[str],
+    catalog: bool,
+    background: bool = True,
+) -> None:
+    """A deferred run: say what is current now and what is queued, and start the follow-up."""
+    from regionlab.settings import get_settings
+
+    if not changed:
+        queued.withdraw()
+        return
+    now = [r.product for r in runs if r.status == "published"]
+    later = [*deferred, *(["catalogue"] if catalog else [])]
+    console.print(
+        f"published now (audited, current): {', '.join(now) or 'nothing'}",
+        markup=False,
+        soft_wrap=True,
+    )
+    if not later:  # --no-catalog and nothing derived: no follow-up to keep
+        queued.withdraw()
+        return
+    queued.release()
+    pid = _spawn_follow_up(get_settings()) if background else None
+    where = (
+        f"by a background follow-up (pid {pid}, log var/followups/follow-up.log)"
+        if pid is not None
+        else "for this watcher when no delivery waits"
+        if not background
+        else "for the next `regionlab run` (or `regionlab run --follow-ups` now)"
+    )
+    console.print(f"queued {where}: {', '.join(later)}", markup=False, soft_wrap=True)
+
+
+def _catch_up(registry: Any, emit: bool) -> None:
+    """A normal run: finish follow-up work a deferred run left (a crash, a skipped background
+    drain), then emit the catalogue once for everything."""
+    from regionlab.settings import get_settings
+    from regionlab.wap import followups
+
+    if followups.pending(get_settings()):
+        runs = drain_follow_ups(registry, catalogue_too=emit)
+        if runs:
+            for r in runs:
+                console.print(f"follow-up: {outcome_line(r)}", markup=False, soft_wrap=True)
+    elif emit:
+        emit_and_report()

@@ -28,6 +28,9 @@ it is idempotent.
    DuckDB regexes we emit ``regexp_matches(col, pattern)``, which searches.
    Patterns use DuckDB's RE2 syntax (no look-around, no back-references).
 
+Also, not a GX bug: DuckDB's own progress bar is switched off on each new DuckDB
+connection of SQLAlchemy (it would print between ``regionlab run``'s progress lines).
+
 GX is pinned in pyproject.toml to :data:`TESTED_GX_VERSION`; the tests in
 ``tests/quality/test_gx_duckdb.py`` fail loudly if an upgrade changes what this
 shim relies on.
@@ -155,7 +158,20 @@ def install() -> None:
         ):
             module.get_dialect_regex_expression = patched_regex  # type: ignore[attr-defined]
 
+    sa.event.listen(sa.engine.Engine, "connect", _no_progress_bar)
     setattr(engine_cls, _MARKER, True)
+
+
+def _no_progress_bar(dbapi_connection: Any, _record: Any) -> None:
+    """DuckDB draws its own progress bar on stdout for queries over 2 s.
+
+    At region scale GX's column metrics take that long, and the bars land between
+    ``regionlab run``'s own progress lines and in every log. It is a per-connection
+    setting (DuckDB refuses it in the ``config`` of ``connect_args``), so it is set on
+    each new DuckDB connection; other databases are left alone.
+    """
+    if type(dbapi_connection).__module__.startswith("duckdb_engine"):
+        dbapi_connection.execute("SET enable_progress_bar = false")
 
 
 def unpatched_regex_callers() -> list[str]:

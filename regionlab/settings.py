@@ -56,10 +56,24 @@ class Settings(BaseModel):
         """A run's scratch DuckDB file (holds raw rows, CPR numbers included; deleted after)."""
         return self.staging_dir / f"{domain}.{product_id}{DUCKDB_SUFFIX}"
 
+    def spill_dir(self, domain: str, product_id: str, run_id: str) -> Path:
+        """Where DuckDB spills one run's sorts and joins beyond its memory limit.
+
+        Beside the run's staging file (same private folder, same lock, removed with it):
+        what DuckDB spills is the run's rows. One folder per run, not per product: a run
+        opens its connection before it waits for the product's lock and the run before
+        it closes its own after releasing it, and DuckDB deletes its temp files by name
+        (and a folder it created) on close.
+        """
+        tag = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in run_id)
+        return self.staging_file(domain, product_id).with_suffix(f".spill-{tag}")
+
     def staging_files(self) -> list[Path]:
-        """Staging files left behind (and their WAL files)."""
+        """Staging files left behind (and their WAL files), and runs' spill folders."""
         folder = self.staging_dir
-        return sorted(folder.glob(f"*{DUCKDB_SUFFIX}*")) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        return sorted({*folder.glob(f"*{DUCKDB_SUFFIX}*"), *folder.glob("*.spill-*")})
 
     @property
     def quarantine_dir(self) -> Path:

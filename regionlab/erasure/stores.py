@@ -243,7 +243,14 @@ class LakeStore:
         known = predictions.sources(sel.settings, sel.registry)
         derived = {ref: (src.product.ref, src.key) for ref, src in known.items()}
         if sel.kind == "erasure":
-            scan_lake_for_persons(v, sel.registry, sel.keys, sel.row_keys, derived)
+            scan_lake_for_persons(
+                v,
+                sel.registry,
+                sel.keys,
+                sel.row_keys,
+                derived,
+                by_person_key_except=(*SKIP_SCHEMAS, predictions.MODELS_SCHEMA),
+            )
             assert sel.key is not None
             excluded = (
                 set()

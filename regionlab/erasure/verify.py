@@ -139,12 +139,22 @@ def scan_lake_for_persons(
     keys: list[str],
     row_keys: dict[str, list[str]],
     derived: dict[str, tuple[str, str]] | None = None,
+    by_person_key_except: tuple[str, ...] | None = None,
 ) -> None:
     """Every snapshot left: no row of the persons, no removed row, no row pointing at one.
 
     ``derived`` maps a table whose rows point at another product's rows (model
     predictions) to (that product, the pointing column): its rows must not hold a
     key the source product's removal recorded.
+
+    ``by_person_key_except``: when given, every table with a ``person_key`` column
+    outside these schemas lost exactly its rows with ``person_key IN (keys)`` (the
+    erasure's predicate there, :meth:`Selection.lake_predicate`), so the row keys it
+    recorded are those of rows with the persons' keys: a row left with one of them has
+    the persons' key and is found by the key condition (or it is another person's row
+    sharing the key, which the erasure never removed). Those tables are queried with the
+    key condition alone, a constant DuckLake prunes by file statistics; OR-ed with a
+    row-key subquery it read every row of the table.
     """
     derived = derived or {}
     con = lake.connect(read_only=True)
@@ -164,6 +174,13 @@ def scan_lake_for_persons(
                     literal = keys_in_sql(keys)
                     conds.append(literal or f"person_key IN (SELECT k FROM temp.main.{match.KEYS})")
                 own = row_keys.get(ref)
+                if (
+                    by_person_key_except is not None
+                    and "person_key" in cols
+                    and keys_in_sql(keys)
+                    and ref.split("/")[0] not in by_person_key_except
+                ):
+                    own = None  # implied by the key condition (see the docstring)
                 key_cols = _row_key_columns(ref, cols, registry)
                 if own and key_cols:
                     con.execute("CREATE OR REPLACE TEMP TABLE __rl_own (v VARCHAR)")
@@ -369,9 +386,15 @@ def scan_quarantine(
 
 
 def scan_workspaces(v: Verification, key: PseudonymKey, keys: list[str], values: list[str]) -> None:
+    # Every table of every workspace, decoded; person keys and re-keyed ids by equality on
+    # the needles and their project pseudonyms, the other columns that could hold an
+    # identifier as text (see workspaces.table_source for why that is still a proof).
     from regionlab.erasure.workspaces import (
+        _manifest,
+        hashed_columns,
         install_project_needles,
         project_key_of,
+        table_source,
         workspace_files,
     )
 
@@ -380,17 +403,22 @@ def scan_workspaces(v: Verification, key: PseudonymKey, keys: list[str], values:
         pkey = project_key_of(project_id, key)
         pseudo = [hmac_hex_many(k, pkey) for k in keys]
         regex = match.key_regex(keys + pseudo)
+        hashed = hashed_columns(_manifest(path))
+
+        def count(
+            con: duckdb.DuckDBPyConnection,
+            t: FileTable,
+            regex: str | None = regex,
+            hashed: dict[str, tuple[str, ...]] = hashed,
+        ) -> int:
+            source = table_source(t, hashed.get(f"{t.schema}.{t.table}", ("person_key",)))
+            return match.count_matches(con, source, key, regex, t.varchar_columns)
+
         v.workspace_rows_found.update(
             _scan_duckdb_file(
                 path,
                 lambda con, pkey=pkey: install_project_needles(con, keys, values, pkey),
-                lambda con, t, regex=regex: match.count_matches(
-                    con,
-                    f"SELECT rowid AS rid, CAST(t AS VARCHAR) AS txt, * FROM {t.qualified} t",
-                    key,
-                    regex,
-                    t.varchar_columns,
-                ),
+                count,
                 encryption_key=key_for_file(path),
             )
         )

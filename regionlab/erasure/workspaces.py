@@ -24,13 +24,14 @@ from typing import Any
 import duckdb
 
 from regionlab.erasure import match
-from regionlab.erasure.duckdb_files import FileTable, purge
+from regionlab.erasure.duckdb_files import FileTable, purge, text_sql
 from regionlab.errors import UserError
 from regionlab.privacy.keys import PseudonymKey, derive_key
 from regionlab.privacy.pseudonym import hmac_params, hmac_sql
 from regionlab.research.workspace_crypto import key_for_file
 from regionlab.settings import get_settings
 from regionlab.spec import Registry
+from regionlab.sql import quote_ident
 
 FLAG_FILE = "erasures.json"
 
@@ -103,6 +104,39 @@ def _refs(manifest: dict[str, Any]) -> dict[str, str]:
     return {p.get("table", ""): p.get("product", "") for p in manifest.get("products", [])}
 
 
+def hashed_columns(manifest: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """workspace table → its ``person_key`` and re-keyed columns (project pseudonyms).
+
+    :func:`regionlab.research.workspace.build_workspace` writes an HMAC digest into
+    each of them, so a value there is an identifier only when it *equals* a needle.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for p in manifest.get("products", []):
+        rekeyed = [str(c) for c in p.get("rekeyed_columns") or ()]
+        out[p.get("table", "")] = tuple(dict.fromkeys(["person_key", *rekeyed]))
+    return out
+
+
+def table_source(table: FileTable, hashed: tuple[str, ...] = ("person_key",)) -> str:
+    """A workspace table's rows for :func:`match.matching_rows`: ``rid``, the text of the
+    columns that could hold an identifier, and the VARCHAR columns (compared exactly).
+
+    Why this is enough (and what the erasure's proof relies on): every VARCHAR column is
+    compared exactly with the needles and their project pseudonyms, so a person key, row
+    key or pseudonym held as a whole value is found; the ``hashed`` columns (the person
+    key and the re-keyed ids, HMAC digests written by the build) cannot hold one any other
+    way; every other column whose type can spell a key or a CPR-shaped run of digits
+    (:meth:`FileTable.text_columns`) is still searched as text. Dates, timestamps,
+    booleans and small integers cannot, and are not cast to text for every row — casting
+    whole rows was most of a workspace's erasure and of its verification.
+    """
+    exact = table.varchar_columns
+    skip = tuple(c for c in hashed if table.columns.get(c) == "VARCHAR")
+    txt = text_sql(table.text_columns(exclude=skip))
+    selected = "".join(f", t.{quote_ident(c)}" for c in exact)
+    return f"SELECT t.rowid AS rid, {txt} AS txt{selected} FROM {table.qualified} t"
+
+
 def process_workspaces(
     *,
     key: PseudonymKey,
@@ -125,6 +159,7 @@ def process_workspaces(
         pkey = project_key_of(project_id, key)
         manifest = _manifest(path)
         refs = _refs(manifest)
+        hashed = hashed_columns(manifest)
         slack = date_slack(manifest)
         stale: list[str] = []
 
@@ -143,13 +178,15 @@ def process_workspaces(
             refs: dict[str, str] = refs,
             stale: list[str] = stale,
             slack: int = slack,
+            hashed: dict[str, tuple[str, ...]] = hashed,
         ) -> str | None:
-            ref = refs.get(f"{table.schema}.{table.table}")
+            qualified = f"{table.schema}.{table.table}"
+            ref = refs.get(qualified)
             if not _identifiable(table, registry, ref) and lake_rows.get(ref or "", 0):
                 stale.append(ref or table.table)
             found = con.execute(f"SELECT k FROM temp.main.{match.KEYS}").fetchall()
             needles = [r[0] for r in found]
-            source = f"SELECT rowid AS rid, CAST(t AS VARCHAR) AS txt, * FROM {table.qualified} t"
+            source = table_source(table, hashed.get(qualified, ("person_key",)))
             name = match.matching_rows(
                 con, source, key, match.key_regex(needles), table.varchar_columns
             )

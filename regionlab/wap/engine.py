@@ -54,7 +54,13 @@ from regionlab.wap.pseudonymise import build_staged, quarantine_duplicates, quar
 from regionlab.wap.register_names import register_names
 from regionlab.wap.safe_errors import ReconciliationError, inflight, value_free_errors
 from regionlab.wap.sources import QUARANTINE_DDL, Extract, ingest, reader_for
-from regionlab.wap.staging import private_folders, protect, staging_file, sweep_stale
+from regionlab.wap.staging import (
+    private_folders,
+    protect,
+    run_duckdb_config,
+    staging_file,
+    sweep_stale,
+)
 
 #: Hook the quality layer fills: (connection with `staged`, product, reference date) → results.
 QualityHook = Callable[[duckdb.DuckDBPyConnection, Path, Product, dt.date], list[CheckResult]]
@@ -248,7 +254,8 @@ def run_source_product(
     run.key_id = key.key_id if key else None
     sweep_stale(settings)
     with step("lake_connect"):
-        con = lake.connect()
+        config = run_duckdb_config(settings, product.domain, product.id, run.run_id)
+        con = lake.connect(duckdb_config=config)
     private_folders(settings)
     try:
         if key is not None:  # never mix person keys of two keys in one lake
@@ -545,7 +552,8 @@ def run_derived_product(
     run = ProductRun(product=product.ref, run_id=run_id or uuid.uuid4().hex)
     sweep_stale(settings)
     with step("lake_connect"):
-        con = lake.connect()
+        config = run_duckdb_config(settings, product.domain, product.id, run.run_id)
+        con = lake.connect(duckdb_config=config)
     private_folders(settings)
     try:
         missing = [up for up in product.upstream if not product_table_exists(con, up)]

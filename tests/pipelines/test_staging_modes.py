@@ -71,3 +71,97 @@ def test_a_crashed_runs_staging_file_is_removed_when_any_run_starts(platform: Se
         os.close(lock)
     run_source_product(REGISTRY.product("laboratory/lab_results"), platform)
     assert not live.exists()
+
+
+def test_a_run_caps_duckdb_memory_and_spills_only_into_its_private_folder(
+    platform: Settings, monkeypatch, tmp_path: Path
+) -> None:
+    """Issue 23 (memory): the person-ordered publish sorts whole tables; capped, it spills.
+
+    The spill holds the run's rows, so it goes beside the staging file (0700 folder,
+    removed with it), never into DuckDB's default ``.tmp`` in the working directory.
+    """
+    monkeypatch.setenv("REGIONLAB_DUCKDB_MEMORY_LIMIT", "300MB")
+    monkeypatch.chdir(tmp_path)
+    seen: dict[str, object] = {}
+
+    def hook(con, staging, product, ref_date) -> list:  # the run's own connection
+        seen["limit"], seen["temp"] = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
+        # a sort of more than the cap completes by spilling into the run's folder
+        con.execute(
+            "COPY (SELECT i, md5(CAST(i AS VARCHAR)) AS m FROM range(6000000) t(i) "
+            f"ORDER BY hash(i)) TO '{tmp_path / 'sorted.parquet'}'"
+        )
+        seen["spilled"] = Path(str(seen["temp"])).is_dir()
+        return []
+
+    run = run_source_product(REGISTRY.product("population/persons"), platform, quality_hook=hook)
+    assert run.status == "published"
+    spill = Path(str(seen["temp"]))
+    assert spill.parent == platform.staging_dir
+    assert spill.name.startswith("population.persons.spill-"), spill.name
+    assert str(seen["limit"]).startswith("28") and "MiB" in str(seen["limit"]), seen["limit"]
+    assert seen["spilled"] is True
+    assert not spill.exists()
+    assert not (tmp_path / ".tmp").exists()
+
+
+def test_a_dead_runs_spill_folder_is_swept_and_a_live_runs_is_kept(platform: Settings) -> None:
+    dead = platform.spill_dir("clinical_notes", "notes", "r1")
+    live = platform.spill_dir("diagnoses", "diagnoses", "r2")
+    for folder in (dead, live):
+        folder.mkdir(parents=True)
+        (folder / "duckdb_temp_storage-0.tmp").write_bytes(b"rows")
+    lock = os.open(platform.staging_file("diagnoses", "diagnoses").with_suffix(".lock"),
+                   os.O_RDWR | os.O_CREAT, 0o600)  # fmt: skip
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        from regionlab.wap.staging import sweep_stale
+
+        sweep_stale(platform)
+        assert not dead.exists()
+        assert live.exists()
+    finally:
+        os.close(lock)
+
+
+def test_two_runs_of_one_product_never_share_a_spill_folder(platform: Settings) -> None:
+    """A second run of a product opens its connection before it waits for the staging lock,
+    and the first run closes its connection after it released that lock. DuckDB removes
+    its temp files by name (and a folder it created) on close: with one folder per
+    product the first run's close deleted the second run's spilled rows mid-query."""
+    import duckdb
+
+    from regionlab.wap.staging import run_duckdb_config
+
+    platform.staging_dir.mkdir(parents=True, exist_ok=True)
+    configs = [
+        {**run_duckdb_config(platform, "laboratory", "lab_results", run_id), "memory_limit": "64MB"}
+        for run_id in ("run-a", "run-b")
+    ]
+    assert configs[0]["temp_directory"] != configs[1]["temp_directory"]
+    spill = "CREATE TEMP TABLE t AS SELECT i, md5(CAST(i AS VARCHAR)) AS m FROM range(2000000) t(i)"
+    first, second = (duckdb.connect(config=c) for c in configs)
+    first.execute(spill)
+    second.execute(spill)
+    first.close()  # the first run ends while the second one is running
+    try:
+        assert second.execute("SELECT count(*) FROM t").fetchone() == (2000000,)
+    finally:
+        second.close()
+
+
+def test_an_erasure_removes_and_counts_a_crashed_runs_spill_folder(platform: Settings) -> None:
+    """A run killed mid-sort leaves DuckDB's temp files (raw rows, CPR numbers included) in
+    its spill folder, with or without its staging file; the erasure's staging store must
+    remove them and its verification must count what is left."""
+    from regionlab.wap.staging import remove_all
+
+    spill = platform.spill_dir("population", "persons", "crashed")
+    spill.mkdir(parents=True)
+    (spill / "duckdb_temp_storage_DEFAULT-0.tmp").write_bytes(b"0101901234")
+    assert platform.staging_files() == [spill]  # what the erasure's verification counts
+    assert remove_all(platform) == 1
+    assert not spill.exists() and platform.staging_files() == []

@@ -366,3 +366,19 @@ def test_missing_table_is_reported(tmp_path: Path) -> None:
         validate_duckdb(
             db, "contacts", [E.ExpectColumnValuesToNotBeNull(column="i")], suite_name="x"
         )
+
+
+def test_duckdb_connections_of_sqlalchemy_draw_no_progress_bar(tmp_path) -> None:
+    """DuckDB's bar would print between ``regionlab run``'s lines for GX's long queries."""
+    import sqlalchemy as sa
+
+    path = tmp_path / "x.duckdb"
+    duckdb.connect(str(path)).close()
+    gx_duckdb.install()
+    engine = sa.create_engine(f"duckdb:///{path}")
+    try:
+        with engine.connect() as conn:
+            value = conn.exec_driver_sql("SELECT current_setting('enable_progress_bar')").scalar()
+    finally:
+        engine.dispose()
+    assert value is False
