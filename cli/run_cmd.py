@@ -179,7 +179,19 @@ def preflight(
     return [r for r in refs if r not in skipped], skipped
 
 
-_DEFINITIONS: dict[int, Any] = {}
+#: The last registry and its Dagster definitions. The registry itself is kept (not its id):
+#: a freed registry's id is reused by the next one, whose definitions would then be stale.
+_DEFINITIONS: dict[str, tuple[Any, Any]] = {}
+
+
+def _definitions(registry: Any) -> Any:
+    """The registry's definitions, built once (a watcher keeps them: building imports GX)."""
+    from pipelines.build import build_definitions
+
+    cached = _DEFINITIONS.get("last")
+    if cached is None or cached[0] is not registry:
+        cached = _DEFINITIONS["last"] = (registry, build_definitions(registry))
+    return cached[1]
 
 
 def execute(
@@ -208,14 +220,10 @@ def execute(
 
     dagster_home()
     from pipelines.assets import asset_key, op_config
-    from pipelines.build import build_definitions
     from regionlab.spec import load_domains
 
     registry = registry or load_domains()
-    defs = _DEFINITIONS.get(id(registry))
-    if defs is None:  # a watcher keeps them: building them imports GX (seconds)
-        _DEFINITIONS.clear()
-        defs = _DEFINITIONS[id(registry)] = build_definitions(registry)
+    defs = _definitions(registry)
     runs: dict[str, Any] = {}
     bar = Progress(
         SpinnerColumn(),
@@ -533,7 +541,9 @@ def run(
         help="Keep running: publish each new delivery as it arrives (as --defer) and do the "
         "queued follow-up work when none waits; one warm process instead of one per delivery.",
     ),
-    interval: float = typer.Option(2.0, "--interval", help="Seconds between polls (--watch)."),
+    interval: float = typer.Option(
+        2.0, "--interval", min=0.1, help="Seconds between polls (--watch)."
+    ),
 ) -> None:
     """Run the domain pipelines: ingest → pseudonymise → audit → publish."""
     from regionlab.spec import load_domains

@@ -1,0 +1,52 @@
+"""Review findings on the deferred follow-up: where it lives, the warm definitions, --interval."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from typer.testing import CliRunner
+
+from regionlab.settings import Settings, get_settings
+from regionlab.wap import followups
+from tests.erasure.stores_check import unclaimed_files
+
+
+def test_the_follow_up_folder_is_a_declared_var_location(var_dir) -> None:
+    """Markers and the background log are claimed: harden and the stores check see them."""
+    settings: Settings = get_settings()
+    followups.queue(settings, ["research/readmissions_30d"], True, "test").release()
+    (followups.folder(settings) / "follow-up.log").write_text("follow-up: catalogue\n")
+    assert unclaimed_files(var_dir) == []
+
+
+def test_warm_definitions_are_never_those_of_another_registry(monkeypatch) -> None:
+    """A freed registry's id is reused by the next one; its definitions must not be served."""
+    import pipelines.build
+    from cli import run_cmd
+
+    monkeypatch.setattr(
+        pipelines.build, "build_definitions", lambda registry: ("defs", id(registry), registry)
+    )
+    monkeypatch.setattr(run_cmd, "_DEFINITIONS", {})
+
+    class Registry:
+        pass
+
+    for _ in range(20):
+        registry = Registry()
+        assert run_cmd._definitions(registry)[2] is registry
+        del registry
+        gc.collect()
+
+
+@pytest.mark.parametrize("interval", ["-1", "0"])
+def test_a_watch_interval_below_a_tenth_is_a_usage_error(var_dir, interval: str) -> None:
+    import typer
+
+    from cli import run_cmd
+
+    app = typer.Typer()
+    app.command()(run_cmd.run)
+    result = CliRunner().invoke(app, ["--watch", "--interval", interval])
+    assert result.exit_code == 2 and not isinstance(result.exception, ValueError), result.output
