@@ -628,14 +628,15 @@ def _run_once(
     # A rejected delivery changes what the catalogue says ("last delivery rejected") even when
     # nothing was published.
     changed = published or any(getattr(r, "rejected", None) for r in runs)
+    followed: list[Any] = []
     if queued is not None:
         _hand_over(queued, runs, changed, deferred, catalog, background=not watcher)
     else:
-        _catch_up(registry, catalog and changed)
+        followed = _catch_up(registry, catalog and changed)
     report_outcomes(runs)
     if not watcher and not published and not any(r.status in FAILED for r in runs):
         console.print("nothing new: no product had new extracts or changed upstreams")
-    return runs
+    return [*runs, *followed]  # a failed follow-up fails the command too
 
 
 def _watch(registry: Any, refs: list[str], catalog: bool, interval: float) -> None:
@@ -720,16 +721,18 @@ def _hand_over(
     console.print(f"queued {where}: {', '.join(later)}", markup=False, soft_wrap=True)
 
 
-def _catch_up(registry: Any, emit: bool) -> None:
+def _catch_up(registry: Any, emit: bool) -> list[Any]:
     """A normal run: finish follow-up work a deferred run left (a crash, a skipped background
-    drain), then emit the catalogue once for everything."""
+    drain), then emit the catalogue once for everything. Returns the follow-up's runs: its
+    markers are cleared even when a recompute failed, so the exit status must say so."""
     from regionlab.settings import get_settings
     from regionlab.wap import followups
 
     if followups.pending(get_settings()):
         runs = drain_follow_ups(registry, catalogue_too=emit)
-        if runs:
-            for r in runs:
-                console.print(f"follow-up: {outcome_line(r)}", markup=False, soft_wrap=True)
-    elif emit:
+        for r in runs:
+            console.print(f"follow-up: {outcome_line(r)}", markup=False, soft_wrap=True)
+        return runs
+    if emit:
         emit_and_report()
+    return []

@@ -50,3 +50,20 @@ def test_a_watch_interval_below_a_tenth_is_a_usage_error(var_dir, interval: str)
     app.command()(run_cmd.run)
     result = CliRunner().invoke(app, ["--watch", "--interval", interval])
     assert result.exit_code == 2 and not isinstance(result.exception, ValueError), result.output
+
+
+def test_a_failed_follow_up_drained_by_a_plain_run_fails_the_command(var_dir, monkeypatch) -> None:
+    """The drain clears its markers even when a recompute failed: the run's status must show it."""
+    from types import SimpleNamespace
+
+    from cli import run_cmd
+
+    failed = SimpleNamespace(
+        product="research/readmissions_30d", status="audit_failed", reason="blocked", checks=[]
+    )
+    monkeypatch.setattr(run_cmd, "drain_follow_ups", lambda registry, catalogue_too: [failed])
+    monkeypatch.setattr(run_cmd, "outcome_line", lambda r: f"{r.product}: {r.status}")
+    followups.queue(get_settings(), ["research/readmissions_30d"], False, "test").release()
+    registry = SimpleNamespace(products={})
+    runs = run_cmd._run_once(registry, [], [], {}, False, None, False, False)
+    assert any(r.status in run_cmd.FAILED for r in runs)
