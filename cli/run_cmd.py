@@ -655,6 +655,7 @@ def _watch(registry: Any, refs: list[str], catalog: bool, interval: float) -> No
 
     signal.signal(signal.SIGTERM, stop)
     settings = get_settings()
+    failed_on: Any = None
     console.print(
         f"watching {settings.sources_dir} every {interval:g} s (Ctrl-C stops): deliveries are "
         "published as they arrive; derived products and the catalogue follow when none waits",
@@ -665,13 +666,27 @@ def _watch(registry: Any, refs: list[str], catalog: bool, interval: float) -> No
         while True:
             try:
                 todo, skipped = preflight(registry, refs)
-                if todo:
+                state = _delivery_state(registry, todo) if todo else None
+                if todo and state == failed_on:
+                    time.sleep(interval)  # the same deliveries failed: wait for a change
+                elif todo:
                     console.print(f"{time.strftime('%H:%M:%S')} new deliveries", markup=False)
                     runs = _run_once(
                         registry, refs, todo, skipped, False, None, catalog, True, True
                     )
+                    failed_on = None
                     if not any(r.status == "published" for r in runs):
-                        time.sleep(interval)  # e.g. a rejected delivery: no busy loop
+                        # e.g. a delivery whose audit blocks: it is not in the load log, so
+                        # every poll would find it again and re-run it (a Dagster run and an
+                        # audit each time); it is retried once its folder changes.
+                        failed_on = state
+                        console.print(
+                            f"{time.strftime('%H:%M:%S')} waiting for a changed delivery of "
+                            f"{', '.join(todo)} (or a restart) before trying again",
+                            markup=False,
+                            soft_wrap=True,
+                        )
+                        time.sleep(interval)
                 elif followups.pending(settings):
                     for r in drain_follow_ups(registry, quiet=True):
                         console.print(f"follow-up: {outcome_line(r)}", markup=False, soft_wrap=True)
@@ -683,6 +698,25 @@ def _watch(registry: Any, refs: list[str], catalog: bool, interval: float) -> No
                 time.sleep(interval)
     except KeyboardInterrupt:
         console.print("stopped watching")
+
+
+def _delivery_state(registry: Any, refs: list[str]) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of the deliveries of ``refs`` (no content): a
+    watcher retries a failed run only once this changes (a reader without files: its names)."""
+    from regionlab.settings import get_settings
+    from regionlab.wap.sources import find_extracts
+
+    sources = get_settings().sources_dir
+    state = []
+    for ref in refs:
+        product = registry.product(ref)
+        for extract in find_extracts(sources, product) if product.source else []:
+            try:
+                info = os.stat(extract.path)
+                state.append((extract.name, info.st_size, info.st_mtime_ns))
+            except OSError:
+                state.append((extract.name, -1, -1))
+    return tuple(state)
 
 
 def _hand_over(

@@ -67,3 +67,35 @@ def test_a_failed_follow_up_drained_by_a_plain_run_fails_the_command(var_dir, mo
     registry = SimpleNamespace(products={})
     runs = run_cmd._run_once(registry, [], [], {}, False, None, False, False)
     assert any(r.status in run_cmd.FAILED for r in runs)
+
+
+def test_the_watcher_does_not_rerun_a_failed_delivery_until_it_changes(
+    var_dir, monkeypatch
+) -> None:
+    """An audit-blocked delivery stays unloaded, so every poll finds it: run it once per change."""
+    from types import SimpleNamespace
+
+    from cli import run_cmd
+
+    state = {"folder": ("contacts_2026-11-20.csv", 10, 1)}
+    ran: list[list[str]] = []
+    sleeps: list[float] = []
+
+    def once(registry, refs, todo, *args):
+        ran.append(todo)
+        return [SimpleNamespace(product=todo[0], status="audit_failed")]
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            state["folder"] = ("contacts_2026-11-20.csv", 12, 2)  # delivered again, fixed
+        if len(sleeps) == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_cmd, "preflight", lambda registry, refs: (["a/contacts"], {}))
+    monkeypatch.setattr(run_cmd, "_run_once", once)
+    monkeypatch.setattr(run_cmd, "_delivery_state", lambda registry, refs: state["folder"])
+    monkeypatch.setattr("time.sleep", sleep)
+    monkeypatch.setattr("signal.signal", lambda *a: None)
+    run_cmd._watch(SimpleNamespace(), ["a/contacts"], False, 0.5)
+    assert ran == [["a/contacts"], ["a/contacts"]]
