@@ -550,6 +550,8 @@ def run(
 
     registry = load_domains()
     if follow_ups:
+        if defer or watch or reload or full_refresh or domain or product:
+            raise UserError("--follow-ups does the queued follow-up work only; run it on its own")
         runs = drain_follow_ups(registry)
         if runs:
             console.print(summary_table(runs))

@@ -99,3 +99,18 @@ def test_the_watcher_does_not_rerun_a_failed_delivery_until_it_changes(
     monkeypatch.setattr("signal.signal", lambda *a: None)
     run_cmd._watch(SimpleNamespace(), ["a/contacts"], False, 0.5)
     assert ran == [["a/contacts"], ["a/contacts"]]
+
+
+@pytest.mark.parametrize("other", [["--watch"], ["--defer"], ["--product", "persons"]])
+def test_follow_ups_with_another_option_is_one_clear_message(var_dir, other: list[str]) -> None:
+    """It would silently ignore the other option (and, with --watch, not watch at all)."""
+    import typer
+
+    from cli import run_cmd
+    from regionlab.errors import UserError
+
+    app = typer.Typer()
+    app.command()(run_cmd.run)
+    result = CliRunner().invoke(app, ["--follow-ups", *other])
+    assert isinstance(result.exception, UserError), result.output
+    assert "on its own" in str(result.exception)
