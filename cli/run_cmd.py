@@ -179,7 +179,19 @@ def preflight(
     return [r for r in refs if r not in skipped], skipped
 
 
-_DEFINITIONS: dict[int, Any] = {}
+#: The last registry and its Dagster definitions. The registry itself is kept (not its id):
+#: a freed registry's id is reused by the next one, whose definitions would then be stale.
+_DEFINITIONS: dict[str, tuple[Any, Any]] = {}
+
+
+def _definitions(registry: Any) -> Any:
+    """The registry's definitions, built once (a watcher keeps them: building imports GX)."""
+    from pipelines.build import build_definitions
+
+    cached = _DEFINITIONS.get("last")
+    if cached is None or cached[0] is not registry:
+        cached = _DEFINITIONS["last"] = (registry, build_definitions(registry))
+    return cached[1]
 
 
 def execute(
@@ -208,14 +220,10 @@ def execute(
 
     dagster_home()
     from pipelines.assets import asset_key, op_config
-    from pipelines.build import build_definitions
     from regionlab.spec import load_domains
 
     registry = registry or load_domains()
-    defs = _DEFINITIONS.get(id(registry))
-    if defs is None:  # a watcher keeps them: building them imports GX (seconds)
-        _DEFINITIONS.clear()
-        defs = _DEFINITIONS[id(registry)] = build_definitions(registry)
+    defs = _definitions(registry)
     runs: dict[str, Any] = {}
     bar = Progress(
         SpinnerColumn(),
@@ -533,13 +541,17 @@ def run(
         help="Keep running: publish each new delivery as it arrives (as --defer) and do the "
         "queued follow-up work when none waits; one warm process instead of one per delivery.",
     ),
-    interval: float = typer.Option(2.0, "--interval", help="Seconds between polls (--watch)."),
+    interval: float = typer.Option(
+        2.0, "--interval", min=0.1, help="Seconds between polls (--watch)."
+    ),
 ) -> None:
     """Run the domain pipelines: ingest → pseudonymise → audit → publish."""
     from regionlab.spec import load_domains
 
     registry = load_domains()
     if follow_ups:
+        if defer or watch or reload or full_refresh or domain or product:
+            raise UserError("--follow-ups does the queued follow-up work only; run it on its own")
         runs = drain_follow_ups(registry)
         if runs:
             console.print(summary_table(runs))
@@ -618,14 +630,15 @@ def _run_once(
     # A rejected delivery changes what the catalogue says ("last delivery rejected") even when
     # nothing was published.
     changed = published or any(getattr(r, "rejected", None) for r in runs)
+    followed: list[Any] = []
     if queued is not None:
         _hand_over(queued, runs, changed, deferred, catalog, background=not watcher)
     else:
-        _catch_up(registry, catalog and changed)
+        followed = _catch_up(registry, catalog and changed)
     report_outcomes(runs)
     if not watcher and not published and not any(r.status in FAILED for r in runs):
         console.print("nothing new: no product had new extracts or changed upstreams")
-    return runs
+    return [*runs, *followed]  # a failed follow-up fails the command too
 
 
 def _watch(registry: Any, refs: list[str], catalog: bool, interval: float) -> None:
@@ -644,6 +657,7 @@ def _watch(registry: Any, refs: list[str], catalog: bool, interval: float) -> No
 
     signal.signal(signal.SIGTERM, stop)
     settings = get_settings()
+    failed_on: Any = None
     console.print(
         f"watching {settings.sources_dir} every {interval:g} s (Ctrl-C stops): deliveries are "
         "published as they arrive; derived products and the catalogue follow when none waits",
@@ -654,13 +668,27 @@ def _watch(registry: Any, refs: list[str], catalog: bool, interval: float) -> No
         while True:
             try:
                 todo, skipped = preflight(registry, refs)
-                if todo:
+                state = _delivery_state(registry, todo) if todo else None
+                if todo and state == failed_on:
+                    time.sleep(interval)  # the same deliveries failed: wait for a change
+                elif todo:
                     console.print(f"{time.strftime('%H:%M:%S')} new deliveries", markup=False)
                     runs = _run_once(
                         registry, refs, todo, skipped, False, None, catalog, True, True
                     )
+                    failed_on = None
                     if not any(r.status == "published" for r in runs):
-                        time.sleep(interval)  # e.g. a rejected delivery: no busy loop
+                        # e.g. a delivery whose audit blocks: it is not in the load log, so
+                        # every poll would find it again and re-run it (a Dagster run and an
+                        # audit each time); it is retried once its folder changes.
+                        failed_on = state
+                        console.print(
+                            f"{time.strftime('%H:%M:%S')} waiting for a changed delivery of "
+                            f"{', '.join(todo)} (or a restart) before trying again",
+                            markup=False,
+                            soft_wrap=True,
+                        )
+                        time.sleep(interval)
                 elif followups.pending(settings):
                     for r in drain_follow_ups(registry, quiet=True):
                         console.print(f"follow-up: {outcome_line(r)}", markup=False, soft_wrap=True)
@@ -672,6 +700,25 @@ def _watch(registry: Any, refs: list[str], catalog: bool, interval: float) -> No
                 time.sleep(interval)
     except KeyboardInterrupt:
         console.print("stopped watching")
+
+
+def _delivery_state(registry: Any, refs: list[str]) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of the deliveries of ``refs`` (no content): a
+    watcher retries a failed run only once this changes (a reader without files: its names)."""
+    from regionlab.settings import get_settings
+    from regionlab.wap.sources import find_extracts
+
+    sources = get_settings().sources_dir
+    state = []
+    for ref in refs:
+        product = registry.product(ref)
+        for extract in find_extracts(sources, product) if product.source else []:
+            try:
+                info = os.stat(extract.path)
+                state.append((extract.name, info.st_size, info.st_mtime_ns))
+            except OSError:
+                state.append((extract.name, -1, -1))
+    return tuple(state)
 
 
 def _hand_over(
@@ -710,16 +757,18 @@ def _hand_over(
     console.print(f"queued {where}: {', '.join(later)}", markup=False, soft_wrap=True)
 
 
-def _catch_up(registry: Any, emit: bool) -> None:
+def _catch_up(registry: Any, emit: bool) -> list[Any]:
     """A normal run: finish follow-up work a deferred run left (a crash, a skipped background
-    drain), then emit the catalogue once for everything."""
+    drain), then emit the catalogue once for everything. Returns the follow-up's runs: its
+    markers are cleared even when a recompute failed, so the exit status must say so."""
     from regionlab.settings import get_settings
     from regionlab.wap import followups
 
     if followups.pending(get_settings()):
         runs = drain_follow_ups(registry, catalogue_too=emit)
-        if runs:
-            for r in runs:
-                console.print(f"follow-up: {outcome_line(r)}", markup=False, soft_wrap=True)
-    elif emit:
+        for r in runs:
+            console.print(f"follow-up: {outcome_line(r)}", markup=False, soft_wrap=True)
+        return runs
+    if emit:
         emit_and_report()
+    return []

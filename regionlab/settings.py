@@ -299,6 +299,8 @@ LOCATIONS: tuple[Location, ...] = (
     Location("cache", False, "SHA-256 digests of delivery files by name, size and times "
              "(no content), so a run need not re-read every delivery"),
     Location("secrets", False, "the pseudonymisation key and service passwords"),
+    Location("followups", False, "markers of deferred runs' follow-up work (product "
+             "references only) and the background follow-up's log (the run output)"),
 )  # fmt: skip
 
 

@@ -26,6 +26,8 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("REGIONLAB_VAR", str(var))
     # Streams of this test on queues of its own: the broker is shared with other runs.
     monkeypatch.setenv("REGIONLAB_STREAM_QUEUE_PREFIX", f"test-{uuid.uuid4().hex[:10]}.")
+    # No detached follow-up drain (`run --defer`) outliving the test and its deleted var/.
+    monkeypatch.setenv("REGIONLAB_FOLLOWUPS_BACKGROUND", "0")
     yield var
     if (var / "service" / "runtime.json").exists():
         from regionlab.research.client import stop_embedded
