@@ -35,7 +35,6 @@ per-product outcome, counts and times, never a value) is kept as
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import queue
 import signal
@@ -98,20 +97,13 @@ def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]
 
 
 def _follow_up_busy(var: Path) -> bool:
-    """A marker is queued or a drain holds the lock (``regionlab.wap.followups``' layout)."""
-    folder = var / "followups"
-    if any(folder.glob("*.json")):
-        return True
-    lock = folder / ".lock"
-    if not lock.exists():
-        return False
-    with open(lock, "a+") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    return False
+    """A marker is queued (held or not) or a drain holds the lock."""
+    from regionlab.settings import PROJECT_ROOT, Settings
+    from regionlab.wap import followups
+
+    settings = Settings(domains_dir=PROJECT_ROOT / "domains", var_dir=var)
+    queued = any(followups.folder(settings).glob(f"*{followups.SUFFIX}"))
+    return queued or followups.draining(settings)
 
 
 def _wait_follow_up(var: Path, timeout: float = 1800.0) -> None:
